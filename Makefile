@@ -1,0 +1,39 @@
+# FSI intake — the commands a newcomer looks for.
+PYTHON ?= python3
+UV_VERSION := 0.13.8
+UV := $(PYTHON) -m uv
+VENV := .venv/bin
+
+.PHONY: install run test unit integration lint format schemas bench services clean
+
+install:  ## install the pinned dependencies into .venv (uv.lock)
+	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet "uv==$(UV_VERSION)"
+	$(UV) sync --frozen
+
+lint: install  ## ruff (lint + format check), mypy, JSON Schema files up to date
+	$(VENV)/ruff check .
+	$(VENV)/ruff format --check .
+	$(VENV)/mypy
+	$(VENV)/python -m schemas.export --check
+
+test: lint services  ## everything: lint, unit and integration tests against real services
+	$(VENV)/pytest
+
+unit: install  ## the pure tests only, no services needed
+	$(VENV)/pytest -m "not integration"
+
+integration: install services
+	$(VENV)/pytest -m integration
+
+format: install
+	$(VENV)/ruff format .
+	$(VENV)/ruff check --fix .
+
+schemas: install  ## regenerate schemas/json from the Structs
+	$(VENV)/python -m schemas.export
+
+services:  ## make sure the local PostgreSQL and RabbitMQ answer (starts them if not)
+	@bash deploy/local-services.sh
+
+clean:
+	rm -rf .venv .pytest_cache .mypy_cache .ruff_cache .hypothesis

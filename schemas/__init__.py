@@ -1,0 +1,1 @@
+"""The canonical contracts of FSI intake: msgspec Structs, JSON Schema and reference data."""

@@ -1,0 +1,56 @@
+"""The routing decision: where a report goes, how urgently, by when, and why."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import uuid
+
+import msgspec
+
+TRIAGE_UNIT = "triage"
+
+
+class Priority(enum.StrEnum):
+    """Named priority levels, most urgent first."""
+
+    CRITICAL = "critical"
+    HIGH = "high"
+    NORMAL = "normal"
+    LOW = "low"
+
+    @property
+    def rank(self) -> int:
+        """Higher is more urgent."""
+        return _RANK[self]
+
+
+_RANK = {Priority.CRITICAL: 3, Priority.HIGH: 2, Priority.NORMAL: 1, Priority.LOW: 0}
+
+
+class Deadline(msgspec.Struct, frozen=True):
+    """A legal or internal deadline, with the rule and legal basis that set it."""
+
+    due_at: dt.datetime
+    basis: str
+    rule_id: str
+
+
+class Decision(msgspec.Struct, frozen=True):
+    """The router's decision for one report; stored append-only and sent with the case."""
+
+    report_id: uuid.UUID
+    unit: str
+    priority: Priority
+    amqp_priority: int
+    ruleset_version: str
+    decided_at: dt.datetime
+    district: str | None = None
+    deadline: Deadline | None = None
+    matched_rules: list[str] = []
+    triage_reasons: list[str] = []
+
+    @property
+    def triaged(self) -> bool:
+        """True when the report needs a human before it can go to a unit."""
+        return self.unit == TRIAGE_UNIT

@@ -1,0 +1,158 @@
+"""The canonical crime report contract, v1: what every upstream system's report becomes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import Annotated
+
+import msgspec
+from msgspec import Meta
+
+SCHEMA_VERSION = 1
+
+Text200 = Annotated[str, Meta(min_length=1, max_length=200)]
+SourceId = Annotated[
+    str,
+    Meta(
+        pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$",
+        description="The sending system's id: lower case letters, digits, '_', '.', '-'.",
+    ),
+]
+ExternalId = Annotated[
+    str,
+    Meta(
+        min_length=1, max_length=128, description="The sender's own reference; unique per source."
+    ),
+]
+Kommunenummer = Annotated[
+    str, Meta(pattern=r"^[0-9]{4}$", description="4-digit kommunenummer, 2024 numbering.")
+]
+PostalCode = Annotated[str, Meta(pattern=r"^[0-9]{4}$", description="Norwegian postal code.")]
+Description = Annotated[
+    str,
+    Meta(min_length=1, max_length=20_000, description="Free-text account of what happened."),
+]
+OffenceCode = Annotated[
+    str,
+    Meta(
+        min_length=1,
+        max_length=64,
+        description=(
+            "Offence code. Canonical form is '<law>-<section>' such as 'strl-321' "
+            "(straffeloven § 321); forms like 'strl. 321' or 'straffeloven § 321' are "
+            "normalised by the intake."
+        ),
+    ),
+]
+NationalIdText = Annotated[
+    str,
+    Meta(
+        min_length=1,
+        max_length=20,
+        description="Fødselsnummer, D- or H-nummer (11 digits; spaces allowed on input).",
+    ),
+]
+
+
+class Role(enum.StrEnum):
+    """A person's part in the case."""
+
+    VICTIM = "victim"
+    SUSPECT = "suspect"
+    WITNESS = "witness"
+    REPORTER = "reporter"
+
+
+class IdKind(enum.StrEnum):
+    """What kind of Norwegian identity number a person carries (set by the intake)."""
+
+    FODSELSNUMMER = "fodselsnummer"
+    D_NUMMER = "d-nummer"
+    H_NUMMER = "h-nummer"
+    FH_NUMMER = "fh-nummer"
+    SYNTHETIC = "synthetic"
+
+
+class Offence(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """One offence in the report: a canonical code and/or a free-text label."""
+
+    code: OffenceCode | None = None
+    label: Text200 | None = None
+
+    def __post_init__(self) -> None:
+        if self.code is None and self.label is None:
+            raise ValueError("an offence needs a `code` or a `label`")
+
+
+class Person(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """A person in the case. `id_kind` and `age_at_incident` are set by the intake."""
+
+    role: Role
+    national_id: NationalIdText | None = None
+    birth_date: dt.date | None = None
+    name: Text200 | None = None
+    phone: Annotated[str, Meta(min_length=1, max_length=40)] | None = None
+    arrested_at: dt.datetime | None = None
+    id_kind: IdKind | None = None
+    age_at_incident: Annotated[int, Meta(ge=0, le=150)] | None = None
+
+
+class Flags(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """Yes/no facts that move priority."""
+
+    domestic_violence: bool = False
+    hate_motive: bool = False
+    weapon: bool = False
+    ongoing_danger: bool = False
+
+
+class Incident(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """Where and when it happened, and the account of it."""
+
+    occurred_from: dt.datetime
+    description: Description
+    occurred_to: dt.datetime | None = None
+    municipality: Kommunenummer | None = None
+    address: Annotated[str, Meta(min_length=1, max_length=500)] | None = None
+    postal_code: PostalCode | None = None
+
+    def __post_init__(self) -> None:
+        if self.occurred_to is not None and _comparable(self.occurred_to) < _comparable(
+            self.occurred_from
+        ):
+            raise ValueError("`occurred_to` is before `occurred_from`")
+
+
+class QualityIssue(msgspec.Struct, frozen=True):
+    """A soft problem found while standardising: recorded, and the report goes to triage."""
+
+    code: str
+    path: str
+    message: str
+
+
+class Report(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """A crime report in the canonical contract (v1).
+
+    Upstream systems send it; the intake standardises it into the same shape, filling
+    `quality_issues` and the persons' derived fields (what a client sends there is replaced).
+    """
+
+    source: SourceId
+    external_id: ExternalId
+    reported_at: dt.datetime
+    incident: Incident
+    offences: Annotated[list[Offence], Meta(min_length=1, max_length=20)]
+    persons: Annotated[list[Person], Meta(max_length=50)] = []
+    flags: Flags = msgspec.field(default_factory=Flags)
+    reporter_org: (
+        Annotated[str, Meta(pattern=r"^[0-9 ]{9,11}$", description="Organisasjonsnummer.")] | None
+    ) = None
+    quality_issues: list[QualityIssue] = []
+
+
+def _comparable(value: dt.datetime) -> dt.datetime:
+    # Naive times mean Europe/Oslo; for ordering two times of one report, treating both the
+    # same way is enough, so a naive time is compared as if it were UTC.
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)

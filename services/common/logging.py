@@ -1,0 +1,154 @@
+"""Structured logging (structlog) with a redaction step that keeps personal data out.
+
+Every line passes `redact`: values under personal-data keys are replaced, identity-number
+shaped digit runs are masked in every string, and exceptions are rendered without their
+messages (a message may quote a report), keeping type, file, line and function.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+import traceback
+from collections.abc import Mapping, MutableMapping
+from typing import Any
+
+import structlog
+
+from services.common.settings import LogSettings
+
+REDACTED = "[redacted]"
+PERSONAL_KEYS = frozenset(
+    {
+        "national_id",
+        "name",
+        "description",
+        "address",
+        "phone",
+        "birth_date",
+        "body",
+        "raw",
+        "report",
+        "persons",
+        "incident",
+        "authorization",
+    }
+)
+# 11 digits, optionally split 6+5 by a space, dash or dot: fødselsnummer, D- and H-nummer.
+_ID_LIKE = re.compile(r"(?<!\d)\d{6}[ .-]?\d{5}(?!\d)")
+
+
+def _scrub(value: Any) -> Any:
+    if isinstance(value, str):
+        return _ID_LIKE.sub("[id]", value)
+    if isinstance(value, Mapping):
+        return {
+            k: REDACTED if str(k).lower() in PERSONAL_KEYS else _scrub(v) for k, v in value.items()
+        }
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_scrub(v) for v in value]
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return _scrub(repr(value))
+
+
+def _safe_traceback(exc: BaseException) -> str:
+    lines: list[str] = []
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        frames = traceback.extract_tb(current.__traceback__)
+        lines.append(f"{type(current).__module__}.{type(current).__qualname__} (message withheld)")
+        lines.extend(f'  File "{f.filename}", line {f.lineno}, in {f.name}' for f in frames)
+        current = current.__cause__ or current.__context__
+    return "\n".join(lines)
+
+
+def _exception_of(exc_info: Any) -> BaseException | None:
+    if isinstance(exc_info, BaseException):
+        return exc_info
+    if (
+        isinstance(exc_info, tuple)
+        and len(exc_info) == 3
+        and isinstance(exc_info[1], BaseException)
+    ):
+        return exc_info[1]
+    if exc_info is True:
+        return sys.exc_info()[1]
+    return None
+
+
+def redact(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """structlog processor: remove personal data from one log event."""
+    exc_info = event_dict.pop("exc_info", None)
+    exc = _exception_of(exc_info) if exc_info else None
+    if exc is not None:
+        event_dict["exception"] = _safe_traceback(exc)
+    elif "exception" in event_dict:
+        event_dict["exception"] = "(withheld)"
+    for key in list(event_dict):
+        if key.lower() in PERSONAL_KEYS:
+            event_dict[key] = REDACTED
+        elif key != "exception":
+            event_dict[key] = _scrub(event_dict[key])
+    return event_dict
+
+
+def _stdlib_message(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    # Third-party libraries format their own messages; these may quote SQL parameters or
+    # message bodies, so only the logger name and template survive for them.
+    record = event_dict.get("_record")
+    if isinstance(record, logging.LogRecord) and not record.name.startswith("fsi"):
+        event_dict["event"] = _scrub(str(record.msg))
+    return event_dict
+
+
+def configure(settings: LogSettings, stream: Any = None) -> None:
+    """Route structlog and the standard library's logging through one redacting pipeline."""
+    base: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    renderer: Any = (
+        structlog.processors.JSONRenderer()
+        if settings.format == "json"
+        else structlog.dev.ConsoleRenderer(colors=False)
+    )
+    structlog.configure(
+        processors=[
+            structlog.stdlib.filter_by_level,
+            *base,
+            redact,
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=False,
+    )
+    handler = logging.StreamHandler(stream or sys.stdout)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[*base, _stdlib_message, redact],
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(settings.level)
+    for noisy in ("aiormq", "aio_pika"):
+        logging.getLogger(noisy).setLevel(
+            max(logging.WARNING, logging.getLevelName(settings.level))
+        )
+
+
+def get_logger(name: str) -> Any:
+    """A logger under the `fsi` namespace."""
+    return structlog.get_logger(f"fsi.{name}")

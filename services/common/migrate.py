@@ -1,0 +1,120 @@
+"""Versioned SQL migrations: applied in order, once, under an advisory lock.
+
+Files are `deploy/migrations/NNNN_name.sql`. Each runs in its own transaction and is
+recorded in `schema_migrations` with its checksum; a changed, already applied file is an
+error. Two processes starting at once serialise on `pg_advisory_lock`, so the second finds
+the work done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+
+from services.common import logging as fsi_logging
+from services.common import settings as fsi_settings
+
+MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "deploy" / "migrations"
+# Any constant both processes agree on; "FSI-migrate" as a 63-bit number.
+LOCK_KEY = int.from_bytes(hashlib.sha256(b"FSI-migrate").digest()[:8], "big") >> 1
+_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+
+
+class MigrationError(RuntimeError):
+    """The migrations on disk and in the database disagree."""
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    """One SQL file."""
+
+    version: int
+    name: str
+    sql: str
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.sql.encode()).hexdigest()
+
+
+def discover(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
+    """The migration files, in version order."""
+    found: list[Migration] = []
+    for path in sorted(directory.glob("*.sql")):
+        match = _NAME.match(path.name)
+        if match is None:
+            raise MigrationError(f"{path.name}: migration files are named NNNN_name.sql")
+        found.append(Migration(int(match.group(1)), match.group(2), path.read_text("utf-8")))
+    versions = [m.version for m in found]
+    if len(set(versions)) != len(versions):
+        raise MigrationError("two migration files share a version number")
+    return found
+
+
+async def apply(conn: asyncpg.Connection, migrations: list[Migration] | None = None) -> list[int]:
+    """Apply what is missing; return the versions applied by this call."""
+    todo = discover() if migrations is None else migrations
+    log = fsi_logging.get_logger("migrate")
+    await conn.execute("SELECT pg_advisory_lock($1)", LOCK_KEY)
+    try:
+        await conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            " version integer PRIMARY KEY, name text NOT NULL, checksum text NOT NULL,"
+            " applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        done = {
+            r["version"]: r["checksum"]
+            for r in await conn.fetch("SELECT version, checksum FROM schema_migrations")
+        }
+        applied: list[int] = []
+        for migration in todo:
+            if migration.version in done:
+                if done[migration.version] != migration.checksum:
+                    raise MigrationError(
+                        f"migration {migration.version:04d}_{migration.name} was changed "
+                        "after it was applied; add a new migration instead"
+                    )
+                continue
+            async with conn.transaction():
+                await conn.execute(migration.sql)
+                await conn.execute(
+                    "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
+                    migration.version,
+                    migration.name,
+                    migration.checksum,
+                )
+            log.info("migration applied", version=migration.version, migration=migration.name)
+            applied.append(migration.version)
+        return applied
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock($1)", LOCK_KEY)
+
+
+async def migrate(url: str) -> list[int]:
+    """Connect, apply, disconnect."""
+    conn = await asyncpg.connect(url)
+    try:
+        return await apply(conn)
+    finally:
+        await conn.close()
+
+
+def main() -> None:
+    """`fsi-migrate`: apply the migrations to the database in `FSI_DB_URL`."""
+    try:
+        settings = fsi_settings.load(fsi_settings.MigrateSettings)
+    except fsi_settings.SettingsError as exc:
+        sys.exit(str(exc))
+    fsi_logging.configure(settings.log)
+    applied = asyncio.run(migrate(settings.db.url))
+    print(f"migrations applied: {applied or 'none (up to date)'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,96 @@
+"""Typed settings from `FSI_`-prefixed environment variables, one object per process.
+
+A process settings class is a msgspec Struct whose fields are concern structs (`db`,
+`broker`, `log`, ...). Field `url` of concern `db` is read from `FSI_DB_URL`; a top-level
+scalar field `port` from `FSI_PORT`. Everything is validated once, at start-up.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal, TypeVar
+
+import msgspec
+from msgspec import Meta
+
+PREFIX = "FSI_"
+
+T = TypeVar("T", bound=msgspec.Struct)
+
+
+class SettingsError(ValueError):
+    """Settings that cannot be used; the message names the environment variable."""
+
+
+class DatabaseSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """PostgreSQL connection and pool."""
+
+    url: str = "postgresql://postgres@127.0.0.1:5432/fsi"
+    pool_min: Annotated[int, Meta(ge=1, le=100)] = 2
+    pool_max: Annotated[int, Meta(ge=1, le=200)] = 10
+    migrate_on_start: bool = True
+
+
+class BrokerSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """RabbitMQ connection and topology naming."""
+
+    url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    prefix: Annotated[str, Meta(pattern=r"^[A-Za-z0-9_.-]{0,64}$")] = "fsi."
+    queue_type: Literal["classic", "quorum"] = "classic"
+
+
+class LogSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Logging: JSON lines in production, readable lines in a terminal."""
+
+    format: Literal["json", "console"] = "json"
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+class MigrateSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Settings of the migration command."""
+
+    db: DatabaseSettings = DatabaseSettings()
+    log: LogSettings = LogSettings()
+
+
+def _env_name(path: tuple[str, ...]) -> str:
+    return PREFIX + "_".join(part.upper() for part in path)
+
+
+def _gather(
+    cls: type[msgspec.Struct], env: Mapping[str, str], path: tuple[str, ...]
+) -> dict[str, Any]:
+    raw: dict[str, Any] = {}
+    for field in msgspec.structs.fields(cls):
+        key = (*path, field.name)
+        field_type = field.type
+        if isinstance(field_type, type) and issubclass(field_type, msgspec.Struct):
+            nested = _gather(field_type, env, key)
+            if nested:
+                raw[field.name] = nested
+        elif _env_name(key) in env:
+            raw[field.name] = env[_env_name(key)]
+    return raw
+
+
+_PATH = re.compile(r"`\$((?:\.[a-z_]+)*)`")
+
+
+def _explain(error: msgspec.ValidationError) -> str:
+    message = str(error)
+    match = _PATH.search(message)
+    if match is None:
+        return f"invalid settings: {message}"
+    name = _env_name(tuple(part for part in match.group(1).split(".") if part))
+    return f"invalid setting {name}: {message.split(' - at ')[0]}"
+
+
+def load(cls: type[T], env: Mapping[str, str] | None = None) -> T:
+    """Build a settings object from the environment, or raise `SettingsError`."""
+    source = os.environ if env is None else env
+    try:
+        return msgspec.convert(_gather(cls, source, ()), cls, strict=False)
+    except msgspec.ValidationError as exc:
+        raise SettingsError(_explain(exc)) from None

@@ -1,0 +1,81 @@
+"""Log redaction: no national id, name or description reaches a log line, exceptions included."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from collections.abc import Iterator
+
+import pytest
+import structlog
+
+from services.common import logging as fsi_logging
+from services.common.settings import LogSettings
+
+NATIONAL_ID = "24869023120"
+NAME = "Kari Testesen"
+DESCRIPTION = "Sykkelen var låst til stativet utenfor jobben"
+
+
+@pytest.fixture
+def captured() -> Iterator[io.StringIO]:
+    stream = io.StringIO()
+    fsi_logging.configure(LogSettings(format="json", level="DEBUG"), stream=stream)
+    yield stream
+    logging.getLogger().handlers.clear()
+    structlog.reset_defaults()
+
+
+def _lines(stream: io.StringIO) -> list[dict[str, object]]:
+    return [json.loads(line) for line in stream.getvalue().splitlines()]
+
+
+def _assert_clean(stream: io.StringIO) -> None:
+    text = stream.getvalue()
+    assert text, "nothing was logged"
+    for secret in (NATIONAL_ID, NATIONAL_ID[:6] + " " + NATIONAL_ID[6:], NAME, DESCRIPTION):
+        assert secret not in text
+
+
+def test_personal_keys_and_id_shaped_numbers_are_redacted(captured: io.StringIO) -> None:
+    log = fsi_logging.get_logger("test")
+    log.info(
+        "report received",
+        report_id="3f1c",
+        national_id=NATIONAL_ID,
+        note=f"person {NATIONAL_ID[:6]} {NATIONAL_ID[6:]} called",
+        persons=[{"name": NAME}],
+        incident={"description": DESCRIPTION},
+    )
+    _assert_clean(captured)
+    (line,) = _lines(captured)
+    assert line["report_id"] == "3f1c"
+    assert line["national_id"] == fsi_logging.REDACTED
+    assert "[id]" in str(line["note"])
+
+
+def test_exceptions_are_logged_without_their_message(captured: io.StringIO) -> None:
+    log = fsi_logging.get_logger("test")
+    try:
+        try:
+            raise KeyError(NATIONAL_ID)
+        except KeyError as inner:
+            raise ValueError(f"{NAME}: {DESCRIPTION}") from inner
+    except ValueError:
+        log.exception("standardisation failed", report_id="r1")
+    _assert_clean(captured)
+    (line,) = _lines(captured)
+    assert "builtins.ValueError" in str(line["exception"])
+    assert "builtins.KeyError" in str(line["exception"])
+    assert "test_logging.py" in str(line["exception"])
+
+
+def test_standard_library_loggers_pass_the_same_redaction(captured: io.StringIO) -> None:
+    try:
+        raise RuntimeError(DESCRIPTION)
+    except RuntimeError:
+        logging.getLogger("asyncpg.test").exception("query failed: %s", NAME)
+    logging.getLogger("uvicorn.error").warning("id %s seen", NATIONAL_ID)
+    _assert_clean(captured)
+    assert len(_lines(captured)) == 2
