@@ -72,6 +72,7 @@ class Reference:
     municipalities: dict[str, Municipality]
     offences: dict[str, Offence]
     law_aliases: dict[str, str]
+    offence_labels: dict[str, str]
 
     def district_of(self, municipality: str | None) -> str | None:
         """The police district covering a kommunenummer, or None when unknown."""
@@ -79,6 +80,12 @@ class Reference:
             return None
         found = self.municipalities.get(municipality)
         return found.police_district if found else None
+
+    def municipality_named(self, name: str) -> str | None:
+        """The kommunenummer of a municipality by its name, or None when unknown or ambiguous."""
+        key = name.strip().casefold()
+        found = [m.number for m in self.municipalities.values() if m.name.casefold() == key]
+        return found[0] if len(found) == 1 else None
 
     def offence(self, code: str) -> Offence | None:
         """The catalogue entry for a canonical offence code."""
@@ -122,11 +129,22 @@ def _offences() -> dict[str, Offence]:
     return result
 
 
+def _labels(offences: dict[str, Offence]) -> dict[str, str]:
+    labels: dict[str, str] = {}
+    for line, row in enumerate(_rows("offence_labels.csv"), start=2):
+        if row["code"] not in offences:
+            raise ReferenceDataError(f"offence_labels.csv:{line}: unknown offence {row['code']!r}")
+        labels[row["label"].casefold()] = row["code"]
+    return labels
+
+
 @functools.cache
 def load() -> Reference:
     """The reference lists, read once per process."""
+    offences = _offences()
     return Reference(
         municipalities=_municipalities(),
-        offences=_offences(),
+        offences=offences,
         law_aliases={row["alias"]: row["law"] for row in _rows("laws.csv")},
+        offence_labels=_labels(offences),
     )

@@ -1,0 +1,19 @@
+"""The PostgreSQL pool: created from settings, migrated on start when asked."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from services.common import migrate
+from services.common.settings import DatabaseSettings
+
+
+async def create_pool(settings: DatabaseSettings) -> asyncpg.Pool:
+    """A connection pool; applies pending migrations first when `migrate_on_start`."""
+    if settings.migrate_on_start:
+        await migrate.migrate(settings.url)
+    pool = await asyncpg.create_pool(
+        settings.url, min_size=settings.pool_min, max_size=settings.pool_max
+    )
+    assert pool is not None
+    return pool

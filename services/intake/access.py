@@ -1,0 +1,156 @@
+"""API clients: keys kept as SHA-256 hashes in a YAML file, roles, allowed sources and formats,
+and a per-client token-bucket rate limit.
+
+Keys are random 256-bit tokens, not passwords, so one SHA-256 is the right hash: a slow
+password hash would add nothing against guessing and cost every request milliseconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import enum
+import hashlib
+import hmac
+import secrets
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import msgspec
+import yaml
+
+ANY = "*"
+
+
+class Role(enum.StrEnum):
+    """What a client may do."""
+
+    SUBMITTER = "submitter"
+    OPERATOR = "operator"
+
+
+class RateOverride(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    per_second: float
+    burst: int
+
+
+class Client(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """One upstream system or operator, as written in the clients file."""
+
+    id: str
+    key_sha256: str
+    roles: frozenset[Role] = frozenset({Role.SUBMITTER})
+    sources: frozenset[str] = frozenset()
+    formats: frozenset[str] = frozenset({"canonical"})
+    description: str = ""
+    rate: RateOverride | None = None
+
+    @property
+    def is_operator(self) -> bool:
+        return Role.OPERATOR in self.roles
+
+    def may_submit(self, source: str) -> bool:
+        return Role.SUBMITTER in self.roles and (ANY in self.sources or source in self.sources)
+
+    def may_use_format(self, name: str) -> bool:
+        return Role.SUBMITTER in self.roles and (ANY in self.formats or name in self.formats)
+
+
+class ClientsFile(msgspec.Struct, forbid_unknown_fields=True):
+    clients: list[Client]
+
+
+class ClientsFileError(ValueError):
+    """The clients file cannot be used."""
+
+
+def hash_key(key: str) -> str:
+    """The stored form of an API key."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Clients:
+    """The clients, indexed by key hash."""
+
+    by_hash: dict[str, Client]
+
+    @classmethod
+    def from_yaml(cls, text: str, origin: str = "clients file") -> Clients:
+        try:
+            parsed = msgspec.convert(yaml.safe_load(text), ClientsFile)
+        except (yaml.YAMLError, msgspec.ValidationError) as exc:
+            raise ClientsFileError(f"{origin}: {exc}") from None
+        by_hash: dict[str, Client] = {}
+        for client in parsed.clients:
+            if client.key_sha256 in by_hash:
+                raise ClientsFileError(f"{origin}: client {client.id} reuses another client's key")
+            by_hash[client.key_sha256] = client
+        return cls(by_hash)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> Clients:
+        return cls.from_yaml(Path(path).read_text("utf-8"), str(path))
+
+    def authenticate(self, authorization: str | None) -> Client | None:
+        """The client whose key is in a `Bearer` header, or None."""
+        if not authorization or not authorization.startswith("Bearer "):
+            return None
+        digest = hash_key(authorization[len("Bearer ") :].strip())
+        client = self.by_hash.get(digest)
+        # The dict lookup finds the candidate; the final comparison is constant-time.
+        if client is None or not hmac.compare_digest(client.key_sha256, digest):
+            return None
+        return client
+
+
+@dataclass(slots=True)
+class _Bucket:
+    tokens: float
+    stamp: float
+
+
+@dataclass(slots=True)
+class RateLimiter:
+    """Token buckets per client: `rate` requests a second on average, `burst` at once."""
+
+    rate: float
+    burst: int
+    clock: object = time.monotonic
+    _buckets: dict[str, _Bucket] = field(default_factory=dict)
+
+    def take(self, client: Client, cost: float = 1.0) -> float | None:
+        """None when allowed; otherwise the seconds until the request would be."""
+        rate, burst = (
+            (client.rate.per_second, client.rate.burst)
+            if client.rate
+            else (
+                self.rate,
+                self.burst,
+            )
+        )
+        now = self.clock()  # type: ignore[operator]
+        bucket = self._buckets.get(client.id)
+        if bucket is None:
+            bucket = self._buckets[client.id] = _Bucket(float(burst), now)
+        bucket.tokens = min(float(burst), bucket.tokens + (now - bucket.stamp) * rate)
+        bucket.stamp = now
+        cost = min(cost, float(burst))
+        if bucket.tokens >= cost:
+            bucket.tokens -= cost
+            return None
+        return (cost - bucket.tokens) / rate
+
+
+def main() -> None:
+    """`python -m services.intake.access new-key`: a fresh key and the hash to store."""
+    parser = argparse.ArgumentParser(description="API key tool")
+    parser.add_argument("command", choices=["new-key", "hash"])
+    parser.add_argument("key", nargs="?")
+    args = parser.parse_args()
+    key = args.key if args.command == "hash" and args.key else secrets.token_urlsafe(32)
+    print(f"key:        {key}\nkey_sha256: {hash_key(key)}")
+
+
+if __name__ == "__main__":
+    main()

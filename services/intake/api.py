@@ -1,0 +1,396 @@
+"""The intake's HTTP API (Litestar): thin handlers over `IntakeService`.
+
+Bodies are read raw and decoded here, not by Litestar, so that a `422` can name every
+problem (see `validation`) and the body can be stored exactly as it came.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import uuid
+from typing import Any
+
+import msgspec
+from litestar import Controller, Request, Response, get, post
+from litestar.exceptions import HTTPException
+from litestar.plugins.problem_details import ProblemDetailsException
+from litestar.status_codes import (
+    HTTP_200_OK,
+    HTTP_202_ACCEPTED,
+    HTTP_503_SERVICE_UNAVAILABLE,
+)
+
+from schemas.report import QualityIssue, Report
+from services.common.logging import get_logger
+from services.intake import store
+from services.intake.access import Client, Clients, RateLimiter
+from services.intake.adapters import ADAPTERS, AdapterError
+from services.intake.outbox import BrokerLink
+from services.intake.service import IntakeService, Submission, from_source
+from services.intake.validation import NotJson, Problem, decode
+
+log = get_logger("api")
+PROBLEM_BASE = "https://fsi-intake.politiet.example/problems/"
+
+
+class Accepted(msgspec.Struct):
+    """The answer to an accepted (202) or repeated (200) report."""
+
+    report_id: uuid.UUID
+    status: str = "accepted"
+
+
+class BatchIn(msgspec.Struct, forbid_unknown_fields=True):
+    """Up to `max_batch_items` canonical reports."""
+
+    reports: list[msgspec.Raw]
+
+
+class ItemResult(msgspec.Struct, omit_defaults=True):
+    """The outcome of one batch item: accepted, duplicate, conflict, invalid or forbidden."""
+
+    index: int
+    outcome: str
+    report_id: uuid.UUID | None = None
+    problems: list[Problem] = []
+    quality_issues: list[QualityIssue] = []
+
+
+class BatchOut(msgspec.Struct):
+    """One result per item, in order, and how many of each outcome."""
+
+    results: list[ItemResult]
+    summary: dict[str, int]
+
+
+class ReportView(msgspec.Struct):
+    """A stored report as its submitter or an operator sees it."""
+
+    report_id: uuid.UUID
+    status: str
+    source_format: str
+    received_at: str
+    published_at: str | None
+    report: msgspec.Raw
+    quality_issues: msgspec.Raw
+    decision: msgspec.Raw | None
+
+
+class IntakeState(msgspec.Struct):
+    """What the handlers need, built at start-up."""
+
+    service: IntakeService
+    clients: Clients
+    limiter: RateLimiter
+    link: BrokerLink | None
+    max_batch_items: int
+
+
+def problem(
+    status: int,
+    slug: str,
+    title: str,
+    detail: str,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> ProblemDetailsException:
+    """An RFC 9457 problem (raised; the problem details plugin renders it)."""
+    return ProblemDetailsException(
+        status_code=status,
+        type_=PROBLEM_BASE + slug,
+        title=title,
+        detail=detail,
+        headers=headers,
+        extra=extra or None,
+    )
+
+
+def _state(request: Request[Any, Any, Any]) -> IntakeState:
+    state: IntakeState = request.app.state.intake
+    return state
+
+
+def _authenticate(request: Request[Any, Any, Any]) -> Client:
+    state = _state(request)
+    client = state.clients.authenticate(request.headers.get("authorization"))
+    if client is None:
+        raise problem(
+            401,
+            "unauthenticated",
+            "Not authenticated",
+            "send `Authorization: Bearer <api key>`",
+            headers={"WWW-Authenticate": 'Bearer realm="fsi-intake"'},
+        )
+    wait = state.limiter.take(client)
+    if wait is not None:
+        raise problem(
+            429,
+            "rate-limited",
+            "Too many requests",
+            f"this client's rate limit is reached; retry in {math.ceil(wait)} s",
+            headers={"Retry-After": str(max(1, math.ceil(wait)))},
+        )
+    return client
+
+
+def _check_json(request: Request[Any, Any, Any]) -> str:
+    media = request.headers.get("content-type", "")
+    kind = media.split(";")[0].strip().lower()
+    if kind != "application/json" and not (
+        kind.startswith("application/") and kind.endswith("+json")
+    ):
+        raise problem(
+            415, "unsupported-media-type", "Unsupported media type", "send `application/json`"
+        )
+    return media
+
+
+def _invalid(problems: list[Problem]) -> ProblemDetailsException:
+    return problem(
+        422,
+        "invalid-report",
+        "The report is not valid",
+        f"{len(problems)} problem(s) found",
+        errors=[msgspec.to_builtins(p) for p in problems],
+    )
+
+
+def _not_json(exc: NotJson) -> ProblemDetailsException:
+    return problem(400, "malformed-json", "The body is not JSON", str(exc))
+
+
+def _forbidden_source(source: str) -> ProblemDetailsException:
+    return problem(
+        403,
+        "forbidden-source",
+        "Source not allowed",
+        f"this client may not submit for source `{source}`",
+    )
+
+
+async def _decode(request: Request[Any, Any, Any], tp: type[Any]) -> tuple[Any, bytes, str]:
+    media = _check_json(request)
+    body = await request.body()
+    try:
+        value, problems = decode(body, tp)
+    except NotJson as exc:
+        raise _not_json(exc) from None
+    if problems:
+        raise _invalid(problems)
+    return value, body, media
+
+
+def _answer(outcome: store.Outcome, report_id: uuid.UUID) -> Response[Accepted]:
+    if outcome is store.Outcome.CONFLICT:
+        raise problem(
+            409,
+            "conflict",
+            "Conflicting report",
+            "a different report with this `source` and `external_id` was already accepted",
+            report_id=str(report_id),
+        )
+    status = HTTP_202_ACCEPTED if outcome is store.Outcome.ACCEPTED else HTTP_200_OK
+    return Response(
+        Accepted(report_id=report_id),
+        status_code=status,
+        headers={"Location": f"/v1/reports/{report_id}"},
+    )
+
+
+async def _submit_one(
+    request: Request[Any, Any, Any], submission: Submission
+) -> Response[Accepted]:
+    (result,) = await _state(request).service.submit([submission])
+    log.info(
+        "report submitted",
+        report_id=str(result.report_id),
+        outcome=result.outcome.value,
+        source_format=submission.source_format,
+        quality_issues=[q.code for q in result.quality_issues],
+    )
+    return _answer(result.outcome, result.report_id)
+
+
+class ReportsController(Controller):
+    """Canonical reports: submit one, submit a batch, read one back."""
+
+    path = "/v1/reports"
+    tags = ("reports",)
+
+    @post(
+        "/",
+        status_code=HTTP_202_ACCEPTED,
+        summary="Submit one report in the canonical contract",
+        request_max_body_size=None,
+    )
+    async def submit(self, request: Request[Any, Any, Any]) -> Response[Accepted]:
+        client = _authenticate(request)
+        await _check_size(request, request.app.state.max_body_bytes)
+        report, body, media = await _decode(request, Report)
+        if not client.may_submit(report.source):
+            raise _forbidden_source(report.source)
+        return await _submit_one(request, Submission(client.id, report, body, media))
+
+    @post("/batch", status_code=HTTP_200_OK, summary="Submit up to 1,000 canonical reports")
+    async def submit_batch(self, request: Request[Any, Any, Any]) -> BatchOut:
+        client = _authenticate(request)
+        batch, _, media = await _decode(request, BatchIn)
+        state = _state(request)
+        if len(batch.reports) > state.max_batch_items:
+            raise problem(
+                413,
+                "batch-too-large",
+                "Too many reports in one batch",
+                f"at most {state.max_batch_items} reports per batch",
+            )
+        return await _run_batch(state, client, batch.reports, media)
+
+    @get("/{report_id:uuid}", summary="Read a report back: status, standardised form, decision")
+    async def read(self, request: Request[Any, Any, Any], report_id: uuid.UUID) -> ReportView:
+        client = _authenticate(request)
+        row = await store.get_report(_state(request).service.pool, report_id)
+        if row is None or not (client.is_operator or row.client_id == client.id):
+            # Another client's report is indistinguishable from a missing one.
+            raise problem(
+                404, "not-found", "No such report", "no report with this id for this client"
+            )
+        return ReportView(
+            report_id=row.id,
+            status=row.status,
+            source_format=row.source_format,
+            received_at=row.received_at.isoformat(),
+            published_at=row.published_at.isoformat() if row.published_at else None,
+            report=msgspec.Raw(row.report_json.encode()),
+            quality_issues=msgspec.Raw(row.quality_issues_json.encode()),
+            decision=msgspec.Raw(row.decision_json.encode()) if row.decision_json else None,
+        )
+
+
+async def _check_size(request: Request[Any, Any, Any], limit: int) -> None:
+    length = request.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > limit:
+        raise problem(413, "too-large", "Request body too large", f"at most {limit} bytes")
+    body = await request.body()
+    if len(body) > limit:
+        raise problem(413, "too-large", "Request body too large", f"at most {limit} bytes")
+
+
+async def _run_batch(
+    state: IntakeState, client: Client, items: list[msgspec.Raw], media: str
+) -> BatchOut:
+    results: list[ItemResult | None] = [None] * len(items)
+    pending: list[tuple[int, Submission]] = []
+    for index, raw in enumerate(items):
+        body = bytes(raw)
+        try:
+            report, problems = decode(body, Report)
+        except NotJson:
+            report, problems = None, [Problem("$", "not JSON")]
+        if report is None:
+            results[index] = ItemResult(index, "invalid", problems=problems)
+        elif not client.may_submit(report.source):
+            results[index] = ItemResult(
+                index, "forbidden", problems=[Problem("$.source", "source not allowed")]
+            )
+        else:
+            pending.append((index, Submission(client.id, report, body, media)))
+    stored = await state.service.submit([s for _, s in pending])
+    for (index, _), result in zip(pending, stored, strict=True):
+        results[index] = ItemResult(
+            index,
+            result.outcome.value,
+            report_id=result.report_id,
+            quality_issues=result.quality_issues,
+        )
+    final = [r for r in results if r is not None]
+    summary: dict[str, int] = {}
+    for r in final:
+        summary[r.outcome] = summary.get(r.outcome, 0) + 1
+    log.info("batch submitted", items=len(final), **{f"n_{k}": v for k, v in summary.items()})
+    return BatchOut(results=final, summary=summary)
+
+
+class SourcesController(Controller):
+    """Reports in an upstream system's own format, standardised on the way in."""
+
+    path = "/v1/sources"
+    tags = ("sources",)
+
+    @post(
+        "/{format_name:str}/reports",
+        status_code=HTTP_202_ACCEPTED,
+        summary="Submit one report in a source format (citizen, patrol, agency)",
+    )
+    async def submit(self, request: Request[Any, Any, Any], format_name: str) -> Response[Accepted]:
+        client = _authenticate(request)
+        adapter = ADAPTERS.get(format_name)
+        if adapter is None:
+            raise problem(
+                404,
+                "unknown-format",
+                "Unknown source format",
+                f"formats: {', '.join(sorted(ADAPTERS))}",
+            )
+        if not client.may_use_format(format_name):
+            raise problem(
+                403, "forbidden-format", "Format not allowed", "this client may not use it"
+            )
+        await _check_size(request, request.app.state.max_body_bytes)
+        parsed, body, media = await _decode(request, adapter.struct)
+        try:
+            report = from_source(adapter, parsed, _state(request).service.reference)
+        except AdapterError as exc:
+            raise _invalid(exc.problems) from None
+        if not client.may_submit(report.source):
+            raise _forbidden_source(report.source)
+        return await _submit_one(request, Submission(client.id, report, body, media, format_name))
+
+
+class Health(msgspec.Struct):
+    """Readiness: the database decides; the broker is reported beside it."""
+
+    status: str
+    database: str
+    broker: str
+
+
+@get("/healthz", tags=["health"], summary="The process is alive")
+async def healthz() -> dict[str, str]:
+    return {"status": "alive"}
+
+
+@get("/readyz", tags=["health"], summary="Ready when the database answers")
+async def readyz(request: Request[Any, Any, Any]) -> Response[Health]:
+    state = _state(request)
+    try:
+        database_up = await asyncio.wait_for(store.ping(state.service.pool), 2)
+    except Exception:
+        database_up = False
+    link = state.link
+    broker = "disabled" if link is None else ("up" if link.connected else "down")
+    health = Health(
+        status="ready" if database_up else "not ready",
+        database="up" if database_up else "down",
+        broker=broker,
+    )
+    return Response(
+        health, status_code=HTTP_200_OK if database_up else HTTP_503_SERVICE_UNAVAILABLE
+    )
+
+
+def internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    """Anything unforeseen: logged without its message, answered without details."""
+    if isinstance(exc, HTTPException):
+        raise exc
+    log.error("unhandled error", path=request.url.path, exc_info=exc)
+    return Response(
+        {
+            "type": PROBLEM_BASE + "internal",
+            "title": "Internal error",
+            "status": 500,
+            "detail": "an unexpected error occurred and was logged",
+        },
+        status_code=500,
+        media_type="application/problem+json",
+    )

@@ -1,0 +1,90 @@
+"""The intake application: settings in, a Litestar app out, with its pool, relay and clients."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from litestar import Litestar
+from litestar.openapi import OpenAPIConfig
+from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsPlugin
+
+from schemas import reference
+from services.common import db
+from services.common import logging as fsi_logging
+from services.common.topology import Topology
+from services.intake import api
+from services.intake.access import Clients, RateLimiter
+from services.intake.outbox import BrokerLink, OutboxRelay
+from services.intake.service import IntakeService
+from services.intake.settings import IntakeSettings
+from services.intake.standardise import Options
+
+log = fsi_logging.get_logger("app")
+
+
+def topology_of(settings: IntakeSettings) -> Topology:
+    """The topology the intake declares and publishes to."""
+    return Topology(prefix=settings.broker.prefix, queue_type=settings.broker.queue_type)
+
+
+def create_app(settings: IntakeSettings, *, configure_logging: bool = True) -> Litestar:
+    """The intake app; nothing connects until it starts."""
+    if configure_logging:
+        fsi_logging.configure(settings.log)
+    clients = Clients.from_file(settings.access.clients_file)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        pool = await db.create_pool(settings.db)
+        link = BrokerLink(settings.broker.url, topology_of(settings))
+        relay_task: asyncio.Task[None] | None = None
+        if settings.relay.enabled:
+            relay = OutboxRelay(pool, settings.db.url, link, settings.relay)
+            relay_task = asyncio.create_task(relay.run(), name="outbox-relay")
+            app.state.relay = relay
+        app.state.intake = api.IntakeState(
+            service=IntakeService(
+                pool=pool,
+                reference=reference.load(),
+                options=Options(
+                    accept_synthetic_ids=settings.standardise.accept_synthetic_ids,
+                    accept_2032_checksums=settings.standardise.accept_2032_checksums,
+                ),
+            ),
+            clients=clients,
+            limiter=RateLimiter(settings.access.rate_per_second, settings.access.rate_burst),
+            link=link if settings.relay.enabled else None,
+            max_batch_items=settings.http.max_batch_items,
+        )
+        log.info("intake started")
+        try:
+            yield
+        finally:
+            if relay_task is not None:
+                relay_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await relay_task
+            await pool.close()
+            log.info("intake stopped")
+
+    handlers: list[Any] = [api.ReportsController, api.SourcesController, api.healthz, api.readyz]
+    app = Litestar(
+        route_handlers=handlers,
+        lifespan=[lifespan],
+        plugins=[ProblemDetailsPlugin(ProblemDetailsConfig(enable_for_all_http_exceptions=True))],
+        exception_handlers={Exception: api.internal_error},
+        request_max_body_size=settings.http.max_batch_body_bytes,
+        openapi_config=OpenAPIConfig(
+            title="FSI intake",
+            version="1.0.0",
+            description="Felles straffesaksinntak: crime reports in, standardised, routed.",
+            path="/schema",
+        ),
+        logging_config=None,
+        debug=False,
+    )
+    app.state.max_body_bytes = settings.http.max_body_bytes
+    return app

@@ -1,0 +1,38 @@
+"""`fsi-intake`: migrate, declare the topology, serve the API (uvicorn)."""
+
+from __future__ import annotations
+
+import sys
+
+import uvicorn
+
+from services.common import logging as fsi_logging
+from services.common import settings as fsi_settings
+from services.intake.app import create_app
+from services.intake.settings import IntakeSettings
+
+
+def main() -> None:
+    """Load settings (exit with a clear message when invalid) and serve."""
+    try:
+        settings = fsi_settings.load(IntakeSettings)
+    except fsi_settings.SettingsError as exc:
+        sys.exit(str(exc))
+    fsi_logging.configure(settings.log)
+    print(
+        f"FSI intake listening on http://{settings.http.host}:{settings.http.port} "
+        f"(OpenAPI: /schema/openapi.json)",
+        flush=True,
+    )
+    uvicorn.run(
+        create_app(settings, configure_logging=False),
+        host=settings.http.host,
+        port=settings.http.port,
+        access_log=False,
+        log_config=None,
+        server_header=False,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,206 @@
+"""The outbox relay: publishes committed reports to RabbitMQ with publisher confirms.
+
+Rows are claimed with `FOR UPDATE SKIP LOCKED`, so several relays (in several processes)
+share the work without publishing a row twice at once. A row is marked published only after
+the broker confirmed the message; a crash in between republishes it, with the same
+`message_id`, which the router treats as the same report (at-least-once on the wire).
+The relay wakes on `NOTIFY fsi_outbox` and also polls, and keeps trying while the broker
+is away: accepting reports never waits for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+import aio_pika
+import aiormq
+import asyncpg
+
+from schemas.envelope import CONTENT_TYPE
+from services.common.logging import get_logger
+from services.common.topology import Topology, declare
+from services.intake.settings import RelaySettings
+
+log = get_logger("outbox")
+
+_CLAIM = """
+SELECT o.id, o.report_id, o.message_type, o.routing_key, o.payload, r.source_format
+FROM outbox o JOIN reports r ON r.id = o.report_id
+WHERE o.published_at IS NULL
+ORDER BY o.id
+LIMIT $1
+FOR UPDATE OF o SKIP LOCKED
+"""
+
+BROKER_ERRORS = (
+    aio_pika.exceptions.AMQPError,
+    aiormq.exceptions.AMQPError,
+    ConnectionError,
+    OSError,
+    asyncio.TimeoutError,
+)
+
+
+def message_for(row: asyncpg.Record) -> aio_pika.Message:
+    """The AMQP message of one outbox row: persistent, identified by the report id."""
+    return aio_pika.Message(
+        bytes(row["payload"]),
+        message_id=str(row["report_id"]),
+        type=row["message_type"],
+        content_type=CONTENT_TYPE,
+        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+        timestamp=dt.datetime.now(dt.UTC),
+        headers={"x-fsi-source-format": row["source_format"]},
+    )
+
+
+@dataclass
+class BrokerLink:
+    """One connection and confirm channel, opened on demand and dropped on failure."""
+
+    url: str
+    topology: Topology
+    connection: aio_pika.abc.AbstractConnection | None = None
+    channel: aio_pika.abc.AbstractChannel | None = None
+    exchange: aio_pika.abc.AbstractExchange | None = None
+    last_error: str | None = None
+
+    @property
+    def connected(self) -> bool:
+        return self.connection is not None and not self.connection.is_closed
+
+    async def ensure(self) -> aio_pika.abc.AbstractExchange:
+        if (
+            self.exchange is not None
+            and self.connected
+            and self.channel
+            and not self.channel.is_closed
+        ):
+            return self.exchange
+        await self.close()
+        self.connection = await aio_pika.connect(self.url, timeout=5)
+        self.channel = await self.connection.channel(publisher_confirms=True, on_return_raises=True)
+        await declare(self.channel, self.topology)
+        self.exchange = await self.channel.get_exchange(self.topology.reports_exchange.name)
+        self.last_error = None
+        log.info("broker connected")
+        return self.exchange
+
+    async def close(self) -> None:
+        connection, self.connection, self.channel, self.exchange = self.connection, None, None, None
+        if connection is not None:
+            with contextlib.suppress(Exception):
+                await connection.close()
+
+
+@dataclass
+class OutboxRelay:
+    """Publishes pending outbox rows until cancelled."""
+
+    pool: asyncpg.Pool
+    db_url: str
+    link: BrokerLink
+    settings: RelaySettings
+    published_total: int = 0
+    _wake: asyncio.Event = field(default_factory=asyncio.Event)
+    _listener: asyncpg.Connection | None = None
+
+    async def run(self) -> None:
+        """The relay loop: publish, then sleep until notified or the poll interval passes."""
+        try:
+            while True:
+                await self._ensure_listener()
+                try:
+                    count = await self.publish_pending()
+                except BROKER_ERRORS as exc:
+                    await self._broker_failed(exc)
+                    continue
+                except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+                    log.warning("outbox database error", error=type(exc).__name__)
+                    await asyncio.sleep(self.settings.reconnect_seconds)
+                    continue
+                if count < self.settings.batch_size:
+                    await self._sleep(self.settings.poll_seconds)
+        finally:
+            await self._close_listener()
+            await self.link.close()
+
+    async def publish_pending(self) -> int:
+        """Publish one batch of pending rows; the number published."""
+        exchange = await self.link.ensure()
+        claimed: list[int] = []
+        try:
+            async with self.pool.acquire() as conn, conn.transaction():
+                rows = await conn.fetch(_CLAIM, self.settings.batch_size)
+                claimed = [r["id"] for r in rows]
+                if not rows:
+                    return 0
+                await asyncio.gather(
+                    *(
+                        exchange.publish(message_for(r), routing_key=r["routing_key"], timeout=10)
+                        for r in rows
+                    )
+                )
+                await conn.execute(
+                    "UPDATE outbox SET published_at = now(), attempts = attempts + 1 "
+                    "WHERE id = ANY($1)",
+                    claimed,
+                )
+                await conn.execute(
+                    "UPDATE reports SET status = 'published', published_at = now() "
+                    "WHERE id = ANY($1) AND status = 'accepted'",
+                    [r["report_id"] for r in rows],
+                )
+        except BROKER_ERRORS:
+            # The claiming transaction has rolled back, so the rows can be updated now.
+            await self._count_attempt(claimed)
+            raise
+        self.published_total += len(claimed)
+        return len(claimed)
+
+    async def _count_attempt(self, ids: list[int]) -> None:
+        if not ids:
+            return
+        with contextlib.suppress(Exception):
+            await self.pool.execute(
+                "UPDATE outbox SET attempts = attempts + 1, last_error = 'publish failed' "
+                "WHERE id = ANY($1)",
+                ids,
+            )
+
+    async def _broker_failed(self, exc: BaseException) -> None:
+        if self.link.last_error is None:
+            log.warning(
+                "broker unavailable; reports are kept in the outbox", error=type(exc).__name__
+            )
+        self.link.last_error = type(exc).__name__
+        await self.link.close()
+        await asyncio.sleep(self.settings.reconnect_seconds)
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), seconds)
+        self._wake.clear()
+
+    def _notified(self, *_: Any) -> None:
+        self._wake.set()
+
+    async def _ensure_listener(self) -> None:
+        if self._listener is not None and not self._listener.is_closed():
+            return
+        try:
+            self._listener = await asyncpg.connect(self.db_url)
+            await self._listener.add_listener("fsi_outbox", self._notified)
+        except (asyncpg.PostgresError, OSError):
+            # Polling still publishes everything; the listener only makes it sooner.
+            self._listener = None
+
+    async def _close_listener(self) -> None:
+        if self._listener is not None:
+            with contextlib.suppress(Exception):
+                await self._listener.close()
+            self._listener = None

@@ -1,0 +1,60 @@
+"""The intake process's settings, one concern per struct (`FSI_HTTP_PORT`, `FSI_RELAY_...`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import msgspec
+from msgspec import Meta
+
+from services.common.settings import BrokerSettings, DatabaseSettings, LogSettings
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+class HttpSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Where the API listens and what one request may carry."""
+
+    host: str = "127.0.0.1"
+    port: Annotated[int, Meta(ge=1, le=65535)] = 8000
+    max_body_bytes: Annotated[int, Meta(ge=1024)] = 1_048_576
+    max_batch_body_bytes: Annotated[int, Meta(ge=1024)] = 64 * 1_048_576
+    max_batch_items: Annotated[int, Meta(ge=1, le=10_000)] = 1000
+    workers: Annotated[int, Meta(ge=1, le=64)] = 1
+
+
+class AccessSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """API clients and their limits."""
+
+    clients_file: str = str(PROJECT_ROOT / "deploy" / "clients.dev.yaml")
+    rate_per_second: Annotated[float, Meta(gt=0)] = 50.0
+    rate_burst: Annotated[int, Meta(ge=1)] = 100
+
+
+class RelaySettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The outbox relay that publishes committed reports to RabbitMQ."""
+
+    enabled: bool = True
+    poll_seconds: Annotated[float, Meta(gt=0, le=60)] = 1.0
+    batch_size: Annotated[int, Meta(ge=1, le=5000)] = 200
+    reconnect_seconds: Annotated[float, Meta(gt=0, le=60)] = 2.0
+
+
+class StandardiseSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """What standardisation accepts without a quality issue."""
+
+    accept_synthetic_ids: bool = False
+    accept_2032_checksums: bool = True
+
+
+class IntakeSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Everything the intake process is configured with."""
+
+    db: DatabaseSettings = DatabaseSettings()
+    broker: BrokerSettings = BrokerSettings()
+    log: LogSettings = LogSettings()
+    http: HttpSettings = HttpSettings()
+    access: AccessSettings = AccessSettings()
+    relay: RelaySettings = RelaySettings()
+    standardise: StandardiseSettings = StandardiseSettings()

@@ -1,0 +1,169 @@
+"""SQL of the intake: reports and their outbox rows in one transaction; reading them back."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import uuid
+from dataclasses import dataclass
+
+import asyncpg
+
+
+class Outcome(enum.StrEnum):
+    """What became of one submitted report."""
+
+    ACCEPTED = "accepted"
+    DUPLICATE = "duplicate"
+    CONFLICT = "conflict"
+
+
+@dataclass(frozen=True, slots=True)
+class NewReport:
+    """A standardised report ready to store, with the message that will announce it."""
+
+    id: uuid.UUID
+    client_id: str
+    source: str
+    external_id: str
+    source_format: str
+    content_hash: bytes
+    raw_body: bytes
+    raw_content_type: str
+    report_json: str
+    quality_issues_json: str
+    message_type: str
+    routing_key: str
+    payload: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """The outcome for one report and the id it is known by."""
+
+    outcome: Outcome
+    report_id: uuid.UUID
+
+
+_INSERT_REPORTS = """
+INSERT INTO reports (id, client_id, source, external_id, source_format, content_hash,
+                     raw_body, raw_content_type, report, quality_issues)
+SELECT id, client_id, source, external_id, source_format, content_hash,
+       raw_body, raw_content_type, report::jsonb, quality_issues::jsonb
+FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bytea[],
+            $7::bytea[], $8::text[], $9::text[], $10::text[])
+     AS t(id, client_id, source, external_id, source_format, content_hash,
+          raw_body, raw_content_type, report, quality_issues)
+ON CONFLICT (source, external_id) DO NOTHING
+RETURNING id
+"""
+
+_INSERT_OUTBOX = """
+INSERT INTO outbox (report_id, message_type, routing_key, payload)
+SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bytea[])
+"""
+
+_EXISTING = """
+SELECT r.source, r.external_id, r.id, r.content_hash
+FROM reports r
+JOIN unnest($1::text[], $2::text[]) AS k(source, external_id)
+  ON r.source = k.source AND r.external_id = k.external_id
+"""
+
+
+async def insert_reports(pool: asyncpg.Pool, items: list[NewReport]) -> list[Stored]:
+    """Store new reports with their outbox rows, atomically; classify repeats.
+
+    A report whose (source, external_id) is taken is a duplicate when its content hash is
+    the stored one's, else a conflict; neither writes anything.
+    """
+    if not items:
+        return []
+    for attempt in range(3):
+        try:
+            return await _insert_once(pool, items)
+        except asyncpg.DeadlockDetectedError:
+            # Two batches touching the same keys in different orders; one is retried.
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+async def _insert_once(pool: asyncpg.Pool, items: list[NewReport]) -> list[Stored]:
+    async with pool.acquire() as conn, conn.transaction():
+        inserted = {
+            r["id"]
+            for r in await conn.fetch(
+                _INSERT_REPORTS,
+                [i.id for i in items],
+                [i.client_id for i in items],
+                [i.source for i in items],
+                [i.external_id for i in items],
+                [i.source_format for i in items],
+                [i.content_hash for i in items],
+                [i.raw_body for i in items],
+                [i.raw_content_type for i in items],
+                [i.report_json for i in items],
+                [i.quality_issues_json for i in items],
+            )
+        }
+        fresh = [i for i in items if i.id in inserted]
+        if fresh:
+            await conn.execute(
+                _INSERT_OUTBOX,
+                [i.id for i in fresh],
+                [i.message_type for i in fresh],
+                [i.routing_key for i in fresh],
+                [i.payload for i in fresh],
+            )
+        repeats = [i for i in items if i.id not in inserted]
+        existing = {}
+        if repeats:
+            rows = await conn.fetch(
+                _EXISTING, [i.source for i in repeats], [i.external_id for i in repeats]
+            )
+            existing = {(r["source"], r["external_id"]): r for r in rows}
+    results = []
+    for item in items:
+        if item.id in inserted:
+            results.append(Stored(Outcome.ACCEPTED, item.id))
+            continue
+        row = existing[(item.source, item.external_id)]
+        same = bytes(row["content_hash"]) == item.content_hash
+        results.append(Stored(Outcome.DUPLICATE if same else Outcome.CONFLICT, row["id"]))
+    return results
+
+
+@dataclass(frozen=True, slots=True)
+class ReportRow:
+    """A stored report as the API shows it; JSON columns stay JSON text."""
+
+    id: uuid.UUID
+    client_id: str
+    status: str
+    source_format: str
+    received_at: dt.datetime
+    published_at: dt.datetime | None
+    report_json: str
+    quality_issues_json: str
+    decision_json: str | None
+
+
+async def get_report(pool: asyncpg.Pool, report_id: uuid.UUID) -> ReportRow | None:
+    """One report with its decision, if routed."""
+    row = await pool.fetchrow(
+        """
+        SELECT r.id, r.client_id, r.status, r.source_format, r.received_at, r.published_at,
+               r.report::text AS report_json, r.quality_issues::text AS quality_issues_json,
+               d.decision::text AS decision_json
+        FROM reports r LEFT JOIN decisions d ON d.report_id = r.id
+        WHERE r.id = $1
+        """,
+        report_id,
+    )
+    return None if row is None else ReportRow(**dict(row))
+
+
+async def ping(pool: asyncpg.Pool) -> bool:
+    """True when the database answers."""
+    return bool(await pool.fetchval("SELECT 1"))

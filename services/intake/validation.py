@@ -1,0 +1,135 @@
+"""Decoding with every problem named: msgspec stops at the first error, this keeps going.
+
+The fast path is one `msgspec.json.decode` into the contract type. Only when that fails
+is the body decoded as plain JSON and walked field by field against the type, so a `422`
+lists every missing, unknown and ill-typed field with its JSON path.
+"""
+
+from __future__ import annotations
+
+import re
+import types
+import typing
+from typing import Any, TypeVar
+
+import msgspec
+
+T = TypeVar("T")
+MAX_PROBLEMS = 100
+_AT = re.compile(r" - at `\$(?P<rest>[^`]*)`$")
+
+
+class Problem(msgspec.Struct, frozen=True):
+    """One thing wrong with the input, and where: a JSON path such as `$.persons[0].role`."""
+
+    path: str
+    message: str
+
+
+class NotJson(ValueError):
+    """The body is not JSON at all."""
+
+
+def _split(message: str, path: str) -> Problem:
+    match = _AT.search(message)
+    if match is None:
+        return Problem(path, message)
+    return Problem(path + match.group("rest"), message[: match.start()])
+
+
+def _unwrap(tp: Any) -> tuple[Any, Any]:
+    """(plain type, original annotation) without Annotated."""
+    base = tp
+    while typing.get_origin(base) is typing.Annotated:
+        base = typing.get_args(base)[0]
+    return base, tp
+
+
+def _is_struct(tp: Any) -> bool:
+    return isinstance(tp, type) and issubclass(tp, msgspec.Struct)
+
+
+def _walk_struct(value: Any, cls: type[msgspec.Struct], path: str) -> list[Problem]:
+    if not isinstance(value, dict):
+        return [Problem(path, "Expected `object`, got `" + _json_kind(value) + "`")]
+    problems: list[Problem] = []
+    fields = msgspec.structs.fields(cls)
+    known = {f.encode_name for f in fields}
+    for field in fields:
+        where = f"{path}.{field.encode_name}"
+        if field.encode_name in value:
+            problems += walk(value[field.encode_name], field.type, where)
+        elif field.required:
+            problems.append(Problem(where, "Object missing required field"))
+    if cls.__struct_config__.forbid_unknown_fields:
+        problems += [
+            Problem(f"{path}.{k}", "Object contains unknown field") for k in value if k not in known
+        ]
+    return problems
+
+
+def _walk_list(value: Any, annotation: Any, item_type: Any, path: str) -> list[Problem]:
+    if not isinstance(value, list):
+        return [Problem(path, "Expected `array`, got `" + _json_kind(value) + "`")]
+    problems: list[Problem] = []
+    try:
+        # Length constraints only: items are checked one by one below.
+        length_only = typing.Annotated[list[Any], *typing.get_args(annotation)[1:]]
+        msgspec.convert(value, length_only)
+    except (msgspec.ValidationError, TypeError) as exc:
+        problems.append(_split(str(exc), path))
+    for index, item in enumerate(value[:MAX_PROBLEMS]):
+        problems += walk(item, item_type, f"{path}[{index}]")
+    return problems
+
+
+def walk(value: Any, tp: Any, path: str = "$") -> list[Problem]:
+    """Every problem of `value` against type `tp`, each with its path."""
+    try:
+        msgspec.convert(value, tp)
+        return []
+    except msgspec.ValidationError as exc:
+        first = _split(str(exc), path)
+    base, annotation = _unwrap(tp)
+    origin = typing.get_origin(base)
+    if origin in (typing.Union, types.UnionType):
+        options = [a for a in typing.get_args(base) if a is not type(None)]
+        if value is not None and len(options) == 1:
+            return walk(value, options[0], path)
+        return [first]
+    if _is_struct(base):
+        found = _walk_struct(value, base, path)
+        # Nothing wrong field by field: the struct's own rule (__post_init__) failed.
+        return found or [first]
+    if origin is list and annotation is not base:
+        return _walk_list(value, annotation, typing.get_args(base)[0], path) or [first]
+    if origin is list:
+        return _walk_list(value, list[Any], typing.get_args(base)[0], path) or [first]
+    return [first]
+
+
+def _json_kind(value: Any) -> str:
+    return {
+        dict: "object",
+        list: "array",
+        str: "str",
+        bool: "bool",
+        int: "int",
+        float: "float",
+    }.get(type(value), "null")
+
+
+def decode(body: bytes, tp: type[T]) -> tuple[T | None, list[Problem]]:
+    """The body decoded as `tp`, or every problem found; `NotJson` when it is not JSON."""
+    try:
+        return msgspec.json.decode(body, type=tp), []
+    except msgspec.ValidationError:
+        pass
+    except msgspec.DecodeError as exc:
+        raise NotJson(str(exc)) from None
+    try:
+        plain = msgspec.json.decode(body)
+    except msgspec.DecodeError as exc:
+        raise NotJson(str(exc)) from None
+    problems = walk(plain, tp)
+    return None, problems[:MAX_PROBLEMS] or [Problem("$", "invalid")]
