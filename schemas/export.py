@@ -13,6 +13,7 @@ import msgspec
 from schemas.decision import Decision
 from schemas.envelope import CaseRouted, ReportAccepted
 from schemas.report import Report
+from schemas.sources import AgencyReport, CitizenReport, PatrolReport
 
 OUT = Path(__file__).parent / "json"
 BASE_ID = "https://fsi.politiet.example/schemas/"
@@ -22,6 +23,9 @@ CONTRACTS: dict[str, Any] = {
     "decision.v1": Decision,
     "report-accepted.v1": ReportAccepted,
     "case-routed.v1": CaseRouted,
+    "source.citizen.v1": CitizenReport,
+    "source.patrol.v1": PatrolReport,
+    "source.agency.v1": AgencyReport,
 }
 
 

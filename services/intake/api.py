@@ -14,6 +14,7 @@ from typing import Any
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import HTTPException
+from litestar.params import FromPath
 from litestar.plugins.problem_details import ProblemDetailsException
 from litestar.status_codes import (
     HTTP_200_OK,
@@ -247,7 +248,9 @@ class ReportsController(Controller):
         return await _run_batch(state, client, batch.reports, media)
 
     @get("/{report_id:uuid}", summary="Read a report back: status, standardised form, decision")
-    async def read(self, request: Request[Any, Any, Any], report_id: uuid.UUID) -> ReportView:
+    async def read(
+        self, request: Request[Any, Any, Any], report_id: FromPath[uuid.UUID]
+    ) -> ReportView:
         client = _authenticate(request)
         row = await store.get_report(_state(request).service.pool, report_id)
         if row is None or not (client.is_operator or row.client_id == client.id):
@@ -322,7 +325,9 @@ class SourcesController(Controller):
         status_code=HTTP_202_ACCEPTED,
         summary="Submit one report in a source format (citizen, patrol, agency)",
     )
-    async def submit(self, request: Request[Any, Any, Any], format_name: str) -> Response[Accepted]:
+    async def submit(
+        self, request: Request[Any, Any, Any], format_name: FromPath[str]
+    ) -> Response[Accepted]:
         client = _authenticate(request)
         adapter = ADAPTERS.get(format_name)
         if adapter is None:

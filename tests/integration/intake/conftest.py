@@ -1,0 +1,132 @@
+"""The intake app against the real PostgreSQL and RabbitMQ, under a prefix of the test's own."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import aio_pika
+import pytest
+from litestar.testing import AsyncTestClient
+
+from services.common.settings import BrokerSettings, DatabaseSettings, LogSettings
+from services.common.topology import Topology, declare
+from services.intake.access import hash_key
+from services.intake.app import create_app
+from services.intake.settings import AccessSettings, IntakeSettings, RelaySettings
+
+KEYS = {
+    "alpha": "alpha-key-" + "a" * 32,
+    "beta": "beta-key-" + "b" * 32,
+    "ops": "ops-key-" + "o" * 32,
+    "slow": "slow-key-" + "s" * 32,
+}
+
+CLIENTS_YAML = f"""
+clients:
+  - id: alpha
+    key_sha256: {hash_key(KEYS["alpha"])}
+    sources: [alpha-src, nettanmeldelse, patrulje, etat-974760673]
+    formats: [canonical, citizen, patrol, agency]
+  - id: beta
+    key_sha256: {hash_key(KEYS["beta"])}
+    sources: [beta-src]
+    formats: [canonical]
+  - id: ops
+    key_sha256: {hash_key(KEYS["ops"])}
+    roles: [operator]
+  - id: slow
+    key_sha256: {hash_key(KEYS["slow"])}
+    sources: [slow-src]
+    rate: {{per_second: 0.5, burst: 3}}
+"""
+
+
+def auth(client: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {KEYS[client]}"}
+
+
+@pytest.fixture
+def clients_file(tmp_path: Path) -> Path:
+    path = tmp_path / "clients.yaml"
+    path.write_text(CLIENTS_YAML, "utf-8")
+    return path
+
+
+@pytest.fixture
+def intake_settings(
+    database_url: str,
+    amqp_url: str,
+    clients_file: Path,
+    make_topology: Callable[..., Topology],
+) -> Callable[..., IntakeSettings]:
+    topology = make_topology()
+
+    def build(broker_url: str | None = None, **relay: Any) -> IntakeSettings:
+        return IntakeSettings(
+            db=DatabaseSettings(url=database_url, pool_min=1, pool_max=4),
+            broker=BrokerSettings(url=broker_url or amqp_url, prefix=topology.prefix),
+            log=LogSettings(format="json", level="INFO"),
+            access=AccessSettings(
+                clients_file=str(clients_file), rate_per_second=1000, rate_burst=1000
+            ),
+            relay=RelaySettings(**{"poll_seconds": 0.2, "reconnect_seconds": 0.2, **relay}),
+        )
+
+    return build
+
+
+@pytest.fixture
+async def intake(
+    intake_settings: Callable[..., IntakeSettings],
+) -> AsyncIterator[AsyncTestClient[Any]]:
+    app = create_app(intake_settings(), configure_logging=False)
+    async with AsyncTestClient(app) as client:
+        yield client
+
+
+@pytest.fixture
+async def routing_queue(
+    amqp_url: str, intake_settings: Callable[..., IntakeSettings]
+) -> AsyncIterator[aio_pika.abc.AbstractQueue]:
+    """The router's input queue, to see what the intake published."""
+    prefix = intake_settings().broker.prefix
+    connection = await aio_pika.connect(amqp_url)
+    channel = await connection.channel()
+    topology = Topology(prefix=prefix)
+    await declare(channel, topology)
+    yield await channel.get_queue(topology.routing_queue.name)
+    await connection.close()
+
+
+def unique(prefix: str = "ext") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+async def drain(
+    queue: aio_pika.abc.AbstractQueue, expected: int, timeout: float = 10.0
+) -> list[Any]:
+    """Messages from the queue until `expected` arrived or `timeout` passed, then a little more
+    to catch extras (a duplicate publish would show up here)."""
+    got: list[Any] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        message = await queue.get(fail=False)
+        if message is None:
+            if len(got) >= expected:
+                await asyncio.sleep(0.5)
+                extra = await queue.get(fail=False)
+                if extra is None:
+                    break
+                await extra.ack()
+                got.append(extra)
+                continue
+            await asyncio.sleep(0.05)
+            continue
+        await message.ack()
+        got.append(message)
+    return got

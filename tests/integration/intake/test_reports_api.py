@@ -1,0 +1,198 @@
+"""POST and GET /v1/reports against the real PostgreSQL and RabbitMQ."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import aio_pika
+import asyncpg
+import msgspec
+from litestar.testing import AsyncTestClient
+
+from schemas.envelope import REPORT_ACCEPTED_TYPE, ReportAccepted
+from tests.integration.intake.conftest import auth, drain, unique
+
+EXAMPLES = Path(__file__).parents[3] / "schemas" / "examples"
+
+
+def report(source: str = "alpha-src", **changes: Any) -> dict[str, Any]:
+    body = json.loads((EXAMPLES / "report.domestic-violence.json").read_text("utf-8"))
+    body.update(source=source, external_id=unique(), **changes)
+    return body
+
+
+async def test_accepted_report_is_committed_and_published_with_its_id(
+    intake: AsyncTestClient[Any], routing_queue: aio_pika.abc.AbstractQueue, database_url: str
+) -> None:
+    body = report()
+    response = await intake.post("/v1/reports", json=body, headers=auth("alpha"))
+    assert response.status_code == 202, response.text
+    answer = response.json()
+    assert answer["status"] == "accepted"
+    assert response.headers["location"] == f"/v1/reports/{answer['report_id']}"
+
+    conn = await asyncpg.connect(database_url)
+    try:
+        row = await conn.fetchrow(
+            "SELECT r.source, r.external_id, r.raw_body, count(o.id) AS outbox "
+            "FROM reports r JOIN outbox o ON o.report_id = r.id WHERE r.id = $1 "
+            "GROUP BY r.id",
+            __import__("uuid").UUID(answer["report_id"]),
+        )
+    finally:
+        await conn.close()
+    assert (row["source"], row["external_id"], row["outbox"]) == (
+        "alpha-src",
+        body["external_id"],
+        1,
+    )
+    assert json.loads(row["raw_body"]) == body
+
+    (message,) = await drain(routing_queue, 1)
+    assert message.message_id == answer["report_id"]
+    assert message.type == REPORT_ACCEPTED_TYPE
+    assert message.content_type == "application/json"
+    assert message.delivery_mode == aio_pika.DeliveryMode.PERSISTENT
+    assert message.headers["x-fsi-source-format"] == "canonical"
+    envelope = msgspec.json.decode(message.body, type=ReportAccepted)
+    assert str(envelope.report_id) == answer["report_id"]
+    assert envelope.report.external_id == body["external_id"]
+    assert envelope.report.offences[1].code == "strl-272"  # "strl. 272" normalised
+
+
+async def test_repeat_is_a_duplicate_and_publishes_nothing_more(
+    intake: AsyncTestClient[Any], routing_queue: aio_pika.abc.AbstractQueue
+) -> None:
+    body = report()
+    first = await intake.post("/v1/reports", json=body, headers=auth("alpha"))
+    # Same content, other spelling: key order and whitespace differ.
+    respelled = json.dumps(dict(reversed(list(body.items()))), indent=4)
+    again = await intake.post(
+        "/v1/reports",
+        content=respelled,
+        headers={**auth("alpha"), "content-type": "application/json"},
+    )
+    assert (first.status_code, again.status_code) == (202, 200)
+    assert again.json() == first.json()
+    assert again.headers["location"] == first.headers["location"]
+    messages = await drain(routing_queue, 1)
+    assert [m.message_id for m in messages] == [first.json()["report_id"]]
+
+
+async def test_same_reference_other_content_is_a_conflict(intake: AsyncTestClient[Any]) -> None:
+    body = report()
+    first = await intake.post("/v1/reports", json=body, headers=auth("alpha"))
+    changed = {**body, "incident": {**body["incident"], "description": "noe annet"}}
+    response = await intake.post("/v1/reports", json=changed, headers=auth("alpha"))
+    assert response.status_code == 409
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["report_id"] == first.json()["report_id"]
+    assert "external_id" in problem["detail"]
+
+
+async def test_invalid_report_lists_every_problem(intake: AsyncTestClient[Any]) -> None:
+    body = report()
+    body["reported_at"] = "yesterday"
+    body["offences"] = [{}]
+    body["persons"][0]["role"] = "bystander"
+    body["incident"]["municipality"] = "12"
+    del body["incident"]["description"]
+    body["surprise"] = True
+    response = await intake.post("/v1/reports", json=body, headers=auth("alpha"))
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    paths = {e["path"] for e in response.json()["errors"]}
+    assert paths == {
+        "$.reported_at",
+        "$.offences[0]",
+        "$.persons[0].role",
+        "$.incident.municipality",
+        "$.incident.description",
+        "$.surprise",
+    }
+
+
+async def test_soft_problems_are_accepted_with_quality_issues(intake: AsyncTestClient[Any]) -> None:
+    body = report()
+    body["incident"]["municipality"] = "9998"
+    body["persons"][0]["national_id"] = "15108695077"  # bad check digit
+    body["offences"] = [{"label": "noe helt ukjent"}]
+    response = await intake.post("/v1/reports", json=body, headers=auth("alpha"))
+    assert response.status_code == 202
+    stored = await intake.get(response.headers["location"], headers=auth("alpha"))
+    codes = {(q["code"], q["path"]) for q in stored.json()["quality_issues"]}
+    assert {
+        ("municipality.unknown", "$.incident.municipality"),
+        ("national_id.checksum", "$.persons[0].national_id"),
+        ("offence.unknown_label", "$.offences[0].label"),
+    } <= codes
+
+
+async def test_wrong_media_type_bad_json_and_too_large(intake: AsyncTestClient[Any]) -> None:
+    headers = auth("alpha")
+    wrong_type = await intake.post(
+        "/v1/reports", content=b"{}", headers={**headers, "content-type": "text/plain"}
+    )
+    not_json = await intake.post(
+        "/v1/reports", content=b"{nope", headers={**headers, "content-type": "application/json"}
+    )
+    big = report()
+    big["incident"]["description"] = "x" * 1_100_000
+    too_large = await intake.post("/v1/reports", json=big, headers=headers)
+    assert [wrong_type.status_code, not_json.status_code, too_large.status_code] == [415, 400, 413]
+    for response in (wrong_type, not_json, too_large):
+        assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_authentication_and_source_permission(intake: AsyncTestClient[Any]) -> None:
+    none = await intake.post("/v1/reports", json=report())
+    wrong = await intake.post(
+        "/v1/reports", json=report(), headers={"Authorization": "Bearer nope"}
+    )
+    other_source = await intake.post("/v1/reports", json=report("beta-src"), headers=auth("alpha"))
+    operator_cannot_submit = await intake.post("/v1/reports", json=report(), headers=auth("ops"))
+    assert [none.status_code, wrong.status_code, other_source.status_code] == [401, 401, 403]
+    assert operator_cannot_submit.status_code == 403
+    assert none.headers["www-authenticate"].startswith("Bearer")
+    assert "beta-src" in other_source.json()["detail"]
+
+
+async def test_rate_limit_answers_429_with_retry_after(intake: AsyncTestClient[Any]) -> None:
+    codes = []
+    for _ in range(5):
+        response = await intake.post("/v1/reports", json=report("slow-src"), headers=auth("slow"))
+        codes.append(response.status_code)
+    assert codes[:3] == [202, 202, 202]
+    assert codes[3:] == [429, 429]
+    assert int(response.headers["retry-after"]) >= 1
+
+
+async def test_only_the_submitter_or_an_operator_reads_a_report(
+    intake: AsyncTestClient[Any],
+) -> None:
+    response = await intake.post("/v1/reports", json=report(), headers=auth("alpha"))
+    location = response.headers["location"]
+    own = await intake.get(location, headers=auth("alpha"))
+    other = await intake.get(location, headers=auth("beta"))
+    operator = await intake.get(location, headers=auth("ops"))
+    missing = await intake.get(
+        "/v1/reports/00000000-0000-4000-8000-000000000000", headers=auth("ops")
+    )
+    assert [own.status_code, other.status_code, operator.status_code] == [200, 404, 200]
+    assert missing.status_code == 404
+    assert other.json() == {**missing.json()}
+    assert own.json()["status"] in {"accepted", "published"}
+    assert own.json()["decision"] is None
+
+
+async def test_health_and_openapi(intake: AsyncTestClient[Any]) -> None:
+    assert (await intake.get("/healthz")).json() == {"status": "alive"}
+    ready = await intake.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["database"] == "up"
+    spec = (await intake.get("/schema/openapi.json")).json()
+    assert spec["openapi"].startswith("3.1")
+    assert "/v1/reports" in spec["paths"]
