@@ -108,12 +108,12 @@ def unique(prefix: str = "ext") -> str:
 
 
 async def drain(
-    queue: aio_pika.abc.AbstractQueue, expected: int, timeout: float = 10.0
+    queue: aio_pika.abc.AbstractQueue, expected: int, within: float = 10.0
 ) -> list[Any]:
-    """Messages from the queue until `expected` arrived or `timeout` passed, then a little more
-    to catch extras (a duplicate publish would show up here)."""
+    """Messages from the queue until `expected` arrived or `within` seconds passed, then a
+    little longer to catch extras (a duplicate publish would show up here)."""
     got: list[Any] = []
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         message = await queue.get(fail=False)
         if message is None:

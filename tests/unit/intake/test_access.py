@@ -35,11 +35,18 @@ def test_bearer_key_finds_its_client_and_nothing_else() -> None:
 def test_permissions() -> None:
     clients = Clients.from_yaml(YAML)
     a, ops, wild = (clients.authenticate(f"Bearer key-{n}") for n in ("a", "ops", "wild"))
-    assert a and ops and wild
-    assert a.may_submit("src-a") and not a.may_submit("src-b")
-    assert a.may_use_format("citizen") and not a.may_use_format("agency")
-    assert ops.is_operator and not ops.may_submit("src-a")
-    assert wild.may_submit("anything") and wild.may_use_format("patrol") and not wild.is_operator
+    assert a is not None
+    assert ops is not None
+    assert wild is not None
+    assert a.may_submit("src-a")
+    assert not a.may_submit("src-b")
+    assert a.may_use_format("citizen")
+    assert not a.may_use_format("agency")
+    assert ops.is_operator
+    assert not ops.may_submit("src-a")
+    assert wild.may_submit("anything")
+    assert wild.may_use_format("patrol")
+    assert not wild.is_operator
 
 
 def test_the_file_holds_hashes_not_keys() -> None:
