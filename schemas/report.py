@@ -11,7 +11,8 @@ from msgspec import Meta
 
 SCHEMA_VERSION = 1
 
-Text200 = Annotated[str, Meta(min_length=1, max_length=200)]
+# `\S`: at least one character that is not white space, so trimming never leaves "".
+Text200 = Annotated[str, Meta(min_length=1, max_length=200, pattern=r"\S")]
 SourceId = Annotated[
     str,
     Meta(
@@ -22,7 +23,10 @@ SourceId = Annotated[
 ExternalId = Annotated[
     str,
     Meta(
-        min_length=1, max_length=128, description="The sender's own reference; unique per source."
+        min_length=1,
+        max_length=128,
+        pattern=r"\S",
+        description="The sender's own reference; unique per source.",
     ),
 ]
 Kommunenummer = Annotated[
@@ -31,13 +35,19 @@ Kommunenummer = Annotated[
 PostalCode = Annotated[str, Meta(pattern=r"^[0-9]{4}$", description="Norwegian postal code.")]
 Description = Annotated[
     str,
-    Meta(min_length=1, max_length=20_000, description="Free-text account of what happened."),
+    Meta(
+        min_length=1,
+        max_length=20_000,
+        pattern=r"\S",
+        description="Free-text account of what happened.",
+    ),
 ]
 OffenceCode = Annotated[
     str,
     Meta(
         min_length=1,
         max_length=64,
+        pattern=r"\S",
         description=(
             "Offence code. Canonical form is '<law>-<section>' such as 'strl-321' "
             "(straffeloven § 321); forms like 'strl. 321' or 'straffeloven § 321' are "
@@ -50,6 +60,7 @@ NationalIdText = Annotated[
     Meta(
         min_length=1,
         max_length=20,
+        pattern=r"\S",
         description="Fødselsnummer, D- or H-nummer (11 digits; spaces allowed on input).",
     ),
 ]
@@ -92,7 +103,7 @@ class Person(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     national_id: NationalIdText | None = None
     birth_date: dt.date | None = None
     name: Text200 | None = None
-    phone: Annotated[str, Meta(min_length=1, max_length=40)] | None = None
+    phone: Annotated[str, Meta(min_length=1, max_length=40, pattern=r"\S")] | None = None
     arrested_at: dt.datetime | None = None
     id_kind: IdKind | None = None
     age_at_incident: Annotated[int, Meta(ge=0, le=150)] | None = None
@@ -114,7 +125,7 @@ class Incident(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     description: Description
     occurred_to: dt.datetime | None = None
     municipality: Kommunenummer | None = None
-    address: Annotated[str, Meta(min_length=1, max_length=500)] | None = None
+    address: Annotated[str, Meta(min_length=1, max_length=500, pattern=r"\S")] | None = None
     postal_code: PostalCode | None = None
 
     def __post_init__(self) -> None:

@@ -39,22 +39,32 @@ async def admin_db_url(endpoints: harness.Endpoints) -> str:
 
 
 @pytest.fixture(scope="session")
-async def database_url(admin_db_url: str) -> AsyncIterator[str]:
-    """A database of this run's own, migrated; dropped at the end."""
+async def template_database_url(admin_db_url: str) -> AsyncIterator[str]:
+    """A database of this run's own, migrated once; tests get copies of it."""
     name = f"fsi_test_{RUN_ID}"
-    admin = await asyncpg.connect(admin_db_url)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
+    await _admin(admin_db_url, f'CREATE DATABASE "{name}"')
     url = harness.with_database(admin_db_url, name)
     await migrate.migrate(url)
     yield url
-    admin = await asyncpg.connect(admin_db_url)
+    await _admin(admin_db_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+async def database_url(admin_db_url: str, template_database_url: str) -> AsyncIterator[str]:
+    """A migrated database of this test's own (a copy of the run's template), dropped after."""
+    name = f"fsi_test_{RUN_ID}_{uuid.uuid4().hex[:8]}"
+    template = template_database_url.rsplit("/", 1)[1]
+    await _admin(admin_db_url, f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    yield harness.with_database(admin_db_url, name)
+    await _admin(admin_db_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def _admin(url: str, statement: str) -> None:
+    conn = await asyncpg.connect(url)
     try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.execute(statement)
     finally:
-        await admin.close()
+        await conn.close()
 
 
 @pytest.fixture(scope="session")

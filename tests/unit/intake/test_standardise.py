@@ -8,11 +8,11 @@ from typing import Any
 import msgspec
 import pytest
 from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from schemas import reference
 from schemas.report import IdKind, Report
 from services.intake.standardise import Options, offence_code, standardise, to_utc
+from tests.support.strategies import reports
 
 REF = reference.load()
 RECEIVED = dt.datetime(2026, 11, 27, 12, tzinfo=dt.UTC)
@@ -141,51 +141,6 @@ def test_birth_date_contradicting_the_id_is_flagged() -> None:
 
 # --- properties ---------------------------------------------------------------------------
 
-texts = st.text(
-    st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), min_size=1, max_size=40
-)
-times = st.datetimes(dt.datetime(2000, 1, 1), dt.datetime(2026, 11, 1))
-zones = st.sampled_from(
-    [None, dt.UTC, dt.timezone(dt.timedelta(hours=2)), dt.timezone(dt.timedelta(hours=-7))]
-)
-municipalities = st.sampled_from([*sorted(REF.municipalities)[:50], "9998", None])
-offence_codes = st.sampled_from([*sorted(REF.offences), "strl. 321", "straffeloven § 282", "x"])
-
-
-@st.composite
-def reports(draw: st.DrawFn) -> Report:
-    start = draw(times).replace(tzinfo=draw(zones))
-    persons = draw(
-        st.lists(
-            st.fixed_dictionaries(
-                {"role": st.sampled_from(["victim", "suspect", "witness", "reporter"])},
-                optional={
-                    "name": texts.filter(str.strip),
-                    "birth_date": st.dates(dt.date(1930, 1, 1), dt.date(2020, 1, 1)).map(str),
-                    "national_id": st.from_regex(r"\A[0-9]{11}\Z"),
-                },
-            ),
-            max_size=4,
-        )
-    )
-    return msgspec.convert(
-        {
-            "source": "prop",
-            "external_id": draw(texts),
-            "reported_at": (start + dt.timedelta(hours=1)).isoformat(),
-            "incident": {
-                "occurred_from": start.isoformat(),
-                "description": draw(texts),
-                "municipality": draw(municipalities),
-            },
-            "offences": [
-                {"code": c} for c in draw(st.lists(offence_codes, min_size=1, max_size=3))
-            ],
-            "persons": persons,
-        },
-        Report,
-    )
-
 
 @settings(max_examples=200, deadline=None)
 @given(report=reports())
@@ -201,3 +156,10 @@ def test_times_keep_their_instant_and_become_utc(report: Report) -> None:
     assert out.incident.occurred_from.tzinfo is dt.UTC
     if report.incident.occurred_from.tzinfo is not None:
         assert out.incident.occurred_from == report.incident.occurred_from
+
+
+@settings(max_examples=300, deadline=None)
+@given(report=reports())
+def test_standardised_report_still_meets_the_contract(report: Report) -> None:
+    out = standardise(report, REF, RECEIVED)
+    assert msgspec.convert(msgspec.to_builtins(out), Report) == out

@@ -1,0 +1,113 @@
+"""The outbox relay with the broker away: reports accepted, published once it returns."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import aio_pika
+import asyncpg
+from litestar.testing import AsyncTestClient
+
+from services.intake.app import create_app, topology_of
+from services.intake.outbox import BrokerLink, OutboxRelay
+from services.intake.settings import IntakeSettings, RelaySettings
+from tests.integration.intake.conftest import auth, drain, unique
+from tests.support.proxy import TcpProxy
+
+EXAMPLE = Path(__file__).parents[3] / "schemas" / "examples" / "report.youth-robbery.json"
+
+
+def a_report() -> dict[str, Any]:
+    body = json.loads(EXAMPLE.read_text("utf-8"))
+    body.update(source="alpha-src", external_id=unique("outage"))
+    return body
+
+
+async def test_broker_outage_loses_nothing_and_publishes_once(
+    amqp_url: str,
+    intake_settings: Callable[..., IntakeSettings],
+    routing_queue: aio_pika.abc.AbstractQueue,
+) -> None:
+    target = urlsplit(amqp_url)
+    proxy = TcpProxy(target.hostname or "127.0.0.1", target.port or 5672)
+    await proxy.start()
+    through_proxy = amqp_url.replace(f":{target.port or 5672}", f":{proxy.port}", 1)
+    app = create_app(intake_settings(broker_url=through_proxy), configure_logging=False)
+    try:
+        async with AsyncTestClient(app) as client:
+            before = [
+                await client.post("/v1/reports", json=a_report(), headers=auth("alpha"))
+                for _ in range(5)
+            ]
+            assert len(await drain(routing_queue, 5)) == 5
+
+            await proxy.cut()
+            during = [
+                await client.post("/v1/reports", json=a_report(), headers=auth("alpha"))
+                for _ in range(20)
+            ]
+            assert [r.status_code for r in before + during] == [202] * 25
+            ready = await client.get("/readyz")
+            assert ready.status_code == 200
+            await asyncio.sleep(1.0)
+            assert (await client.get("/readyz")).json()["broker"] == "down"
+            assert await routing_queue.get(fail=False) is None
+
+            await proxy.restore()
+            published = await drain(routing_queue, 20, within=20)
+            ids = [m.message_id for m in published]
+            assert sorted(ids) == sorted(r.json()["report_id"] for r in during)
+            statuses = {
+                (await client.get(r.headers["location"], headers=auth("alpha"))).json()["status"]
+                for r in during
+            }
+            assert statuses == {"published"}
+    finally:
+        await proxy.stop()
+
+
+async def test_two_relays_share_the_outbox_without_publishing_twice(
+    intake_settings: Callable[..., IntakeSettings],
+    routing_queue: aio_pika.abc.AbstractQueue,
+    database_url: str,
+) -> None:
+    # Reports accepted with no relay running pile up in the outbox ...
+    app = create_app(intake_settings(enabled=False), configure_logging=False)
+    async with AsyncTestClient(app) as client:
+        responses = [
+            await client.post("/v1/reports", json=a_report(), headers=auth("alpha"))
+            for _ in range(60)
+        ]
+    expected = {r.json()["report_id"] for r in responses}
+    assert len(expected) == 60
+    # ... then two relays (small batches, so they interleave) publish them together.
+    settings = intake_settings()
+    relay_settings = RelaySettings(batch_size=7, poll_seconds=0.1)
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=4)
+    assert pool is not None
+    relays = [
+        OutboxRelay(
+            pool,
+            database_url,
+            BrokerLink(settings.broker.url, topology_of(settings)),
+            relay_settings,
+        )
+        for _ in range(2)
+    ]
+    tasks = [asyncio.create_task(r.run()) for r in relays]
+    try:
+        published = await drain(routing_queue, 60, within=20)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await pool.close()
+    ids = [m.message_id for m in published]
+    assert len(ids) == len(set(ids)) == 60
+    assert set(ids) == expected
+    assert all(r.published_total > 0 for r in relays), [r.published_total for r in relays]
