@@ -11,8 +11,10 @@ from msgspec import Meta
 
 SCHEMA_VERSION = 1
 
-# `\S`: at least one character that is not white space, so trimming never leaves "".
-Text200 = Annotated[str, Meta(min_length=1, max_length=200, pattern=r"\S")]
+# Text: at least one character that is not white space (trimming never leaves ""), and no
+# U+0000, which no PostgreSQL text can hold.
+TEXT = r"^[^\x00]*[^\x00\s][^\x00]*$"
+Text200 = Annotated[str, Meta(min_length=1, max_length=200, pattern=TEXT)]
 SourceId = Annotated[
     str,
     Meta(
@@ -25,7 +27,7 @@ ExternalId = Annotated[
     Meta(
         min_length=1,
         max_length=128,
-        pattern=r"\S",
+        pattern=TEXT,
         description="The sender's own reference; unique per source.",
     ),
 ]
@@ -38,7 +40,7 @@ Description = Annotated[
     Meta(
         min_length=1,
         max_length=20_000,
-        pattern=r"\S",
+        pattern=TEXT,
         description="Free-text account of what happened.",
     ),
 ]
@@ -47,7 +49,7 @@ OffenceCode = Annotated[
     Meta(
         min_length=1,
         max_length=64,
-        pattern=r"\S",
+        pattern=TEXT,
         description=(
             "Offence code. Canonical form is '<law>-<section>' such as 'strl-321' "
             "(straffeloven § 321); forms like 'strl. 321' or 'straffeloven § 321' are "
@@ -60,7 +62,7 @@ NationalIdText = Annotated[
     Meta(
         min_length=1,
         max_length=20,
-        pattern=r"\S",
+        pattern=TEXT,
         description="Fødselsnummer, D- or H-nummer (11 digits; spaces allowed on input).",
     ),
 ]
@@ -103,7 +105,7 @@ class Person(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     national_id: NationalIdText | None = None
     birth_date: dt.date | None = None
     name: Text200 | None = None
-    phone: Annotated[str, Meta(min_length=1, max_length=40, pattern=r"\S")] | None = None
+    phone: Annotated[str, Meta(min_length=1, max_length=40, pattern=TEXT)] | None = None
     arrested_at: dt.datetime | None = None
     id_kind: IdKind | None = None
     age_at_incident: Annotated[int, Meta(ge=0, le=150)] | None = None
@@ -125,7 +127,7 @@ class Incident(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     description: Description
     occurred_to: dt.datetime | None = None
     municipality: Kommunenummer | None = None
-    address: Annotated[str, Meta(min_length=1, max_length=500, pattern=r"\S")] | None = None
+    address: Annotated[str, Meta(min_length=1, max_length=500, pattern=TEXT)] | None = None
     postal_code: PostalCode | None = None
 
     def __post_init__(self) -> None:

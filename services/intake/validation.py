@@ -119,17 +119,21 @@ def _json_kind(value: Any) -> str:
     }.get(type(value), "null")
 
 
+def _why(exc: Exception) -> str:
+    return "the body is not valid UTF-8" if isinstance(exc, UnicodeDecodeError) else str(exc)
+
+
 def decode(body: bytes, tp: type[T]) -> tuple[T | None, list[Problem]]:
     """The body decoded as `tp`, or every problem found; `NotJson` when it is not JSON."""
     try:
         return msgspec.json.decode(body, type=tp), []
     except msgspec.ValidationError:
         pass
-    except msgspec.DecodeError as exc:
-        raise NotJson(str(exc)) from None
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+        raise NotJson(_why(exc)) from None
     try:
         plain = msgspec.json.decode(body)
-    except msgspec.DecodeError as exc:
-        raise NotJson(str(exc)) from None
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+        raise NotJson(_why(exc)) from None
     problems = walk(plain, tp)
     return None, problems[:MAX_PROBLEMS] or [Problem("$", "invalid")]

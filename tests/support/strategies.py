@@ -9,13 +9,13 @@ import msgspec
 from hypothesis import strategies as st
 
 from schemas import reference
-from schemas.report import Report
+from schemas.report import TEXT, Report
 
 REF = reference.load()
 
 texts = st.text(
     st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=40
-).filter(lambda text: re.search(r"\S", text) is not None)
+).filter(lambda text: re.search(TEXT, text) is not None)
 times = st.datetimes(dt.datetime(2000, 1, 1), dt.datetime(2026, 11, 1))
 zones = st.sampled_from(
     [None, dt.UTC, dt.timezone(dt.timedelta(hours=2)), dt.timezone(dt.timedelta(hours=-7))]
