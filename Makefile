@@ -10,6 +10,9 @@ install:  ## install the pinned dependencies into .venv (uv.lock)
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet "uv==$(UV_VERSION)"
 	$(UV) sync --frozen
 
+run: install services  ## migrate, declare the topology and serve the intake locally
+	bash deploy/run-local.sh
+
 lint: install  ## ruff (lint + format check), mypy, JSON Schema files up to date
 	$(VENV)/ruff check .
 	$(VENV)/ruff format --check .

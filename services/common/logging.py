@@ -98,13 +98,17 @@ def redact(
     return event_dict
 
 
+# The server's own lifecycle lines (addresses, process ids) are safe to format in full.
+_TRUSTED_FORMAT = frozenset({"uvicorn.error"})
+
+
 def _stdlib_message(
     _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
     # Third-party libraries format their own messages; these may quote SQL parameters or
     # message bodies, so only the logger name and template survive for them.
     record = event_dict.get("_record")
-    if isinstance(record, logging.LogRecord) and not record.name.startswith("fsi"):
+    if isinstance(record, logging.LogRecord) and record.name not in _TRUSTED_FORMAT:
         event_dict["event"] = _scrub(str(record.msg))
     return event_dict
 

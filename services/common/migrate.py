@@ -8,12 +8,14 @@ the work done.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import hashlib
 import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
@@ -96,6 +98,20 @@ async def apply(conn: asyncpg.Connection, migrations: list[Migration] | None = N
         await conn.execute("SELECT pg_advisory_unlock($1)", LOCK_KEY)
 
 
+async def create_database(url: str) -> bool:
+    """Create the database named in the URL when it does not exist; True when created."""
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    admin = await asyncpg.connect(urlunsplit(parts._replace(path="/postgres")))
+    try:
+        if await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+            return False
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        return True
+    finally:
+        await admin.close()
+
+
 async def migrate(url: str) -> list[int]:
     """Connect, apply, disconnect."""
     conn = await asyncpg.connect(url)
@@ -107,11 +123,16 @@ async def migrate(url: str) -> list[int]:
 
 def main() -> None:
     """`fsi-migrate`: apply the migrations to the database in `FSI_DB_URL`."""
+    parser = argparse.ArgumentParser(description="Apply the SQL migrations to FSI_DB_URL.")
+    parser.add_argument("--create", action="store_true", help="create the database if missing")
+    args = parser.parse_args()
     try:
         settings = fsi_settings.load(fsi_settings.MigrateSettings)
     except fsi_settings.SettingsError as exc:
         sys.exit(str(exc))
     fsi_logging.configure(settings.log)
+    if args.create and asyncio.run(create_database(settings.db.url)):
+        print("database created")
     applied = asyncio.run(migrate(settings.db.url))
     print(f"migrations applied: {applied or 'none (up to date)'}")
 

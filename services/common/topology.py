@@ -125,3 +125,10 @@ async def delete(
         await channel.queue_delete(name)
     for exchange in topology.exchanges:
         await channel.exchange_delete(exchange.name)
+
+
+async def declare_at(url: str, topology: Topology) -> None:
+    """Connect, declare, disconnect."""
+    connection = await aio_pika.connect(url, timeout=10)
+    async with connection:
+        await declare(await connection.channel(), topology)

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Runs FSI intake against the local PostgreSQL and RabbitMQ: migrate, declare, serve.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export FSI_DB_URL="${FSI_DB_URL:-postgresql://postgres@127.0.0.1:5432/fsi}"
+export FSI_BROKER_URL="${FSI_BROKER_URL:-amqp://guest:guest@127.0.0.1:5672/}"
+export FSI_LOG_FORMAT="${FSI_LOG_FORMAT:-console}"
+# The examples use Test-Norge synthetic identity numbers; accept them locally.
+export FSI_STANDARDISE_ACCEPT_SYNTHETIC_IDS="${FSI_STANDARDISE_ACCEPT_SYNTHETIC_IDS:-true}"
+HOST="${FSI_HTTP_HOST:-127.0.0.1}"
+PORT="${FSI_HTTP_PORT:-8000}"
+
+.venv/bin/fsi-migrate --create
+.venv/bin/fsi-declare
+
+cat <<MSG
+
+FSI intake will listen on http://$HOST:$PORT  (OpenAPI: http://$HOST:$PORT/schema)
+Post the example report with the development key:
+
+  curl -i -X POST http://$HOST:$PORT/v1/reports \\
+       -H 'Authorization: Bearer fsi-dev-key-change-me' \\
+       -H 'Content-Type: application/json' \\
+       --data-binary @schemas/examples/report.domestic-violence.json
+
+then read it back with the Location header it answers:
+
+  curl -H 'Authorization: Bearer fsi-dev-key-change-me' http://$HOST:$PORT/v1/reports/<id>
+
+MSG
+exec .venv/bin/fsi-intake
