@@ -35,6 +35,9 @@ format: install
 schemas: install  ## regenerate schemas/json from the Structs
 	$(VENV)/python -m schemas.export
 
+bench: install services  ## the intake benchmark: HTTP beside raw asyncpg and aio-pika
+	$(VENV)/python -m bench.intake
+
 services:  ## make sure the local PostgreSQL and RabbitMQ answer (starts them if not)
 	@bash deploy/local-services.sh
 

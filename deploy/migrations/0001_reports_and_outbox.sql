@@ -13,28 +13,29 @@ CREATE TABLE reports (
     raw_content_type text        NOT NULL,
     report           jsonb       NOT NULL,
     quality_issues   jsonb       NOT NULL DEFAULT '[]',
-    status           text        NOT NULL DEFAULT 'accepted'
-                     CHECK (status IN ('accepted', 'published', 'routed', 'triaged')),
     received_at      timestamptz NOT NULL DEFAULT now(),
-    published_at     timestamptz,
+    -- No status column: a report's status follows from its outbox row and its decision,
+    -- so publishing and routing never rewrite this (large) row.
     CONSTRAINT reports_source_external_id UNIQUE (source, external_id)
 );
 
 CREATE INDEX reports_received_at ON reports (received_at);
 
 CREATE TABLE outbox (
-    id           bigserial   PRIMARY KEY,
-    report_id    uuid        NOT NULL REFERENCES reports (id),
-    message_type text        NOT NULL,
-    routing_key  text        NOT NULL,
-    payload      bytea       NOT NULL,
-    created_at   timestamptz NOT NULL DEFAULT now(),
-    attempts     integer     NOT NULL DEFAULT 0,
-    last_error   text,
-    published_at timestamptz
+    id            bigserial   PRIMARY KEY,
+    report_id     uuid        NOT NULL REFERENCES reports (id),
+    message_type  text        NOT NULL,
+    source_format text        NOT NULL,
+    routing_key   text        NOT NULL,
+    payload       bytea       NOT NULL,
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    attempts      integer     NOT NULL DEFAULT 0,
+    last_error    text,
+    published_at  timestamptz
 );
 
 CREATE INDEX outbox_pending ON outbox (id) WHERE published_at IS NULL;
+CREATE UNIQUE INDEX outbox_report_id ON outbox (report_id);
 
 -- Relays LISTEN on this channel so a new row is published at once, not at the next poll.
 CREATE FUNCTION outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$

@@ -30,6 +30,16 @@ def topology_of(settings: IntakeSettings) -> Topology:
     return Topology(prefix=settings.broker.prefix, queue_type=settings.broker.queue_type)
 
 
+async def _stop(relay: OutboxRelay, task: asyncio.Task[None]) -> None:
+    """Let the relay finish its batch (bounded), then cancel it if it has not."""
+    relay.stop()
+    done, _ = await asyncio.wait({task}, timeout=15)
+    if not done:
+        task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await task
+
+
 def create_app(settings: IntakeSettings, *, configure_logging: bool = True) -> Litestar:
     """The intake app; nothing connects until it starts."""
     if configure_logging:
@@ -40,11 +50,10 @@ def create_app(settings: IntakeSettings, *, configure_logging: bool = True) -> L
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         pool = await db.create_pool(settings.db)
         link = BrokerLink(settings.broker.url, topology_of(settings))
+        relay = OutboxRelay(pool, settings.db.url, link, settings.relay)
         relay_task: asyncio.Task[None] | None = None
         if settings.relay.enabled:
-            relay = OutboxRelay(pool, settings.db.url, link, settings.relay)
             relay_task = asyncio.create_task(relay.run(), name="outbox-relay")
-            app.state.relay = relay
         app.state.intake = api.IntakeState(
             service=IntakeService(
                 pool=pool,
@@ -64,10 +73,12 @@ def create_app(settings: IntakeSettings, *, configure_logging: bool = True) -> L
             yield
         finally:
             if relay_task is not None:
-                relay_task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await relay_task
-            await pool.close()
+                await _stop(relay, relay_task)
+            try:
+                await asyncio.wait_for(pool.close(), 10)
+            except TimeoutError:
+                log.warning("database pool did not close in time; terminated")
+                pool.terminate()
             log.info("intake stopped")
 
     handlers: list[Any] = [api.ReportsController, api.SourcesController, api.healthz, api.readyz]

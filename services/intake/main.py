@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 import uvicorn
+from litestar import Litestar
 
 from services.common import logging as fsi_logging
 from services.common import settings as fsi_settings
@@ -12,20 +13,31 @@ from services.intake.app import create_app
 from services.intake.settings import IntakeSettings
 
 
-def main() -> None:
-    """Load settings (exit with a clear message when invalid) and serve."""
+def _settings() -> IntakeSettings:
     try:
-        settings = fsi_settings.load(IntakeSettings)
+        return fsi_settings.load(IntakeSettings)
     except fsi_settings.SettingsError as exc:
         sys.exit(str(exc))
+
+
+def app_factory() -> Litestar:
+    """The app of one worker process, from the environment (uvicorn `--factory`)."""
+    return create_app(_settings())
+
+
+def main() -> None:
+    """Load settings (exit with a clear message when invalid) and serve."""
+    settings = _settings()
     fsi_logging.configure(settings.log)
     print(
         f"FSI intake listening on http://{settings.http.host}:{settings.http.port} "
-        f"(OpenAPI: /schema/openapi.json)",
+        f"(OpenAPI: /schema/openapi.json, workers: {settings.http.workers})",
         flush=True,
     )
     uvicorn.run(
-        create_app(settings, configure_logging=False),
+        "services.intake.main:app_factory",
+        factory=True,
+        workers=settings.http.workers,
         host=settings.http.host,
         port=settings.http.port,
         access_log=False,

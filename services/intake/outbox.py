@@ -28,12 +28,12 @@ from services.intake.settings import RelaySettings
 log = get_logger("outbox")
 
 _CLAIM = """
-SELECT o.id, o.report_id, o.message_type, o.routing_key, o.payload, r.source_format
-FROM outbox o JOIN reports r ON r.id = o.report_id
-WHERE o.published_at IS NULL
-ORDER BY o.id
+SELECT id, report_id, message_type, routing_key, payload, source_format
+FROM outbox
+WHERE published_at IS NULL
+ORDER BY id
 LIMIT $1
-FOR UPDATE OF o SKIP LOCKED
+FOR UPDATE SKIP LOCKED
 """
 
 BROKER_ERRORS = (
@@ -108,11 +108,17 @@ class OutboxRelay:
     published_total: int = 0
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _listener: asyncpg.Connection | None = None
+    _stopping: bool = False
+
+    def stop(self) -> None:
+        """Ask the loop to finish after the batch in hand."""
+        self._stopping = True
+        self._wake.set()
 
     async def run(self) -> None:
         """The relay loop: publish, then sleep until notified or the poll interval passes."""
         try:
-            while True:
+            while not self._stopping:
                 await self._ensure_listener()
                 try:
                     count = await self.publish_pending()
@@ -150,11 +156,6 @@ class OutboxRelay:
                     "WHERE id = ANY($1)",
                     claimed,
                 )
-                await conn.execute(
-                    "UPDATE reports SET status = 'published', published_at = now() "
-                    "WHERE id = ANY($1) AND status = 'accepted'",
-                    [r["report_id"] for r in rows],
-                )
         except BROKER_ERRORS:
             # The claiming transaction has rolled back, so the rows can be updated now.
             await self._count_attempt(claimed)
@@ -182,8 +183,11 @@ class OutboxRelay:
         await asyncio.sleep(self.settings.reconnect_seconds)
 
     async def _sleep(self, seconds: float) -> None:
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), seconds)
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation
+        # that arrives as the event is set, and the relay would never stop.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self._wake.wait()
         self._wake.clear()
 
     def _notified(self, *_: Any) -> None:

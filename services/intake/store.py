@@ -45,22 +45,29 @@ class Stored:
     report_id: uuid.UUID
 
 
-_INSERT_REPORTS = """
-INSERT INTO reports (id, client_id, source, external_id, source_format, content_hash,
-                     raw_body, raw_content_type, report, quality_issues)
-SELECT id, client_id, source, external_id, source_format, content_hash,
-       raw_body, raw_content_type, report::jsonb, quality_issues::jsonb
-FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bytea[],
-            $7::bytea[], $8::text[], $9::text[], $10::text[])
-     AS t(id, client_id, source, external_id, source_format, content_hash,
-          raw_body, raw_content_type, report, quality_issues)
-ON CONFLICT (source, external_id) DO NOTHING
-RETURNING id
-"""
-
-_INSERT_OUTBOX = """
-INSERT INTO outbox (report_id, message_type, routing_key, payload)
-SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bytea[])
+# One statement: atomic by itself, so no BEGIN/COMMIT round trips. The outbox row is written
+# only for reports the first CTE really inserted (not for repeats).
+_INSERT = """
+WITH incoming AS (
+    SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[],
+                         $6::bytea[], $7::bytea[], $8::text[], $9::text[], $10::text[],
+                         $11::text[], $12::text[], $13::bytea[])
+        AS t(id, client_id, source, external_id, source_format, content_hash, raw_body,
+             raw_content_type, report, quality_issues, message_type, routing_key, payload)
+), inserted AS (
+    INSERT INTO reports (id, client_id, source, external_id, source_format, content_hash,
+                         raw_body, raw_content_type, report, quality_issues)
+    SELECT id, client_id, source, external_id, source_format, content_hash,
+           raw_body, raw_content_type, report::jsonb, quality_issues::jsonb
+    FROM incoming
+    ON CONFLICT (source, external_id) DO NOTHING
+    RETURNING id
+), announced AS (
+    INSERT INTO outbox (report_id, message_type, source_format, routing_key, payload)
+    SELECT i.id, i.message_type, i.source_format, i.routing_key, i.payload
+    FROM incoming i JOIN inserted USING (id)
+)
+SELECT id FROM inserted
 """
 
 _EXISTING = """
@@ -90,11 +97,11 @@ async def insert_reports(pool: asyncpg.Pool, items: list[NewReport]) -> list[Sto
 
 
 async def _insert_once(pool: asyncpg.Pool, items: list[NewReport]) -> list[Stored]:
-    async with pool.acquire() as conn, conn.transaction():
+    async with pool.acquire() as conn:
         inserted = {
             r["id"]
             for r in await conn.fetch(
-                _INSERT_REPORTS,
+                _INSERT,
                 [i.id for i in items],
                 [i.client_id for i in items],
                 [i.source for i in items],
@@ -105,20 +112,16 @@ async def _insert_once(pool: asyncpg.Pool, items: list[NewReport]) -> list[Store
                 [i.raw_content_type for i in items],
                 [i.report_json for i in items],
                 [i.quality_issues_json for i in items],
+                [i.message_type for i in items],
+                [i.routing_key for i in items],
+                [i.payload for i in items],
             )
         }
-        fresh = [i for i in items if i.id in inserted]
-        if fresh:
-            await conn.execute(
-                _INSERT_OUTBOX,
-                [i.id for i in fresh],
-                [i.message_type for i in fresh],
-                [i.routing_key for i in fresh],
-                [i.payload for i in fresh],
-            )
         repeats = [i for i in items if i.id not in inserted]
         existing = {}
         if repeats:
+            # The rows that won are committed and never change, so reading them after the
+            # insert, outside its transaction, is safe.
             rows = await conn.fetch(
                 _EXISTING, [i.source for i in repeats], [i.external_id for i in repeats]
             )
@@ -153,10 +156,16 @@ async def get_report(pool: asyncpg.Pool, report_id: uuid.UUID) -> ReportRow | No
     """One report with its decision, if routed."""
     row = await pool.fetchrow(
         """
-        SELECT r.id, r.client_id, r.status, r.source_format, r.received_at, r.published_at,
+        SELECT r.id, r.client_id, r.source_format, r.received_at, o.published_at,
+               CASE WHEN d.unit = 'triage' THEN 'triaged'
+                    WHEN d.report_id IS NOT NULL THEN 'routed'
+                    WHEN o.published_at IS NOT NULL THEN 'published'
+                    ELSE 'accepted' END AS status,
                r.report::text AS report_json, r.quality_issues::text AS quality_issues_json,
                d.decision::text AS decision_json
-        FROM reports r LEFT JOIN decisions d ON d.report_id = r.id
+        FROM reports r
+        LEFT JOIN outbox o ON o.report_id = r.id
+        LEFT JOIN decisions d ON d.report_id = r.id
         WHERE r.id = $1
         """,
         report_id,
