@@ -20,8 +20,8 @@ import datetime as dt
 import json
 import os
 import platform
-import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -228,9 +228,9 @@ async def batches(port: int, count: int, size: int, concurrency: int) -> dict[st
 # --- orchestration ----------------------------------------------------------------------------
 
 
-async def wait_ready(port: int, process: subprocess.Popen[bytes]) -> None:
+async def wait_ready(port: int, process: asyncio.subprocess.Process) -> None:
     for _ in range(100):
-        if process.poll() is not None:
+        if process.returncode is not None:
             raise SystemExit("the intake exited during start-up")
         try:
             reader, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -245,6 +245,17 @@ async def wait_ready(port: int, process: subprocess.Popen[bytes]) -> None:
     raise SystemExit("the intake did not become ready")
 
 
+def write_clients_file() -> Path:
+    with tempfile.NamedTemporaryFile(
+        "w", suffix=".yaml", prefix="fsi-bench-clients-", delete=False, encoding="utf-8"
+    ) as handle:
+        handle.write(
+            f"clients:\n  - id: bench\n    key_sha256: {hash_key(KEY)}\n"
+            "    sources: ['*']\n    formats: ['*']\n"
+        )
+    return Path(handle.name)
+
+
 def machine() -> str:
     cpu = "unknown CPU"
     with open("/proc/cpuinfo", encoding="utf-8") as handle:
@@ -253,7 +264,10 @@ def machine() -> str:
                 cpu = line.split(":", 1)[1].strip()
                 break
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return f"{os.cpu_count()} cores ({cpu}), {memory:.0f} GiB, Python {platform.python_version()}, {platform.platform()}"
+    return (
+        f"{os.cpu_count()} cores ({cpu}), {memory:.0f} GiB, "
+        f"Python {platform.python_version()}, {platform.platform()}"
+    )
 
 
 def row(name: str, result: dict[str, Any]) -> str:
@@ -263,7 +277,7 @@ def row(name: str, result: dict[str, Any]) -> str:
     return f"| {name} | {result['rate']:,.0f} | {p50:.1f} | {p99:.1f} |"
 
 
-async def main() -> None:
+def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -274,7 +288,15 @@ async def main() -> None:
     parser.add_argument("--batches", type=int, default=20)
     parser.add_argument("--port", type=int, default=18_765)
     args = parser.parse_args()
+    clients = write_clients_file()
+    try:
+        print(asyncio.run(bench(args, clients)))
+    finally:
+        clients.unlink(missing_ok=True)
 
+
+async def bench(args: argparse.Namespace, clients: Path) -> str:
+    """Run every measurement; the Markdown report."""
     run = uuid.uuid4().hex[:8]
     db_name, prefix = f"fsi_bench_{run}", f"bench.{run}."
     db_url = ADMIN_URL.rsplit("/", 1)[0] + f"/{db_name}"
@@ -282,11 +304,6 @@ async def main() -> None:
     await admin.execute(f'CREATE DATABASE "{db_name}"')
     await admin.close()
     await migrate.migrate(db_url)
-    clients = Path(f"/tmp/fsi-bench-clients-{run}.yaml")
-    clients.write_text(
-        f"clients:\n  - id: bench\n    key_sha256: {hash_key(KEY)}\n    sources: ['*']\n    formats: ['*']\n",
-        "utf-8",
-    )
     env = {
         **os.environ,
         "FSI_DB_URL": db_url,
@@ -305,7 +322,9 @@ async def main() -> None:
     try:
         raw_tx = await raw_inserts(db_url, 5000, args.concurrency)
         raw_pub = await raw_publishes(prefix, 5000, 200)
-        server = subprocess.Popen([sys.executable, "-m", "services.intake.main"], env=env, cwd=ROOT)
+        server = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "services.intake.main", env=env, cwd=ROOT
+        )
         try:
             await wait_ready(args.port, server)
             await closed_loop(args.port, 2, args.concurrency)  # warm-up
@@ -316,11 +335,12 @@ async def main() -> None:
             batch = await batches(args.port, args.batches, 1000, 2)
         finally:
             server.terminate()
-            server.wait(30)
+            await asyncio.wait_for(server.wait(), 30)
         lines += [
             "| measurement | reports/s | p50 ms | p99 ms |",
             "|---|---:|---:|---:|",
-            f"| raw: report + outbox insert transaction (asyncpg, {args.concurrency} concurrent) | {raw_tx:,.0f} | | |",
+            f"| raw: report + outbox insert (asyncpg, {args.concurrency} concurrent) "
+            f"| {raw_tx:,.0f} | | |",
             f"| raw: confirmed persistent publish (aio-pika, 200 in flight) | {raw_pub:,.0f} | | |",
             row(f"HTTP single posts, closed loop, {args.concurrency} connections", full),
             *(row(f"HTTP single posts, open loop at {r}/s", res) for r, res in fixed.items()),
@@ -328,7 +348,8 @@ async def main() -> None:
             "",
             f"Single posts reach {full['rate'] / raw_tx:.0%} of the raw insert-transaction rate "
             f"(target: 50%); batches {batch['rate']:,.0f} reports/s (target: 5,000); "
-            f"p99 at 300/s: {percentile(fixed.get('300', full)['latencies'], 0.99) * 1000:.1f} ms (target: 25 ms).",
+            f"p99 at 300/s: {percentile(fixed.get('300', full)['latencies'], 0.99) * 1000:.1f} ms "
+            "(target: 25 ms).",
             f"Statuses: closed loop {full['statuses']}, "
             + ", ".join(f"{r}/s {res['statuses']}" for r, res in fixed.items()),
         ]
@@ -339,9 +360,8 @@ async def main() -> None:
         connection = await aio_pika.connect(AMQP_URL)
         async with connection:
             await delete(await connection.channel(), Topology(prefix=prefix))
-        clients.unlink(missing_ok=True)
-    print("\n".join(lines))
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    main()
