@@ -228,6 +228,20 @@ async def batches(port: int, count: int, size: int, concurrency: int) -> dict[st
 # --- orchestration ----------------------------------------------------------------------------
 
 
+async def drained(db_url: str, limit: float = 120) -> float:
+    """Seconds until the relay has published every outbox row (phases do not overlap)."""
+    conn = await asyncpg.connect(db_url)
+    start = time.perf_counter()
+    try:
+        while time.perf_counter() - start < limit:
+            if not await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL"):
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        await conn.close()
+    return time.perf_counter() - start
+
+
 async def wait_ready(port: int, process: asyncio.subprocess.Process) -> None:
     for _ in range(100):
         if process.returncode is not None:
@@ -328,11 +342,15 @@ async def bench(args: argparse.Namespace, clients: Path) -> str:
         try:
             await wait_ready(args.port, server)
             await closed_loop(args.port, 2, args.concurrency)  # warm-up
+            await drained(db_url)
             full = await closed_loop(args.port, args.seconds, args.concurrency)
-            fixed = {
-                r: await open_loop(args.port, float(r), args.seconds) for r in args.rates.split(",")
-            }
+            backlog = await drained(db_url)
+            fixed = {}
+            for rate in args.rates.split(","):
+                fixed[rate] = await open_loop(args.port, float(rate), args.seconds)
+                await drained(db_url)
             batch = await batches(args.port, args.batches, 1000, 2)
+            batch_backlog = await drained(db_url)
         finally:
             server.terminate()
             await asyncio.wait_for(server.wait(), 30)
@@ -350,6 +368,8 @@ async def bench(args: argparse.Namespace, clients: Path) -> str:
             f"(target: 50%); batches {batch['rate']:,.0f} reports/s (target: 5,000); "
             f"p99 at 300/s: {percentile(fixed.get('300', full)['latencies'], 0.99) * 1000:.1f} ms "
             "(target: 25 ms).",
+            f"The relay published the closed loop's backlog {backlog:.1f} s after the loop ended, "
+            f"the batches' {batch_backlog:.1f} s after; each phase starts with an empty outbox.",
             f"Statuses: closed loop {full['statuses']}, "
             + ", ".join(f"{r}/s {res['statuses']}" for r, res in fixed.items()),
         ]
