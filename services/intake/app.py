@@ -15,7 +15,7 @@ from schemas import reference
 from services.common import db
 from services.common import logging as fsi_logging
 from services.common.topology import Topology
-from services.intake import api
+from services.intake import api, openapi
 from services.intake.access import Clients, RateLimiter
 from services.intake.outbox import BrokerLink, OutboxRelay
 from services.intake.service import IntakeService
@@ -98,4 +98,5 @@ def create_app(settings: IntakeSettings, *, configure_logging: bool = True) -> L
         debug=False,
     )
     app.state.max_body_bytes = settings.http.max_body_bytes
+    openapi.complete(app)
     return app

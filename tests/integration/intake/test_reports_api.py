@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 from typing import Any
 
 import aio_pika
 import asyncpg
 import msgspec
+import pytest
 from litestar.testing import AsyncTestClient
+from openapi_spec_validator import validate
 
 from schemas.envelope import REPORT_ACCEPTED_TYPE, ReportAccepted
 from tests.integration.intake.conftest import auth, drain, unique
@@ -39,7 +42,7 @@ async def test_accepted_report_is_committed_and_published_with_its_id(
             "SELECT r.source, r.external_id, r.raw_body, count(o.id) AS outbox "
             "FROM reports r JOIN outbox o ON o.report_id = r.id WHERE r.id = $1 "
             "GROUP BY r.id",
-            __import__("uuid").UUID(answer["report_id"]),
+            uuid.UUID(answer["report_id"]),
         )
     finally:
         await conn.close()
@@ -195,4 +198,38 @@ async def test_health_and_openapi(intake: AsyncTestClient[Any]) -> None:
     assert ready.json()["database"] == "up"
     spec = (await intake.get("/schema/openapi.json")).json()
     assert spec["openapi"].startswith("3.1")
-    assert "/v1/reports" in spec["paths"]
+    validate(spec)
+    submit = spec["paths"]["/v1/reports"]["post"]
+    assert submit["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Report"
+    }
+    assert "application/problem+json" in submit["responses"]["422"]["content"]
+    sources = spec["paths"]["/v1/sources/{format_name}/reports"]["post"]["requestBody"]
+    assert len(sources["content"]["application/json"]["schema"]["oneOf"]) == 3
+    assert "occurred_from" in spec["components"]["schemas"]["Incident"]["properties"]
+
+
+async def test_status_follows_the_decision(intake: AsyncTestClient[Any], database_url: str) -> None:
+    routed = await intake.post("/v1/reports", json=report(), headers=auth("alpha"))
+    triaged = await intake.post("/v1/reports", json=report(), headers=auth("alpha"))
+    conn = await asyncpg.connect(database_url)
+    try:
+        for response, unit in ((routed, "oslo.vold-naere-relasjoner"), (triaged, "triage")):
+            decision = {"report_id": response.json()["report_id"], "unit": unit, "priority": "high"}
+            await conn.execute(
+                "INSERT INTO decisions (report_id, unit, priority, amqp_priority, ruleset_version,"
+                " decided_at, decision) VALUES ($1, $2, 'high', 7, 'v-test', now(), $3::jsonb)",
+                uuid.UUID(response.json()["report_id"]),
+                unit,
+                json.dumps(decision),
+            )
+        with pytest.raises(asyncpg.RaiseError, match="append-only"):
+            await conn.execute("UPDATE decisions SET unit = 'x'")
+    finally:
+        await conn.close()
+    shown = [
+        (await intake.get(r.headers["location"], headers=auth("alpha"))).json()
+        for r in (routed, triaged)
+    ]
+    assert [s["status"] for s in shown] == ["routed", "triaged"]
+    assert shown[0]["decision"]["unit"] == "oslo.vold-naere-relasjoner"
