@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 export FSI_DB_URL="${FSI_DB_URL:-postgresql://postgres@127.0.0.1:5432/fsi}"
 export FSI_BROKER_URL="${FSI_BROKER_URL:-amqp://guest:guest@127.0.0.1:5672/}"
 export FSI_LOG_FORMAT="${FSI_LOG_FORMAT:-console}"
+export FSI_ACCESS_CLIENTS_FILE="${FSI_ACCESS_CLIENTS_FILE:-deploy/clients.dev.yaml}"
 # The examples use Test-Norge synthetic identity numbers; accept them locally.
 export FSI_STANDARDISE_ACCEPT_SYNTHETIC_IDS="${FSI_STANDARDISE_ACCEPT_SYNTHETIC_IDS:-true}"
 HOST="${FSI_HTTP_HOST:-127.0.0.1}"

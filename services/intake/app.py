@@ -14,9 +14,10 @@ from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetail
 from schemas import reference
 from services.common import db
 from services.common import logging as fsi_logging
+from services.common.settings import SettingsError
 from services.common.topology import Topology
 from services.intake import api, openapi
-from services.intake.access import Clients, RateLimiter
+from services.intake.access import Clients, ClientsFileError, RateLimiter
 from services.intake.outbox import BrokerLink, OutboxRelay
 from services.intake.service import IntakeService
 from services.intake.settings import IntakeSettings
@@ -44,7 +45,16 @@ def create_app(settings: IntakeSettings, *, configure_logging: bool = True) -> L
     """The intake app; nothing connects until it starts."""
     if configure_logging:
         fsi_logging.configure(settings.log)
-    clients = Clients.from_file(settings.access.clients_file)
+    if not settings.access.clients_file:
+        raise SettingsError(
+            "invalid setting FSI_ACCESS_CLIENTS_FILE: required (the API clients file)"
+        )
+    try:
+        clients = Clients.from_file(settings.access.clients_file)
+    except OSError as exc:
+        raise SettingsError(f"invalid setting FSI_ACCESS_CLIENTS_FILE: {exc.strerror}") from None
+    except ClientsFileError as exc:
+        raise SettingsError(f"invalid setting FSI_ACCESS_CLIENTS_FILE: {exc}") from None
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:

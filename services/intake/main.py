@@ -22,13 +22,20 @@ def _settings() -> IntakeSettings:
 
 def app_factory() -> Litestar:
     """The app of one worker process, from the environment (uvicorn `--factory`)."""
-    return create_app(_settings())
+    try:
+        return create_app(_settings())
+    except fsi_settings.SettingsError as exc:
+        sys.exit(str(exc))
 
 
 def main() -> None:
     """Load settings (exit with a clear message when invalid) and serve."""
     settings = _settings()
     fsi_logging.configure(settings.log)
+    try:
+        create_app(settings, configure_logging=False)  # fail here, clearly, not in a worker
+    except fsi_settings.SettingsError as exc:
+        sys.exit(str(exc))
     print(
         f"FSI intake listening on http://{settings.http.host}:{settings.http.port} "
         f"(OpenAPI: /schema/openapi.json, workers: {settings.http.workers})",

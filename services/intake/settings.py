@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import msgspec
 from msgspec import Meta
 
 from services.common.settings import BrokerSettings, DatabaseSettings, LogSettings
-
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 class HttpSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -27,7 +24,8 @@ class HttpSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 class AccessSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """API clients and their limits."""
 
-    clients_file: str = str(PROJECT_ROOT / "deploy" / "clients.dev.yaml")
+    # No default: a deployment that forgot it must not start with the development keys.
+    clients_file: str = ""
     rate_per_second: Annotated[float, Meta(gt=0)] = 50.0
     rate_burst: Annotated[int, Meta(ge=1)] = 100
 
