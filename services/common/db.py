@@ -13,7 +13,17 @@ async def create_pool(settings: DatabaseSettings) -> asyncpg.Pool:
     if settings.migrate_on_start:
         await migrate.migrate(settings.url)
     pool = await asyncpg.create_pool(
-        settings.url, min_size=settings.pool_min, max_size=settings.pool_max
+        settings.url,
+        min_size=settings.pool_min,
+        max_size=settings.pool_max,
+        reset=_keep_session,
     )
     assert pool is not None
     return pool
+
+
+async def _keep_session(_conn: asyncpg.Connection) -> None:
+    # The services never change session state (no SET, LISTEN or advisory locks on pooled
+    # connections), so the default reset query, a round trip on every release, is skipped.
+    # asyncpg still rolls back a transaction left open before calling this.
+    return None

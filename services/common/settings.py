@@ -28,8 +28,8 @@ class DatabaseSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """PostgreSQL connection and pool."""
 
     url: str = "postgresql://postgres@127.0.0.1:5432/fsi"
-    pool_min: Annotated[int, Meta(ge=1, le=100)] = 2
-    pool_max: Annotated[int, Meta(ge=1, le=200)] = 10
+    pool_min: Annotated[int, Meta(ge=1, le=100)] = 4
+    pool_max: Annotated[int, Meta(ge=1, le=200)] = 16
     migrate_on_start: bool = True
 
 

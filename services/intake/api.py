@@ -32,6 +32,7 @@ from services.intake.service import IntakeService, Submission, from_source
 from services.intake.validation import NotJson, Problem, decode
 
 log = get_logger("api")
+_ENCODER = msgspec.json.Encoder()
 PROBLEM_BASE = "https://fsi-intake.politiet.example/problems/"
 
 
@@ -182,7 +183,7 @@ async def _decode(request: Request[Any, Any, Any], tp: type[Any]) -> tuple[Any, 
     return value, body, media
 
 
-def _answer(outcome: store.Outcome, report_id: uuid.UUID) -> Response[Accepted]:
+def _answer(outcome: store.Outcome, report_id: uuid.UUID) -> Response[bytes]:
     if outcome is store.Outcome.CONFLICT:
         raise problem(
             409,
@@ -193,15 +194,14 @@ def _answer(outcome: store.Outcome, report_id: uuid.UUID) -> Response[Accepted]:
         )
     status = HTTP_202_ACCEPTED if outcome is store.Outcome.ACCEPTED else HTTP_200_OK
     return Response(
-        Accepted(report_id=report_id),
+        _ENCODER.encode(Accepted(report_id=report_id)),
         status_code=status,
+        media_type="application/json",
         headers={"Location": f"/v1/reports/{report_id}"},
     )
 
 
-async def _submit_one(
-    request: Request[Any, Any, Any], submission: Submission
-) -> Response[Accepted]:
+async def _submit_one(request: Request[Any, Any, Any], submission: Submission) -> Response[bytes]:
     (result,) = await _state(request).service.submit([submission])
     log.info(
         "report submitted",
@@ -225,7 +225,7 @@ class ReportsController(Controller):
         summary="Submit one report in the canonical contract",
         request_max_body_size=None,
     )
-    async def submit(self, request: Request[Any, Any, Any]) -> Response[Accepted]:
+    async def submit(self, request: Request[Any, Any, Any]) -> Response[bytes]:
         client = _authenticate(request)
         await _check_size(request, request.app.state.max_body_bytes)
         report, body, media = await _decode(request, Report)
@@ -327,7 +327,7 @@ class SourcesController(Controller):
     )
     async def submit(
         self, request: Request[Any, Any, Any], format_name: FromPath[str]
-    ) -> Response[Accepted]:
+    ) -> Response[bytes]:
         client = _authenticate(request)
         adapter = ADAPTERS.get(format_name)
         if adapter is None:

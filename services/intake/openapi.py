@@ -16,6 +16,7 @@ from msgspec import Meta
 
 from schemas.report import Report
 from schemas.sources import AgencyReport, CitizenReport, PatrolReport
+from services.intake.api import Accepted
 from services.intake.validation import Problem
 
 REF = "#/components/schemas/{name}"
@@ -55,6 +56,12 @@ _BODIES: dict[tuple[str, str], list[type[msgspec.Struct]]] = {
 }
 
 
+_ANSWERED_WITH_ACCEPTED = {
+    ("/v1/reports", "post"),
+    ("/v1/sources/{format_name}/reports", "post"),
+}
+
+
 def _body(types: list[type[msgspec.Struct]]) -> dict[str, Any]:
     refs = [{"$ref": REF.format(name=t.__name__)} for t in types]
     schema = refs[0] if len(refs) == 1 else {"oneOf": refs}
@@ -64,7 +71,7 @@ def _body(types: list[type[msgspec.Struct]]) -> dict[str, Any]:
 def complete(app: Litestar) -> None:
     """Add request bodies and problem responses to the app's (cached) OpenAPI document."""
     document = app.plugins.get(OpenAPIPlugin).provide_openapi_schema()
-    contracts = [Report, Batch, CitizenReport, PatrolReport, AgencyReport, ProblemDetails]
+    contracts = [Report, Batch, CitizenReport, PatrolReport, AgencyReport, ProblemDetails, Accepted]
     _, components = msgspec.json.schema_components(contracts, ref_template=REF)
     document.setdefault("components", {}).setdefault("schemas", {}).update(components)
     problem = {"application/problem+json": {"schema": {"$ref": REF.format(name="ProblemDetails")}}}
@@ -74,6 +81,13 @@ def complete(app: Litestar) -> None:
                 continue
             if (path, method) in _BODIES:
                 operation["requestBody"] = _body(_BODIES[(path, method)])
+            if (path, method) in _ANSWERED_WITH_ACCEPTED:
+                accepted = {"application/json": {"schema": {"$ref": REF.format(name="Accepted")}}}
+                operation["responses"]["202"] = {"description": "Accepted", "content": accepted}
+                operation["responses"]["200"] = {
+                    "description": "A repeat of an accepted report: the same answer",
+                    "content": accepted,
+                }
             if path.startswith("/v1/"):
                 for status, text in _PROBLEMS.items():
                     operation["responses"][status] = {"description": text, "content": problem}

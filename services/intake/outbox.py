@@ -131,6 +131,8 @@ class OutboxRelay:
                     continue
                 if count < self.settings.batch_size:
                     await self._sleep(self.settings.poll_seconds)
+                    if self.settings.linger_seconds and not self._stopping:
+                        await asyncio.sleep(self.settings.linger_seconds)
         finally:
             await self._close_listener()
             await self.link.close()

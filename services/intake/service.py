@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import asyncpg
 import msgspec
 
-from schemas.envelope import REPORT_ACCEPTED_TYPE, ReportAccepted
+from schemas.envelope import REPORT_ACCEPTED_TYPE
 from schemas.reference import Reference
 from schemas.report import QualityIssue, Report
 from services.common.topology import REPORT_ACCEPTED_KEY
@@ -21,6 +21,16 @@ from services.intake.validation import Problem, walk
 
 CANONICAL = "canonical"
 _encoder = msgspec.json.Encoder(order="sorted")
+_plain = msgspec.json.Encoder()
+
+
+class _AcceptedWire(msgspec.Struct):
+    """`ReportAccepted` as written: the report spliced in already encoded, not encoded twice."""
+
+    report_id: uuid.UUID
+    accepted_at: dt.datetime
+    source_format: str
+    report: msgspec.Raw
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,11 +91,12 @@ class IntakeService:
         """The rows to write for one submission (pure)."""
         report_id = uuid.uuid4()
         standard = standardise(submission.report, self.reference, now, self.options)
-        message = ReportAccepted(
+        report_json = _plain.encode(standard)
+        message = _AcceptedWire(
             report_id=report_id,
             accepted_at=now,
             source_format=submission.source_format,
-            report=standard,
+            report=msgspec.Raw(report_json),
         )
         row = store.NewReport(
             id=report_id,
@@ -96,11 +107,11 @@ class IntakeService:
             content_hash=content_hash(submission.report),
             raw_body=submission.raw_body,
             raw_content_type=submission.content_type,
-            report_json=msgspec.json.encode(standard).decode(),
-            quality_issues_json=msgspec.json.encode(standard.quality_issues).decode(),
+            report_json=report_json.decode(),
+            quality_issues_json=_plain.encode(standard.quality_issues).decode(),
             message_type=REPORT_ACCEPTED_TYPE,
             routing_key=REPORT_ACCEPTED_KEY,
-            payload=msgspec.json.encode(message),
+            payload=_plain.encode(message),
         )
         return row, standard
 

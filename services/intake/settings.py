@@ -36,6 +36,8 @@ class RelaySettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     enabled: bool = True
     poll_seconds: Annotated[float, Meta(gt=0, le=60)] = 1.0
     batch_size: Annotated[int, Meta(ge=1, le=5000)] = 200
+    # After a wake-up, wait this long so one claim takes many rows, not one per report.
+    linger_seconds: Annotated[float, Meta(ge=0, le=1)] = 0.02
     reconnect_seconds: Annotated[float, Meta(gt=0, le=60)] = 2.0
 
 

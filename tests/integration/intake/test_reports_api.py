@@ -204,6 +204,8 @@ async def test_health_and_openapi(intake: AsyncTestClient[Any]) -> None:
         "$ref": "#/components/schemas/Report"
     }
     assert "application/problem+json" in submit["responses"]["422"]["content"]
+    accepted = submit["responses"]["202"]["content"]["application/json"]["schema"]["$ref"]
+    assert spec["components"]["schemas"][accepted.rsplit("/", 1)[1]]["required"] == ["report_id"]
     sources = spec["paths"]["/v1/sources/{format_name}/reports"]["post"]["requestBody"]
     assert len(sources["content"]["application/json"]["schema"]["oneOf"]) == 3
     assert "occurred_from" in spec["components"]["schemas"]["Incident"]["properties"]
