@@ -362,20 +362,23 @@ async def bench(args: argparse.Namespace, clients: Path) -> str:
                 await drained(db_url)
             batch = await batches(args.port, args.batches, 1000, 2)
             batch_backlog = await drained(db_url)
+            # Raw again at the end: the disk's commit latency drifts, so both ends are kept.
+            raw_tx_after = await raw_inserts(db_url, 5000, args.concurrency)
         finally:
             server.terminate()
             await asyncio.wait_for(server.wait(), 30)
         lines += [
             "| measurement | reports/s | p50 ms | p99 ms |",
             "|---|---:|---:|---:|",
-            f"| raw: report + outbox insert (asyncpg, {args.concurrency} concurrent) "
-            f"| {raw_tx:,.0f} | | |",
+            f"| raw: report + outbox insert (asyncpg, {args.concurrency} concurrent), "
+            f"before / after the HTTP runs | {raw_tx:,.0f} / {raw_tx_after:,.0f} | | |",
             f"| raw: confirmed persistent publish (aio-pika, 200 in flight) | {raw_pub:,.0f} | | |",
             row(f"HTTP single posts, closed loop, {args.concurrency} connections", full),
             *(row(f"HTTP single posts, open loop at {r}/s", res) for r, res in fixed.items()),
             row("HTTP batches of 1,000, 2 concurrent (latency per batch)", batch),
             "",
-            f"Single posts reach {full['rate'] / raw_tx:.0%} of the raw insert-transaction rate "
+            f"Single posts reach {full['rate'] / ((raw_tx + raw_tx_after) / 2):.0%} of the raw "
+            "insert-transaction rate (the mean of before and after) "
             f"(target: 50%); batches {batch['rate']:,.0f} reports/s (target: 5,000); "
             f"p99 at 300/s: {percentile(fixed.get('300', full)['latencies'], 0.99) * 1000:.1f} ms "
             "(target: 25 ms).",
