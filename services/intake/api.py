@@ -384,6 +384,24 @@ async def readyz(request: Request[Any, Any, Any]) -> Response[Health]:
     )
 
 
+def database_unavailable(
+    request: Request[Any, Any, Any], exc: Exception
+) -> Response[dict[str, Any]]:
+    """PostgreSQL cannot be reached: nothing was stored, and the client may send again."""
+    log.warning("database unavailable", path=request.url.path, error=type(exc).__name__)
+    return Response(
+        {
+            "type": PROBLEM_BASE + "database-unavailable",
+            "title": "Database unavailable",
+            "status": 503,
+            "detail": "nothing was stored; send the same request again later",
+        },
+        status_code=HTTP_503_SERVICE_UNAVAILABLE,
+        media_type="application/problem+json",
+        headers={"Retry-After": "5"},
+    )
+
+
 def internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     """Anything unforeseen: logged without its message, answered without details."""
     if isinstance(exc, HTTPException):

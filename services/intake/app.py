@@ -7,6 +7,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
+import asyncpg
 from litestar import Litestar
 from litestar.openapi import OpenAPIConfig
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsPlugin
@@ -96,7 +97,12 @@ def create_app(settings: IntakeSettings, *, configure_logging: bool = True) -> L
         route_handlers=handlers,
         lifespan=[lifespan],
         plugins=[ProblemDetailsPlugin(ProblemDetailsConfig(enable_for_all_http_exceptions=True))],
-        exception_handlers={Exception: api.internal_error},
+        exception_handlers={
+            asyncpg.PostgresConnectionError: api.database_unavailable,
+            asyncpg.InterfaceError: api.database_unavailable,
+            ConnectionError: api.database_unavailable,
+            Exception: api.internal_error,
+        },
         request_max_body_size=settings.http.max_batch_body_bytes,
         openapi_config=OpenAPIConfig(
             title="FSI intake",

@@ -126,6 +126,13 @@ def _why(exc: Exception) -> str:
 def decode(body: bytes, tp: type[T]) -> tuple[T | None, list[Problem]]:
     """The body decoded as `tp`, or every problem found; `NotJson` when it is not JSON."""
     try:
+        return _decode(body, tp)
+    except RecursionError:
+        raise NotJson("the JSON is nested too deeply") from None
+
+
+def _decode(body: bytes, tp: type[T]) -> tuple[T | None, list[Problem]]:
+    try:
         return msgspec.json.decode(body, type=tp), []
     except msgspec.ValidationError:
         pass

@@ -1,14 +1,23 @@
-"""A TCP proxy of the tests' own, to cut and restore a real connection to a real service."""
+"""A TCP proxy of the tests' own, to cut and restore a real connection to a real service.
+
+It runs on an event loop in a thread of its own, so it keeps forwarding while the test's
+loop is blocked (Litestar's test client starts the app through a blocking portal).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 class TcpProxy:
     """Forwards 127.0.0.1:<port> to a target; `cut()` drops every connection and refuses new
-    ones until `restore()`, as a broker outage looks from the client's side."""
+    ones until `restore()`, as an outage looks from the client's side."""
 
     def __init__(self, target_host: str, target_port: int) -> None:
         self.target = (target_host, target_port)
@@ -16,15 +25,34 @@ class TcpProxy:
         self._server: asyncio.Server | None = None
         self._pipes: set[asyncio.Task[None]] = set()
         self._writers: set[asyncio.StreamWriter] = set()
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._thread.start()
+
+    async def _on_own_loop(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coroutine, self._loop))
 
     async def start(self) -> None:
+        await self._on_own_loop(self._start())
+
+    async def cut(self) -> None:
+        await self._on_own_loop(self._cut())
+
+    async def restore(self) -> None:
+        await self._on_own_loop(self._start())
+
+    async def stop(self) -> None:
+        await self._on_own_loop(self._cut())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(5)
+
+    async def _start(self) -> None:
         self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port)
         self.port = self._server.sockets[0].getsockname()[1]
 
-    async def cut(self) -> None:
+    async def _cut(self) -> None:
         if self._server is not None:
             self._server.close()
-            await self._server.wait_closed()
             self._server = None
         for writer in list(self._writers):
             writer.transport.abort()
@@ -32,12 +60,6 @@ class TcpProxy:
         for task in list(self._pipes):
             task.cancel()
         await asyncio.gather(*self._pipes, return_exceptions=True)
-
-    async def restore(self) -> None:
-        await self.start()
-
-    async def stop(self) -> None:
-        await self.cut()
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:

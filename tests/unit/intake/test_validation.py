@@ -80,7 +80,19 @@ def test_nul_characters_are_refused_where_they_are() -> None:
     assert paths(body) == ["$.external_id", "$.incident.description"]
 
 
-@pytest.mark.parametrize("body", [b"", b"{", b"nul", b'{"a": "\xff"}', b'"\\ud800"x'])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"",
+        b"{",
+        b"nul",
+        b'{"a": "\xff"}',
+        b'"\\ud800"x',
+        b"[" * 100_000 + b"]" * 100_000,
+        b'{"source": ' + b"[" * 5000 + b"]" * 5000 + b"}",
+    ],
+    ids=["empty", "open", "word", "latin1", "surrogate", "deep-array", "deep-field"],
+)
 def test_not_json(body: bytes) -> None:
     with pytest.raises(NotJson):
         decode(body, Report)
