@@ -123,18 +123,19 @@ def _person(
     person: Person, path: str, incident_day: dt.date, options: Options, issues: _Issues
 ) -> Person:
     number, kind, id_birth = _national_id(person, path, incident_day, options, issues)
-    birth = person.birth_date
-    if id_birth is not None:
-        if birth is not None and birth != id_birth:
-            issues.add(
-                "person.birth_date_mismatch", f"{path}.birth_date", "differs from the national id"
-            )
-        birth = id_birth
+    birth = person.birth_date or id_birth
+    if id_birth is not None and birth != id_birth:
+        # The sender's date is kept as sent (so standardising again finds the same issue);
+        # the age comes from the identity number, the better source.
+        issues.add(
+            "person.birth_date_mismatch", f"{path}.birth_date", "differs from the national id"
+        )
     arrested = to_utc(person.arrested_at) if person.arrested_at else None
     if arrested is not None and person.role is not Role.SUSPECT:
         issues.add("person.arrest_not_suspect", f"{path}.arrested_at", "only suspects are arrested")
-    age = age_on(birth, incident_day) if birth is not None and birth <= incident_day else None
-    if birth is not None and birth > incident_day:
+    born = id_birth or birth
+    age = age_on(born, incident_day) if born is not None and born <= incident_day else None
+    if born is not None and born > incident_day:
         issues.add("person.born_after_incident", f"{path}.birth_date", "born after the incident")
     return Person(
         role=person.role,

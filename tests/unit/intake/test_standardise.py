@@ -136,7 +136,8 @@ def test_birth_date_contradicting_the_id_is_flagged() -> None:
     person = {"role": "victim", "national_id": SYNTHETIC_1990, "birth_date": "1991-01-01"}
     out = standardise(make(persons=[person]), REF, RECEIVED, Options(accept_synthetic_ids=True))
     assert codes(out) == {"person.birth_date_mismatch"}
-    assert out.persons[0].birth_date == dt.date(1990, 6, 24)
+    assert out.persons[0].birth_date == dt.date(1991, 1, 1)  # as sent
+    assert out.persons[0].age_at_incident == 36  # from the identity number
 
 
 # --- properties ---------------------------------------------------------------------------
