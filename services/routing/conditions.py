@@ -1,0 +1,246 @@
+"""Rule conditions: each YAML condition compiled once into a closure over `Facts`.
+
+| condition | holds when |
+|---|---|
+| `all: [..]`, `any: [..]`, `not: {..}` | all / any / none of the inner conditions hold |
+| `offence: {code, law, ssb_group}` | one offence matches every given key (each a text or list) |
+| `municipality: [..]`, `district: [..]`, `source: [..]` | the report's value is listed |
+| `person: {role, age_under, age_at_least, arrested}` | one person matches every given key |
+| `flag: name` / `flags: [names]` | the flag(s) are set |
+| `quality_issues: true/false` | the report has (no) quality issues |
+| `incident_older_than`, `report_older_than: {days: N}` | that long ago at decision time |
+
+Several keys in one mapping must all hold.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from schemas.reference import SSB_GROUPS, Reference
+from schemas.report import Flags, Role
+
+Predicate = Callable[["Facts"], bool]
+FLAGS = frozenset(Flags.__struct_fields__)
+_ROLES = frozenset(r.value for r in Role)
+
+
+@dataclass(frozen=True, slots=True)
+class PersonFacts:
+    role: str
+    age: int | None
+    arrested: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """What rules look at, computed once per report."""
+
+    offences: tuple[tuple[str | None, str | None, str | None], ...]  # code, law, SSB group
+    municipality: str | None
+    district: str | None
+    source: str
+    persons: tuple[PersonFacts, ...]
+    flags: frozenset[str]
+    quality_issues: bool
+    incident_at: dt.datetime
+    reported_at: dt.datetime
+    now: dt.datetime
+
+
+def _listed(
+    read: Any, value: Any, line: int, what: str, known: Any = None, kind: Any = None
+) -> frozenset[str]:
+    from services.routing.rules import UnknownReferenceError
+
+    items = frozenset(read.strings(value, line, what))
+    if known is not None:
+        unknown = sorted(items - set(known))
+        if unknown:
+            raise read.fail(
+                kind or UnknownReferenceError, f"unknown {what}: {', '.join(unknown)}", line
+            )
+    return items
+
+
+def _offence(read: Any, value: Any, line: int, ref: Reference) -> Predicate:
+    spec = read.mapping(value, line, "offence", {"code", "law", "ssb_group"})
+    codes = (
+        _listed(read, spec["code"], line, "offence code", ref.offences) if "code" in spec else None
+    )
+    laws = (
+        _listed(read, spec["law"], line, "law", {o.law for o in ref.offences.values()})
+        if "law" in spec
+        else None
+    )
+    groups = (
+        _listed(read, spec["ssb_group"], line, "SSB group", SSB_GROUPS)
+        if "ssb_group" in spec
+        else None
+    )
+
+    def test(f: Facts) -> bool:
+        return any(
+            (codes is None or c in codes)
+            and (laws is None or w in laws)
+            and (groups is None or g in groups)
+            for c, w, g in f.offences
+        )
+
+    return test
+
+
+def _int(read: Any, value: Any, line: int, what: str) -> int:
+    from services.routing.rules import WrongTypeError
+
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 150:
+        raise read.fail(WrongTypeError, f"{what} must be a whole number 0-150", line)
+    return value
+
+
+def _person(read: Any, value: Any, line: int) -> Predicate:
+    from services.routing.rules import WrongTypeError
+
+    spec = read.mapping(value, line, "person", {"role", "age_under", "age_at_least", "arrested"})
+    roles = _listed(read, spec["role"], line, "role", _ROLES) if "role" in spec else None
+    under = _int(read, spec["age_under"], line, "age_under") if "age_under" in spec else None
+    least = (
+        _int(read, spec["age_at_least"], line, "age_at_least") if "age_at_least" in spec else None
+    )
+    arrested = spec.get("arrested")
+    if arrested is not None and not isinstance(arrested, bool):
+        raise read.fail(WrongTypeError, "`arrested` must be true or false", line)
+
+    def test(f: Facts) -> bool:
+        for p in f.persons:
+            if roles is not None and p.role not in roles:
+                continue
+            if under is not None and (p.age is None or p.age >= under):
+                continue
+            if least is not None and (p.age is None or p.age < least):
+                continue
+            if arrested is not None and p.arrested != arrested:
+                continue
+            return True
+        return False
+
+    return test
+
+
+def _age(read: Any, value: Any, line: int, moment: str) -> Predicate:
+    from services.routing.rules import _duration
+
+    spec = read.mapping(value, line, moment, {"weeks", "days", "hours", "minutes"})
+    limit = _duration(read, spec)
+    attribute = "incident_at" if moment == "incident_older_than" else "reported_at"
+
+    def test(f: Facts) -> bool:
+        started: dt.datetime = getattr(f, attribute)
+        return f.now - started > limit
+
+    return test
+
+
+def _all(parts: tuple[Predicate, ...]) -> Predicate:
+    def test(f: Facts) -> bool:
+        return all(p(f) for p in parts)
+
+    return test
+
+
+def _any(parts: tuple[Predicate, ...]) -> Predicate:
+    def test(f: Facts) -> bool:
+        return any(p(f) for p in parts)
+
+    return test
+
+
+def _not(part: Predicate) -> Predicate:
+    def test(f: Facts) -> bool:
+        return not part(f)
+
+    return test
+
+
+def _member(attribute: str, values: frozenset[str]) -> Predicate:
+    def test(f: Facts) -> bool:
+        return getattr(f, attribute) in values
+
+    return test
+
+
+def _flags(names: frozenset[str]) -> Predicate:
+    def test(f: Facts) -> bool:
+        return names <= f.flags
+
+    return test
+
+
+def _quality(want: bool) -> Predicate:
+    def test(f: Facts) -> bool:
+        return f.quality_issues == want
+
+    return test
+
+
+def _one(read: Any, key: str, inner: Any, at: int, ref: Reference) -> Predicate:
+    from services.routing.rules import WrongTypeError
+
+    if key in {"all", "any"}:
+        if not isinstance(inner, list) or not inner:
+            raise read.fail(WrongTypeError, f"`{key}` takes a non-empty list of conditions", at)
+        subs = tuple(compile(read, c, at, ref) for c in inner)
+        return _all(subs) if key == "all" else _any(subs)
+    if key == "not":
+        return _not(compile(read, inner, at, ref))
+    if key == "offence":
+        return _offence(read, inner, at, ref)
+    if key == "municipality":
+        return _member("municipality", _listed(read, inner, at, "municipality", ref.municipalities))
+    if key == "district":
+        districts = {m.police_district for m in ref.municipalities.values()}
+        return _member("district", _listed(read, inner, at, "district", districts))
+    if key == "source":
+        return _member("source", _listed(read, inner, at, "source"))
+    if key == "person":
+        return _person(read, inner, at)
+    if key in {"flag", "flags"}:
+        return _flags(_listed(read, inner, at, "flag", FLAGS))
+    if key == "quality_issues":
+        if not isinstance(inner, bool):
+            raise read.fail(WrongTypeError, "`quality_issues` must be true or false", at)
+        return _quality(inner)
+    return _age(read, inner, at, key)
+
+
+def compile(read: Any, value: Any, line: int, ref: Reference) -> Predicate:
+    """The predicate of one condition (a mapping whose keys must all hold)."""
+    from services.routing.rules import WrongTypeError
+
+    allowed = {
+        "all",
+        "any",
+        "not",
+        "offence",
+        "municipality",
+        "district",
+        "source",
+        "person",
+        "flag",
+        "flags",
+        "quality_issues",
+        "incident_older_than",
+        "report_older_than",
+    }
+    spec = read.mapping(value, line, "a condition", allowed)
+    if not spec:
+        raise read.fail(WrongTypeError, "an empty condition", spec.line)
+    here = spec.line
+    parts: list[Predicate] = []
+    for key, inner in spec.items():
+        at = spec.key_lines.get(key, here)
+        parts.append(_one(read, key, inner, at, ref))
+    return parts[0] if len(parts) == 1 else _all(tuple(parts))

@@ -1,0 +1,120 @@
+"""The decision: a pure function of a standardised report, a compiled rule set and a time.
+
+Hit policy: rules are evaluated in order and every matching rule is recorded. The first
+matching rule that names a unit (or section) decides the unit; the priority is the highest
+among the offences' default priorities and all matching rules; the deadline is the earliest
+among all matching rules. With no unit rule matching, the report goes to its district's
+default section, the district found by municipality; with no district it goes to triage.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from schemas.decision import TRIAGE_UNIT, Deadline, Decision, Priority
+from schemas.reference import Reference
+from schemas.report import Report
+from services.routing.conditions import Facts, PersonFacts
+from services.routing.rules import Rule, RuleSet
+
+
+def facts_of(report: Report, reference: Reference, now: dt.datetime) -> Facts:
+    """What the rules look at, computed once."""
+    offences = []
+    for offence in report.offences:
+        entry = reference.offence(offence.code) if offence.code else None
+        offences.append(
+            (offence.code, entry.law if entry else None, entry.ssb_group if entry else None)
+        )
+    flags = frozenset(
+        name for name in report.flags.__struct_fields__ if getattr(report.flags, name)
+    )
+    return Facts(
+        offences=tuple(offences),
+        municipality=report.incident.municipality,
+        district=reference.district_of(report.incident.municipality),
+        source=report.source,
+        persons=tuple(
+            PersonFacts(p.role.value, p.age_at_incident, p.arrested_at is not None)
+            for p in report.persons
+        ),
+        flags=flags,
+        quality_issues=bool(report.quality_issues),
+        incident_at=report.incident.occurred_from,
+        reported_at=report.reported_at,
+        now=now,
+    )
+
+
+def _base_priority(facts: Facts, reference: Reference) -> Priority:
+    known = [
+        reference.offences[c].default_priority
+        for c, _, _ in facts.offences
+        if c in reference.offences
+    ]
+    return max(known, key=lambda p: p.rank, default=Priority.NORMAL)
+
+
+def _moment(report: Report, name: str) -> dt.datetime | None:
+    if name == "report":
+        return report.reported_at
+    if name == "incident":
+        return report.incident.occurred_from
+    arrests = [p.arrested_at for p in report.persons if p.arrested_at is not None]
+    return min(arrests) if arrests else None
+
+
+def _deadline(report: Report, rules: list[Rule]) -> Deadline | None:
+    best: Deadline | None = None
+    for rule in rules:
+        if rule.deadline is None:
+            continue
+        start = _moment(report, rule.deadline.moment)
+        if start is None:
+            continue
+        due = start + rule.deadline.after
+        if best is None or due < best.due_at:
+            best = Deadline(due_at=due, basis=rule.deadline.basis, rule_id=rule.id)
+    return best
+
+
+def _unit(rules: list[Rule], ruleset: RuleSet, district: str | None) -> tuple[str, list[str]]:
+    for rule in rules:
+        if rule.unit is not None:
+            return rule.unit, []
+        if rule.section is not None:
+            if district is None:
+                return TRIAGE_UNIT, [f"rule {rule.id} names a section but the district is unknown"]
+            home = ruleset.catalogue.districts[district]
+            if rule.section in home.sections:
+                return home.unit(rule.section), []
+    if district is None:
+        return TRIAGE_UNIT, ["no police district: municipality unknown or missing"]
+    home = ruleset.catalogue.districts[district]
+    return home.unit(home.default), []
+
+
+def decide(report: Report, report_id: uuid.UUID, ruleset: RuleSet, now: dt.datetime) -> Decision:
+    """The routing decision for one standardised report."""
+    facts = facts_of(report, ruleset.reference, now)
+    matched = [rule for rule in ruleset.rules if rule.test(facts)]
+    unit, reasons = _unit(matched, ruleset, facts.district)
+    if unit == TRIAGE_UNIT and report.quality_issues:
+        reasons = [*reasons, *sorted({f"quality issue {q.code}" for q in report.quality_issues})]
+    priority = max(
+        [_base_priority(facts, ruleset.reference), *(r.priority for r in matched if r.priority)],
+        key=lambda p: p.rank,
+    )
+    return Decision(
+        report_id=report_id,
+        unit=unit,
+        priority=priority,
+        amqp_priority=ruleset.amqp_priorities[priority],
+        ruleset_version=ruleset.version,
+        decided_at=now,
+        district=facts.district,
+        deadline=_deadline(report, matched),
+        matched_rules=[r.id for r in matched],
+        triage_reasons=reasons,
+    )
