@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import zoneinfo
 from typing import Annotated
 
 import msgspec
 from msgspec import Meta
 
 SCHEMA_VERSION = 1
+# Times outside these years are typing errors, not crimes; they are refused structurally
+# (and would overflow when converted to UTC).
+EARLIEST_YEAR, LATEST_YEAR = 1900, 2100
+_OSLO = zoneinfo.ZoneInfo("Europe/Oslo")
 
 # Text: at least one character that is not white space (trimming never leaves ""), and no
 # U+0000, which no PostgreSQL text can hold.
@@ -110,6 +115,10 @@ class Person(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     id_kind: IdKind | None = None
     age_at_incident: Annotated[int, Meta(ge=0, le=150)] | None = None
 
+    def __post_init__(self) -> None:
+        _in_range("birth_date", self.birth_date)
+        _in_range("arrested_at", self.arrested_at)
+
 
 class Flags(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     """Yes/no facts that move priority."""
@@ -131,9 +140,9 @@ class Incident(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     postal_code: PostalCode | None = None
 
     def __post_init__(self) -> None:
-        if self.occurred_to is not None and _comparable(self.occurred_to) < _comparable(
-            self.occurred_from
-        ):
+        _in_range("occurred_from", self.occurred_from)
+        _in_range("occurred_to", self.occurred_to)
+        if self.occurred_to is not None and as_utc(self.occurred_to) < as_utc(self.occurred_from):
             raise ValueError("`occurred_to` is before `occurred_from`")
 
 
@@ -164,8 +173,21 @@ class Report(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     ) = None
     quality_issues: list[QualityIssue] = []
 
+    def __post_init__(self) -> None:
+        _in_range("reported_at", self.reported_at)
 
-def _comparable(value: dt.datetime) -> dt.datetime:
-    # Naive times mean Europe/Oslo; for ordering two times of one report, treating both the
-    # same way is enough, so a naive time is compared as if it were UTC.
-    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+
+def as_utc(value: dt.datetime) -> dt.datetime:
+    """The instant in UTC; a naive time is Europe/Oslo local time, as the contract says."""
+    aware = value if value.tzinfo is not None else value.replace(tzinfo=_OSLO)
+    return aware.astimezone(dt.UTC)
+
+
+def _in_range(name: str, value: dt.date | None) -> None:
+    if isinstance(value, dt.datetime):
+        try:
+            value = as_utc(value)
+        except OverflowError:
+            value = dt.datetime.min if value.year < EARLIEST_YEAR else dt.datetime.max
+    if value is not None and not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
+        raise ValueError(f"`{name}` must lie between {EARLIEST_YEAR} and {LATEST_YEAR}")

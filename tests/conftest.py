@@ -10,7 +10,9 @@ import aio_pika
 import asyncpg
 import pytest
 
+from services.common import logging as fsi_logging
 from services.common import migrate
+from services.common.settings import LogSettings
 from services.common.topology import QueueType, Topology
 from services.common.topology import delete as delete_topology
 from tests import harness
@@ -90,3 +92,9 @@ async def make_topology(amqp_url: str) -> AsyncIterator[Callable[..., Topology]]
         channel = await connection.channel()
         for topo in made:
             await delete_topology(channel, topo)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def redacting_logs() -> None:
+    """Every log line the suite writes goes through the services' own redaction."""
+    fsi_logging.configure(LogSettings(format="json", level="INFO"))

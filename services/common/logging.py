@@ -14,6 +14,7 @@ import traceback
 from collections.abc import Mapping, MutableMapping
 from typing import Any
 
+import msgspec
 import structlog
 
 from services.common.settings import LogSettings
@@ -21,18 +22,41 @@ from services.common.settings import LogSettings
 REDACTED = "[redacted]"
 PERSONAL_KEYS = frozenset(
     {
+        # the canonical contract
         "national_id",
         "name",
         "description",
         "address",
         "phone",
         "birth_date",
-        "body",
-        "raw",
         "report",
         "persons",
+        "person",
         "incident",
+        # bodies and credentials
+        "body",
+        "raw",
+        "raw_body",
         "authorization",
+        # source formats' own names for the same things
+        "fornavn",
+        "etternavn",
+        "navn",
+        "beskrivelse",
+        "sammendrag",
+        "narrative",
+        "fnr",
+        "fodselsnummer",
+        "fodselsdato",
+        "dob",
+        "tlf",
+        "telefon",
+        "adresse",
+        "anmelder",
+        "mistenkte",
+        "vitner",
+        "people",
+        "involverte",
     }
 )
 # 11 digits, optionally split 6+5 by a space, dash or dot: fødselsnummer, D- and H-nummer.
@@ -42,6 +66,11 @@ _ID_LIKE = re.compile(r"(?<!\d)\d{6}[ .-]?\d{5}(?!\d)")
 def _scrub(value: Any) -> Any:
     if isinstance(value, str):
         return _ID_LIKE.sub("[id]", value)
+    if isinstance(value, bytes | bytearray | memoryview):
+        return f"[{len(value)} bytes]"
+    if isinstance(value, msgspec.Struct):
+        # Structs by their fields, so personal fields are found by name, not shown by repr.
+        return _scrub(msgspec.to_builtins(value, str_keys=True))
     if isinstance(value, Mapping):
         return {
             k: REDACTED if str(k).lower() in PERSONAL_KEYS else _scrub(v) for k, v in value.items()
@@ -98,17 +127,13 @@ def redact(
     return event_dict
 
 
-# The server's own lifecycle lines (addresses, process ids) are safe to format in full.
-_TRUSTED_FORMAT = frozenset({"uvicorn.error"})
-
-
 def _stdlib_message(
     _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
     # Third-party libraries format their own messages; these may quote SQL parameters or
     # message bodies, so only the logger name and template survive for them.
     record = event_dict.get("_record")
-    if isinstance(record, logging.LogRecord) and record.name not in _TRUSTED_FORMAT:
+    if isinstance(record, logging.LogRecord) and not record.name.startswith("fsi"):
         event_dict["event"] = _scrub(str(record.msg))
     return event_dict
 

@@ -32,6 +32,10 @@ class DatabaseSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     pool_max: Annotated[int, Meta(ge=1, le=200)] = 16
     migrate_on_start: bool = True
 
+    def __post_init__(self) -> None:
+        if self.pool_min > self.pool_max:
+            raise ValueError("FSI_DB_POOL_MIN is larger than FSI_DB_POOL_MAX")
+
 
 class BrokerSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """RabbitMQ connection and topology naming."""

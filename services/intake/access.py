@@ -15,9 +15,11 @@ import secrets
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated
 
 import msgspec
 import yaml
+from msgspec import Meta
 
 ANY = "*"
 
@@ -30,8 +32,10 @@ class Role(enum.StrEnum):
 
 
 class RateOverride(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    per_second: float
-    burst: int
+    """A client's own limit, instead of the default."""
+
+    per_second: Annotated[float, Meta(gt=0)]
+    burst: Annotated[int, Meta(ge=1)]
 
 
 class Client(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -94,9 +98,10 @@ class Clients:
 
     def authenticate(self, authorization: str | None) -> Client | None:
         """The client whose key is in a `Bearer` header, or None."""
-        if not authorization or not authorization.startswith("Bearer "):
+        scheme, _, key = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not key.strip():
             return None
-        digest = hash_key(authorization[len("Bearer ") :].strip())
+        digest = hash_key(key.strip())
         client = self.by_hash.get(digest)
         # The dict lookup finds the candidate; the final comparison is constant-time.
         if client is None or not hmac.compare_digest(client.key_sha256, digest):

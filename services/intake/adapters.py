@@ -113,9 +113,14 @@ def from_citizen(form: sources.CitizenReport, ref: Reference) -> Report:
     if problems:
         raise AdapterError(problems)
     code = mapping.categories.get(form.kategori.strip())
-    municipality = form.kommunenummer or (
-        ref.municipality_named(form.kommune) if form.kommune else None
-    )
+    municipality = form.kommunenummer
+    address = form.adresse or None
+    if municipality is None and form.kommune:
+        municipality = ref.municipality_named(form.kommune)
+        if municipality is None:
+            # An unknown or ambiguous name is kept where a person will read it; with no
+            # municipality the report has no district and goes to triage.
+            address = ", ".join(p for p in (address, form.kommune) if p)
     return Report(
         source=mapping.source,
         external_id=form.referanse,
@@ -124,7 +129,7 @@ def from_citizen(form: sources.CitizenReport, ref: Reference) -> Report:
             occurred_from=start,
             occurred_to=end,
             municipality=municipality,
-            address=form.adresse or None,
+            address=address,
             postal_code=form.postnummer,
             description=form.beskrivelse,
         ),

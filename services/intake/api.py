@@ -28,7 +28,13 @@ from services.intake import store
 from services.intake.access import Client, Clients, RateLimiter
 from services.intake.adapters import ADAPTERS, AdapterError
 from services.intake.outbox import BrokerLink
-from services.intake.service import IntakeService, Submission, from_source
+from services.intake.service import (
+    CANONICAL,
+    IntakeService,
+    Submission,
+    Unstandardisable,
+    from_source,
+)
 from services.intake.validation import NotJson, Problem, decode
 
 log = get_logger("api")
@@ -162,6 +168,16 @@ def _not_json(exc: NotJson) -> ProblemDetailsException:
     return problem(400, "malformed-json", "The body is not JSON", str(exc))
 
 
+def _require_format(client: Client, name: str) -> None:
+    if not client.may_use_format(name):
+        raise problem(
+            403,
+            "forbidden-format",
+            "Format not allowed",
+            f"this client may not send `{name}` reports",
+        )
+
+
 def _forbidden_source(source: str) -> ProblemDetailsException:
     return problem(
         403,
@@ -203,6 +219,8 @@ def _answer(outcome: store.Outcome, report_id: uuid.UUID) -> Response[bytes]:
 
 async def _submit_one(request: Request[Any, Any, Any], submission: Submission) -> Response[bytes]:
     (result,) = await _state(request).service.submit([submission])
+    if isinstance(result, Unstandardisable):
+        raise _invalid(result.problems)
     log.info(
         "report submitted",
         report_id=str(result.report_id),
@@ -223,10 +241,10 @@ class ReportsController(Controller):
         "/",
         status_code=HTTP_202_ACCEPTED,
         summary="Submit one report in the canonical contract",
-        request_max_body_size=None,
     )
     async def submit(self, request: Request[Any, Any, Any]) -> Response[bytes]:
         client = _authenticate(request)
+        _require_format(client, CANONICAL)
         await _check_size(request, request.app.state.max_body_bytes)
         report, body, media = await _decode(request, Report)
         if not client.may_submit(report.source):
@@ -236,8 +254,11 @@ class ReportsController(Controller):
     @post("/batch", status_code=HTTP_200_OK, summary="Submit up to 1,000 canonical reports")
     async def submit_batch(self, request: Request[Any, Any, Any]) -> BatchOut:
         client = _authenticate(request)
+        _require_format(client, CANONICAL)
         batch, _, media = await _decode(request, BatchIn)
         state = _state(request)
+        if not batch.reports:
+            raise _invalid([Problem("$.reports", "Expected `array` of length >= 1")])
         if len(batch.reports) > state.max_batch_items:
             raise problem(
                 413,
@@ -300,6 +321,9 @@ async def _run_batch(
             pending.append((index, Submission(client.id, report, body, media)))
     stored = await state.service.submit([s for _, s in pending])
     for (index, _), result in zip(pending, stored, strict=True):
+        if isinstance(result, Unstandardisable):
+            results[index] = ItemResult(index, "invalid", problems=result.problems)
+            continue
         results[index] = ItemResult(
             index,
             result.outcome.value,
@@ -337,10 +361,7 @@ class SourcesController(Controller):
                 "Unknown source format",
                 f"formats: {', '.join(sorted(ADAPTERS))}",
             )
-        if not client.may_use_format(format_name):
-            raise problem(
-                403, "forbidden-format", "Format not allowed", "this client may not use it"
-            )
+        _require_format(client, format_name)
         await _check_size(request, request.app.state.max_body_bytes)
         parsed, body, media = await _decode(request, adapter.struct)
         try:

@@ -101,6 +101,7 @@ def create_app(settings: IntakeSettings, *, configure_logging: bool = True) -> L
             asyncpg.PostgresConnectionError: api.database_unavailable,
             asyncpg.InterfaceError: api.database_unavailable,
             ConnectionError: api.database_unavailable,
+            TimeoutError: api.database_unavailable,
             Exception: api.internal_error,
         },
         request_max_body_size=settings.http.max_batch_body_bytes,

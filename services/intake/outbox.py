@@ -129,6 +129,11 @@ class OutboxRelay:
                     log.warning("outbox database error", error=type(exc).__name__)
                     await asyncio.sleep(self.settings.reconnect_seconds)
                     continue
+                except Exception as exc:
+                    # A bug must not end publishing for good: log it and go on.
+                    log.error("outbox relay error", exc_info=exc)
+                    await asyncio.sleep(self.settings.reconnect_seconds)
+                    continue
                 if count < self.settings.batch_size:
                     await self._sleep(self.settings.poll_seconds)
                     if self.settings.linger_seconds and not self._stopping:
@@ -147,23 +152,40 @@ class OutboxRelay:
                 claimed = [r["id"] for r in rows]
                 if not rows:
                     return 0
-                await asyncio.gather(
+                outcomes = await asyncio.gather(
                     *(
                         exchange.publish(message_for(r), routing_key=r["routing_key"], timeout=10)
                         for r in rows
-                    )
+                    ),
+                    return_exceptions=True,
                 )
+                done = [
+                    r["id"]
+                    for r, o in zip(rows, outcomes, strict=True)
+                    if not isinstance(o, BaseException)
+                ]
+                failed = [o for o in outcomes if isinstance(o, BaseException)]
+                if not done:
+                    raise failed[0]
+                # One row that keeps failing must not hold back the rows after it: the
+                # confirmed ones are marked, the others stay pending and are counted.
                 await conn.execute(
                     "UPDATE outbox SET published_at = now(), attempts = attempts + 1 "
                     "WHERE id = ANY($1)",
-                    claimed,
+                    done,
                 )
+                claimed = [i for i in claimed if i not in set(done)]
         except BROKER_ERRORS:
             # The claiming transaction has rolled back, so the rows can be updated now.
             await self._count_attempt(claimed)
             raise
-        self.published_total += len(claimed)
-        return len(claimed)
+        if claimed:
+            await self._count_attempt(claimed)
+            log.warning(
+                "some outbox rows failed to publish", failed=len(claimed), published=len(done)
+            )
+        self.published_total += len(done)
+        return len(done)
 
     async def _count_attempt(self, ids: list[int]) -> None:
         if not ids:

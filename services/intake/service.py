@@ -53,9 +53,35 @@ class Result:
     quality_issues: list[QualityIssue]
 
 
-def content_hash(report: Report) -> bytes:
-    """Identity of a report's content: equal for the same report however it was spelled."""
-    return hashlib.sha256(_encoder.encode(report)).digest()
+def content_hash(standard: Report) -> bytes:
+    """Identity of a standardised report's content, whatever spelling, time zone or derived
+    fields it was sent with (quality issues are left out: they depend on the moment)."""
+    return hashlib.sha256(
+        _encoder.encode(msgspec.structs.replace(standard, quality_issues=[]))
+    ).digest()
+
+
+class Unstandardisable(ValueError):
+    """Standardisation produced a report that breaks the contract (for example text that
+    NFC normalisation made longer than allowed); the problems say where."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__(f"{len(problems)} problem(s)")
+        self.problems = problems
+
+
+def _checked(standard: Report) -> Report:
+    builtins = msgspec.to_builtins(standard)
+    try:
+        msgspec.convert(builtins, Report)
+    except msgspec.ValidationError:
+        raise Unstandardisable(
+            [
+                Problem(p.path, f"{p.message} (after standardisation)")
+                for p in walk(builtins, Report)
+            ]
+        ) from None
+    return standard
 
 
 def from_source(adapter: Adapter, parsed: msgspec.Struct, reference: Reference) -> Report:
@@ -90,7 +116,7 @@ class IntakeService:
     def prepare(self, submission: Submission, now: dt.datetime) -> tuple[store.NewReport, Report]:
         """The rows to write for one submission (pure)."""
         report_id = uuid.uuid4()
-        standard = standardise(submission.report, self.reference, now, self.options)
+        standard = _checked(standardise(submission.report, self.reference, now, self.options))
         report_json = _plain.encode(standard)
         message = _AcceptedWire(
             report_id=report_id,
@@ -104,7 +130,7 @@ class IntakeService:
             source=submission.report.source,
             external_id=submission.report.external_id,
             source_format=submission.source_format,
-            content_hash=content_hash(submission.report),
+            content_hash=content_hash(standard),
             raw_body=submission.raw_body,
             raw_content_type=submission.content_type,
             report_json=report_json.decode(),
@@ -115,14 +141,24 @@ class IntakeService:
         )
         return row, standard
 
-    async def submit(self, submissions: list[Submission]) -> list[Result]:
-        """Store every submission in one transaction; one result each, in order."""
+    async def submit(self, submissions: list[Submission]) -> list[Result | Unstandardisable]:
+        """Store every submission in one statement; one result each, in order. A submission
+        that cannot be standardised gets its `Unstandardisable` and holds back no other."""
         now = dt.datetime.now(dt.UTC)
-        prepared = [self.prepare(s, now) for s in submissions]
-        stored = await store.insert_reports(self.pool, [row for row, _ in prepared])
-        return [
-            Result(
-                s.outcome, s.report_id, standard.quality_issues if s.outcome == "accepted" else []
-            )
-            for s, (_, standard) in zip(stored, prepared, strict=True)
-        ]
+        prepared: list[tuple[store.NewReport, Report] | Unstandardisable] = []
+        for submission in submissions:
+            try:
+                prepared.append(self.prepare(submission, now))
+            except Unstandardisable as exc:
+                prepared.append(exc)
+        good = [p for p in prepared if not isinstance(p, Unstandardisable)]
+        stored = iter(await store.insert_reports(self.pool, [row for row, _ in good]))
+        results: list[Result | Unstandardisable] = []
+        for item in prepared:
+            if isinstance(item, Unstandardisable):
+                results.append(item)
+                continue
+            done = next(stored)
+            issues = item[1].quality_issues if done.outcome is store.Outcome.ACCEPTED else []
+            results.append(Result(done.outcome, done.report_id, issues))
+        return results

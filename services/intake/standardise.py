@@ -17,7 +17,16 @@ import msgspec
 import phonenumbers
 
 from schemas.reference import Reference
-from schemas.report import IdKind, Incident, Offence, Person, QualityIssue, Report, Role
+from schemas.report import (
+    IdKind,
+    Incident,
+    Offence,
+    Person,
+    QualityIssue,
+    Report,
+    Role,
+    as_utc,
+)
 from services.common.identity import IdentityError, age_on, classify, valid_orgnr
 
 OSLO = zoneinfo.ZoneInfo("Europe/Oslo")
@@ -51,8 +60,7 @@ def normalise_account(value: str) -> str:
 
 def to_utc(value: dt.datetime) -> dt.datetime:
     """Aware times converted to UTC; naive ones read as Europe/Oslo local time."""
-    aware = value if value.tzinfo is not None else value.replace(tzinfo=OSLO)
-    return aware.astimezone(dt.UTC)
+    return as_utc(value)
 
 
 def offence_code(text: str, reference: Reference) -> str | None:
@@ -167,10 +175,9 @@ def _incident(incident: Incident, ref: Reference, issues: _Issues) -> Incident:
 
 
 def _check_times(report: Report, received_at: dt.datetime, issues: _Issues) -> None:
-    latest = received_at + _CLOCK_SKEW
-    if report.reported_at > latest:
+    if report.reported_at > received_at + _CLOCK_SKEW:
         issues.add("time.future", "$.reported_at", "after the moment the report was received")
-    if report.incident.occurred_from > max(report.reported_at, latest):
+    if report.incident.occurred_from > report.reported_at + _CLOCK_SKEW:
         issues.add(
             "time.incident_after_report",
             "$.incident.occurred_from",
@@ -194,9 +201,10 @@ def standardise(
     ]
     org = report.reporter_org
     if org is not None:
-        org = valid_orgnr(org) or org.replace(" ", "")
-        if valid_orgnr(org) is None:
+        valid = valid_orgnr(org)
+        if valid is None:
             issues.add("reporter_org.invalid", "$.reporter_org", "not a valid organisasjonsnummer")
+        org = valid or org
     result = msgspec.structs.replace(
         report,
         reported_at=to_utc(report.reported_at),

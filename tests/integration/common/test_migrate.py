@@ -42,7 +42,23 @@ async def _run_migrate_process(url: str) -> tuple[int, str]:
 
 
 async def test_two_processes_migrate_at_once(empty_database: str) -> None:
-    results = await asyncio.gather(*(_run_migrate_process(empty_database) for _ in range(2)))
+    # Hold the lock first, so both processes are certainly waiting on it at the same time.
+    holder = await asyncpg.connect(empty_database)
+    await holder.execute("SELECT pg_advisory_lock($1)", migrate.LOCK_KEY)
+    running = asyncio.gather(*(_run_migrate_process(empty_database) for _ in range(2)))
+    waiters = 0
+    for _ in range(100):
+        waiters = await holder.fetchval(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+            " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        )
+        if waiters == 2:
+            break
+        await asyncio.sleep(0.1)
+    await holder.execute("SELECT pg_advisory_unlock($1)", migrate.LOCK_KEY)
+    await holder.close()
+    assert waiters == 2
+    results = await running
     assert [code for code, _ in results] == [0, 0], results
     outputs = sorted(out for _, out in results)
     # One process applied everything; the other waited on the lock and found nothing to do.

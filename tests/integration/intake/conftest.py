@@ -24,6 +24,7 @@ KEYS = {
     "beta": "beta-key-" + "b" * 32,
     "ops": "ops-key-" + "o" * 32,
     "slow": "slow-key-" + "s" * 32,
+    "citizen-only": "citizen-key-" + "c" * 32,
 }
 
 CLIENTS_YAML = f"""
@@ -43,6 +44,10 @@ clients:
     key_sha256: {hash_key(KEYS["slow"])}
     sources: [slow-src]
     rate: {{per_second: 0.5, burst: 3}}
+  - id: citizen-only
+    key_sha256: {hash_key(KEYS["citizen-only"])}
+    sources: [nettanmeldelse, alpha-src]
+    formats: [citizen]
 """
 
 

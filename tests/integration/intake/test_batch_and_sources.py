@@ -123,3 +123,30 @@ async def test_source_format_errors(intake: AsyncTestClient[Any]) -> None:
     assert bad_code.status_code == 422
     assert [e["path"] for e in bad_code.json()["errors"]] == ["$.people[0].r"]
     assert (unknown.status_code, not_allowed.status_code) == (404, 403)
+
+
+async def test_an_item_that_cannot_be_standardised_holds_back_no_other(
+    intake: AsyncTestClient[Any],
+) -> None:
+    grows = canonical()
+    grows["incident"]["description"] = "\u0958" * 15_000
+    items = [canonical(), grows, canonical()]
+    response = await intake.post(
+        "/v1/reports/batch", json={"reports": items}, headers=auth("alpha")
+    )
+    assert response.status_code == 200
+    assert [r["outcome"] for r in response.json()["results"]] == ["accepted", "invalid", "accepted"]
+    empty = await intake.post("/v1/reports/batch", json={"reports": []}, headers=auth("alpha"))
+    assert empty.status_code == 422
+
+
+async def test_same_instant_in_another_time_zone_is_a_duplicate(
+    intake: AsyncTestClient[Any],
+) -> None:
+    body = canonical()
+    body["reported_at"] = "2026-11-26T18:42:00+01:00"
+    first = await intake.post("/v1/reports", json=body, headers=auth("alpha"))
+    again = await intake.post(
+        "/v1/reports", json={**body, "reported_at": "2026-11-26T17:42:00Z"}, headers=auth("alpha")
+    )
+    assert (first.status_code, again.status_code) == (202, 200)

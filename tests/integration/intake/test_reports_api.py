@@ -235,3 +235,33 @@ async def test_status_follows_the_decision(intake: AsyncTestClient[Any], databas
     ]
     assert [s["status"] for s in shown] == ["routed", "triaged"]
     assert shown[0]["decision"]["unit"] == "oslo.vold-naere-relasjoner"
+
+
+async def test_canonical_format_needs_its_permission(intake: AsyncTestClient[Any]) -> None:
+    single = await intake.post("/v1/reports", json=report(), headers=auth("citizen-only"))
+    batch = await intake.post(
+        "/v1/reports/batch", json={"reports": [report()]}, headers=auth("citizen-only")
+    )
+    assert (single.status_code, batch.status_code) == (403, 403)
+    assert "canonical" in single.json()["detail"]
+
+
+async def test_impossible_times_are_a_422_not_a_500(intake: AsyncTestClient[Any]) -> None:
+    far = report(reported_at="9999-12-31T23:30:00Z")
+    early = report()
+    early["incident"]["occurred_from"] = "0001-01-01T00:00:00"
+    responses = [
+        await intake.post("/v1/reports", json=b, headers=auth("alpha")) for b in (far, early)
+    ]
+    assert [r.status_code for r in responses] == [422, 422]
+    assert responses[1].json()["errors"][0]["path"] == "$.incident"
+
+
+async def test_text_that_grows_past_its_limit_is_named(intake: AsyncTestClient[Any]) -> None:
+    # U+0958 becomes two code points under NFC: 15,000 of them make a 30,000-character text.
+    grows = report()
+    grows["incident"]["description"] = "\u0958" * 15_000
+    response = await intake.post("/v1/reports", json=grows, headers=auth("alpha"))
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["path"] == "$.incident.description"
+    assert "after standardisation" in response.json()["errors"][0]["message"]

@@ -8,7 +8,6 @@ import logging
 from collections.abc import Iterator
 
 import pytest
-import structlog
 
 from services.common import logging as fsi_logging
 from services.common.settings import LogSettings
@@ -23,8 +22,8 @@ def captured() -> Iterator[io.StringIO]:
     stream = io.StringIO()
     fsi_logging.configure(LogSettings(format="json", level="DEBUG"), stream=stream)
     yield stream
-    logging.getLogger().handlers.clear()
-    structlog.reset_defaults()
+    # Back to the suite's own redacting set-up (tests/conftest.py).
+    fsi_logging.configure(LogSettings(format="json", level="INFO"))
 
 
 def _lines(stream: io.StringIO) -> list[dict[str, object]]:
@@ -79,3 +78,25 @@ def test_standard_library_loggers_pass_the_same_redaction(captured: io.StringIO)
     logging.getLogger("uvicorn.error").warning("id %s seen", NATIONAL_ID)
     _assert_clean(captured)
     assert len(_lines(captured)) == 2
+
+
+def test_structs_bytes_and_source_format_keys_are_redacted(captured: io.StringIO) -> None:
+    from schemas.report import Person, Role
+
+    log = fsi_logging.get_logger("test")
+    log.info(
+        "odd values",
+        who=Person(role=Role.VICTIM, national_id=NATIONAL_ID, name=NAME),
+        payload=DESCRIPTION.encode(),
+        form={
+            "fornavn": NAME,
+            "beskrivelse": DESCRIPTION,
+            "fnr": NATIONAL_ID,
+            "tlf": "+4791234567",
+        },
+    )
+    _assert_clean(captured)
+    (line,) = _lines(captured)
+    assert line["who"] == {"role": "victim", "national_id": "[redacted]", "name": "[redacted]"}
+    assert line["payload"] == f"[{len(DESCRIPTION.encode())} bytes]"
+    assert "+4791234567" not in captured.getvalue()

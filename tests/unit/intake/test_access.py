@@ -28,8 +28,11 @@ def test_bearer_key_finds_its_client_and_nothing_else() -> None:
     a = clients.authenticate("Bearer key-a")
     assert a is not None
     assert a.id == "a"
-    for header in (None, "", "key-a", "Basic key-a", "Bearer key-b", "Bearer "):
+    for header in (None, "", "key-a", "Basic key-a", "Bearer key-b", "Bearer ", "Bearerkey-a"):
         assert clients.authenticate(header) is None
+    lower = clients.authenticate("bearer key-a")  # the scheme is case-insensitive
+    assert lower is not None
+    assert lower.id == "a"
 
 
 def test_permissions() -> None:

@@ -99,3 +99,19 @@ def test_agency_source_is_per_organisation() -> None:
     report = msgspec.to_builtins(convert("agency", (EXAMPLES / "agency.json").read_bytes()))
     assert report["source"] == "etat-974760673"  # type: ignore[index]
     assert report["reporter_org"] == "974760673"  # type: ignore[index]
+
+
+def test_citizen_unknown_municipality_name_is_kept_in_the_address() -> None:
+    body = _example("citizen")
+    body["kommune"] = "Herøy"  # two municipalities have this name
+    report = msgspec.to_builtins(convert("citizen", json.dumps(body).encode()))
+    assert "municipality" not in report["incident"]  # type: ignore[index]
+    assert report["incident"]["address"].endswith(", Herøy")  # type: ignore[index]
+
+
+def test_citizen_year_out_of_range_is_a_problem() -> None:
+    body = _example("citizen")
+    body["hendelse_fra"] = "01.01.0001 10:00"
+    with pytest.raises(AdapterError) as caught:
+        convert("citizen", json.dumps(body).encode())
+    assert "1900" in caught.value.problems[0].message

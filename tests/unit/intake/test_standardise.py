@@ -164,3 +164,11 @@ def test_times_keep_their_instant_and_become_utc(report: Report) -> None:
 def test_standardised_report_still_meets_the_contract(report: Report) -> None:
     out = standardise(report, REF, RECEIVED)
     assert msgspec.convert(msgspec.to_builtins(out), Report) == out
+
+
+def test_incident_after_its_report_is_flagged() -> None:
+    later = {"occurred_from": "2026-11-27T09:00:00+01:00", "description": "d"}
+    out = standardise(make(reported_at="2026-06-01T10:00:00+02:00", incident=later), REF, RECEIVED)
+    assert ("time.incident_after_report", "$.incident.occurred_from") in {
+        (q.code, q.path) for q in out.quality_issues
+    }

@@ -91,3 +91,41 @@ def test_minimal_report_is_valid_and_naive_time_kept_naive() -> None:
     report = msgspec.convert(_minimal(), Report)
     assert report.incident.occurred_from.tzinfo is None
     assert report.reported_at.utcoffset() is not None
+
+
+@pytest.mark.parametrize(
+    ("changes", "where"),
+    [
+        ({"reported_at": "0001-01-01T00:30:00+01:00"}, "$"),
+        ({"reported_at": "9999-12-31T23:30:00Z"}, "$"),
+        ({"incident": {"occurred_from": "0001-01-01T00:00:00", "description": "d"}}, "$.incident"),
+        ({"persons": [{"role": "victim", "birth_date": "1800-01-01"}]}, "$.persons[0]"),
+    ],
+)
+def test_times_outside_1900_to_2100_are_refused(changes: dict[str, object], where: str) -> None:
+    with pytest.raises(msgspec.ValidationError) as caught:
+        msgspec.convert(_minimal(**changes), Report)
+    assert "between 1900 and 2100" in str(caught.value)
+    # msgspec names no path for the top level.
+    assert (
+        (f"at `{where}`" in str(caught.value))
+        if where != "$"
+        else (" - at " not in str(caught.value))
+    )
+
+
+def test_naive_times_are_oslo_time_when_ordering_an_incident() -> None:
+    # 09:30 in Oslo (winter) is 08:30Z: after 08:00Z, before 09:00Z.
+    ok = {
+        "occurred_from": "2026-01-01T08:00:00Z",
+        "occurred_to": "2026-01-01T09:30:00",
+        "description": "d",
+    }
+    assert msgspec.convert(_minimal(incident=ok), Report).incident.occurred_to is not None
+    wrong = {
+        "occurred_from": "2026-01-01T09:00:00Z",
+        "occurred_to": "2026-01-01T09:30:00",
+        "description": "d",
+    }
+    with pytest.raises(msgspec.ValidationError, match="before"):
+        msgspec.convert(_minimal(incident=wrong), Report)
