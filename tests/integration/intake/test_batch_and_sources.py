@@ -10,7 +10,7 @@ import aio_pika
 import pytest
 from litestar.testing import AsyncTestClient
 
-from tests.integration.intake.conftest import auth, drain, unique
+from tests.integration.conftest import auth, drain, unique
 
 ROOT = Path(__file__).parents[3]
 EXAMPLES = ROOT / "schemas" / "examples"

@@ -14,7 +14,7 @@ from litestar.testing import AsyncTestClient
 from services.common.settings import DatabaseSettings
 from services.intake.app import create_app
 from services.intake.settings import IntakeSettings
-from tests.integration.intake.conftest import auth, unique
+from tests.integration.conftest import auth, unique
 from tests.support.proxy import TcpProxy
 
 EXAMPLE = Path(__file__).parents[3] / "schemas" / "examples" / "report.bicycle-theft.json"

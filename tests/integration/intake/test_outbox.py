@@ -16,7 +16,7 @@ from litestar.testing import AsyncTestClient
 from services.intake.app import create_app, topology_of
 from services.intake.outbox import BrokerLink, OutboxRelay
 from services.intake.settings import IntakeSettings, RelaySettings
-from tests.integration.intake.conftest import auth, drain, unique
+from tests.integration.conftest import auth, drain, unique
 from tests.support.proxy import TcpProxy
 
 EXAMPLE = Path(__file__).parents[3] / "schemas" / "examples" / "report.youth-robbery.json"

@@ -1,0 +1,178 @@
+"""The router's consumer: decide, store the decision, publish the case, then acknowledge.
+
+At-least-once in, exactly-once in effect: the decision is stored under the report id
+before anything is published, and a redelivered report republishes the stored decision
+(same `message_id`), never a new one. A message that cannot be read is published to the
+dead-letter exchange with its reason and acknowledged, so it never loops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import aio_pika
+import asyncpg
+import msgspec
+
+from schemas.decision import Decision
+from schemas.envelope import CASE_ROUTED_TYPE, CONTENT_TYPE, REPORT_ACCEPTED_TYPE, ReportAccepted
+from services.common.logging import get_logger
+from services.common.topology import Topology
+from services.routing import store
+from services.routing.engine import decide
+from services.routing.rules import RuleSet
+
+log = get_logger("router")
+TRANSIENT = (
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    aio_pika.exceptions.AMQPError,
+    ConnectionError,
+    OSError,
+    TimeoutError,
+)
+_QUOTED = re.compile(r"'[^']*'")
+_case_encoder = msgspec.json.Encoder()
+
+
+class _CaseWire(msgspec.Struct):
+    """`CaseRouted` as written: the report spliced in as received, not re-encoded."""
+
+    report_id: Any
+    report: msgspec.Raw
+    decision: Decision
+
+
+class _AcceptedIn(msgspec.Struct):
+    """The incoming envelope with the report kept raw, for passing it on unchanged."""
+
+    report: msgspec.Raw
+
+
+def _reason(exc: Exception) -> str:
+    # Validation messages may quote a value; values are personal data, so they go.
+    return _QUOTED.sub("'…'", str(exc))[:300]
+
+
+def case_headers(decision: Decision) -> dict[str, Any]:
+    """What a unit's consumer can see without reading the body (no personal data)."""
+    headers: dict[str, Any] = {
+        "x-fsi-priority": decision.priority.value,
+        "x-fsi-unit": decision.unit,
+        "x-fsi-ruleset": decision.ruleset_version,
+    }
+    if decision.district:
+        headers["x-fsi-district"] = decision.district
+    if decision.deadline:
+        headers["x-fsi-deadline"] = decision.deadline.due_at.isoformat()
+    return headers
+
+
+@dataclass
+class Router:
+    """Routes each delivered report; `ruleset` may be swapped at any time (hot reload)."""
+
+    pool: asyncpg.Pool
+    topology: Topology
+    ruleset: RuleSet
+    cases: aio_pika.abc.AbstractExchange | None = None
+    dead_letters: aio_pika.abc.AbstractExchange | None = None
+    retry_seconds: float = 2.0
+    routed_total: int = 0
+    dead_lettered_total: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+
+    async def bind(self, channel: aio_pika.abc.AbstractChannel) -> None:
+        self.cases = await channel.get_exchange(self.topology.cases_exchange.name)
+        self.dead_letters = await channel.get_exchange(self.topology.dead_letter_exchange.name)
+
+    async def handle(self, message: aio_pika.abc.AbstractIncomingMessage) -> None:
+        """One delivery; on a database or broker failure it goes back to the queue, later."""
+        try:
+            await self._route(message)
+        except TRANSIENT as exc:
+            log.warning(
+                "routing failed; the report goes back to the queue", error=type(exc).__name__
+            )
+            await asyncio.sleep(self.retry_seconds)
+            with contextlib.suppress(*TRANSIENT):
+                await message.nack(requeue=True)
+
+    async def _route(self, message: aio_pika.abc.AbstractIncomingMessage) -> None:
+        """Decide (or find the stored decision), publish with confirm, then acknowledge."""
+        try:
+            envelope = msgspec.json.decode(message.body, type=ReportAccepted)
+            raw = msgspec.json.decode(message.body, type=_AcceptedIn).report
+        except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError) as exc:
+            await self._dead_letter(
+                message, f"not a {REPORT_ACCEPTED_TYPE} message: {_reason(exc)}"
+            )
+            return
+        if message.message_id and message.message_id != str(envelope.report_id):
+            await self._dead_letter(message, "message_id differs from the report id")
+            return
+        decision = await store.stored_decision(self.pool, envelope.report_id)
+        if decision is None:
+            fresh = decide(
+                envelope.report, envelope.report_id, self.ruleset, dt.datetime.now(dt.UTC)
+            )
+            decision = await store.store_decision(self.pool, fresh)
+        await self._publish(envelope, raw, decision)
+        await message.ack()
+        self.routed_total += 1
+        log.info(
+            "report routed",
+            report_id=str(envelope.report_id),
+            unit=decision.unit,
+            priority=decision.priority.value,
+            rules=decision.matched_rules,
+            redelivered=bool(message.redelivered),
+        )
+
+    async def _publish(
+        self, envelope: ReportAccepted, raw: msgspec.Raw, decision: Decision
+    ) -> None:
+        assert self.cases is not None
+        body = _case_encoder.encode(_CaseWire(envelope.report_id, raw, decision))
+        await self.cases.publish(
+            aio_pika.Message(
+                body,
+                message_id=str(envelope.report_id),
+                type=CASE_ROUTED_TYPE,
+                content_type=CONTENT_TYPE,
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                priority=decision.amqp_priority,
+                headers=case_headers(decision),
+                timestamp=decision.decided_at,
+            ),
+            routing_key=decision.unit,
+            timeout=10,
+        )
+
+    async def _dead_letter(
+        self, message: aio_pika.abc.AbstractIncomingMessage, reason: str
+    ) -> None:
+        assert self.dead_letters is not None
+        await self.dead_letters.publish(
+            aio_pika.Message(
+                message.body,
+                message_id=message.message_id,
+                type=message.type,
+                content_type=message.content_type,
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                headers={
+                    "x-fsi-reason": reason,
+                    "x-fsi-original-queue": self.topology.routing_queue.name,
+                },
+            ),
+            routing_key="",
+            timeout=10,
+        )
+        await message.ack()
+        self.dead_lettered_total += 1
+        log.warning("message dead-lettered", message_id=message.message_id, reason=reason)

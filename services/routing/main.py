@@ -1,0 +1,139 @@
+"""`fsi-router`: load the rules, declare the unit queues, route reports until stopped.
+
+The rules file is checked and swapped in atomically when it changes (polled) or on SIGHUP;
+an invalid file is refused, logged and counted, and the running rules stay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import aio_pika
+
+from schemas import reference
+from services.common import db
+from services.common import logging as fsi_logging
+from services.common import settings as fsi_settings
+from services.common.topology import Topology, declare
+from services.routing.consumer import Router
+from services.routing.rules import RulesError, RuleSet, load_ruleset
+from services.routing.settings import RoutingSettings
+
+log = fsi_logging.get_logger("router")
+
+
+@dataclass
+class RulesWatch:
+    """Reloads the rule set when its files change; keeps the old one when the new is bad."""
+
+    settings: RoutingSettings
+    router: Router
+    reloads_ok: int = 0
+    reloads_failed: int = 0
+
+    def _stamp(self) -> tuple[float, float]:
+        return (
+            Path(self.settings.rules.file).stat().st_mtime,
+            Path(self.settings.rules.units_file).stat().st_mtime,
+        )
+
+    def reload(self) -> bool:
+        try:
+            fresh = load_rules(self.settings)
+        except (RulesError, OSError) as exc:
+            self.reloads_failed += 1
+            log.error("rules refused; the running rules stay", error=str(exc))
+            return False
+        if set(fresh.catalogue.units) != set(self.router.ruleset.catalogue.units):
+            self.reloads_failed += 1
+            log.error("rules refused: the unit catalogue changed; restart the router for that")
+            return False
+        self.router.ruleset = fresh
+        self.reloads_ok += 1
+        log.info("rules reloaded", version=fresh.version, rules=len(fresh.rules))
+        return True
+
+    async def watch(self, seconds: float = 2.0) -> None:
+        stamp = self._stamp()
+        while True:
+            await asyncio.sleep(seconds)
+            with contextlib.suppress(OSError):
+                now = self._stamp()
+                if now != stamp:
+                    stamp = now
+                    self.reload()
+
+
+def load_rules(settings: RoutingSettings) -> RuleSet:
+    """The compiled rule set named by the settings."""
+    return load_ruleset(
+        Path(settings.rules.file), Path(settings.rules.units_file), reference.load()
+    )
+
+
+async def serve(
+    settings: RoutingSettings,
+    stop: asyncio.Event,
+    on_start: Callable[[RulesWatch], object] | None = None,
+) -> None:
+    """Route until `stop` is set; `on_start` receives the rules watch once consuming."""
+    ruleset = load_rules(settings)
+    topology = Topology(
+        prefix=settings.broker.prefix,
+        queue_type=settings.broker.queue_type,
+        units=ruleset.catalogue.units,
+    )
+    pool = await db.create_pool(settings.db)
+    connection = await aio_pika.connect_robust(settings.broker.url)
+    try:
+        channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+        await channel.set_qos(prefetch_count=settings.consumer.prefetch)
+        await declare(channel, topology)
+        router = Router(pool=pool, topology=topology, ruleset=ruleset)
+        await router.bind(channel)
+        queue = await channel.get_queue(topology.routing_queue.name)
+        watch = RulesWatch(settings, router)
+        watcher = asyncio.create_task(watch.watch())
+        loop = asyncio.get_running_loop()
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signal.SIGHUP, watch.reload)
+        tag = await queue.consume(router.handle)
+        log.info("router started", ruleset=ruleset.version, units=len(topology.units))
+        if on_start is not None:
+            on_start(watch)
+        await stop.wait()
+        await queue.cancel(tag)
+        watcher.cancel()
+    finally:
+        await connection.close()
+        await pool.close()
+        log.info("router stopped")
+
+
+def main() -> None:
+    """Load settings and rules (exit with a clear message when invalid) and route."""
+    try:
+        settings = fsi_settings.load(RoutingSettings)
+        load_rules(settings)
+    except (fsi_settings.SettingsError, RulesError) as exc:
+        sys.exit(str(exc))
+    fsi_logging.configure(settings.log)
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await serve(settings, stop)
+
+    asyncio.run(run())
+
+
+if __name__ == "__main__":
+    main()
