@@ -10,7 +10,7 @@ install:  ## install the pinned dependencies into .venv (uv.lock)
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet "uv==$(UV_VERSION)"
 	$(UV) sync --frozen
 
-run: install services  ## migrate, declare the topology and serve the intake locally
+run: install services  ## migrate, declare the topology, serve the intake and the router locally
 	bash deploy/run-local.sh
 
 lint: install  ## ruff (lint + format check), mypy, JSON Schema files up to date

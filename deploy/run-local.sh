@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs FSI intake against the local PostgreSQL and RabbitMQ: migrate, declare, serve.
+# Runs FSI intake and the router against the local PostgreSQL and RabbitMQ: migrate,
+# declare, then serve the intake in the foreground with the router beside it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,9 +26,15 @@ Post the example report with the development key:
        -H 'Content-Type: application/json' \\
        --data-binary @schemas/examples/report.domestic-violence.json
 
-then read it back with the Location header it answers:
+then read it back, with its routing decision, at the Location it answers:
 
   curl -H 'Authorization: Bearer fsi-dev-key-change-me' http://$HOST:$PORT/v1/reports/<id>
 
+The router sends it to the unit queue fsi.unit.trondelag.vold-naere-relasjoner.
+Rules: deploy/routing/rules.yaml (reloaded when changed).
+
 MSG
-exec .venv/bin/fsi-intake
+.venv/bin/fsi-router &
+ROUTER=$!
+trap 'kill $ROUTER 2>/dev/null; wait $ROUTER 2>/dev/null' EXIT INT TERM
+.venv/bin/fsi-intake

@@ -118,10 +118,14 @@ class Router:
             return
         decision = await store.stored_decision(self.pool, envelope.report_id)
         if decision is None:
-            fresh = decide(
-                envelope.report, envelope.report_id, self.ruleset, dt.datetime.now(dt.UTC)
-            )
-            decision = await store.store_decision(self.pool, fresh)
+            now = dt.datetime.now(dt.UTC)
+            fresh = decide(envelope.report, envelope.report_id, self.ruleset, now)
+            try:
+                decision = await store.store_decision(self.pool, fresh)
+            except asyncpg.ForeignKeyViolationError:
+                # Not a report of this intake's database: retrying cannot help.
+                await self._dead_letter(message, "no such report in the intake's database")
+                return
         await self._publish(envelope, raw, decision)
         await message.ack()
         self.routed_total += 1

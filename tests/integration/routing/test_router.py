@@ -240,3 +240,24 @@ async def test_invalid_rules_are_refused_on_reload_while_routing_goes_on(stack: 
     stack.rules_file.write_text(good, "utf-8")
     assert stack.watch.reload() is True
     assert stack.watch.router.ruleset.version != before
+
+
+async def test_a_report_unknown_to_the_database_is_dead_lettered(stack: Stack) -> None:
+    posted = await stack.intake.post(
+        "/v1/reports", json=example("bicycle-theft", persons=[]), headers=auth("alpha")
+    )
+    await wait_routed(stack.database_url, 1)
+    conn = await asyncpg.connect(stack.database_url)
+    payload = await conn.fetchval(
+        "SELECT payload FROM outbox WHERE report_id = $1", uuid.UUID(posted.json()["report_id"])
+    )
+    await conn.close()
+    stranger = str(uuid.uuid4())
+    foreign = payload.replace(posted.json()["report_id"].encode(), stranger.encode())
+    reports = await stack.channel.get_exchange(stack.topology.reports_exchange.name)
+    await reports.publish(
+        aio_pika.Message(foreign, message_id=stranger), routing_key=REPORT_ACCEPTED_KEY
+    )
+    (dead,) = await take(await stack.queue(stack.topology.dead_letter_queue.name), 1)
+    assert dead.message_id == stranger
+    assert dead.headers["x-fsi-reason"] == "no such report in the intake's database"
