@@ -15,7 +15,7 @@ from stdnum.exceptions import ValidationError as StdnumValidationError
 from stdnum.no import fodselsnummer as fnr
 from stdnum.no import orgnr
 
-from schemas.report import IdKind
+from schemas.report import EARLIEST_YEAR, IdKind
 
 _K1_WEIGHTS = (3, 7, 6, 1, 8, 9, 4, 5, 2)
 # From 2032 the first check digit may leave a remainder of 0-3 instead of exactly 0
@@ -99,6 +99,8 @@ def _birth_date(number: str, day: int, month: int, *, today: dt.date, new_rules:
         raise IdentityError("national_id.date", "the number holds no valid birth date") from exc
     if born > today:
         raise IdentityError("national_id.date", "the birth date is in the future")
+    if born.year < EARLIEST_YEAR:
+        raise IdentityError("national_id.date", f"the birth date is before {EARLIEST_YEAR}")
     return born
 
 

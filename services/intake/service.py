@@ -116,7 +116,13 @@ class IntakeService:
     def prepare(self, submission: Submission, now: dt.datetime) -> tuple[store.NewReport, Report]:
         """The rows to write for one submission (pure)."""
         report_id = uuid.uuid4()
-        standard = _checked(standardise(submission.report, self.reference, now, self.options))
+        try:
+            standard = _checked(standardise(submission.report, self.reference, now, self.options))
+        except (ValueError, OverflowError) as exc:
+            if isinstance(exc, Unstandardisable):
+                raise
+            # A combination the contract's checks did not foresee: named, never a 500.
+            raise Unstandardisable([Problem("$", "the report cannot be standardised")]) from exc
         report_json = _plain.encode(standard)
         message = _AcceptedWire(
             report_id=report_id,
