@@ -244,3 +244,16 @@ def compile(read: Any, value: Any, line: int, ref: Reference) -> Predicate:
         at = spec.key_lines.get(key, here)
         parts.append(_one(read, key, inner, at, ref))
     return parts[0] if len(parts) == 1 else _all(tuple(parts))
+
+
+def explain(
+    read: Any, value: Any, line: int, ref: Reference, facts: Facts
+) -> tuple[str, int] | None:
+    """The first top-level condition of a `when` that does not hold (its key and line), or
+    None when all hold."""
+    spec = read.mapping(value, line, "a condition")
+    for key, inner in spec.items():
+        at = spec.key_lines.get(key, spec.line)
+        if not _one(read, key, inner, at, ref)(facts):
+            return key, at
+    return None

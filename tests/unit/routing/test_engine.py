@@ -88,7 +88,7 @@ def test_hit_policy(tmp_path: Path) -> None:
         "      deadline: {days: 10, from: report, basis: ten days}\n"
         "  - id: c\n    when: {flag: weapon}\n    then:\n      section: barn-og-unge\n"
         "      priority: critical\n      deadline: {days: 2, from: incident, basis: two days}\n"
-        "  - {id: d, when: {flag: hate_motive}, then: {section: patale}}\n",
+        "  - {id: d, when: {flag: hate_motive}, then: {section: digitalt-politiarbeid}}\n",
         "utf-8",
     )
     ruleset = load_ruleset(rules, UNITS, REF)

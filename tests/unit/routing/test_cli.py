@@ -1,0 +1,93 @@
+"""`fsi-rules` on good and bad input."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+from services.routing.cli import main
+
+ROOT = Path(__file__).parents[3]
+RULES = ROOT / "deploy" / "routing" / "rules.yaml"
+CASES = ROOT / "deploy" / "routing" / "rules.test.yaml"
+HEAD = "version: 1\npriorities: {critical: 9, high: 7, normal: 4, low: 1}\nrules:\n"
+
+
+def run(*args: str) -> tuple[int, str]:
+    out = io.StringIO()
+    code = main([str(a) for a in args], out=out)
+    return code, out.getvalue()
+
+
+def test_check_default_rules() -> None:
+    code, text = run("check", RULES)
+    assert code == 0
+    assert text.startswith("ok: 22 rules")
+
+
+def test_check_bad_rules_names_the_line(tmp_path: Path) -> None:
+    bad = tmp_path / "rules.yaml"
+    bad.write_text(
+        HEAD + "  - id: a\n    when: {flag: wepon}\n    then: {priority: high}\n", "utf-8"
+    )
+    code, text = run("check", bad)
+    assert code == 1
+    assert f"{bad}:5: rule a: unknown flag: wepon" in text
+
+
+def test_check_lints_shadowed_rules_and_unreached_sections(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        HEAD
+        + "  - {id: first, when: {flag: weapon}, then: {section: vold-og-seksual}}\n"
+        + "  - {id: second, when: {flag: weapon}, then: {section: barn-og-unge}}\n",
+        "utf-8",
+    )
+    code, text = run("check", rules)
+    assert code == 1
+    assert "rule second can never decide the unit: rule first (line 4)" in text
+    assert "sends the same reports to vold-og-seksual, not barn-og-unge" in text
+    assert "section okonomi-og-miljo is reached by no rule and no default" in text
+
+
+def test_the_default_rules_pass_their_test_file() -> None:
+    code, text = run("test", RULES, CASES)
+    assert code == 0
+    assert text.rstrip().endswith("34 passed, 0 failed")
+
+
+def test_a_failing_case_fails_the_run(tmp_path: Path) -> None:
+    cases = tmp_path / "cases.yaml"
+    cases.write_text(
+        "cases:\n  - name: theft is not homicide\n    now: 2026-11-27T12:00:00Z\n"
+        "    report_file: report.json\n"
+        "    expect: {unit: oslo.vold-og-seksual, priority: critical}\n",
+        "utf-8",
+    )
+    report = json.loads((ROOT / "schemas/examples/report.bicycle-theft.json").read_text("utf-8"))
+    (tmp_path / "report.json").write_text(json.dumps(report), "utf-8")
+    code, text = run("test", RULES, cases)
+    assert code == 1
+    assert (
+        "FAIL theft is not homicide: unit oslo.felles-etterforskning, expected oslo.vold-og-seksual"
+        in text
+    )
+    assert "0 passed, 1 failed" in text
+
+
+def test_explain_says_which_condition_failed() -> None:
+    code, text = run("explain", RULES, ROOT / "schemas/examples/report.youth-robbery.json")
+    assert code == 0
+    assert "match     custody-youth" in text
+    assert "no match  homicide (line 40): `offence` (line 42) fails" in text
+    assert '"unit": "vest.barn-og-unge"' in text
+
+
+def test_missing_and_unreadable_input(tmp_path: Path) -> None:
+    assert run("check", tmp_path / "nope.yaml")[0] == 2
+    broken = tmp_path / "cases.yaml"
+    broken.write_text("cases: [{name: x}]", "utf-8")
+    code, text = run("test", RULES, broken)
+    assert code == 2
+    assert "expect" in text
