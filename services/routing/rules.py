@@ -18,8 +18,7 @@ from typing import Any
 import yaml
 
 from schemas.decision import TRIAGE_UNIT, Priority
-from schemas.reference import SSB_GROUPS, Reference
-from schemas.report import Role
+from schemas.reference import Reference
 
 MOMENTS = ("report", "incident", "arrest")
 
@@ -201,9 +200,6 @@ def load_catalogue(text: str, file: str, reference: Reference) -> Catalogue:
 # --- the rules ------------------------------------------------------------------------------
 
 
-Predicate = Callable[[Any], bool]
-
-
 @dataclass(frozen=True, slots=True)
 class DeadlineRule:
     """A deadline: a duration after a named moment, with its legal basis."""
@@ -219,7 +215,7 @@ class Rule:
 
     id: str
     line: int
-    test: Predicate
+    test: Callable[[Any], bool]
     section: str | None
     unit: str | None
     priority: Priority | None
@@ -369,13 +365,3 @@ def load_ruleset(rules_path: Path, units_path: Path, reference: Reference) -> Ru
         compiled.append(_rule(_Reader(file, rule_id), spec, catalogue, reference, conditions))
     digest = hashlib.sha256(rules_text.encode() + b"\0" + units_text.encode()).hexdigest()
     return RuleSet(tuple(compiled), amqp, catalogue, reference, f"sha256:{digest[:16]}", file)
-
-
-__all__ = [
-    "MOMENTS",
-    "SSB_GROUPS",
-    "Role",
-    "RuleSet",
-    "RulesError",
-    "load_ruleset",
-]
