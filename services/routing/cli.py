@@ -3,6 +3,7 @@
     fsi-rules check RULES [--units UNITS]
     fsi-rules test RULES CASES [--units UNITS]
     fsi-rules explain RULES REPORT.json [--units UNITS]
+    fsi-rules replay RULES --since DATE [--units UNITS]      (database: FSI_DB_URL)
 
 Exit status 0 when all is well, 1 when a check or a test case fails, 2 for unusable input.
 """
@@ -10,6 +11,7 @@ Exit status 0 when all is well, 1 when a check or a test case fails, 2 for unusa
 from __future__ import annotations
 
 import argparse
+import asyncio
 import datetime as dt
 import sys
 import uuid
@@ -17,15 +19,18 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+import asyncpg
 import msgspec
 import yaml
 
 from schemas import reference
 from schemas.decision import Decision
 from schemas.report import Report
+from services.common import settings as fsi_settings
 from services.intake.standardise import Options, standardise
 from services.routing import conditions
 from services.routing.engine import decide, facts_of
+from services.routing.replay import replay
 from services.routing.rules import RulesError, RuleSet, _Reader, load_ruleset
 from services.routing.settings import DEPLOY
 
@@ -130,10 +135,11 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
     parser = argparse.ArgumentParser(
         prog="fsi-rules", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("command", choices=["check", "test", "explain"])
+    parser.add_argument("command", choices=["check", "test", "explain", "replay"])
     parser.add_argument("rules", type=Path)
     parser.add_argument("input", type=Path, nargs="?", help="CASES (test) or REPORT.json (explain)")
     parser.add_argument("--units", type=Path, default=DEPLOY / "units.yaml")
+    parser.add_argument("--since", type=dt.datetime.fromisoformat, help="replay: from (ISO date)")
     args = parser.parse_args(argv)
     try:
         ruleset = load_ruleset(args.rules, args.units, reference.load())
@@ -147,6 +153,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
         units = len(ruleset.catalogue.units)
         print(f"ok: {len(ruleset.rules)} rules, {units} units, version {ruleset.version}", file=out)
         return 1 if findings else 0
+    if args.command == "replay":
+        return _replay(ruleset, args.since, out)
     if args.input is None:
         parser.error(f"{args.command} needs a file")
     try:
@@ -157,6 +165,21 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
     except (OSError, yaml.YAMLError, msgspec.ValidationError, msgspec.DecodeError) as exc:
         print(f"error: {args.input}: {exc}", file=out)
         return 2
+
+
+def _replay(ruleset: RuleSet, since: dt.datetime | None, out: TextIO) -> int:
+    if since is None:
+        print("error: replay needs --since DATE", file=out)
+        return 2
+    since = since if since.tzinfo else since.replace(tzinfo=dt.UTC)
+    try:
+        settings = fsi_settings.load(fsi_settings.MigrateSettings)
+        changes = asyncio.run(replay(settings.db.url, ruleset, since))
+    except (fsi_settings.SettingsError, OSError, asyncpg.PostgresError) as exc:
+        print(f"error: {exc}", file=out)
+        return 2
+    print(changes.render(), file=out)
+    return 0
 
 
 def entry() -> None:

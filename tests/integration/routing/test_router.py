@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import shutil
 import uuid
@@ -22,6 +23,7 @@ from services.common.settings import BrokerSettings, DatabaseSettings, LogSettin
 from services.common.topology import REPORT_ACCEPTED_KEY, Topology
 from services.intake.app import create_app
 from services.intake.settings import IntakeSettings, StandardiseSettings
+from services.routing.cli import main as cli_main
 from services.routing.main import RulesWatch, load_rules, serve
 from services.routing.settings import RoutingSettings, RulesSettings
 from tests.integration.conftest import auth, unique
@@ -261,3 +263,50 @@ async def test_a_report_unknown_to_the_database_is_dead_lettered(stack: Stack) -
     (dead,) = await take(await stack.queue(stack.topology.dead_letter_queue.name), 1)
     assert dead.message_id == stranger
     assert dead.headers["x-fsi-reason"] == "no such report in the intake's database"
+
+
+async def test_replay_shows_what_a_candidate_rule_set_would_change(
+    stack: Stack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fraud = example("bicycle-theft", persons=[], offences=[{"code": "strl-371"}])
+    theft = example("bicycle-theft", persons=[])
+    ids = []
+    for body in (fraud, theft):
+        ids.append(
+            (await stack.intake.post("/v1/reports", json=body, headers=auth("alpha"))).json()[
+                "report_id"
+            ]
+        )
+    await wait_routed(stack.database_url, 2)
+    candidate = tmp_path / "candidate.yaml"
+    text = (ROOT / "deploy/routing/rules.yaml").read_text("utf-8")
+    candidate.write_text(
+        text.replace(
+            "    when: {offence: {code: [strl-371, strl-378, strl-325, strl-361]}}\n"
+            "    then: {section: okonomi-og-miljo}",
+            "    when: {offence: {code: [strl-371, strl-378, strl-325, strl-361]}}\n"
+            "    then: {section: digitalt-politiarbeid, priority: high}",
+        ),
+        "utf-8",
+    )
+    assert candidate.read_text("utf-8") != text
+    monkeypatch.setenv("FSI_DB_URL", stack.database_url)
+    out = io.StringIO()
+    # The command runs its own event loop, as from a shell: in a thread here.
+    code = await asyncio.to_thread(
+        cli_main, ["replay", str(candidate), "--since", "2000-01-01"], out
+    )
+    report = out.getvalue()
+    assert code == 0, report
+    assert "replayed 2 reports" in report
+    assert "1 would change" in report
+    assert "unit oslo.okonomi-og-miljo -> oslo.digitalt-politiarbeid: 1" in report
+    assert "priority normal -> high: 1" in report
+    assert ids[0] in report
+    assert ids[1] not in report
+    same = io.StringIO()
+    default = str(ROOT / "deploy/routing/rules.yaml")
+    assert (
+        await asyncio.to_thread(cli_main, ["replay", default, "--since", "2000-01-01"], same) == 0
+    )
+    assert "0 would change" in same.getvalue()
