@@ -98,7 +98,7 @@ async def raw_inserts(db_url: str, total: int, concurrency: int) -> float:
     counter = iter(range(total))
 
     async def worker() -> None:
-        for n in counter:
+        for _ in counter:
             rid = uuid.uuid4()
             item = store.NewReport(
                 id=rid,
@@ -116,7 +116,6 @@ async def raw_inserts(db_url: str, total: int, concurrency: int) -> float:
                 payload=payload,
             )
             await store.insert_reports(pool, [item])
-            del n
 
     start = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))

@@ -14,7 +14,7 @@ SCHEMA_VERSION = 1
 # Times outside these years are typing errors, not crimes; they are refused structurally
 # (and would overflow when converted to UTC).
 EARLIEST_YEAR, LATEST_YEAR = 1900, 2100
-_OSLO = zoneinfo.ZoneInfo("Europe/Oslo")
+OSLO = zoneinfo.ZoneInfo("Europe/Oslo")
 
 # Text: at least one character that is not white space (trimming never leaves ""), and no
 # U+0000, which no PostgreSQL text can hold.
@@ -179,7 +179,7 @@ class Report(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
 
 def as_utc(value: dt.datetime) -> dt.datetime:
     """The instant in UTC; a naive time is Europe/Oslo local time, as the contract says."""
-    aware = value if value.tzinfo is not None else value.replace(tzinfo=_OSLO)
+    aware = value if value.tzinfo is not None else value.replace(tzinfo=OSLO)
     return aware.astimezone(dt.UTC)
 
 

@@ -73,6 +73,8 @@ class Reference:
     offences: dict[str, Offence]
     law_aliases: dict[str, str]
     offence_labels: dict[str, str]
+    # casefolded name -> kommunenummer; None where two municipalities share the name
+    municipality_names: dict[str, str | None]
 
     def district_of(self, municipality: str | None) -> str | None:
         """The police district covering a kommunenummer, or None when unknown."""
@@ -83,9 +85,7 @@ class Reference:
 
     def municipality_named(self, name: str) -> str | None:
         """The kommunenummer of a municipality by its name, or None when unknown or ambiguous."""
-        key = name.strip().casefold()
-        found = [m.number for m in self.municipalities.values() if m.name.casefold() == key]
-        return found[0] if len(found) == 1 else None
+        return self.municipality_names.get(name.strip().casefold())
 
     def offence(self, code: str) -> Offence | None:
         """The catalogue entry for a canonical offence code."""
@@ -142,8 +142,14 @@ def _labels(offences: dict[str, Offence]) -> dict[str, str]:
 def load() -> Reference:
     """The reference lists, read once per process."""
     offences = _offences()
+    municipalities = _municipalities()
+    names: dict[str, str | None] = {}
+    for m in municipalities.values():
+        key = m.name.casefold()
+        names[key] = None if key in names else m.number
     return Reference(
-        municipalities=_municipalities(),
+        municipalities=municipalities,
+        municipality_names=names,
         offences=offences,
         law_aliases={row["alias"]: row["law"] for row in _rows("laws.csv")},
         offence_labels=_labels(offences),

@@ -6,7 +6,6 @@ All names carry a configurable prefix so tests and several deployments share one
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -117,12 +116,10 @@ async def declare(channel: aio_pika.abc.AbstractChannel, topology: Topology) -> 
             await declared.bind(exchanges[exchange_name], routing_key=key)
 
 
-async def delete(
-    channel: aio_pika.abc.AbstractChannel, topology: Topology, extra: Iterable[str] = ()
-) -> None:
+async def delete(channel: aio_pika.abc.AbstractChannel, topology: Topology) -> None:
     """Remove the topology's queues and exchanges (tests and tear-down only)."""
-    for name in (*(q.name for q in topology.queues), *extra):
-        await channel.queue_delete(name)
+    for queue in topology.queues:
+        await channel.queue_delete(queue.name)
     for exchange in topology.exchanges:
         await channel.exchange_delete(exchange.name)
 

@@ -53,6 +53,10 @@ class AgencyMapping(msgspec.Struct, forbid_unknown_fields=True):
     roles: dict[str, Role]
     law_references: dict[str, str]
 
+    def __post_init__(self) -> None:
+        # Looked up case-insensitively, so folded once here.
+        self.law_references = {k.casefold(): v for k, v in self.law_references.items()}
+
 
 @functools.cache
 def _mapping(name: str, cls: type[Any]) -> Any:
@@ -187,9 +191,7 @@ def from_patrol(patrol: sources.PatrolReport, _ref: Reference) -> Report:
 
 def _agency_offence(count: sources.AgencyCount, mapping: AgencyMapping, ref: Reference) -> Offence:
     reference = " ".join(count.lovhenvisning.split())
-    explicit = {k.casefold(): v for k, v in mapping.law_references.items()}.get(
-        reference.casefold()
-    )
+    explicit = mapping.law_references.get(reference.casefold())
     code = explicit or offence_code(reference, ref)
     # An unreadable reference is kept as the code so standardisation records it, not lost.
     return Offence(code=code or reference[:64], label=None)

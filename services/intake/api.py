@@ -13,7 +13,6 @@ from typing import Any
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
-from litestar.exceptions import HTTPException
 from litestar.params import FromPath
 from litestar.plugins.problem_details import ProblemDetailsException
 from litestar.status_codes import (
@@ -410,31 +409,18 @@ def database_unavailable(
 ) -> Response[dict[str, Any]]:
     """PostgreSQL cannot be reached: nothing was stored, and the client may send again."""
     log.warning("database unavailable", path=request.url.path, error=type(exc).__name__)
-    return Response(
-        {
-            "type": PROBLEM_BASE + "database-unavailable",
-            "title": "Database unavailable",
-            "status": 503,
-            "detail": "nothing was stored; send the same request again later",
-        },
-        status_code=HTTP_503_SERVICE_UNAVAILABLE,
-        media_type="application/problem+json",
+    return problem(
+        HTTP_503_SERVICE_UNAVAILABLE,
+        "database-unavailable",
+        "Database unavailable",
+        "nothing was stored; send the same request again later",
         headers={"Retry-After": "5"},
-    )
+    ).to_response(request)
 
 
 def internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     """Anything unforeseen: logged without its message, answered without details."""
-    if isinstance(exc, HTTPException):
-        raise exc
     log.error("unhandled error", path=request.url.path, exc_info=exc)
-    return Response(
-        {
-            "type": PROBLEM_BASE + "internal",
-            "title": "Internal error",
-            "status": 500,
-            "detail": "an unexpected error occurred and was logged",
-        },
-        status_code=500,
-        media_type="application/problem+json",
-    )
+    return problem(
+        500, "internal", "Internal error", "an unexpected error occurred and was logged"
+    ).to_response(request)

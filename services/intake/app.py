@@ -42,20 +42,25 @@ async def _stop(relay: OutboxRelay, task: asyncio.Task[None]) -> None:
         await task
 
 
-def create_app(settings: IntakeSettings, *, configure_logging: bool = True) -> Litestar:
-    """The intake app; nothing connects until it starts."""
-    if configure_logging:
-        fsi_logging.configure(settings.log)
+def load_clients(settings: IntakeSettings) -> Clients:
+    """The API clients file, or a `SettingsError` naming FSI_ACCESS_CLIENTS_FILE."""
     if not settings.access.clients_file:
         raise SettingsError(
             "invalid setting FSI_ACCESS_CLIENTS_FILE: required (the API clients file)"
         )
     try:
-        clients = Clients.from_file(settings.access.clients_file)
+        return Clients.from_file(settings.access.clients_file)
     except OSError as exc:
         raise SettingsError(f"invalid setting FSI_ACCESS_CLIENTS_FILE: {exc.strerror}") from None
     except ClientsFileError as exc:
         raise SettingsError(f"invalid setting FSI_ACCESS_CLIENTS_FILE: {exc}") from None
+
+
+def create_app(settings: IntakeSettings, *, configure_logging: bool = True) -> Litestar:
+    """The intake app; nothing connects until it starts."""
+    if configure_logging:
+        fsi_logging.configure(settings.log)
+    clients = load_clients(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:

@@ -9,7 +9,7 @@ from litestar import Litestar
 
 from services.common import logging as fsi_logging
 from services.common import settings as fsi_settings
-from services.intake.app import create_app
+from services.intake.app import create_app, load_clients
 from services.intake.settings import IntakeSettings
 
 
@@ -33,7 +33,7 @@ def main() -> None:
     settings = _settings()
     fsi_logging.configure(settings.log)
     try:
-        create_app(settings, configure_logging=False)  # fail here, clearly, not in a worker
+        load_clients(settings)  # fail here, clearly, not in a worker
     except fsi_settings.SettingsError as exc:
         sys.exit(str(exc))
     print(

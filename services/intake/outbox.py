@@ -174,7 +174,8 @@ class OutboxRelay:
                     "WHERE id = ANY($1)",
                     done,
                 )
-                claimed = [i for i in claimed if i not in set(done)]
+                confirmed = set(done)
+                claimed = [i for i in claimed if i not in confirmed]
         except BROKER_ERRORS:
             # The claiming transaction has rolled back, so the rows can be updated now.
             await self._count_attempt(claimed)

@@ -20,7 +20,6 @@ from services.intake.standardise import Options, standardise
 from services.intake.validation import Problem, walk
 
 CANONICAL = "canonical"
-_encoder = msgspec.json.Encoder(order="sorted")
 _plain = msgspec.json.Encoder()
 
 
@@ -57,7 +56,8 @@ def content_hash(standard: Report) -> bytes:
     """Identity of a standardised report's content, whatever spelling, time zone or derived
     fields it was sent with (quality issues are left out: they depend on the moment)."""
     return hashlib.sha256(
-        _encoder.encode(msgspec.structs.replace(standard, quality_issues=[]))
+        # Struct fields encode in a fixed order, so equal reports give equal bytes.
+        _plain.encode(msgspec.structs.replace(standard, quality_issues=[]))
     ).digest()
 
 
@@ -70,18 +70,15 @@ class Unstandardisable(ValueError):
         self.problems = problems
 
 
-def _checked(standard: Report) -> Report:
-    builtins = msgspec.to_builtins(standard)
+def contract_problems(report: Report, context: str) -> list[Problem]:
+    """What breaks the contract in a Report built in code (construction skips constraint
+    checks; a round trip through builtins applies them). Empty when it is sound."""
+    builtins = msgspec.to_builtins(report)
     try:
         msgspec.convert(builtins, Report)
     except msgspec.ValidationError:
-        raise Unstandardisable(
-            [
-                Problem(p.path, f"{p.message} (after standardisation)")
-                for p in walk(builtins, Report)
-            ]
-        ) from None
-    return standard
+        return [Problem(p.path, f"{p.message} ({context})") for p in walk(builtins, Report)]
+    return []
 
 
 def from_source(adapter: Adapter, parsed: msgspec.Struct, reference: Reference) -> Report:
@@ -92,17 +89,10 @@ def from_source(adapter: Adapter, parsed: msgspec.Struct, reference: Reference) 
         if isinstance(exc, AdapterError):
             raise
         raise AdapterError([Problem("$", str(exc))]) from None
-    # Structs built in code skip constraint checks; a round trip applies them.
-    builtins = msgspec.to_builtins(report)
-    try:
-        return msgspec.convert(builtins, Report)
-    except msgspec.ValidationError:
-        raise AdapterError(
-            [
-                Problem(p.path, f"{p.message} (in the canonical report)")
-                for p in walk(builtins, Report)
-            ]
-        ) from None
+    problems = contract_problems(report, "in the canonical report")
+    if problems:
+        raise AdapterError(problems)
+    return report
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,12 +107,13 @@ class IntakeService:
         """The rows to write for one submission (pure)."""
         report_id = uuid.uuid4()
         try:
-            standard = _checked(standardise(submission.report, self.reference, now, self.options))
+            standard = standardise(submission.report, self.reference, now, self.options)
         except (ValueError, OverflowError) as exc:
-            if isinstance(exc, Unstandardisable):
-                raise
             # A combination the contract's checks did not foresee: named, never a 500.
             raise Unstandardisable([Problem("$", "the report cannot be standardised")]) from exc
+        problems = contract_problems(standard, "after standardisation")
+        if problems:
+            raise Unstandardisable(problems)
         report_json = _plain.encode(standard)
         message = _AcceptedWire(
             report_id=report_id,

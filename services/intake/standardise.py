@@ -10,14 +10,16 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
-import zoneinfo
 from dataclasses import dataclass
 
 import msgspec
 import phonenumbers
 
 from schemas.reference import Reference
+
+# The contract's own reading of a time: naive means Europe/Oslo.
 from schemas.report import (
+    OSLO,
     IdKind,
     Incident,
     Offence,
@@ -29,7 +31,6 @@ from schemas.report import (
 )
 from services.common.identity import IdentityError, age_on, classify, valid_orgnr
 
-OSLO = zoneinfo.ZoneInfo("Europe/Oslo")
 _SPACES = re.compile(r"\s+")
 _LAW_AND_SECTION = re.compile(
     r"^\s*(?P<law>[a-zæøå]+)\.?\s*(?:\(\d{4}\))?\s*[-§.\s]*\s*(?P<section>\d+(?:-\d+)?\s?[a-z]?)\b"
@@ -56,11 +57,6 @@ def normalise_account(value: str) -> str:
     """A free-text account: NFC, trimmed, line endings unified, other spacing kept."""
     text = unicodedata.normalize("NFC", value).replace("\r\n", "\n").replace("\r", "\n")
     return text.strip()
-
-
-def to_utc(value: dt.datetime) -> dt.datetime:
-    """Aware times converted to UTC; naive ones read as Europe/Oslo local time."""
-    return as_utc(value)
 
 
 def offence_code(text: str, reference: Reference) -> str | None:
@@ -138,7 +134,7 @@ def _person(
         issues.add(
             "person.birth_date_mismatch", f"{path}.birth_date", "differs from the national id"
         )
-    arrested = to_utc(person.arrested_at) if person.arrested_at else None
+    arrested = as_utc(person.arrested_at) if person.arrested_at else None
     if arrested is not None and person.role is not Role.SUSPECT:
         issues.add("person.arrest_not_suspect", f"{path}.arrested_at", "only suspects are arrested")
     born = id_birth or birth
@@ -165,8 +161,8 @@ def _incident(incident: Incident, ref: Reference, issues: _Issues) -> Incident:
             "not a municipality in the 2024 numbering",
         )
     return Incident(
-        occurred_from=to_utc(incident.occurred_from),
-        occurred_to=to_utc(incident.occurred_to) if incident.occurred_to else None,
+        occurred_from=as_utc(incident.occurred_from),
+        occurred_to=as_utc(incident.occurred_to) if incident.occurred_to else None,
         municipality=incident.municipality,
         address=normalise_text(incident.address) if incident.address else None,
         postal_code=incident.postal_code,
@@ -207,7 +203,7 @@ def standardise(
         org = valid or org
     result = msgspec.structs.replace(
         report,
-        reported_at=to_utc(report.reported_at),
+        reported_at=as_utc(report.reported_at),
         incident=incident,
         offences=offences,
         persons=persons,

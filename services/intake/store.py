@@ -70,6 +70,23 @@ WITH incoming AS (
 SELECT id FROM inserted
 """
 
+# The order of the unnest() arrays in _INSERT.
+_COLUMNS = (
+    "id",
+    "client_id",
+    "source",
+    "external_id",
+    "source_format",
+    "content_hash",
+    "raw_body",
+    "raw_content_type",
+    "report_json",
+    "quality_issues_json",
+    "message_type",
+    "routing_key",
+    "payload",
+)
+
 _EXISTING = """
 SELECT r.source, r.external_id, r.id, r.content_hash
 FROM reports r
@@ -86,36 +103,20 @@ async def insert_reports(pool: asyncpg.Pool, items: list[NewReport]) -> list[Sto
     """
     if not items:
         return []
-    for attempt in range(3):
+    for _ in range(2):
         try:
             return await _insert_once(pool, items)
         except asyncpg.DeadlockDetectedError:
-            # Two batches touching the same keys in different orders; one is retried.
-            if attempt == 2:
-                raise
-    raise AssertionError("unreachable")
+            # Two batches touching the same keys in different orders; this one is retried.
+            continue
+    return await _insert_once(pool, items)
 
 
 async def _insert_once(pool: asyncpg.Pool, items: list[NewReport]) -> list[Stored]:
     async with pool.acquire() as conn:
         inserted = {
             r["id"]
-            for r in await conn.fetch(
-                _INSERT,
-                [i.id for i in items],
-                [i.client_id for i in items],
-                [i.source for i in items],
-                [i.external_id for i in items],
-                [i.source_format for i in items],
-                [i.content_hash for i in items],
-                [i.raw_body for i in items],
-                [i.raw_content_type for i in items],
-                [i.report_json for i in items],
-                [i.quality_issues_json for i in items],
-                [i.message_type for i in items],
-                [i.routing_key for i in items],
-                [i.payload for i in items],
-            )
+            for r in await conn.fetch(_INSERT, *([getattr(i, c) for i in items] for c in _COLUMNS))
         }
         repeats = [i for i in items if i.id not in inserted]
         existing = {}

@@ -30,8 +30,9 @@ from services.common import settings as fsi_settings
 from services.intake.standardise import Options, standardise
 from services.routing import conditions
 from services.routing.engine import decide, facts_of
+from services.routing.reading import Reader, RulesError
 from services.routing.replay import replay
-from services.routing.rules import RulesError, RuleSet, _Reader, load_ruleset
+from services.routing.rules import RuleSet, load_ruleset
 from services.routing.settings import DEPLOY
 
 NOW_DEFAULT = "the moment the command runs"
@@ -120,7 +121,7 @@ def explain(ruleset: RuleSet, report_path: Path, out: TextIO) -> None:
     report = _standard(msgspec.json.decode(report_path.read_bytes()), ruleset.reference, now)
     facts = facts_of(report, ruleset.reference, now)
     for rule in ruleset.rules:
-        read = _Reader(ruleset.file, rule.id)
+        read = Reader(ruleset.file, rule.id)
         failing = conditions.explain(read, rule.source["when"], rule.line, ruleset.reference, facts)
         if failing is None:
             print(f"match     {rule.id} (line {rule.line})", file=out)

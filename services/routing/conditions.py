@@ -16,12 +16,13 @@ Several keys in one mapping must all hold.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
 from schemas.reference import SSB_GROUPS, Reference
 from schemas.report import Flags, Role
+from services.routing.reading import Reader, UnknownReferenceError, WrongTypeError, duration
 
 Predicate = Callable[["Facts"], bool]
 FLAGS = frozenset(Flags.__struct_fields__)
@@ -52,21 +53,17 @@ class Facts:
 
 
 def _listed(
-    read: Any, value: Any, line: int, what: str, known: Any = None, kind: Any = None
+    read: Reader, value: Any, line: int, what: str, known: Collection[str] | None = None
 ) -> frozenset[str]:
-    from services.routing.rules import UnknownReferenceError
-
     items = frozenset(read.strings(value, line, what))
     if known is not None:
         unknown = sorted(items - set(known))
         if unknown:
-            raise read.fail(
-                kind or UnknownReferenceError, f"unknown {what}: {', '.join(unknown)}", line
-            )
+            raise read.fail(UnknownReferenceError, f"unknown {what}: {', '.join(unknown)}", line)
     return items
 
 
-def _offence(read: Any, value: Any, line: int, ref: Reference) -> Predicate:
+def _offence(read: Reader, value: Any, line: int, ref: Reference) -> Predicate:
     spec = read.mapping(value, line, "offence", {"code", "law", "ssb_group"})
     codes = (
         _listed(read, spec["code"], line, "offence code", ref.offences) if "code" in spec else None
@@ -93,17 +90,13 @@ def _offence(read: Any, value: Any, line: int, ref: Reference) -> Predicate:
     return test
 
 
-def _int(read: Any, value: Any, line: int, what: str) -> int:
-    from services.routing.rules import WrongTypeError
-
+def _int(read: Reader, value: Any, line: int, what: str) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 150:
         raise read.fail(WrongTypeError, f"{what} must be a whole number 0-150", line)
     return value
 
 
-def _person(read: Any, value: Any, line: int) -> Predicate:
-    from services.routing.rules import WrongTypeError
-
+def _person(read: Reader, value: Any, line: int) -> Predicate:
     spec = read.mapping(value, line, "person", {"role", "age_under", "age_at_least", "arrested"})
     roles = _listed(read, spec["role"], line, "role", _ROLES) if "role" in spec else None
     under = _int(read, spec["age_under"], line, "age_under") if "age_under" in spec else None
@@ -130,11 +123,9 @@ def _person(read: Any, value: Any, line: int) -> Predicate:
     return test
 
 
-def _age(read: Any, value: Any, line: int, moment: str) -> Predicate:
-    from services.routing.rules import _duration
-
+def _age(read: Reader, value: Any, line: int, moment: str) -> Predicate:
     spec = read.mapping(value, line, moment, {"weeks", "days", "hours", "minutes"})
-    limit = _duration(read, spec)
+    limit = duration(read, spec)
     attribute = "incident_at" if moment == "incident_older_than" else "reported_at"
 
     def test(f: Facts) -> bool:
@@ -186,9 +177,7 @@ def _quality(want: bool) -> Predicate:
     return test
 
 
-def _one(read: Any, key: str, inner: Any, at: int, ref: Reference) -> Predicate:
-    from services.routing.rules import WrongTypeError
-
+def _one(read: Reader, key: str, inner: Any, at: int, ref: Reference) -> Predicate:
     if key in {"all", "any"}:
         if not isinstance(inner, list) or not inner:
             raise read.fail(WrongTypeError, f"`{key}` takes a non-empty list of conditions", at)
@@ -216,10 +205,8 @@ def _one(read: Any, key: str, inner: Any, at: int, ref: Reference) -> Predicate:
     return _age(read, inner, at, key)
 
 
-def compile(read: Any, value: Any, line: int, ref: Reference) -> Predicate:
+def compile(read: Reader, value: Any, line: int, ref: Reference) -> Predicate:
     """The predicate of one condition (a mapping whose keys must all hold)."""
-    from services.routing.rules import WrongTypeError
-
     allowed = {
         "all",
         "any",
@@ -247,7 +234,7 @@ def compile(read: Any, value: Any, line: int, ref: Reference) -> Predicate:
 
 
 def explain(
-    read: Any, value: Any, line: int, ref: Reference, facts: Facts
+    read: Reader, value: Any, line: int, ref: Reference, facts: Facts
 ) -> tuple[str, int] | None:
     """The first top-level condition of a `when` that does not hold (its key and line), or
     None when all hold."""

@@ -12,7 +12,8 @@ import asyncio
 import contextlib
 import datetime as dt
 import re
-from dataclasses import dataclass, field
+import uuid
+from dataclasses import dataclass
 from typing import Any
 
 import aio_pika
@@ -20,7 +21,8 @@ import asyncpg
 import msgspec
 
 from schemas.decision import Decision
-from schemas.envelope import CASE_ROUTED_TYPE, CONTENT_TYPE, REPORT_ACCEPTED_TYPE, ReportAccepted
+from schemas.envelope import CASE_ROUTED_TYPE, CONTENT_TYPE, REPORT_ACCEPTED_TYPE
+from schemas.report import Report
 from services.common.logging import get_logger
 from services.common.topology import Topology
 from services.routing import store
@@ -43,15 +45,22 @@ _case_encoder = msgspec.json.Encoder()
 class _CaseWire(msgspec.Struct):
     """`CaseRouted` as written: the report spliced in as received, not re-encoded."""
 
-    report_id: Any
+    report_id: uuid.UUID
     report: msgspec.Raw
     decision: Decision
 
 
-class _AcceptedIn(msgspec.Struct):
-    """The incoming envelope with the report kept raw, for passing it on unchanged."""
+class _AcceptedWire(msgspec.Struct):
+    """`ReportAccepted` as read: the envelope, its report kept raw to pass on unchanged."""
 
+    report_id: uuid.UUID
+    accepted_at: dt.datetime
+    source_format: str
     report: msgspec.Raw
+
+
+_accepted_decoder = msgspec.json.Decoder(_AcceptedWire)
+_report_decoder = msgspec.json.Decoder(Report)
 
 
 def _reason(exc: Exception) -> str:
@@ -83,9 +92,6 @@ class Router:
     cases: aio_pika.abc.AbstractExchange | None = None
     dead_letters: aio_pika.abc.AbstractExchange | None = None
     retry_seconds: float = 2.0
-    routed_total: int = 0
-    dead_lettered_total: int = 0
-    counts: dict[str, int] = field(default_factory=dict)
 
     async def bind(self, channel: aio_pika.abc.AbstractChannel) -> None:
         self.cases = await channel.get_exchange(self.topology.cases_exchange.name)
@@ -106,8 +112,8 @@ class Router:
     async def _route(self, message: aio_pika.abc.AbstractIncomingMessage) -> None:
         """Decide (or find the stored decision), publish with confirm, then acknowledge."""
         try:
-            envelope = msgspec.json.decode(message.body, type=ReportAccepted)
-            raw = msgspec.json.decode(message.body, type=_AcceptedIn).report
+            envelope = _accepted_decoder.decode(message.body)
+            report = _report_decoder.decode(envelope.report)
         except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError) as exc:
             await self._dead_letter(
                 message, f"not a {REPORT_ACCEPTED_TYPE} message: {_reason(exc)}"
@@ -119,16 +125,15 @@ class Router:
         decision = await store.stored_decision(self.pool, envelope.report_id)
         if decision is None:
             now = dt.datetime.now(dt.UTC)
-            fresh = decide(envelope.report, envelope.report_id, self.ruleset, now)
+            fresh = decide(report, envelope.report_id, self.ruleset, now)
             try:
                 decision = await store.store_decision(self.pool, fresh)
             except asyncpg.ForeignKeyViolationError:
                 # Not a report of this intake's database: retrying cannot help.
                 await self._dead_letter(message, "no such report in the intake's database")
                 return
-        await self._publish(envelope, raw, decision)
+        await self._publish(envelope, decision)
         await message.ack()
-        self.routed_total += 1
         log.info(
             "report routed",
             report_id=str(envelope.report_id),
@@ -138,11 +143,9 @@ class Router:
             redelivered=bool(message.redelivered),
         )
 
-    async def _publish(
-        self, envelope: ReportAccepted, raw: msgspec.Raw, decision: Decision
-    ) -> None:
+    async def _publish(self, envelope: _AcceptedWire, decision: Decision) -> None:
         assert self.cases is not None
-        body = _case_encoder.encode(_CaseWire(envelope.report_id, raw, decision))
+        body = _case_encoder.encode(_CaseWire(envelope.report_id, envelope.report, decision))
         await self.cases.publish(
             aio_pika.Message(
                 body,
@@ -178,5 +181,4 @@ class Router:
             timeout=10,
         )
         await message.ack()
-        self.dead_lettered_total += 1
         log.warning("message dead-lettered", message_id=message.message_id, reason=reason)

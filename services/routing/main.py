@@ -22,7 +22,8 @@ from services.common import logging as fsi_logging
 from services.common import settings as fsi_settings
 from services.common.topology import Topology, declare
 from services.routing.consumer import Router
-from services.routing.rules import RulesError, RuleSet, load_ruleset
+from services.routing.reading import RulesError
+from services.routing.rules import RuleSet, load_ruleset
 from services.routing.settings import RoutingSettings
 
 log = fsi_logging.get_logger("router")

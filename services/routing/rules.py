@@ -15,90 +15,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from schemas.decision import TRIAGE_UNIT, Priority
 from schemas.reference import Reference
+from services.routing import conditions
+from services.routing.reading import (
+    DURATION_KEYS,
+    Located,
+    Reader,
+    UnknownReferenceError,
+    WrongTypeError,
+    duration,
+    parse_yaml,
+)
 
 MOMENTS = ("report", "incident", "arrest")
-
-
-# --- errors ---------------------------------------------------------------------------------
-
-
-class RulesError(ValueError):
-    """A rules or unit file that cannot be used; says where."""
-
-    def __init__(
-        self, message: str, *, file: str, line: int | None = None, rule: str | None = None
-    ):
-        self.file, self.line, self.rule, self.reason = file, line, rule, message
-        where = file + (f":{line}" if line else "") + (f": rule {rule}" if rule else "")
-        super().__init__(f"{where}: {message}")
-
-
-class RulesSyntaxError(RulesError):
-    """Not YAML, or YAML that uses what rules never need (tags, aliases)."""
-
-
-class UnknownKeyError(RulesError):
-    """A key the format does not have."""
-
-
-class WrongTypeError(RulesError):
-    """A value of the wrong type or out of range."""
-
-
-class UnknownReferenceError(RulesError):
-    """An offence, district, municipality, section or unit that does not exist."""
-
-
-# --- YAML with line numbers -----------------------------------------------------------------
-
-
-class Located(dict[str, Any]):
-    """A YAML mapping that remembers the line of itself and of each key."""
-
-    line: int = 0
-    key_lines: dict[str, int]
-
-
-class _Loader(yaml.SafeLoader):
-    """Safe YAML, mappings as `Located`; aliases refused (no anchor bombs in rule files)."""
-
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()  # type: ignore[no-untyped-call]
-            raise yaml.MarkedYAMLError(
-                None, None, "aliases are not allowed in rule files", event.start_mark
-            )
-        return super().compose_node(parent, index)
-
-
-def _mapping(loader: _Loader, node: yaml.MappingNode) -> Located:
-    loader.flatten_mapping(node)
-    result = Located()
-    result.line = node.start_mark.line + 1
-    result.key_lines = {}
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        result[key] = loader.construct_object(value_node, deep=True)
-        result.key_lines[str(key)] = key_node.start_mark.line + 1
-    return result
-
-
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
-
-
-def parse_yaml(text: str, file: str) -> Any:
-    """The YAML document, or `RulesSyntaxError` with its line."""
-    try:
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
-    except yaml.MarkedYAMLError as exc:
-        line = exc.problem_mark.line + 1 if exc.problem_mark else None
-        raise RulesSyntaxError(str(exc.problem or exc), file=file, line=line) from None
-    except yaml.YAMLError as exc:
-        raise RulesSyntaxError(str(exc), file=file) from None
 
 
 # --- the unit catalogue ---------------------------------------------------------------------
@@ -129,48 +59,9 @@ class Catalogue:
         return tuple(d.unit(s) for d in self.districts.values() for s in d.sections)
 
 
-class _Reader:
-    """Typed access to a `Located` mapping, raising errors with file, line and rule."""
-
-    def __init__(self, file: str, rule: str | None = None) -> None:
-        self.file, self.rule = file, rule
-
-    def mapping(self, value: Any, line: int, what: str, allowed: set[str] | None = None) -> Located:
-        if not isinstance(value, Located):
-            raise WrongTypeError(
-                f"{what} must be a mapping", file=self.file, line=line, rule=self.rule
-            )
-        if allowed is not None:
-            for key in value:
-                if key not in allowed:
-                    raise UnknownKeyError(
-                        f"unknown key {key!r} in {what} (allowed: {', '.join(sorted(allowed))})",
-                        file=self.file,
-                        line=value.key_lines.get(str(key), value.line),
-                        rule=self.rule,
-                    )
-        return value
-
-    def strings(self, value: Any, line: int, what: str) -> list[str]:
-        items = value if isinstance(value, list) else [value]
-        if not items or not all(
-            isinstance(i, str | int) and not isinstance(i, bool) for i in items
-        ):
-            raise WrongTypeError(
-                f"{what} must be a text or a list of texts",
-                file=self.file,
-                line=line,
-                rule=self.rule,
-            )
-        return [str(i) for i in items]
-
-    def fail(self, kind: type[RulesError], message: str, line: int) -> RulesError:
-        return kind(message, file=self.file, line=line, rule=self.rule)
-
-
 def load_catalogue(text: str, file: str, reference: Reference) -> Catalogue:
     """The unit catalogue from its YAML text."""
-    read = _Reader(file)
+    read = Reader(file)
     doc = read.mapping(parse_yaml(text, file), 1, "the unit catalogue", {"sections", "districts"})
     sections = read.mapping(doc.get("sections"), doc.line, "sections")
     names = {str(k): str(v) for k, v in sections.items()}
@@ -241,24 +132,10 @@ class RuleSet:
 
 _RULE_KEYS = {"id", "description", "when", "then"}
 _THEN_KEYS = {"section", "unit", "priority", "deadline"}
-_DURATION_KEYS = {"weeks", "days", "hours", "minutes"}
 
 
-def _duration(read: _Reader, spec: Located) -> dt.timedelta:
-    amounts = {k: spec[k] for k in _DURATION_KEYS if k in spec}
-    if len(amounts) != 1 or not all(
-        isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in amounts.values()
-    ):
-        raise read.fail(
-            WrongTypeError,
-            "a duration is one of weeks, days, hours, minutes: a whole number",
-            spec.line,
-        )
-    return dt.timedelta(**amounts)
-
-
-def _deadline(read: _Reader, value: Any, line: int) -> DeadlineRule:
-    spec = read.mapping(value, line, "deadline", {*_DURATION_KEYS, "from", "basis"})
+def _deadline(read: Reader, value: Any, line: int) -> DeadlineRule:
+    spec = read.mapping(value, line, "deadline", {*DURATION_KEYS, "from", "basis"})
     moment = spec.get("from", "report")
     if moment not in MOMENTS:
         raise read.fail(
@@ -269,12 +146,10 @@ def _deadline(read: _Reader, value: Any, line: int) -> DeadlineRule:
         raise read.fail(
             WrongTypeError, "a deadline needs its `basis` (legal basis as text)", spec.line
         )
-    return DeadlineRule(_duration(read, spec), moment, basis.strip())
+    return DeadlineRule(duration(read, spec), moment, basis.strip())
 
 
-def _rule(
-    read: _Reader, spec: Located, catalogue: Catalogue, reference: Reference, conditions: Any
-) -> Rule:
+def _rule(read: Reader, spec: Located, catalogue: Catalogue, reference: Reference) -> Rule:
     then = read.mapping(spec.get("then"), spec.line, "then", _THEN_KEYS)
     section, unit = then.get("section"), then.get("unit")
     if section is not None and unit is not None:
@@ -313,13 +188,11 @@ def _rule(
 
 def load_ruleset(rules_path: Path, units_path: Path, reference: Reference) -> RuleSet:
     """Read, check and compile the rules file and the unit catalogue."""
-    from services.routing import conditions
-
     rules_text = rules_path.read_text("utf-8")
     units_text = units_path.read_text("utf-8")
     catalogue = load_catalogue(units_text, str(units_path), reference)
     file = str(rules_path)
-    read = _Reader(file)
+    read = Reader(file)
     doc = read.mapping(
         parse_yaml(rules_text, file), 1, "the rules file", {"version", "priorities", "rules"}
     )
@@ -358,10 +231,10 @@ def load_ruleset(rules_path: Path, units_path: Path, reference: Reference) -> Ru
         if not isinstance(rule_id, str) or not rule_id:
             raise read.fail(WrongTypeError, "every rule needs an `id`", spec.line)
         if rule_id in seen:
-            raise _Reader(file, rule_id).fail(
+            raise Reader(file, rule_id).fail(
                 WrongTypeError, f"rule id {rule_id!r} is used twice", spec.line
             )
         seen.add(rule_id)
-        compiled.append(_rule(_Reader(file, rule_id), spec, catalogue, reference, conditions))
+        compiled.append(_rule(Reader(file, rule_id), spec, catalogue, reference))
     digest = hashlib.sha256(rules_text.encode() + b"\0" + units_text.encode()).hexdigest()
     return RuleSet(tuple(compiled), amqp, catalogue, reference, f"sha256:{digest[:16]}", file)

@@ -11,7 +11,8 @@ from hypothesis import given, settings
 
 from schemas import reference
 from schemas.report import IdKind, Report
-from services.intake.standardise import Options, offence_code, standardise, to_utc
+from schemas.report import as_utc as to_utc
+from services.intake.standardise import Options, offence_code, standardise
 from tests.support.strategies import reports
 
 REF = reference.load()

@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 
 from schemas import reference
-from services.routing.rules import (
+from services.routing.reading import (
     RulesSyntaxError,
     UnknownKeyError,
     UnknownReferenceError,
     WrongTypeError,
-    load_ruleset,
 )
+from services.routing.rules import load_ruleset
 
 ROOT = Path(__file__).parents[3]
 UNITS = ROOT / "deploy" / "routing" / "units.yaml"
