@@ -68,16 +68,18 @@ def _walk_struct(value: Any, cls: type[msgspec.Struct], path: str) -> list[Probl
     return problems
 
 
-def _walk_list(value: Any, annotation: Any, item_type: Any, path: str) -> list[Problem]:
+def _walk_list(
+    value: Any, constraints: tuple[Any, ...], item_type: Any, path: str
+) -> list[Problem]:
     if not isinstance(value, list):
         return [Problem(path, "Expected `array`, got `" + _json_kind(value) + "`")]
     problems: list[Problem] = []
-    try:
-        # Length constraints only: items are checked one by one below.
-        length_only = typing.Annotated[list[Any], *typing.get_args(annotation)[1:]]
-        msgspec.convert(value, length_only)
-    except (msgspec.ValidationError, TypeError) as exc:
-        problems.append(_split(str(exc), path))
+    if constraints:
+        try:
+            # Length constraints only: items are checked one by one below.
+            msgspec.convert(value, typing.Annotated[list[Any], *constraints])
+        except msgspec.ValidationError as exc:
+            problems.append(_split(str(exc), path))
     for index, item in enumerate(value[:MAX_PROBLEMS]):
         problems += walk(item, item_type, f"{path}[{index}]")
     return problems
@@ -101,10 +103,9 @@ def walk(value: Any, tp: Any, path: str = "$") -> list[Problem]:
         found = _walk_struct(value, base, path)
         # Nothing wrong field by field: the struct's own rule (__post_init__) failed.
         return found or [first]
-    if origin is list and annotation is not base:
-        return _walk_list(value, annotation, typing.get_args(base)[0], path) or [first]
     if origin is list:
-        return _walk_list(value, list[Any], typing.get_args(base)[0], path) or [first]
+        constraints = typing.get_args(annotation)[1:] if annotation is not base else ()
+        return _walk_list(value, constraints, typing.get_args(base)[0], path) or [first]
     return [first]
 
 

@@ -96,3 +96,9 @@ def test_nul_characters_are_refused_where_they_are() -> None:
 def test_not_json(body: bytes) -> None:
     with pytest.raises(NotJson):
         decode(body, Report)
+
+
+def test_a_plain_list_field_names_only_its_items() -> None:
+    # quality_issues is a list without length constraints.
+    body = {**GOOD, "quality_issues": [{"code": 1, "path": "$", "message": "m"}]}
+    assert paths(body) == ["$.quality_issues[0].code"]
