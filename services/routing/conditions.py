@@ -244,3 +244,68 @@ def explain(
         if not _one(read, key, inner, at, ref)(facts):
             return key, at
     return None
+
+
+# --- indexing: necessary conditions per rule, so most rules are never evaluated --------------
+
+Requirements = dict[str, frozenset[Any]]  # per dimension, values of which one must be present
+DIMENSIONS = ("offence", "district", "municipality", "flag", "source", "quality")
+
+
+def _names(value: Any) -> list[Any]:
+    return [value] if isinstance(value, str) else list(value)
+
+
+def _offence_codes(spec: Any, ref: Reference) -> frozenset[str]:
+    codes = set(ref.offences)
+    if "code" in spec:
+        codes &= set(_names(spec["code"]))
+    if "law" in spec:
+        codes = {c for c in codes if ref.offences[c].law in _names(spec["law"])}
+    if "ssb_group" in spec:
+        codes = {c for c in codes if ref.offences[c].ssb_group in _names(spec["ssb_group"])}
+    return frozenset(codes)
+
+
+def _both(a: Requirements, b: Requirements) -> Requirements:
+    """Both hold: each dimension's values narrowed by the other."""
+    merged = dict(a)
+    for dimension, values in b.items():
+        merged[dimension] = merged[dimension] & values if dimension in merged else values
+    return merged
+
+
+def _key_requirements(key: str, inner: Any, ref: Reference) -> Requirements:
+    if key == "offence":
+        return {"offence": _offence_codes(inner, ref)}
+    if key == "district":
+        return {"district": frozenset(_names(inner))}
+    if key == "municipality":
+        return {"municipality": frozenset(_names(inner))}
+    if key == "source":
+        return {"source": frozenset(_names(inner))}
+    if key in {"flag", "flags"}:
+        return {"flag": frozenset(_names(inner)[:1])}
+    if key == "quality_issues":
+        return {"quality": frozenset([inner])}
+    if key == "all":
+        merged: Requirements = {}
+        for condition in inner:
+            merged = _both(merged, requirements(condition, ref))
+        return merged
+    if key == "any":
+        # One branch holds: only a dimension every branch constrains narrows the whole.
+        parts = [requirements(condition, ref) for condition in inner]
+        common = set.intersection(*(set(p) for p in parts))
+        return {d: frozenset().union(*(p[d] for p in parts)) for d in common}
+    return {}  # `not`, persons and ages give no value to look a rule up by
+
+
+def requirements(value: Any, ref: Reference) -> Requirements:
+    """Necessary conditions of an already checked condition: in each dimension named, one of
+    the values must be among the report's (offence codes, district, municipality, flags,
+    source, quality)."""
+    merged: Requirements = {}
+    for key, inner in value.items():
+        merged = _both(merged, _key_requirements(key, inner, ref))
+    return merged

@@ -10,13 +10,18 @@ default section, the district found by municipality; with no district it goes to
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import uuid
+
+import msgspec
 
 from schemas.decision import TRIAGE_UNIT, Deadline, Decision, Priority
 from schemas.reference import Reference
-from schemas.report import Report
+from schemas.report import Flags, Report
 from services.routing.conditions import Facts, PersonFacts
 from services.routing.rules import Rule, RuleSet
+
+FLAG_NAMES = Flags.__struct_fields__
 
 
 def facts_of(report: Report, reference: Reference, now: dt.datetime) -> Facts:
@@ -27,9 +32,7 @@ def facts_of(report: Report, reference: Reference, now: dt.datetime) -> Facts:
         offences.append(
             (offence.code, entry.law if entry else None, entry.ssb_group if entry else None)
         )
-    flags = frozenset(
-        name for name in report.flags.__struct_fields__ if getattr(report.flags, name)
-    )
+    flags = frozenset(itertools.compress(FLAG_NAMES, msgspec.structs.astuple(report.flags)))
     return Facts(
         offences=tuple(offences),
         municipality=report.incident.municipality,
@@ -98,7 +101,7 @@ def _unit(rules: list[Rule], ruleset: RuleSet, district: str | None) -> tuple[st
 def decide(report: Report, report_id: uuid.UUID, ruleset: RuleSet, now: dt.datetime) -> Decision:
     """The routing decision for one standardised report."""
     facts = facts_of(report, ruleset.reference, now)
-    matched = [rule for rule in ruleset.rules if rule.test(facts)]
+    matched = [rule for rule in ruleset.index.candidates(facts) if rule.test(facts)]
     unit, reasons = _unit(matched, ruleset, facts.district)
     if unit == TRIAGE_UNIT and report.quality_issues:
         reasons = [*reasons, *sorted({f"quality issue {q.code}" for q in report.quality_issues})]

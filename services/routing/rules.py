@@ -118,6 +118,54 @@ class Rule:
         return self.section is not None or self.unit is not None
 
 
+class RuleIndex:
+    """Which rules can match a report at all, from necessary conditions of each rule.
+
+    Per dimension (offence code, district, municipality, flag, source, quality issues) a
+    rule is either unconstrained or needs one of some values. A report's candidates are the
+    rules allowed in every dimension, as bit masks, in rule order; only they are tested, so
+    a rule set ten times larger, mostly per district or per offence, costs little more.
+    """
+
+    def __init__(self, rules: tuple[Rule, ...], reference: Reference) -> None:
+        self.rules = rules
+        everything = (1 << len(rules)) - 1
+        self.free = dict.fromkeys(conditions.DIMENSIONS, everything)
+        self.masks: dict[str, dict[Any, int]] = {d: {} for d in conditions.DIMENSIONS}
+        for bit, rule in enumerate(rules):
+            for dimension, values in conditions.requirements(
+                rule.source["when"], reference
+            ).items():
+                self.free[dimension] &= ~(1 << bit)
+                by_value = self.masks[dimension]
+                for value in values:
+                    by_value[value] = by_value.get(value, 0) | 1 << bit
+        self._chosen: dict[int, tuple[Rule, ...]] = {}
+
+    def candidates(self, f: conditions.Facts) -> tuple[Rule, ...]:
+        free, masks = self.free, self.masks
+        codes = free["offence"]
+        for code, _, _ in f.offences:
+            codes |= masks["offence"].get(code, 0)
+        flags = free["flag"]
+        for flag in f.flags:
+            flags |= masks["flag"].get(flag, 0)
+        mask = (
+            codes
+            & flags
+            & (free["district"] | masks["district"].get(f.district, 0))
+            & (free["municipality"] | masks["municipality"].get(f.municipality, 0))
+            & (free["source"] | masks["source"].get(f.source, 0))
+            & (free["quality"] | masks["quality"].get(f.quality_issues, 0))
+        )
+        chosen = self._chosen.get(mask)
+        if chosen is None:
+            chosen = tuple(r for bit, r in enumerate(self.rules) if mask >> bit & 1)
+            if len(self._chosen) < 65536:  # bounded; distinct masks are few in practice
+                self._chosen[mask] = chosen
+        return chosen
+
+
 @dataclass(frozen=True, slots=True)
 class RuleSet:
     """Everything a decision needs, compiled; `version` is a hash of the files' content."""
@@ -128,6 +176,7 @@ class RuleSet:
     reference: Reference
     version: str
     file: str
+    index: RuleIndex
 
 
 _RULE_KEYS = {"id", "description", "when", "then"}
@@ -237,4 +286,13 @@ def load_ruleset(rules_path: Path, units_path: Path, reference: Reference) -> Ru
         seen.add(rule_id)
         compiled.append(_rule(Reader(file, rule_id), spec, catalogue, reference))
     digest = hashlib.sha256(rules_text.encode() + b"\0" + units_text.encode()).hexdigest()
-    return RuleSet(tuple(compiled), amqp, catalogue, reference, f"sha256:{digest[:16]}", file)
+    rules = tuple(compiled)
+    return RuleSet(
+        rules=rules,
+        amqp_priorities=amqp,
+        catalogue=catalogue,
+        reference=reference,
+        version=f"sha256:{digest[:16]}",
+        file=file,
+        index=RuleIndex(rules, reference),
+    )
