@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from schemas.reference import SSB_GROUPS, Reference
@@ -50,6 +50,11 @@ class Facts:
     incident_at: dt.datetime
     reported_at: dt.datetime
     now: dt.datetime
+    codes: frozenset[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        # A frozen dataclass sets derived fields through object.__setattr__.
+        object.__setattr__(self, "codes", frozenset(c for c, _, _ in self.offences if c))
 
 
 def _listed(
@@ -65,27 +70,17 @@ def _listed(
 
 def _offence(read: Reader, value: Any, line: int, ref: Reference) -> Predicate:
     spec = read.mapping(value, line, "offence", {"code", "law", "ssb_group"})
-    codes = (
-        _listed(read, spec["code"], line, "offence code", ref.offences) if "code" in spec else None
-    )
-    laws = (
+    if "code" in spec:
+        _listed(read, spec["code"], line, "offence code", ref.offences)
+    if "law" in spec:
         _listed(read, spec["law"], line, "law", {o.law for o in ref.offences.values()})
-        if "law" in spec
-        else None
-    )
-    groups = (
+    if "ssb_group" in spec:
         _listed(read, spec["ssb_group"], line, "SSB group", SSB_GROUPS)
-        if "ssb_group" in spec
-        else None
-    )
+    # Law and SSB group follow from the code, so every offence condition is a set of codes.
+    codes = _offence_codes(spec, ref)
 
     def test(f: Facts) -> bool:
-        return any(
-            (codes is None or c in codes)
-            and (laws is None or w in laws)
-            and (groups is None or g in groups)
-            for c, w, g in f.offences
-        )
+        return not codes.isdisjoint(f.codes)
 
     return test
 

@@ -17,49 +17,88 @@ import msgspec
 
 from schemas.decision import TRIAGE_UNIT, Deadline, Decision, Priority
 from schemas.reference import Reference
-from schemas.report import Flags, Report
+from schemas.report import Flags, Report, Role
 from services.routing.conditions import Facts, PersonFacts
 from services.routing.rules import Rule, RuleSet
 
 FLAG_NAMES = Flags.__struct_fields__
 
 
-def facts_of(report: Report, reference: Reference, now: dt.datetime) -> Facts:
+class _OffenceView(msgspec.Struct):
+    code: str | None = None
+
+
+class _PersonView(msgspec.Struct):
+    role: Role
+    arrested_at: dt.datetime | None = None
+    age_at_incident: int | None = None
+
+
+class _IncidentView(msgspec.Struct):
+    occurred_from: dt.datetime
+    municipality: str | None = None
+
+
+class _QualityView(msgspec.Struct):
+    code: str
+
+
+class RoutingView(msgspec.Struct):
+    """The part of a stored, already checked report that decisions read; decoding only this
+    skips the free text, so replaying many reports is cheap."""
+
+    source: str
+    reported_at: dt.datetime
+    incident: _IncidentView
+    offences: list[_OffenceView]
+    persons: list[_PersonView] = []
+    flags: Flags = msgspec.field(default_factory=Flags)
+    quality_issues: list[_QualityView] = []
+
+
+Routable = Report | RoutingView
+
+
+def facts_of(report: Routable, reference: Reference, now: dt.datetime) -> Facts:
     """What the rules look at, computed once."""
+    known = reference.offences
     offences = []
     for offence in report.offences:
-        entry = reference.offence(offence.code) if offence.code else None
+        entry = known.get(offence.code) if offence.code else None
         offences.append(
-            (offence.code, entry.law if entry else None, entry.ssb_group if entry else None)
+            (offence.code, entry.law, entry.ssb_group) if entry else (offence.code, None, None)
         )
-    flags = frozenset(itertools.compress(FLAG_NAMES, msgspec.structs.astuple(report.flags)))
+    incident = report.incident
     return Facts(
         offences=tuple(offences),
-        municipality=report.incident.municipality,
-        district=reference.district_of(report.incident.municipality),
+        municipality=incident.municipality,
+        district=reference.district_of(incident.municipality),
         source=report.source,
         persons=tuple(
             PersonFacts(p.role.value, p.age_at_incident, p.arrested_at is not None)
             for p in report.persons
         ),
-        flags=flags,
+        flags=frozenset(itertools.compress(FLAG_NAMES, msgspec.structs.astuple(report.flags))),
         quality_issues=bool(report.quality_issues),
-        incident_at=report.incident.occurred_from,
+        incident_at=incident.occurred_from,
         reported_at=report.reported_at,
         now=now,
     )
 
 
+_RANK = {p: p.rank for p in Priority}
+
+
 def _base_priority(facts: Facts, reference: Reference) -> Priority:
-    known = [
-        reference.offences[c].default_priority
-        for c, _, _ in facts.offences
-        if c in reference.offences
-    ]
-    return max(known, key=lambda p: p.rank, default=Priority.NORMAL)
+    best = None
+    for code in facts.codes:
+        entry = reference.offences.get(code)
+        if entry is not None and (best is None or _RANK[entry.default_priority] > _RANK[best]):
+            best = entry.default_priority
+    return best or Priority.NORMAL
 
 
-def _moment(report: Report, name: str) -> dt.datetime | None:
+def _moment(report: Routable, name: str) -> dt.datetime | None:
     if name == "report":
         return report.reported_at
     if name == "incident":
@@ -68,7 +107,7 @@ def _moment(report: Report, name: str) -> dt.datetime | None:
     return min(arrests) if arrests else None
 
 
-def _deadline(report: Report, rules: list[Rule]) -> Deadline | None:
+def _deadline(report: Routable, rules: list[Rule]) -> Deadline | None:
     best: Deadline | None = None
     for rule in rules:
         if rule.deadline is None:
@@ -98,17 +137,17 @@ def _unit(rules: list[Rule], ruleset: RuleSet, district: str | None) -> tuple[st
     return home.unit(home.default), []
 
 
-def decide(report: Report, report_id: uuid.UUID, ruleset: RuleSet, now: dt.datetime) -> Decision:
+def decide(report: Routable, report_id: uuid.UUID, ruleset: RuleSet, now: dt.datetime) -> Decision:
     """The routing decision for one standardised report."""
     facts = facts_of(report, ruleset.reference, now)
     matched = [rule for rule in ruleset.index.candidates(facts) if rule.test(facts)]
     unit, reasons = _unit(matched, ruleset, facts.district)
     if unit == TRIAGE_UNIT and report.quality_issues:
         reasons = [*reasons, *sorted({f"quality issue {q.code}" for q in report.quality_issues})]
-    priority = max(
-        [_base_priority(facts, ruleset.reference), *(r.priority for r in matched if r.priority)],
-        key=lambda p: p.rank,
-    )
+    priority = _base_priority(facts, ruleset.reference)
+    for rule in matched:
+        if rule.priority is not None and _RANK[rule.priority] > _RANK[priority]:
+            priority = rule.priority
     return Decision(
         report_id=report_id,
         unit=unit,
