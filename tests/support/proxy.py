@@ -15,12 +15,41 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 
+AMQP_HEADER = 8  # b"AMQP\x00\x00\x09\x01", sent once by the client
+BASIC_ACK = (60, 80)  # class and method ids of basic.ack in AMQP 0-9-1
+
+
+def amqp_frames(buffer: bytearray) -> list[bytes]:
+    """Take the complete AMQP frames off the front of `buffer` (type, channel, size,
+    payload, end octet)."""
+    frames = []
+    while len(buffer) >= 7:
+        size = int.from_bytes(buffer[3:7], "big")
+        if len(buffer) < 8 + size:
+            break
+        frames.append(bytes(buffer[: 8 + size]))
+        del buffer[: 8 + size]
+    return frames
+
+
+def is_basic_ack(frame: bytes) -> bool:
+    method = (int.from_bytes(frame[7:9], "big"), int.from_bytes(frame[9:11], "big"))
+    return frame[0] == 1 and method == BASIC_ACK
+
+
 class TcpProxy:
     """Forwards 127.0.0.1:<port> to a target; `cut()` drops every connection and refuses new
-    ones until `restore()`, as an outage looks from the client's side."""
+    ones until `restore()`, as an outage looks from the client's side.
 
-    def __init__(self, target_host: str, target_port: int) -> None:
+    With `hold_first_ack`, the client's AMQP traffic is forwarded frame by frame until its
+    first basic.ack, which is held with everything after it: the broker has seen the
+    client's publishes but never the acknowledgement, the moment of a crash between the two
+    (`held` is set then)."""
+
+    def __init__(self, target_host: str, target_port: int, hold_first_ack: bool = False) -> None:
         self.target = (target_host, target_port)
+        self.hold_first_ack = hold_first_ack
+        self.held = threading.Event()
         self.port = 0
         self._server: asyncio.Server | None = None
         self._pipes: set[asyncio.Task[None]] = set()
@@ -68,8 +97,9 @@ class TcpProxy:
             writer.transport.abort()
             return
         self._writers.update({writer, up_writer})
+        upstream = self._hold_at_ack if self.hold_first_ack else self._pipe
         for task in (
-            asyncio.create_task(self._pipe(reader, up_writer)),
+            asyncio.create_task(upstream(reader, up_writer)),
             asyncio.create_task(self._pipe(up_reader, writer)),
         ):
             self._pipes.add(task)
@@ -81,6 +111,27 @@ class TcpProxy:
                 writer.write(data)
                 await writer.drain()
         except (OSError, asyncio.CancelledError):
+            pass
+        finally:
+            with contextlib.suppress(Exception):
+                writer.close()
+            self._writers.discard(writer)
+
+    async def _hold_at_ack(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        try:
+            writer.write(await reader.readexactly(AMQP_HEADER))
+            buffer = bytearray()
+            while data := await reader.read(65536):
+                buffer += data
+                for frame in amqp_frames(buffer):
+                    if self.held.is_set() or is_basic_ack(frame):
+                        self.held.set()
+                        continue
+                    writer.write(frame)
+                await writer.drain()
+        except (OSError, asyncio.CancelledError, asyncio.IncompleteReadError):
             pass
         finally:
             with contextlib.suppress(Exception):

@@ -1,0 +1,44 @@
+"""Service processes of the tests' own: started like production, killed like a crash."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+
+class ServiceProcess:
+    """A service started with `python -m <module>` and `FSI_` settings in its environment;
+    its output goes to a file beside the test's other files."""
+
+    def __init__(self, module: str, env: dict[str, str], log_file: Path) -> None:
+        self.module, self.env, self.log_file = module, env, log_file
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        environment = {k: v for k, v in os.environ.items() if not k.startswith("FSI_")}
+        environment.update(self.env)
+        with self.log_file.open("ab") as out:
+            self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+                [sys.executable, "-m", self.module], env=environment, stdout=out, stderr=out
+            )
+
+    def kill(self) -> None:
+        """SIGKILL: no clean-up, no goodbye to the broker or the database."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    @property
+    def output(self) -> str:
+        return self.log_file.read_text("utf-8", errors="replace")
