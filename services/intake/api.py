@@ -23,7 +23,7 @@ from litestar.status_codes import (
 
 from schemas.report import QualityIssue, Report
 from services.common.logging import get_logger
-from services.intake import store
+from services.intake import metrics, store
 from services.intake.access import Client, Clients, RateLimiter
 from services.intake.adapters import ADAPTERS, AdapterError
 from services.intake.outbox import BrokerLink
@@ -216,10 +216,38 @@ def _answer(outcome: store.Outcome, report_id: uuid.UUID) -> Response[bytes]:
     )
 
 
+def _outcome(outcome: store.Outcome, quality_issues: list[QualityIssue]) -> str:
+    if outcome is store.Outcome.ACCEPTED and quality_issues:
+        return "soft_flagged"
+    return outcome.value
+
+
+def _count(request: Request[Any, Any, Any], source: str | None, result: str) -> None:
+    request.state.fsi_counted = True
+    metrics.report(source, result)
+
+
+def count_refusal(exc: Exception, scope: Any) -> None:
+    """A submission that ended in a problem before its outcome was counted: `invalid` for
+    a body that could not be read as a report, `refused` for everything else the client
+    must change (auth, format, size, media type, rate)."""
+    state = scope.get("state", {})
+    status = getattr(exc, "status_code", 500)
+    if scope.get("method") != "POST" or state.get("fsi_counted") or status >= 500:
+        return
+    if scope.get("path", "").startswith(("/v1/reports", "/v1/sources/")):
+        result = "invalid" if status in {400, 422} else "refused"
+        metrics.report(state.get("fsi_source"), result)
+
+
 async def _submit_one(request: Request[Any, Any, Any], submission: Submission) -> Response[bytes]:
+    source = submission.report.source
+    request.state.fsi_source = source
     (result,) = await _state(request).service.submit([submission])
     if isinstance(result, Unstandardisable):
+        _count(request, source, "invalid")
         raise _invalid(result.problems)
+    _count(request, source, _outcome(result.outcome, result.quality_issues))
     log.info(
         "report submitted",
         report_id=str(result.report_id),
@@ -312,17 +340,21 @@ async def _run_batch(
             report, problems = None, [Problem("$", "not JSON")]
         if report is None:
             results[index] = ItemResult(index, "invalid", problems=problems)
+            metrics.report(None, "invalid")
         elif not client.may_submit(report.source):
             results[index] = ItemResult(
                 index, "forbidden", problems=[Problem("$.source", "source not allowed")]
             )
+            metrics.report(None, "refused")
         else:
             pending.append((index, Submission(client.id, report, body, media)))
     stored = await state.service.submit([s for _, s in pending])
-    for (index, _), result in zip(pending, stored, strict=True):
+    for (index, submission), result in zip(pending, stored, strict=True):
         if isinstance(result, Unstandardisable):
             results[index] = ItemResult(index, "invalid", problems=result.problems)
+            metrics.report(submission.report.source, "invalid")
             continue
+        metrics.report(submission.report.source, _outcome(result.outcome, result.quality_issues))
         results[index] = ItemResult(
             index,
             result.outcome.value,

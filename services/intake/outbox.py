@@ -23,6 +23,7 @@ import asyncpg
 from schemas.envelope import CONTENT_TYPE
 from services.common.logging import get_logger
 from services.common.topology import Topology, declare
+from services.intake import metrics
 from services.intake.settings import RelaySettings
 
 log = get_logger("outbox")
@@ -178,9 +179,12 @@ class OutboxRelay:
                 claimed = [i for i in claimed if i not in confirmed]
         except BROKER_ERRORS:
             # The claiming transaction has rolled back, so the rows can be updated now.
+            metrics.publishes.labels("failed").inc(len(claimed))
             await self._count_attempt(claimed)
             raise
+        metrics.publishes.labels("published").inc(len(done))
         if claimed:
+            metrics.publishes.labels("failed").inc(len(claimed))
             await self._count_attempt(claimed)
             log.warning(
                 "some outbox rows failed to publish", failed=len(claimed), published=len(done)

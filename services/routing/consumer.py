@@ -20,12 +20,12 @@ import aio_pika
 import asyncpg
 import msgspec
 
-from schemas.decision import Decision
+from schemas.decision import TRIAGE_UNIT, Decision
 from schemas.envelope import CASE_ROUTED_TYPE, CONTENT_TYPE, REPORT_ACCEPTED_TYPE
 from schemas.report import Report
 from services.common.logging import get_logger
 from services.common.topology import Topology
-from services.routing import store
+from services.routing import metrics, store
 from services.routing.engine import decide
 from services.routing.rules import RuleSet
 
@@ -68,6 +68,24 @@ def _reason(exc: Exception) -> str:
     return _QUOTED.sub("'…'", str(exc))[:300]
 
 
+def triage_reason(decision: Decision, quality_issues: bool) -> str | None:
+    """Why a decision went to triage, as a fixed code (`rule` when a rule sent it there)."""
+    if decision.unit != TRIAGE_UNIT:
+        return None
+    if decision.district is None:
+        return "no_district"
+    return "quality_issues" if quality_issues else "rule"
+
+
+def _count(decision: Decision, quality_issues: bool) -> None:
+    metrics.decisions.labels(decision.district or "", decision.unit, decision.priority.value).inc()
+    for rule in decision.matched_rules:
+        metrics.rule_matches.labels(rule).inc()
+    reason = triage_reason(decision, quality_issues)
+    if reason is not None:
+        metrics.triage.labels(reason).inc()
+
+
 def case_headers(decision: Decision) -> dict[str, Any]:
     """What a unit's consumer can see without reading the body (no personal data)."""
     headers: dict[str, Any] = {
@@ -100,7 +118,8 @@ class Router:
     async def handle(self, message: aio_pika.abc.AbstractIncomingMessage) -> None:
         """One delivery; on a database or broker failure it goes back to the queue, later."""
         try:
-            await self._route(message)
+            with metrics.handle_seconds.time():
+                await self._route(message)
         except TRANSIENT as exc:
             log.warning(
                 "routing failed; the report goes back to the queue", error=type(exc).__name__
@@ -115,25 +134,33 @@ class Router:
             envelope = _accepted_decoder.decode(message.body)
             report = _report_decoder.decode(envelope.report)
         except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError) as exc:
-            await self._dead_letter(
-                message, f"not a {REPORT_ACCEPTED_TYPE} message: {_reason(exc)}"
-            )
+            code = "contract" if isinstance(exc, msgspec.ValidationError) else "undecodable"
+            reason = f"not a {REPORT_ACCEPTED_TYPE} message: {_reason(exc)}"
+            await self._dead_letter(message, code, reason)
             return
         if message.message_id and message.message_id != str(envelope.report_id):
-            await self._dead_letter(message, "message_id differs from the report id")
+            reason = "message_id differs from the report id"
+            await self._dead_letter(message, "message_id_mismatch", reason)
             return
         decision = await store.stored_decision(self.pool, envelope.report_id)
+        fresh = None
         if decision is None:
             now = dt.datetime.now(dt.UTC)
-            fresh = decide(report, envelope.report_id, self.ruleset, now)
+            with metrics.decision_seconds.time():
+                fresh = decide(report, envelope.report_id, self.ruleset, now)
             try:
                 decision = await store.store_decision(self.pool, fresh)
             except asyncpg.ForeignKeyViolationError:
                 # Not a report of this intake's database: retrying cannot help.
-                await self._dead_letter(message, "no such report in the intake's database")
+                reason = "no such report in the intake's database"
+                await self._dead_letter(message, "unknown_report", reason)
                 return
         await self._publish(envelope, decision)
         await message.ack()
+        if decision is fresh:
+            _count(decision, bool(report.quality_issues))
+        if message.redelivered:
+            metrics.redeliveries.inc()
         log.info(
             "report routed",
             report_id=str(envelope.report_id),
@@ -162,7 +189,7 @@ class Router:
         )
 
     async def _dead_letter(
-        self, message: aio_pika.abc.AbstractIncomingMessage, reason: str
+        self, message: aio_pika.abc.AbstractIncomingMessage, code: str, reason: str
     ) -> None:
         assert self.dead_letters is not None
         await self.dead_letters.publish(
@@ -181,4 +208,5 @@ class Router:
             timeout=10,
         )
         await message.ack()
+        metrics.dead_letters.labels(code).inc()
         log.warning("message dead-lettered", message_id=message.message_id, reason=reason)

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
+import socket
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import aio_pika
@@ -21,7 +23,8 @@ from services.common import db
 from services.common import logging as fsi_logging
 from services.common import settings as fsi_settings
 from services.common.topology import Topology, declare
-from services.routing.consumer import Router
+from services.routing import metrics, store
+from services.routing.consumer import TRANSIENT, Router
 from services.routing.reading import RulesError
 from services.routing.rules import RuleSet, load_ruleset
 from services.routing.settings import RoutingSettings
@@ -31,10 +34,13 @@ log = fsi_logging.get_logger("router")
 
 @dataclass
 class RulesWatch:
-    """Reloads the rule set when its files change; keeps the old one when the new is bad."""
+    """Reloads the rule set when its files change; keeps the old one when the new is bad.
+
+    Every load and refusal is logged, counted and recorded in `rule_loads`."""
 
     settings: RoutingSettings
     router: Router
+    name: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
     reloads_ok: int = 0
     reloads_failed: int = 0
 
@@ -44,21 +50,36 @@ class RulesWatch:
             Path(self.settings.rules.units_file).stat().st_mtime,
         )
 
-    def reload(self) -> bool:
+    async def reload(self) -> bool:
         try:
             fresh = load_rules(self.settings)
+            if set(fresh.catalogue.units) != set(self.router.ruleset.catalogue.units):
+                raise RulesError(
+                    "the unit catalogue changed; restart the router for that",
+                    file=self.settings.rules.units_file,
+                )
         except (RulesError, OSError) as exc:
-            self.reloads_failed += 1
-            log.error("rules refused; the running rules stay", error=str(exc))
-            return False
-        if set(fresh.catalogue.units) != set(self.router.ruleset.catalogue.units):
-            self.reloads_failed += 1
-            log.error("rules refused: the unit catalogue changed; restart the router for that")
+            await self._refused(str(exc))
             return False
         self.router.ruleset = fresh
         self.reloads_ok += 1
+        metrics.reloads.labels("loaded").inc()
         log.info("rules reloaded", version=fresh.version, rules=len(fresh.rules))
+        await self.loaded(fresh)
         return True
+
+    async def loaded(self, ruleset: RuleSet) -> None:
+        metrics.ruleset.info({"version": ruleset.version})
+        metrics.ruleset_loaded.set_to_current_time()
+        with contextlib.suppress(*TRANSIENT):
+            await store.record_load(self.router.pool, self.name, ruleset)
+
+    async def _refused(self, error: str) -> None:
+        self.reloads_failed += 1
+        metrics.reloads.labels("refused").inc()
+        log.error("rules refused; the running rules stay", error=error)
+        with contextlib.suppress(*TRANSIENT):
+            await store.record_refusal(self.router.pool, self.name, error)
 
     async def watch(self, seconds: float = 2.0) -> None:
         stamp = self._stamp()
@@ -68,7 +89,7 @@ class RulesWatch:
                 now = self._stamp()
                 if now != stamp:
                     stamp = now
-                    self.reload()
+                    await self.reload()
 
 
 def load_rules(settings: RoutingSettings) -> RuleSet:
@@ -85,6 +106,11 @@ async def serve(
 ) -> None:
     """Route until `stop` is set; `on_start` receives the rules watch once consuming."""
     ruleset = load_rules(settings)
+    endpoint = (
+        metrics.serve(settings.metrics.host, settings.metrics.port)
+        if settings.metrics.enabled
+        else None
+    )
     topology = Topology(
         prefix=settings.broker.prefix,
         queue_type=settings.broker.queue_type,
@@ -100,10 +126,18 @@ async def serve(
         await router.bind(channel)
         queue = await channel.get_queue(topology.routing_queue.name)
         watch = RulesWatch(settings, router)
+        await watch.loaded(ruleset)
         watcher = asyncio.create_task(watch.watch())
         loop = asyncio.get_running_loop()
+        reloads: set[asyncio.Task[bool]] = set()
+
+        def on_sighup() -> None:
+            task = asyncio.create_task(watch.reload())
+            reloads.add(task)  # held, so the task is not collected before it ran
+            task.add_done_callback(reloads.discard)
+
         with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(signal.SIGHUP, watch.reload)
+            loop.add_signal_handler(signal.SIGHUP, on_sighup)
         tag = await queue.consume(router.handle)
         log.info("router started", ruleset=ruleset.version, units=len(topology.units))
         if on_start is not None:
@@ -114,6 +148,9 @@ async def serve(
     finally:
         await connection.close()
         await pool.close()
+        if endpoint is not None:
+            endpoint[0].shutdown()
+            endpoint[0].server_close()
         log.info("router stopped")
 
 

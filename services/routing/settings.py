@@ -26,6 +26,14 @@ class ConsumerSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     prefetch: Annotated[int, Meta(ge=1, le=1000)] = 64
 
 
+class MetricsSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The router's own `/metrics` endpoint for Prometheus."""
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: Annotated[int, Meta(ge=1, le=65535)] = 9102
+
+
 class RoutingSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Everything the router process is configured with."""
 
@@ -34,3 +42,4 @@ class RoutingSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     log: LogSettings = LogSettings()
     rules: RulesSettings = RulesSettings()
     consumer: ConsumerSettings = ConsumerSettings()
+    metrics: MetricsSettings = MetricsSettings()

@@ -1,4 +1,4 @@
-"""SQL of the router: one decision per report, append-only; a stored one is reused."""
+"""SQL of the router: decisions (append-only; a stored one is reused) and rule set loads."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import asyncpg
 import msgspec
 
 from schemas.decision import Decision
+from services.routing.rules import RuleSet
 
 _INSERT = """
 INSERT INTO decisions (report_id, district, unit, priority, amqp_priority, deadline_at,
@@ -51,3 +52,52 @@ async def store_decision(pool: asyncpg.Pool, decision: Decision) -> Decision:
     winner = await stored_decision(pool, decision.report_id)
     assert winner is not None, "a conflicting decision row must exist"
     return winner
+
+
+class UnitEntry(msgspec.Struct):
+    unit: str
+    section: str
+    name: str
+
+
+class DistrictEntry(msgspec.Struct):
+    name: str
+    slug: str
+    default: str
+    units: list[UnitEntry]
+
+
+def catalogue_json(ruleset: RuleSet) -> str:
+    """The unit catalogue as the operations page reads it."""
+    catalogue = ruleset.catalogue
+    districts = [
+        DistrictEntry(
+            d.name,
+            d.slug,
+            d.unit(d.default),
+            [UnitEntry(d.unit(s), s, catalogue.section_names[s]) for s in d.sections],
+        )
+        for d in catalogue.districts.values()
+    ]
+    return msgspec.json.encode({"districts": districts}).decode()
+
+
+async def record_load(pool: asyncpg.Pool, router: str, ruleset: RuleSet) -> None:
+    """Note the rule set now in use by this router."""
+    await pool.execute(
+        "INSERT INTO rule_loads (router, outcome, version, rules, catalogue) "
+        "VALUES ($1, 'loaded', $2, $3, $4::jsonb)",
+        router,
+        ruleset.version,
+        len(ruleset.rules),
+        catalogue_json(ruleset),
+    )
+
+
+async def record_refusal(pool: asyncpg.Pool, router: str, error: str) -> None:
+    """Note a rules file this router refused (the error names file, line and rule)."""
+    await pool.execute(
+        "INSERT INTO rule_loads (router, outcome, error) VALUES ($1, 'refused', $2)",
+        router,
+        error[:1000],
+    )

@@ -227,7 +227,7 @@ async def test_invalid_rules_are_refused_on_reload_while_routing_goes_on(stack: 
     assert stack.watch is not None
     before = stack.watch.router.ruleset.version
     stack.rules_file.write_text("version: 1\nrules: [{id: broken}]\n", "utf-8")
-    assert stack.watch.reload() is False
+    assert await stack.watch.reload() is False
     assert stack.watch.reloads_failed == 1
     assert stack.watch.router.ruleset.version == before
     posted = await stack.intake.post(
@@ -240,7 +240,7 @@ async def test_invalid_rules_are_refused_on_reload_while_routing_goes_on(stack: 
     assert message.message_id == posted.json()["report_id"]
     good = (ROOT / "deploy/routing/rules.yaml").read_text("utf-8") + "\n# reviewed\n"
     stack.rules_file.write_text(good, "utf-8")
-    assert stack.watch.reload() is True
+    assert await stack.watch.reload() is True
     assert stack.watch.router.ruleset.version != before
 
 

@@ -1,0 +1,51 @@
+"""The router's Prometheus metrics and the small HTTP endpoint that serves them."""
+
+from __future__ import annotations
+
+import threading
+from wsgiref.simple_server import WSGIServer
+
+from prometheus_client import Counter, Gauge, Histogram, Info, start_http_server
+
+from services.common.logging import get_logger
+
+log = get_logger("router")
+
+decisions = Counter(
+    "fsi_routing_decisions",
+    "Reports routed, by district, unit and priority (a redelivery is not counted again).",
+    ["district", "unit", "priority"],
+)
+rule_matches = Counter("fsi_routing_rule_matches", "Rules matched by new decisions.", ["rule"])
+triage = Counter("fsi_routing_triage", "Reports sent to triage, by reason.", ["reason"])
+dead_letters = Counter(
+    "fsi_routing_dead_letters", "Messages sent to the dead-letter queue, by reason.", ["reason"]
+)
+decision_seconds = Histogram(
+    "fsi_routing_decision_duration_seconds",
+    "Time to decide one report (the pure decision).",
+    buckets=(5e-6, 1e-5, 2e-5, 5e-5, 1e-4, 2.5e-4, 1e-3, 1e-2),
+)
+handle_seconds = Histogram(
+    "fsi_routing_handle_duration_seconds",
+    "Time from delivery to acknowledgement: decide, store, publish with confirm.",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0),
+)
+redeliveries = Counter(
+    "fsi_routing_redeliveries", "Redelivered reports (their stored decision republished)."
+)
+ruleset = Info("fsi_routing_ruleset", "The rule set in use.")
+ruleset_loaded = Gauge(
+    "fsi_routing_ruleset_loaded_timestamp_seconds", "When the rule set in use was loaded."
+)
+reloads = Counter("fsi_routing_rule_reloads", "Rule reloads, by result.", ["result"])
+
+
+def serve(host: str, port: int) -> tuple[WSGIServer, threading.Thread] | None:
+    """Serve `/metrics` on a thread of its own; None (logged) when the port is taken, since
+    routing matters more than its metrics."""
+    try:
+        return start_http_server(port, addr=host)
+    except OSError as exc:
+        log.error("metrics endpoint not started", port=port, error=exc.strerror)
+        return None
