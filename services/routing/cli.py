@@ -1,11 +1,13 @@
 """`fsi-rules`: check, test and explain routing rules before they go live.
 
-    fsi-rules check RULES [--units UNITS]
+    fsi-rules check RULES [--units UNITS] [--strict]
     fsi-rules test RULES CASES [--units UNITS]
     fsi-rules explain RULES REPORT.json [--units UNITS]
     fsi-rules replay RULES --since DATE [--units UNITS]      (database: FSI_DB_URL)
 
 Exit status 0 when all is well, 1 when a check or a test case fails, 2 for unusable input.
+`check` fails on warnings (a unit rule that never decides, a unit nothing reaches); its
+notes (unit rules that overlap with different units) fail it only with --strict.
 """
 
 from __future__ import annotations
@@ -30,37 +32,13 @@ from services.common import settings as fsi_settings
 from services.intake.standardise import Options, standardise
 from services.routing import conditions
 from services.routing.engine import decide, facts_of
+from services.routing.lint import lint
 from services.routing.reading import Reader, RulesError
 from services.routing.replay import replay
 from services.routing.rules import RuleSet, load_ruleset
 from services.routing.settings import DEPLOY
 
 NOW_DEFAULT = "the moment the command runs"
-
-
-def lint(ruleset: RuleSet) -> list[str]:
-    """Findings that are not errors but are likely mistakes."""
-    findings: list[str] = []
-    unit_rules = [r for r in ruleset.rules if r.names_unit]
-    for i, later in enumerate(unit_rules):
-        for earlier in unit_rules[:i]:
-            if earlier.source.get("when") == later.source.get("when"):
-                target = (earlier.section or earlier.unit, later.section or later.unit)
-                what = (
-                    "decides the unit first"
-                    if target[0] == target[1]
-                    else (f"sends the same reports to {target[0]}, not {target[1]}")
-                )
-                findings.append(
-                    f"{ruleset.file}:{later.line}: rule {later.id} can never decide the unit: "
-                    f"rule {earlier.id} (line {earlier.line}) has the same condition and {what}"
-                )
-    named = {r.section for r in ruleset.rules if r.section}
-    defaults = {d.default for d in ruleset.catalogue.districts.values()}
-    for section in ruleset.catalogue.section_names:
-        if section not in named and section not in defaults:
-            findings.append(f"section {section} is reached by no rule and no default")
-    return findings
 
 
 def _standard(body: Any, ref: reference.Reference, now: dt.datetime) -> Report:
@@ -141,6 +119,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
     parser.add_argument("input", type=Path, nargs="?", help="CASES (test) or REPORT.json (explain)")
     parser.add_argument("--units", type=Path, default=DEPLOY / "units.yaml")
     parser.add_argument("--since", type=dt.datetime.fromisoformat, help="replay: from (ISO date)")
+    parser.add_argument("--strict", action="store_true", help="check: notes fail the check too")
     args = parser.parse_args(argv)
     try:
         ruleset = load_ruleset(args.rules, args.units, reference.load())
@@ -150,10 +129,10 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
     if args.command == "check":
         findings = lint(ruleset)
         for finding in findings:
-            print(f"warning: {finding}", file=out)
+            print(f"{finding.severity}: {finding.text}", file=out)
         units = len(ruleset.catalogue.units)
         print(f"ok: {len(ruleset.rules)} rules, {units} units, version {ruleset.version}", file=out)
-        return 1 if findings else 0
+        return 1 if any(f.severity == "warning" or args.strict for f in findings) else 0
     if args.command == "replay":
         return _replay(ruleset, args.since, out)
     if args.input is None:

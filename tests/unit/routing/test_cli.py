@@ -6,6 +6,7 @@ import io
 import json
 from pathlib import Path
 
+from schemas import reference
 from services.routing.cli import main
 
 ROOT = Path(__file__).parents[3]
@@ -14,7 +15,7 @@ CASES = ROOT / "deploy" / "routing" / "rules.test.yaml"
 HEAD = "version: 1\npriorities: {critical: 9, high: 7, normal: 4, low: 1}\nrules:\n"
 
 
-def run(*args: str) -> tuple[int, str]:
+def run(*args: str | Path) -> tuple[int, str]:
     out = io.StringIO()
     code = main([str(a) for a in args], out=out)
     return code, out.getvalue()
@@ -23,7 +24,8 @@ def run(*args: str) -> tuple[int, str]:
 def test_check_default_rules() -> None:
     code, text = run("check", RULES)
     assert code == 0
-    assert text.startswith("ok: 22 rules")
+    assert "warning:" not in text
+    assert text.splitlines()[-1].startswith("ok: 22 rules")
 
 
 def test_check_bad_rules_names_the_line(tmp_path: Path) -> None:
@@ -46,9 +48,41 @@ def test_check_lints_shadowed_rules_and_unreached_sections(tmp_path: Path) -> No
     )
     code, text = run("check", rules)
     assert code == 1
-    assert "rule second can never decide the unit: rule first (line 4)" in text
-    assert "sends the same reports to vold-og-seksual, not barn-og-unge" in text
-    assert "section okonomi-og-miljo is reached by no rule and no default" in text
+    assert (
+        f"warning: {rules}:5: rule second can never decide the unit: rule first (line 4) "
+        "always matches first and sends those reports to vold-og-seksual, not barn-og-unge"
+    ) in text
+    assert "warning: section okonomi-og-miljo is reached by no rule and no default" in text
+
+
+def test_overlaps_are_notes_that_fail_check_only_when_strict(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        HEAD
+        + "  - {id: dv, when: {flag: domestic_violence}, then: {section: vold-naere-relasjoner}}\n"
+        + "  - {id: sexual, when: {offence: {ssb_group: Seksuallovbrudd}},"
+        + " then: {section: vold-og-seksual}}\n",
+        "utf-8",
+    )
+    units = tmp_path / "units.yaml"
+    units.write_text(
+        "sections: {felles-etterforskning: F, vold-og-seksual: V, vold-naere-relasjoner: N}\n"
+        "districts:\n"
+        + "".join(
+            f"  {d}: {{slug: d{i}, default: felles-etterforskning}}\n"
+            for i, d in enumerate(reference.POLICE_DISTRICTS)
+        ),
+        "utf-8",
+    )
+    code, text = run("check", rules, "--units", units)
+    assert code == 0
+    assert (
+        f"note: {rules}:5: rule sexual overlaps rule dv (line 4) with a different unit: "
+        "offence strl-291 with flag domestic_violence goes to vold-naere-relasjoner, "
+        "not vold-og-seksual"
+    ) in text
+    assert run("check", rules, "--units", units, "--strict")[0] == 1
+    assert run("check", RULES, "--strict")[0] == 1  # the default rules overlap on purpose
 
 
 def test_the_default_rules_pass_their_test_file() -> None:
