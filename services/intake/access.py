@@ -96,6 +96,10 @@ class Clients:
     def from_file(cls, path: str | Path) -> Clients:
         return cls.from_yaml(Path(path).read_text("utf-8"), str(path))
 
+    def by_id(self, client_id: str) -> Client | None:
+        """The client of this id (for a session that names it), or None."""
+        return next((c for c in self.by_hash.values() if c.id == client_id), None)
+
     def authenticate(self, authorization: str | None) -> Client | None:
         """The client whose key is in a `Bearer` header, or None."""
         scheme, _, key = (authorization or "").partition(" ")

@@ -26,6 +26,7 @@ from services.common.logging import get_logger
 from services.intake import metrics, store
 from services.intake.access import Client, Clients, RateLimiter
 from services.intake.adapters import ADAPTERS, AdapterError
+from services.intake.ops import Monitor
 from services.intake.outbox import BrokerLink
 from services.intake.service import (
     CANONICAL,
@@ -92,6 +93,7 @@ class IntakeState(msgspec.Struct):
     limiter: RateLimiter
     link: BrokerLink | None
     max_batch_items: int
+    monitor: Monitor | None = None
 
 
 def problem(

@@ -4,27 +4,38 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import asyncpg
+import prometheus_client
 from litestar import Litestar
+from litestar.middleware.session.client_side import CookieBackendConfig
 from litestar.openapi import OpenAPIConfig
+from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsPlugin
+from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.template.config import TemplateConfig
 
 from schemas import reference
 from services.common import db
 from services.common import logging as fsi_logging
 from services.common.settings import SettingsError
 from services.common.topology import Topology
-from services.intake import api, openapi
+from services.intake import api, openapi, ops_api
 from services.intake.access import Clients, ClientsFileError, RateLimiter
+from services.intake.ops import Monitor
 from services.intake.outbox import BrokerLink, OutboxRelay
 from services.intake.service import IntakeService
-from services.intake.settings import IntakeSettings
+from services.intake.settings import IntakeSettings, OpsSettings
 from services.intake.standardise import Options
 
 log = fsi_logging.get_logger("app")
+TEMPLATES = Path(__file__).parent / "templates"
+# `_created` series double every counter's output and no dashboard here reads them.
+prometheus_client.disable_created_metrics()  # type: ignore[no-untyped-call]
 
 
 def topology_of(settings: IntakeSettings) -> Topology:
@@ -56,6 +67,10 @@ def load_clients(settings: IntakeSettings) -> Clients:
         raise SettingsError(f"invalid setting FSI_ACCESS_CLIENTS_FILE: {exc}") from None
 
 
+def _session_secret(settings: OpsSettings) -> bytes:
+    return bytes.fromhex(settings.session_secret) if settings.session_secret else os.urandom(32)
+
+
 def create_app(settings: IntakeSettings, *, configure_logging: bool = True) -> Litestar:
     """The intake app; nothing connects until it starts."""
     if configure_logging:
@@ -70,6 +85,8 @@ def create_app(settings: IntakeSettings, *, configure_logging: bool = True) -> L
         relay_task: asyncio.Task[None] | None = None
         if settings.relay.enabled:
             relay_task = asyncio.create_task(relay.run(), name="outbox-relay")
+        monitor = Monitor(pool, settings.broker.url, topology_of(settings), settings.ops)
+        monitor_task = asyncio.create_task(monitor.run(), name="ops-monitor")
         app.state.intake = api.IntakeState(
             service=IntakeService(
                 pool=pool,
@@ -83,13 +100,16 @@ def create_app(settings: IntakeSettings, *, configure_logging: bool = True) -> L
             limiter=RateLimiter(settings.access.rate_per_second, settings.access.rate_burst),
             link=link if settings.relay.enabled else None,
             max_batch_items=settings.http.max_batch_items,
+            monitor=monitor,
         )
         log.info("intake started")
         try:
             yield
         finally:
-            if relay_task is not None:
-                await _stop(relay, relay_task)
+            monitor.stop()
+            await _stop(relay, relay_task) if relay_task is not None else None
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(monitor_task, 10)
             try:
                 await asyncio.wait_for(pool.close(), 10)
             except TimeoutError:
@@ -97,10 +117,31 @@ def create_app(settings: IntakeSettings, *, configure_logging: bool = True) -> L
                 pool.terminate()
             log.info("intake stopped")
 
-    handlers: list[Any] = [api.ReportsController, api.SourcesController, api.healthz, api.readyz]
+    prometheus = PrometheusConfig(app_name="fsi-intake", prefix="fsi_intake", group_path=True)
+    sessions = CookieBackendConfig(
+        secret=_session_secret(settings.ops),
+        key="fsi_ops_session",
+        max_age=int(settings.ops.session_hours * 3600),
+        path="/ops",
+        secure=settings.ops.cookie_secure,
+        httponly=True,
+        samesite="strict",
+        exclude=r"^/(v1|metrics|healthz|readyz|schema)",  # the operators' pages only
+    )
+    handlers: list[Any] = [
+        api.ReportsController,
+        api.SourcesController,
+        api.healthz,
+        api.readyz,
+        PrometheusController,
+        ops_api.OpsController,
+    ]
     app = Litestar(
         route_handlers=handlers,
         lifespan=[lifespan],
+        middleware=[prometheus.middleware, sessions.middleware],
+        after_exception=[api.count_refusal],
+        template_config=TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine),
         plugins=[ProblemDetailsPlugin(ProblemDetailsConfig(enable_for_all_http_exceptions=True))],
         exception_handlers={
             asyncpg.PostgresConnectionError: api.database_unavailable,
@@ -120,5 +161,6 @@ def create_app(settings: IntakeSettings, *, configure_logging: bool = True) -> L
         debug=False,
     )
     app.state.max_body_bytes = settings.http.max_body_bytes
+    app.state.ops_refresh_seconds = max(5, round(settings.ops.interval_seconds))
     openapi.complete(app)
     return app

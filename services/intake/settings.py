@@ -48,6 +48,23 @@ class StandardiseSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=Tru
     accept_2032_checksums: bool = True
 
 
+class OpsSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The operations overview (`/ops`): how often it is read, and the operators' sessions."""
+
+    interval_seconds: Annotated[float, Meta(ge=1, le=300)] = 10.0
+    read_timeout_seconds: Annotated[float, Meta(gt=0, le=60)] = 5.0
+    # RabbitMQ's management API (http://user:password@host:15672) when enabled; without it
+    # queues are read by passive declares, which cannot count unacknowledged messages.
+    management_url: str = ""
+    overdue_look_back_days: Annotated[int, Meta(ge=1, le=3650)] = 30
+    cases_shown: Annotated[int, Meta(ge=1, le=200)] = 15
+    # 64 hex digits; empty: a random key per process (sessions end when it restarts, and
+    # several workers need one shared key).
+    session_secret: Annotated[str, Meta(pattern="^([0-9a-fA-F]{64})?$")] = ""
+    session_hours: Annotated[float, Meta(gt=0, le=24)] = 8.0
+    cookie_secure: bool = True
+
+
 class IntakeSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Everything the intake process is configured with."""
 
@@ -58,3 +75,4 @@ class IntakeSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     access: AccessSettings = AccessSettings()
     relay: RelaySettings = RelaySettings()
     standardise: StandardiseSettings = StandardiseSettings()
+    ops: OpsSettings = OpsSettings()

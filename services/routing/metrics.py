@@ -5,11 +5,19 @@ from __future__ import annotations
 import threading
 from wsgiref.simple_server import WSGIServer
 
-from prometheus_client import Counter, Gauge, Histogram, Info, start_http_server
+from prometheus_client import (
+    Counter,
+    Gauge,
+    Histogram,
+    Info,
+    disable_created_metrics,
+    start_http_server,
+)
 
 from services.common.logging import get_logger
 
 log = get_logger("router")
+disable_created_metrics()  # type: ignore[no-untyped-call]  # no dashboard reads `_created`
 
 decisions = Counter(
     "fsi_routing_decisions",

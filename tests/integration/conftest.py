@@ -135,3 +135,7 @@ async def drain(
         await message.ack()
         got.append(message)
     return got
+
+
+# The whole-stack fixture, for every integration test module that asks for it.
+from tests.integration.stack import stack  # noqa: E402, F401

@@ -20,7 +20,7 @@ from services.intake.settings import IntakeSettings, StandardiseSettings
 from services.routing.main import RulesWatch, load_rules, serve
 from services.routing.settings import RoutingSettings
 from tests.integration.conftest import auth
-from tests.integration.routing.test_router import example, take, wait_routed
+from tests.integration.stack import example, take, wait_routed
 
 UNIT = "oslo.felles-etterforskning"
 

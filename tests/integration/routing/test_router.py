@@ -4,123 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import io
-import json
-import shutil
 import uuid
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import aio_pika
 import asyncpg
 import msgspec
 import pytest
-from litestar.testing import AsyncTestClient
 
 from schemas.envelope import CASE_ROUTED_TYPE, CaseRouted
-from services.common.settings import BrokerSettings, DatabaseSettings, LogSettings
-from services.common.topology import REPORT_ACCEPTED_KEY, Topology
-from services.intake.app import create_app
-from services.intake.settings import IntakeSettings, StandardiseSettings
+from services.common.topology import REPORT_ACCEPTED_KEY
 from services.routing.cli import main as cli_main
-from services.routing.main import RulesWatch, load_rules, serve
-from services.routing.settings import RoutingSettings, RulesSettings
-from tests.integration.conftest import auth, unique
-
-ROOT = Path(__file__).parents[3]
-EXAMPLES = ROOT / "schemas" / "examples"
-
-
-@dataclass
-class Stack:
-    intake: AsyncTestClient[Any]
-    channel: aio_pika.abc.AbstractChannel
-    topology: Topology
-    database_url: str
-    watch: RulesWatch | None
-    rules_file: Path
-
-    async def queue(self, name: str) -> aio_pika.abc.AbstractQueue:
-        return await self.channel.get_queue(name)
-
-
-@pytest.fixture
-async def stack(
-    tmp_path: Path,
-    database_url: str,
-    amqp_url: str,
-    intake_settings: Callable[..., IntakeSettings],
-    make_topology: Callable[..., Topology],
-) -> AsyncIterator[Stack]:
-    rules_file = tmp_path / "rules.yaml"
-    shutil.copy(ROOT / "deploy/routing/rules.yaml", rules_file)
-    base = intake_settings()
-    routing = RoutingSettings(
-        # The template database is migrated already; and a router holding the migration lock
-        # while the test client blocks this loop to start the intake would deadlock it.
-        db=DatabaseSettings(url=database_url, pool_min=1, pool_max=4, migrate_on_start=False),
-        broker=BrokerSettings(url=amqp_url, prefix=base.broker.prefix),
-        log=LogSettings(),
-        rules=RulesSettings(file=str(rules_file)),
-    )
-    topology = make_topology(units=load_rules(routing).catalogue.units)
-    settings = msgspec.structs.replace(
-        base, standardise=StandardiseSettings(accept_synthetic_ids=True)
-    )
-    stop = asyncio.Event()
-    watches: list[RulesWatch] = []
-    connection = await aio_pika.connect(amqp_url)
-    router: asyncio.Task[None] | None = None
-    try:
-        async with AsyncTestClient(create_app(settings, configure_logging=False)) as client:
-            router = asyncio.create_task(serve(routing, stop, on_start=watches.append))
-            for _ in range(200):
-                if watches:
-                    break
-                await asyncio.sleep(0.05)
-            yield Stack(
-                client, await connection.channel(), topology, database_url, watches[0], rules_file
-            )
-    finally:
-        stop.set()
-        if router is not None:
-            await asyncio.wait_for(router, 20)
-        await connection.close()
-
-
-def example(name: str, **changes: Any) -> dict[str, Any]:
-    body = json.loads((EXAMPLES / f"report.{name}.json").read_text("utf-8"))
-    body.update(source="alpha-src", external_id=unique(name), **changes)
-    return body
-
-
-async def wait_routed(database_url: str, count: int, within: float = 15) -> None:
-    conn = await asyncpg.connect(database_url)
-    try:
-        for _ in range(int(within * 20)):
-            if await conn.fetchval("SELECT count(*) FROM decisions") >= count:
-                return
-            await asyncio.sleep(0.05)
-    finally:
-        await conn.close()
-    raise AssertionError(f"fewer than {count} reports were routed in {within} s")
-
-
-async def take(
-    queue: aio_pika.abc.AbstractQueue, count: int
-) -> list[aio_pika.abc.AbstractIncomingMessage]:
-    got = []
-    for _ in range(400):
-        message = await queue.get(fail=False)
-        if message is not None:
-            await message.ack()
-            got.append(message)
-            if len(got) == count:
-                break
-        else:
-            await asyncio.sleep(0.05)
-    return got
+from tests.integration.conftest import auth
+from tests.integration.stack import ROOT, Stack, example, take, wait_routed
 
 
 async def test_post_is_routed_with_priority_deadline_and_audit(stack: Stack) -> None:

@@ -23,7 +23,7 @@ from services.intake.settings import IntakeSettings, StandardiseSettings
 from services.routing.main import load_rules
 from services.routing.settings import RoutingSettings
 from tests.integration.conftest import auth
-from tests.integration.routing.test_router import example, wait_routed
+from tests.integration.stack import example, wait_routed
 from tests.support.processes import ServiceProcess
 from tests.support.proxy import TcpProxy
 

@@ -1,0 +1,452 @@
+"""The operations overview: queues, deadlines, outbox lag and rule set, read on an interval.
+
+One monitor per intake process reads RabbitMQ (its management API when configured, else
+passive declares, which give ready messages and consumers but not unacknowledged ones) and
+PostgreSQL every few seconds, keeps the latest `Overview` for `/ops` and
+`/v1/ops/overview`, and sets the queue and deadline gauges; a scrape never queries either.
+The unit catalogue comes from the rule set the router last loaded (`rule_loads`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import urllib.parse
+from dataclasses import dataclass, field
+
+import aio_pika
+import aiormq
+import asyncpg
+import httpx
+import msgspec
+from prometheus_client import Gauge
+
+from services.common.logging import get_logger
+from services.common.topology import Topology
+from services.intake import metrics
+from services.intake.settings import OpsSettings
+
+log = get_logger("ops")
+
+_LABELS = ["queue", "kind", "district", "unit"]
+ready_gauge = Gauge("fsi_queue_messages_ready", "Messages ready in a queue.", _LABELS)
+unacked_gauge = Gauge(
+    "fsi_queue_messages_unacknowledged",
+    "Messages delivered and not yet acknowledged (management API only).",
+    _LABELS,
+)
+consumers_gauge = Gauge("fsi_queue_consumers", "Consumers of a queue.", _LABELS)
+deadline_gauge = Gauge(
+    "fsi_cases_deadline",
+    "Routed cases by deadline window (overdue: passed within the look-back; due_7d includes "
+    "due_24h).",
+    ["district", "unit", "window"],
+)
+routed_gauge = Gauge(
+    "fsi_cases_routed_last_hour", "Cases routed to a unit in the last hour.", ["district", "unit"]
+)
+broker_up = Gauge("fsi_broker_up", "1 when the monitor could read RabbitMQ.")
+database_up = Gauge("fsi_database_up", "1 when the monitor could read PostgreSQL.")
+refreshed = Gauge("fsi_ops_refreshed_timestamp_seconds", "When the overview was last read.")
+
+
+class QueueState(msgspec.Struct):
+    """One queue as the broker reported it; None where it cannot tell."""
+
+    name: str
+    ready: int | None = None
+    unacknowledged: int | None = None
+    consumers: int | None = None
+    missing: bool = False
+
+
+class UnitView(msgspec.Struct):
+    unit: str
+    name: str
+    queue: QueueState | None = None
+    routed_last_hour: int = 0
+    overdue: int = 0
+    due_24h: int = 0
+    due_7d: int = 0
+    nearest_deadline: dt.datetime | None = None
+
+
+class DistrictView(msgspec.Struct):
+    name: str
+    units: list[UnitView]
+    default_unit: str
+    routed_last_hour: int = 0
+    overdue: int = 0
+    due_24h: int = 0
+
+
+class Service(msgspec.Struct):
+    """Whether a backing service answered the last read, and since when it has not."""
+
+    up: bool
+    checked_at: dt.datetime
+    error: str | None = None
+
+
+class RulesetView(msgspec.Struct):
+    version: str
+    loaded_at: dt.datetime
+    rules: int
+    router: str
+    refused_at: dt.datetime | None = None
+    refused_error: str | None = None
+
+
+class CaseView(msgspec.Struct):
+    """One routed case: ids and decision only, never the report's content."""
+
+    report_id: str
+    unit: str
+    priority: str
+    decided_at: dt.datetime
+    deadline_at: dt.datetime | None
+    rules: list[str]
+
+
+class OutboxView(msgspec.Struct):
+    pending: int
+    oldest_age_seconds: float
+
+
+class Overview(msgspec.Struct):
+    """Everything the operations page shows, as one JSON document."""
+
+    generated_at: dt.datetime
+    broker: Service
+    database: Service
+    ruleset: RulesetView | None
+    outbox: OutboxView | None
+    triage: QueueState | None
+    dead_letter: QueueState | None
+    routing: QueueState | None
+    districts: list[DistrictView]
+    overdue_look_back_days: int
+    latest: list[CaseView] = []
+    urgent: list[CaseView] = []
+
+
+class _Unit(msgspec.Struct):
+    unit: str
+    section: str
+    name: str
+
+
+class _District(msgspec.Struct):
+    name: str
+    slug: str
+    default: str
+    units: list[_Unit]
+
+
+class _Catalogue(msgspec.Struct):
+    districts: list[_District]
+
+
+_LOADED = """
+SELECT version, at, rules, router, catalogue::text FROM rule_loads
+WHERE outcome = 'loaded' ORDER BY at DESC, id DESC LIMIT 1
+"""
+_REFUSED = "SELECT at, error FROM rule_loads WHERE outcome = 'refused' ORDER BY at DESC LIMIT 1"
+_UNITS = """
+SELECT unit,
+       count(*) FILTER (WHERE decided_at > now() - interval '1 hour') AS routed_last_hour,
+       count(*) FILTER (WHERE deadline_at < now()
+                          AND deadline_at > now() - $1::interval) AS overdue,
+       count(*) FILTER (WHERE deadline_at >= now()
+                          AND deadline_at < now() + interval '24 hours') AS due_24h,
+       count(*) FILTER (WHERE deadline_at >= now()
+                          AND deadline_at < now() + interval '7 days') AS due_7d,
+       min(deadline_at) FILTER (WHERE deadline_at >= now()) AS nearest
+FROM decisions
+WHERE decided_at > now() - interval '1 hour' OR deadline_at > now() - $1::interval
+GROUP BY unit
+"""
+_CASES = "SELECT report_id, unit, priority, decided_at, deadline_at, matched_rules FROM decisions"
+_LATEST = _CASES + " ORDER BY decided_at DESC LIMIT $1"
+_URGENT = _CASES + " WHERE deadline_at >= now() ORDER BY deadline_at LIMIT $1"
+_OUTBOX = """
+SELECT count(*) AS pending,
+       coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8 AS oldest
+FROM outbox WHERE published_at IS NULL
+"""
+
+
+@dataclass
+class _DatabaseRead:
+    catalogue: _Catalogue | None = None
+    ruleset: RulesetView | None = None
+    units: dict[str, asyncpg.Record] = field(default_factory=dict)
+    outbox: OutboxView | None = None
+    latest: list[CaseView] = field(default_factory=list)
+    urgent: list[CaseView] = field(default_factory=list)
+
+
+def _case(row: asyncpg.Record) -> CaseView:
+    return CaseView(
+        str(row["report_id"]),
+        row["unit"],
+        row["priority"],
+        row["decided_at"],
+        row["deadline_at"],
+        list(row["matched_rules"]),
+    )
+
+
+def _cause(exc: BaseException) -> str:
+    # The class name says enough and never carries data from the request or the row.
+    return type(exc).__name__
+
+
+@dataclass
+class Monitor:
+    """Reads the overview every `settings.interval_seconds`; `latest` is the last one."""
+
+    pool: asyncpg.Pool
+    broker_url: str
+    topology: Topology
+    settings: OpsSettings
+    latest: Overview | None = None
+    _catalogue: _Catalogue | None = None
+    _connection: aio_pika.abc.AbstractConnection | None = None
+    _stopping: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def run(self) -> None:
+        """Refresh until stopped; a failing read is shown, never fatal."""
+        try:
+            while not self._stopping.is_set():
+                try:
+                    await self.refresh()
+                except Exception as exc:
+                    log.error("operations overview failed", error=_cause(exc))
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self.settings.interval_seconds):
+                        await self._stopping.wait()
+        finally:
+            await self._close_broker()
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def refresh(self) -> Overview:
+        now = dt.datetime.now(dt.UTC)
+        db, database = await self._read_database(now)
+        if db.catalogue is not None:
+            self._catalogue = db.catalogue
+        names = self._queue_names()
+        queues, broker = await self._read_broker(names, now)
+        overview = self._build(now, db, database, broker, queues)
+        self._set_gauges(overview)
+        self.latest = overview
+        return overview
+
+    # --- PostgreSQL ---------------------------------------------------------------------
+
+    async def _read_database(self, now: dt.datetime) -> tuple[_DatabaseRead, Service]:
+        read = _DatabaseRead()
+        try:
+            async with asyncio.timeout(self.settings.read_timeout_seconds):
+                async with self.pool.acquire() as conn:
+                    await self._read_rules(conn, read)
+                    look_back = dt.timedelta(days=self.settings.overdue_look_back_days)
+                    read.units = {r["unit"]: r for r in await conn.fetch(_UNITS, look_back)}
+                    row = await conn.fetchrow(_OUTBOX)
+                    read.outbox = OutboxView(row["pending"], round(row["oldest"], 3))
+                    count = self.settings.cases_shown
+                    read.latest = [_case(r) for r in await conn.fetch(_LATEST, count)]
+                    read.urgent = [_case(r) for r in await conn.fetch(_URGENT, count)]
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
+            return read, Service(False, now, _cause(exc))
+        return read, Service(True, now)
+
+    async def _read_rules(self, conn: asyncpg.Connection, read: _DatabaseRead) -> None:
+        loaded = await conn.fetchrow(_LOADED)
+        if loaded is None:
+            return
+        read.catalogue = msgspec.json.decode(loaded["catalogue"], type=_Catalogue)
+        read.ruleset = RulesetView(
+            loaded["version"], loaded["at"], loaded["rules"], loaded["router"]
+        )
+        refused = await conn.fetchrow(_REFUSED)
+        if refused is not None and refused["at"] > loaded["at"]:
+            read.ruleset.refused_at = refused["at"]
+            read.ruleset.refused_error = refused["error"]
+
+    # --- RabbitMQ -----------------------------------------------------------------------
+
+    def _queue_names(self) -> list[str]:
+        units = [
+            u.unit for d in (self._catalogue.districts if self._catalogue else []) for u in d.units
+        ]
+        topology = Topology(self.topology.prefix, self.topology.queue_type, tuple(units))
+        return [q.name for q in topology.queues]
+
+    async def _read_broker(
+        self, names: list[str], now: dt.datetime
+    ) -> tuple[dict[str, QueueState], Service]:
+        try:
+            async with asyncio.timeout(self.settings.read_timeout_seconds):
+                if self.settings.management_url:
+                    states = await self._from_management(names)
+                else:
+                    states = await self._from_declares(names)
+        except (
+            aio_pika.exceptions.AMQPError,
+            aiormq.exceptions.AMQPError,
+            httpx.HTTPError,
+            OSError,
+            TimeoutError,
+        ) as exc:
+            await self._close_broker()
+            return {}, Service(False, now, _cause(exc))
+        return states, Service(True, now)
+
+    async def _from_declares(self, names: list[str]) -> dict[str, QueueState]:
+        if self._connection is None or self._connection.is_closed:
+            self._connection = await aio_pika.connect(self.broker_url, timeout=5)
+        channel = await self._connection.channel()
+        states: dict[str, QueueState] = {}
+        try:
+            for name in names:
+                try:
+                    queue = await channel.declare_queue(name, passive=True)
+                except aio_pika.exceptions.ChannelNotFoundEntity:
+                    # A missing queue closes the channel; note it and go on with a new one.
+                    states[name] = QueueState(name, missing=True)
+                    channel = await self._connection.channel()
+                    continue
+                result = queue.declaration_result
+                states[name] = QueueState(name, result.message_count, None, result.consumer_count)
+        finally:
+            with contextlib.suppress(Exception):
+                await channel.close()
+        return states
+
+    async def _from_management(self, names: list[str]) -> dict[str, QueueState]:
+        url = urllib.parse.urlsplit(self.settings.management_url)
+        vhost = urllib.parse.quote(urllib.parse.urlsplit(self.broker_url).path[1:] or "/", safe="")
+        base = url._replace(netloc=(url.hostname or "") + (f":{url.port}" if url.port else ""))
+        auth = (urllib.parse.unquote(url.username or ""), urllib.parse.unquote(url.password or ""))
+        async with httpx.AsyncClient(auth=auth, timeout=5) as client:
+            answer = await client.get(
+                f"{base.geturl().rstrip('/')}/api/queues/{vhost}",
+                params={"columns": "name,messages_ready,messages_unacknowledged,consumers"},
+            )
+            answer.raise_for_status()
+        found = {q["name"]: q for q in answer.json()}
+        return {
+            name: QueueState(
+                name,
+                found[name].get("messages_ready"),
+                found[name].get("messages_unacknowledged"),
+                found[name].get("consumers"),
+            )
+            if name in found
+            else QueueState(name, missing=True)
+            for name in names
+        }
+
+    async def _close_broker(self) -> None:
+        if self._connection is not None:
+            with contextlib.suppress(Exception):
+                await self._connection.close()
+            self._connection = None
+
+    # --- the overview -------------------------------------------------------------------
+
+    def _build(
+        self,
+        now: dt.datetime,
+        db: _DatabaseRead,
+        database: Service,
+        broker: Service,
+        queues: dict[str, QueueState],
+    ) -> Overview:
+        previous = self.latest
+        districts = [
+            self._district(d, db, queues)
+            for d in (self._catalogue.districts if self._catalogue else [])
+        ]
+        return Overview(
+            generated_at=now,
+            broker=broker,
+            database=database,
+            # What PostgreSQL said last time stays visible (marked by `database`) while it
+            # cannot be read.
+            ruleset=db.ruleset or (previous.ruleset if previous and not database.up else None),
+            outbox=db.outbox,
+            triage=queues.get(self.topology.triage_queue.name),
+            dead_letter=queues.get(self.topology.dead_letter_queue.name),
+            routing=queues.get(self.topology.routing_queue.name),
+            districts=districts,
+            overdue_look_back_days=self.settings.overdue_look_back_days,
+            latest=db.latest,
+            urgent=db.urgent,
+        )
+
+    def _district(
+        self, district: _District, db: _DatabaseRead, queues: dict[str, QueueState]
+    ) -> DistrictView:
+        units = []
+        for entry in district.units:
+            row = db.units.get(entry.unit)
+            view = UnitView(
+                entry.unit, entry.name, queues.get(self.topology.unit_queue(entry.unit).name)
+            )
+            if row is not None:
+                view.routed_last_hour = row["routed_last_hour"]
+                view.overdue, view.due_24h, view.due_7d = (
+                    row["overdue"],
+                    row["due_24h"],
+                    row["due_7d"],
+                )
+                view.nearest_deadline = row["nearest"]
+            units.append(view)
+        return DistrictView(
+            district.name,
+            units,
+            district.default,
+            sum(u.routed_last_hour for u in units),
+            sum(u.overdue for u in units),
+            sum(u.due_24h for u in units),
+        )
+
+    def _set_gauges(self, overview: Overview) -> None:
+        broker_up.set(overview.broker.up)
+        database_up.set(overview.database.up)
+        refreshed.set(overview.generated_at.timestamp())
+        if overview.outbox is not None:
+            metrics.outbox_pending.set(overview.outbox.pending)
+            metrics.outbox_oldest_age.set(overview.outbox.oldest_age_seconds)
+        for kind, state in (
+            ("triage", overview.triage),
+            ("dead_letter", overview.dead_letter),
+            ("routing", overview.routing),
+        ):
+            _set_queue(state, kind, "", "")
+        for district in overview.districts:
+            for unit in district.units:
+                _set_queue(unit.queue, "unit", district.name, unit.unit)
+                if overview.database.up:
+                    routed_gauge.labels(district.name, unit.unit).set(unit.routed_last_hour)
+                    for window in ("overdue", "due_24h", "due_7d"):
+                        deadline_gauge.labels(district.name, unit.unit, window).set(
+                            getattr(unit, window)
+                        )
+
+
+def _set_queue(state: QueueState | None, kind: str, district: str, unit: str) -> None:
+    if state is None or state.missing:
+        return
+    labels = (state.name, kind, district, unit)
+    if state.ready is not None:
+        ready_gauge.labels(*labels).set(state.ready)
+    if state.unacknowledged is not None:
+        unacked_gauge.labels(*labels).set(state.unacknowledged)
+    if state.consumers is not None:
+        consumers_gauge.labels(*labels).set(state.consumers)

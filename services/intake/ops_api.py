@@ -1,0 +1,160 @@
+"""The operations page (`/ops`, HTML for people) and its data (`/v1/ops/overview`, JSON).
+
+Both are for the operator role. Tools send the API key as a bearer token; people sign in
+once with it on `/ops/login` and get a session cookie (encrypted, HttpOnly, SameSite=Strict)
+that names the client and the key it signed in with, so a changed key ends the session.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+from typing import Annotated, Any
+
+from litestar import Controller, Request, get, post
+from litestar.enums import RequestEncodingType
+from litestar.params import Body
+from litestar.response import Redirect, Template
+from litestar.status_codes import HTTP_200_OK, HTTP_303_SEE_OTHER
+
+from schemas.report import OSLO
+from services.common.logging import get_logger
+from services.intake.access import Client
+from services.intake.api import _state, problem
+from services.intake.ops import Overview
+
+log = get_logger("ops")
+_SESSION_KEY = "operator"
+
+
+def _session_client(request: Request[Any, Any, Any]) -> Client | None:
+    session = request.scope.get("session")
+    entry = session.get(_SESSION_KEY) if isinstance(session, dict) else None
+    if not isinstance(entry, dict):
+        return None
+    client = _state(request).clients.by_id(str(entry.get("client")))
+    if client is None or not client.is_operator:
+        return None
+    # A rotated key ends the sessions opened with the old one.
+    if not hmac.compare_digest(client.key_sha256[:16], str(entry.get("key"))):
+        return None
+    return client
+
+
+def _operator(request: Request[Any, Any, Any], *, allow_session: bool) -> Client | None:
+    state = _state(request)
+    header = request.headers.get("authorization")
+    client = state.clients.authenticate(header) if header else None
+    if client is None and allow_session:
+        client = _session_client(request)
+    return client
+
+
+def _require_operator(request: Request[Any, Any, Any]) -> Client:
+    client = _operator(request, allow_session=True)
+    if client is None:
+        raise problem(
+            401,
+            "unauthenticated",
+            "Not authenticated",
+            "send `Authorization: Bearer <api key>` of an operator client",
+            headers={"WWW-Authenticate": 'Bearer realm="fsi-intake"'},
+        )
+    if not client.is_operator:
+        raise problem(403, "forbidden-role", "Operators only", "this client is not an operator")
+    return client
+
+
+def _overview(request: Request[Any, Any, Any]) -> Overview:
+    monitor = _state(request).monitor
+    if monitor is None or monitor.latest is None:
+        raise problem(
+            503,
+            "overview-not-ready",
+            "The overview is not ready",
+            "the first reading of RabbitMQ and PostgreSQL has not finished; try again shortly",
+            headers={"Retry-After": "2"},
+        )
+    return monitor.latest
+
+
+class OpsController(Controller):
+    """Where every report went, what is urgent, and whether anything is stuck."""
+
+    tags = ("operations",)
+    include_in_schema = True
+
+    @get("/v1/ops/overview", summary="The operations overview (operators)")
+    async def overview(self, request: Request[Any, Any, Any]) -> Overview:
+        _require_operator(request)
+        return _overview(request)
+
+    @get("/ops", summary="The operations page (operators)", include_in_schema=False)
+    async def page(self, request: Request[Any, Any, Any]) -> Template | Redirect:
+        client = _operator(request, allow_session=True)
+        if client is None:
+            return Redirect("/ops/login", status_code=HTTP_303_SEE_OTHER)
+        if not client.is_operator:
+            raise problem(403, "forbidden-role", "Operators only", "this client is not an operator")
+        monitor = _state(request).monitor
+        overview = monitor.latest if monitor else None
+        return Template(
+            "ops.html",
+            context={
+                "o": overview,
+                "operator": client.id,
+                "refresh": request.app.state.ops_refresh_seconds,
+                "local": _local,
+                "ago": _ago,
+            },
+        )
+
+    @get("/ops/login", include_in_schema=False)
+    async def login_form(self) -> Template:
+        return Template("login.html", context={"error": None})
+
+    @post("/ops/login", include_in_schema=False, status_code=HTTP_200_OK)
+    async def login(
+        self,
+        request: Request[Any, Any, Any],
+        data: Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)],
+    ) -> Template | Redirect:
+        key = (data.get("key") or "").strip()
+        client = _state(request).clients.authenticate(f"Bearer {key}") if key else None
+        if client is None or not client.is_operator:
+            log.warning("operator sign-in refused")
+            return Template(
+                "login.html",
+                context={"error": "That key does not belong to an operator."},
+                status_code=401,
+            )
+        request.set_session({_SESSION_KEY: {"client": client.id, "key": client.key_sha256[:16]}})
+        log.info("operator signed in", client=client.id)
+        return Redirect("/ops", status_code=HTTP_303_SEE_OTHER)
+
+    @post("/ops/logout", include_in_schema=False, status_code=HTTP_303_SEE_OTHER)
+    async def logout(self, request: Request[Any, Any, Any]) -> Redirect:
+        request.clear_session()
+        return Redirect("/ops/login", status_code=HTTP_303_SEE_OTHER)
+
+
+def _local(moment: dt.datetime | None) -> str:
+    """A time as Norwegian operators read it (Europe/Oslo), or a dash."""
+    if moment is None:
+        return "–"
+    return moment.astimezone(OSLO).strftime("%d.%m %H:%M")
+
+
+def _ago(moment: dt.datetime | None, now: dt.datetime) -> str:
+    if moment is None:
+        return "–"
+    seconds = (moment - now).total_seconds()
+    size = abs(seconds)
+    text = (
+        f"{size / 86400:.0f} d"
+        if size >= 86400 * 2
+        else f"{size / 3600:.0f} h"
+        if size >= 3600
+        else f"{size / 60:.0f} min"
+    )
+    return f"in {text}" if seconds >= 0 else f"{text} ago"

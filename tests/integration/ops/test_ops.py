@@ -1,0 +1,231 @@
+"""Metrics and the operations overview after real traffic through the real services."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import html.parser
+from typing import Any
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.integration.conftest import auth
+from tests.integration.stack import Stack, example, wait_routed
+
+EXAMPLES = ("bicycle-theft", "domestic-violence", "youth-robbery")
+
+
+async def scrape(stack: Stack) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    answer = await stack.intake.get("/metrics")
+    assert answer.status_code == 200
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(answer.text)
+        for sample in family.samples
+    }
+
+
+def value(samples: dict[Any, float], name: str, **labels: str) -> float:
+    return samples.get((name, frozenset(labels.items())), 0.0)
+
+
+async def post_examples(stack: Stack) -> dict[str, str]:
+    ids = {}
+    for name in EXAMPLES:
+        answer = await stack.intake.post("/v1/reports", json=example(name), headers=auth("alpha"))
+        assert answer.status_code == 202, answer.text
+        ids[name] = answer.json()["report_id"]
+    await wait_routed(stack.database_url, len(EXAMPLES))
+    return ids
+
+
+async def decisions(stack: Stack, ids: dict[str, str]) -> dict[str, dict[str, Any]]:
+    shown = {}
+    for name, report_id in ids.items():
+        answer = await stack.intake.get(f"/v1/reports/{report_id}", headers=auth("alpha"))
+        shown[name] = answer.json()["decision"]
+    return shown
+
+
+async def overview(stack: Stack) -> dict[str, Any]:
+    """The first overview the monitor (every second here) read after this call."""
+    asked = dt.datetime.now(dt.UTC)
+    for _ in range(100):
+        answer = await stack.intake.get("/v1/ops/overview", headers=auth("ops"))
+        if answer.status_code == 200:
+            body: dict[str, Any] = answer.json()
+            if dt.datetime.fromisoformat(body["generated_at"]) > asked:
+                return body
+        await asyncio.sleep(0.1)
+    raise AssertionError("the monitor did not refresh the overview within 10 s")
+
+
+def units_of(body: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {u["unit"]: u for d in body["districts"] for u in d["units"]}
+
+
+async def test_metrics_count_real_traffic(stack: Stack) -> None:
+    before = await scrape(stack)
+    ids = await post_examples(stack)
+    repeat = example("bicycle-theft")
+    repeat["external_id"] = "repeat-" + ids["bicycle-theft"]
+    for _ in range(2):
+        await stack.intake.post("/v1/reports", json=repeat, headers=auth("alpha"))
+    bad = await stack.intake.post("/v1/reports", json={"source": 1}, headers=auth("alpha"))
+    assert bad.status_code == 422
+    refused = await stack.intake.post("/v1/reports", json=repeat, headers=auth("beta"))
+    assert refused.status_code == 403
+    await wait_routed(stack.database_url, len(EXAMPLES) + 1)
+    decided = await decisions(stack, ids)
+    await overview(stack)
+    after = await scrape(stack)
+
+    def delta(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    accepted = sum(
+        delta("fsi_intake_reports_total", source="alpha-src", result=r)
+        for r in ("accepted", "soft_flagged")
+    )
+    assert accepted == len(EXAMPLES) + 1
+    assert delta("fsi_intake_reports_total", source="alpha-src", result="duplicate") == 1
+    assert delta("fsi_intake_reports_total", source="unknown", result="invalid") == 1
+    assert delta("fsi_intake_reports_total", source="unknown", result="refused") == 1
+    assert delta("fsi_outbox_publishes_total", result="published") == len(EXAMPLES) + 1
+    for name, decision in decided.items():
+        labels = {
+            "district": decision["district"],
+            "unit": decision["unit"],
+            "priority": decision["priority"],
+        }
+        routed_here = 1 + (name == "bicycle-theft")
+        assert delta("fsi_routing_decisions_total", **labels) >= 1, (name, labels)
+        queue = stack.topology.unit_queue(decision["unit"]).name
+        # Nothing consumes the unit queues in this test, so every case waits there.
+        ready = value(
+            after,
+            "fsi_queue_messages_ready",
+            queue=queue,
+            kind="unit",
+            district=decision["district"],
+            unit=decision["unit"],
+        )
+        same_unit = sum(d["unit"] == decision["unit"] for d in decided.values())
+        assert ready == same_unit + (routed_here - 1), (name, ready)
+    assert value(after, "fsi_broker_up") == 1
+    assert value(after, "fsi_database_up") == 1
+    assert value(after, "fsi_outbox_pending_rows") == 0
+    for sample_key in after:
+        labels = dict(sample_key[1])
+        # No report id, name or national id in any label.
+        assert not any(i in v for v in labels.values() for i in ids.values())
+
+
+async def test_deadline_windows_follow_the_decisions(stack: Stack) -> None:
+    ids = await post_examples(stack)
+    decided = await decisions(stack, ids)
+    body = await overview(stack)
+    units = units_of(body)
+    now = body["generated_at"]
+    for decision in decided.values():
+        deadline = decision.get("deadline")
+        unit = units[decision["unit"]]
+        if deadline is None:
+            continue
+        due = deadline["due_at"]
+        if due < now:
+            assert unit["overdue"] >= 1
+        else:
+            assert unit["nearest_deadline"] is not None
+            assert unit["nearest_deadline"] <= due
+        assert unit["routed_last_hour"] >= 1
+    urgent = {c["report_id"] for c in body["urgent"]}
+    latest = {c["report_id"] for c in body["latest"]}
+    assert set(ids.values()) <= latest
+    assert {
+        ids[n] for n, d in decided.items() if d.get("deadline") and d["deadline"]["due_at"] >= now
+    } <= urgent
+
+
+class _Rows(html.parser.HTMLParser):
+    """The unit rows of the operations page: unit -> column -> text."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: dict[str, dict[str, str]] = {}
+        self._unit: str | None = None
+        self._col: str | None = None
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        if tag == "tr" and found.get("data-unit"):
+            self._unit = found["data-unit"]
+            self.rows[self._unit or ""] = {}
+        if tag == "td" and self._unit and found.get("data-col"):
+            self._col = found["data-col"]
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "td":
+            self._col = None
+        if tag == "tr":
+            self._unit = None
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+        if self._unit and self._col:
+            cell = self.rows[self._unit]
+            cell[self._col] = cell.get(self._col, "") + data.strip()
+
+
+async def test_page_and_json_agree(stack: Stack) -> None:
+    await post_examples(stack)
+    body = await overview(stack)
+    page = await stack.intake.get("/ops", headers=auth("ops"))
+    assert page.status_code == 200
+    assert 'http-equiv="refresh"' in page.text
+    rows = _Rows()
+    rows.feed(page.text)
+    units = units_of(body)
+    assert set(rows.rows) == set(units)
+    assert len(units) == 96
+    for unit, shown in rows.rows.items():
+        data = units[unit]
+        assert shown["ready"] == str(data["queue"]["ready"]), unit
+        assert shown["consumers"] == str(data["queue"]["consumers"]), unit
+        assert shown["routed"] == str(data["routed_last_hour"]), unit
+        assert shown["overdue"] == str(data["overdue"]), unit
+        assert shown["due24"] == str(data["due_24h"]), unit
+    assert body["ruleset"]["version"] in page.text
+
+
+async def test_operators_only(stack: Stack) -> None:
+    assert (await stack.intake.get("/v1/ops/overview")).status_code == 401
+    assert (await stack.intake.get("/v1/ops/overview", headers=auth("alpha"))).status_code == 403
+    page = await stack.intake.get("/ops", follow_redirects=False)
+    assert page.status_code == 303
+    assert page.headers["location"] == "/ops/login"
+    assert (await stack.intake.get("/ops", headers=auth("alpha"))).status_code == 403
+
+
+async def test_operators_sign_in_with_their_key(stack: Stack) -> None:
+    from tests.integration.conftest import KEYS
+
+    wrong = await stack.intake.post("/ops/login", data={"key": KEYS["alpha"]})
+    assert wrong.status_code == 401
+    assert "does not belong to an operator" in wrong.text
+    signed = await stack.intake.post(
+        "/ops/login", data={"key": KEYS["ops"]}, follow_redirects=False
+    )
+    assert signed.status_code == 303
+    cookie = signed.headers["set-cookie"]
+    assert "HttpOnly" in cookie
+    assert "SameSite=strict" in cookie.replace("Strict", "strict")
+    assert KEYS["ops"] not in cookie
+    await overview(stack)
+    page = await stack.intake.get("/ops")
+    assert page.status_code == 200
+    assert "Sign out" in page.text
+    await stack.intake.post("/ops/logout")
+    again = await stack.intake.get("/ops", follow_redirects=False)
+    assert again.status_code == 303
