@@ -78,6 +78,12 @@ class Clients:
     """The clients, indexed by key hash."""
 
     by_hash: dict[str, Client]
+    # Every source some client is allowed by name (not through `*`): the metric labels.
+    named_sources: frozenset[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        named = frozenset(s for c in self.by_hash.values() for s in c.sources if s != ANY)
+        object.__setattr__(self, "named_sources", named)  # frozen: set once, here
 
     @classmethod
     def from_yaml(cls, text: str, origin: str = "clients file") -> Clients:

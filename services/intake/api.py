@@ -226,7 +226,7 @@ def _outcome(outcome: store.Outcome, quality_issues: list[QualityIssue]) -> str:
 
 def _count(request: Request[Any, Any, Any], source: str | None, result: str) -> None:
     request.state.fsi_counted = True
-    metrics.report(source, result)
+    metrics.report(source, result, _state(request).clients.named_sources)
 
 
 def count_refusal(exc: Exception, scope: Any) -> None:
@@ -239,7 +239,8 @@ def count_refusal(exc: Exception, scope: Any) -> None:
         return
     if scope.get("path", "").startswith(("/v1/reports", "/v1/sources/")):
         result = "invalid" if status in {400, 422} else "refused"
-        metrics.report(state.get("fsi_source"), result)
+        named = scope["app"].state.intake.clients.named_sources
+        metrics.report(state.get("fsi_source"), result, named)
 
 
 async def _submit_one(request: Request[Any, Any, Any], submission: Submission) -> Response[bytes]:
@@ -354,9 +355,10 @@ async def _run_batch(
     for (index, submission), result in zip(pending, stored, strict=True):
         if isinstance(result, Unstandardisable):
             results[index] = ItemResult(index, "invalid", problems=result.problems)
-            metrics.report(submission.report.source, "invalid")
+            metrics.report(submission.report.source, "invalid", state.clients.named_sources)
             continue
-        metrics.report(submission.report.source, _outcome(result.outcome, result.quality_issues))
+        outcome = _outcome(result.outcome, result.quality_issues)
+        metrics.report(submission.report.source, outcome, state.clients.named_sources)
         results[index] = ItemResult(
             index,
             result.outcome.value,

@@ -11,6 +11,7 @@ from prometheus_client import Counter, Gauge
 
 RESULTS = ("accepted", "soft_flagged", "duplicate", "conflict", "invalid", "refused")
 UNKNOWN_SOURCE = "unknown"
+OTHER_SOURCE = "other"
 
 reports = Counter(
     "fsi_intake_reports",
@@ -27,6 +28,8 @@ publishes = Counter(
 )
 
 
-def report(source: str | None, result: str) -> None:
-    """Count one report's outcome."""
-    reports.labels(source or UNKNOWN_SOURCE, result).inc()
+def report(source: str | None, result: str, named: frozenset[str] = frozenset()) -> None:
+    """Count one report's outcome. Only sources named in the clients file become label
+    values; a client allowed any source would otherwise mint a series per string."""
+    label = UNKNOWN_SOURCE if source is None else source if source in named else OTHER_SOURCE
+    reports.labels(label, result).inc()

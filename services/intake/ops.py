@@ -419,6 +419,10 @@ class Monitor:
     def _set_gauges(self, overview: Overview) -> None:
         broker_up.set(overview.broker.up)
         database_up.set(overview.database.up)
+        # Cleared first: a queue that is gone, or a value that cannot be read now, must not
+        # linger as its last reading (alerts would act on it).
+        for gauge in (ready_gauge, unacked_gauge, consumers_gauge, deadline_gauge, routed_gauge):
+            gauge.clear()
         refreshed.set(overview.generated_at.timestamp())
         if overview.outbox is not None:
             metrics.outbox_pending.set(overview.outbox.pending)

@@ -70,6 +70,7 @@ class RulesWatch:
 
     async def loaded(self, ruleset: RuleSet) -> None:
         metrics.ruleset.info({"version": ruleset.version})
+        metrics.rules_refused.set(0)
         metrics.ruleset_loaded.set_to_current_time()
         with contextlib.suppress(*TRANSIENT):
             await store.record_load(self.router.pool, self.name, ruleset)
@@ -77,6 +78,7 @@ class RulesWatch:
     async def _refused(self, error: str) -> None:
         self.reloads_failed += 1
         metrics.reloads.labels("refused").inc()
+        metrics.rules_refused.set(1)
         log.error("rules refused; the running rules stay", error=error)
         with contextlib.suppress(*TRANSIENT):
             await store.record_refusal(self.router.pool, self.name, error)

@@ -47,6 +47,10 @@ ruleset_loaded = Gauge(
     "fsi_routing_ruleset_loaded_timestamp_seconds", "When the rule set in use was loaded."
 )
 reloads = Counter("fsi_routing_rule_reloads", "Rule reloads, by result.", ["result"])
+rules_refused = Gauge(
+    "fsi_routing_rules_refused",
+    "1 while the rules file on disk is refused and the router routes with older rules.",
+)
 
 
 def serve(host: str, port: int) -> tuple[WSGIServer, threading.Thread] | None:

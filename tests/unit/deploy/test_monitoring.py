@@ -113,6 +113,7 @@ CONTRACT: dict[str, Metric] = {
     "fsi_routing_ruleset_info": Metric("info", {"version": None}),
     "fsi_routing_ruleset_loaded_timestamp_seconds": Metric("gauge"),
     "fsi_routing_rule_reloads_total": Metric("counter", {"result": _values("loaded", "refused")}),
+    "fsi_routing_rules_refused": Metric("gauge"),
 }
 
 
@@ -834,3 +835,32 @@ def test_grafana_provisioning_points_at_the_dashboard_and_the_datasource() -> No
     assert provider["type"] == "file"
     assert provider["options"]["path"]
     assert _dashboard()["uid"] == "fsi-intake"
+
+
+def _registered() -> dict[str, Metric]:
+    """The services' own metrics as their modules define them (Litestar's HTTP metrics are
+    made by its middleware on first use, so they are not among them)."""
+    from prometheus_client.metrics import MetricWrapperBase
+
+    from services.intake import metrics as intake_metrics
+    from services.intake import ops
+    from services.routing import metrics as routing_metrics
+
+    found: dict[str, Metric] = {}
+    for module in (intake_metrics, ops, routing_metrics):
+        for value in vars(module).values():
+            if isinstance(value, MetricWrapperBase):
+                suffix = {"counter": "_total", "info": "_info"}.get(value._type, "")
+                labels = dict.fromkeys(value._labelnames)
+                found[value._name + suffix] = Metric(value._type, labels)
+    return found
+
+
+def test_the_contract_is_what_the_services_register() -> None:
+    registered = _registered()
+    contract = {n: m for n, m in CONTRACT.items() if not n.startswith("fsi_intake_request")}
+    assert set(registered) == set(contract)
+    for name, metric in registered.items():
+        assert metric.kind == contract[name].kind, name
+        if metric.kind != "info":  # an Info metric's labels are its value, set at run time
+            assert set(metric.labels) == set(contract[name].labels), name
