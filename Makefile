@@ -4,7 +4,7 @@ UV_VERSION := 0.13.8
 UV := $(PYTHON) -m uv
 VENV := .venv/bin
 
-.PHONY: install run test unit integration lint format schemas bench services clean
+.PHONY: install run test unit integration lint format schemas bench bench-routing browser services clean
 
 install:  ## install the pinned dependencies into .venv (uv.lock)
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet "uv==$(UV_VERSION)"
@@ -19,13 +19,13 @@ lint: install  ## ruff (lint + format check), mypy, JSON Schema files up to date
 	$(VENV)/mypy
 	$(VENV)/python -m schemas.export --check
 
-test: lint services  ## everything: lint, unit and integration tests against real services
+test: lint services browser  ## everything: lint, unit and integration tests against real services
 	$(VENV)/pytest
 
 unit: install  ## the pure tests only, no services needed
 	$(VENV)/pytest -m "not integration"
 
-integration: install services
+integration: install services browser
 	$(VENV)/pytest -m integration
 
 format: install
@@ -35,8 +35,15 @@ format: install
 schemas: install  ## regenerate schemas/json from the Structs
 	$(VENV)/python -m schemas.export
 
-bench: install services  ## the intake benchmark: HTTP beside raw asyncpg and aio-pika
+bench: install services  ## both benchmarks: intake, then routing
 	$(VENV)/python -m bench.intake
+	$(VENV)/python -m bench.routing
+
+bench-routing: install services  ## decisions beside zen-engine and rule-engine, replay, router beside raw aio-pika
+	$(VENV)/python -m bench.routing
+
+browser:  ## Debian's chromium, for the operations page test (Playwright drives it)
+	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 
 services:  ## make sure the local PostgreSQL and RabbitMQ answer (starts them if not)
 	@bash deploy/local-services.sh

@@ -301,6 +301,7 @@ class Monitor:
             httpx.HTTPError,
             OSError,
             TimeoutError,
+            RuntimeError,  # aio-pika's answer on a connection that died under it
         ) as exc:
             await self._close_broker()
             return {}, Service(False, now, _cause(exc))
