@@ -5,12 +5,20 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import html.parser
+from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
+import msgspec
+from litestar.testing import AsyncTestClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from services.common.settings import DatabaseSettings
+from services.intake.app import create_app
+from services.intake.settings import IntakeSettings, OpsSettings
 from tests.integration.conftest import auth
 from tests.integration.stack import Stack, example, wait_routed
+from tests.support.proxy import TcpProxy
 
 EXAMPLES = ("bicycle-theft", "domestic-violence", "youth-robbery")
 
@@ -229,3 +237,45 @@ async def test_operators_sign_in_with_their_key(stack: Stack) -> None:
     await stack.intake.post("/ops/logout")
     again = await stack.intake.get("/ops", follow_redirects=False)
     assert again.status_code == 303
+
+
+async def test_a_database_outage_is_shown_and_passes(
+    database_url: str, intake_settings: Callable[..., IntakeSettings]
+) -> None:
+    target = urlsplit(database_url)
+    proxy = TcpProxy(target.hostname or "127.0.0.1", target.port or 5432)
+    await proxy.start()
+    through_proxy = database_url.replace(f":{target.port or 5432}", f":{proxy.port}", 1)
+    settings = msgspec.structs.replace(
+        intake_settings(),
+        db=DatabaseSettings(url=through_proxy, pool_min=1, pool_max=2),
+        ops=OpsSettings(interval_seconds=1, read_timeout_seconds=2, cookie_secure=False),
+    )
+    try:
+        async with AsyncTestClient(create_app(settings, configure_logging=False)) as client:
+            up = await _overview_of(client, lambda o: o["database"]["up"])
+            await proxy.cut()
+            down = await _overview_of(client, lambda o: not o["database"]["up"])
+            page = await client.get("/ops", headers=auth("ops"))
+            await proxy.restore()
+            again = await _overview_of(client, lambda o: o["database"]["up"])
+    finally:
+        await proxy.stop()
+    assert up["outbox"] is not None
+    assert down["outbox"] is None
+    assert down["database"]["error"]
+    assert down["broker"]["up"] is True
+    assert 'id="database-down"' in page.text
+    assert "PostgreSQL cannot be reached" in page.text
+    assert again["outbox"] is not None
+
+
+async def _overview_of(
+    client: AsyncTestClient[Any], wanted: Callable[[dict[str, Any]], bool]
+) -> dict[str, Any]:
+    for _ in range(150):
+        answer = await client.get("/v1/ops/overview", headers=auth("ops"))
+        if answer.status_code == 200 and wanted(body := answer.json()):
+            return body
+        await asyncio.sleep(0.1)
+    raise AssertionError("the overview never reached the expected state")
