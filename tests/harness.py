@@ -5,7 +5,8 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
-from collections.abc import Iterator
+import subprocess
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
@@ -23,13 +24,35 @@ HOW_TO_START = {
 }
 
 
+def _run(*command: str, timeout: float = 120) -> None:
+    subprocess.run(command, check=True, capture_output=True, timeout=timeout)  # noqa: S603
+
+
+def _restart_local_database() -> None:
+    """A real restart of the local cluster (fast shutdown: connections are cut)."""
+    version = sorted(os.listdir("/etc/postgresql"))[0]
+    _run("pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart", "-m", "fast")
+
+
+def _restart_local_broker() -> None:
+    """A real restart of the local RabbitMQ node: stopped, then started again."""
+    try:
+        _run("rabbitmqctl", "stop")
+    finally:
+        # Started again even when stopping failed half-way; never left down.
+        subprocess.run(["rabbitmq-server", "-detached"], check=False, capture_output=True)  # noqa: S607
+        _run("rabbitmqctl", "await_startup", "--timeout", "120", timeout=150)
+
+
 @dataclass(frozen=True, slots=True)
 class Endpoints:
-    """Admin URLs of the services the integration tests use."""
+    """Admin URLs of the services the integration tests use, and how to restart them."""
 
     database_url: str
     amqp_url: str
     origin: str
+    restart_database: Callable[[], None] = _restart_local_database
+    restart_broker: Callable[[], None] = _restart_local_broker
 
 
 def docker_answers() -> bool:
@@ -72,7 +95,13 @@ def endpoints() -> Iterator[Endpoints]:
                 f"amqp://{mq.username}:{mq.password}@{mq.get_container_host_ip()}:"
                 f"{mq.get_exposed_port(mq.port)}/"
             )
-            yield Endpoints(pg.get_connection_url(), amqp, "testcontainers")
+            yield Endpoints(
+                pg.get_connection_url(),
+                amqp,
+                "testcontainers",
+                restart_database=pg.get_wrapped_container().restart,
+                restart_broker=mq.get_wrapped_container().restart,
+            )
         return
     yield Endpoints(
         os.environ.get("FSI_TEST_DATABASE_URL", DEFAULT_DATABASE_URL),

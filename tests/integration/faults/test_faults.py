@@ -15,6 +15,7 @@ import pytest
 from services.common.topology import REPORT_ACCEPTED_KEY, Topology
 from services.routing.main import load_rules
 from services.routing.settings import RoutingSettings
+from tests import harness
 from tests.integration.conftest import KEYS
 from tests.support.system import ROOT, Outcome, System
 
@@ -151,3 +152,17 @@ async def test_every_message_delivered_twice(system: System) -> None:
     outcome = await under_load(system, "every published report delivered twice", twice)
     check(outcome, system)
     assert outcome.republished > 0  # the second deliveries were answered with the same case
+
+
+async def test_broker_restarted(system: System, endpoints: harness.Endpoints) -> None:
+    async def restart(s: System) -> None:
+        await asyncio.to_thread(endpoints.restart_broker)
+
+    check(await under_load(system, "RabbitMQ restarted", restart, after=3.0), system)
+
+
+async def test_database_restarted(system: System, endpoints: harness.Endpoints) -> None:
+    async def restart(s: System) -> None:
+        await asyncio.to_thread(endpoints.restart_database)
+
+    check(await under_load(system, "PostgreSQL restarted", restart, after=3.0), system)

@@ -1,0 +1,86 @@
+"""A bounded soak: minutes of steady reports through real processes, the invariants kept,
+and the services' memory growth reported (artifacts/soak.json)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+
+from services.common.topology import Topology
+from services.routing.main import load_rules
+from services.routing.settings import RoutingSettings
+from tests.integration.conftest import KEYS
+from tests.integration.faults.test_faults import check
+from tests.support.processes import ServiceProcess
+from tests.support.system import ROOT, System
+
+SECONDS = float(os.environ.get("FSI_SOAK_SECONDS", "90"))
+RATE = 60.0
+# A leak of a few kilobytes per report would pass unseen in a short run; this bound catches
+# growth in proportion to the work (the figures themselves are written out).
+GROWTH_LIMIT_MIB = 80
+
+
+def rss_mib(process: ServiceProcess | None) -> float:
+    assert process is not None
+    assert process.process is not None
+    status = Path(f"/proc/{process.process.pid}/status").read_text("utf-8")
+    line = next(x for x in status.splitlines() if x.startswith("VmRSS:"))
+    return int(line.split()[1]) / 1024
+
+
+@pytest.fixture
+async def soaking(
+    tmp_path: Path,
+    database_url: str,
+    amqp_url: str,
+    clients_file: Path,
+    make_topology: Callable[..., Topology],
+) -> AsyncIterator[System]:
+    units = load_rules(RoutingSettings()).catalogue.units
+    running = System(
+        tmp_path, database_url, amqp_url, make_topology(units=units), clients_file, KEYS["alpha"]
+    )
+    try:
+        await running.start(routers=2)
+        yield running
+    finally:
+        await running.stop()
+
+
+async def test_soak_keeps_the_invariants_and_memory_flat(soaking: System) -> None:
+    stop = asyncio.Event()
+    load = asyncio.create_task(soaking.post_steadily(stop, per_second=RATE))
+    await asyncio.sleep(min(10.0, SECONDS / 4))  # warm-up: pools, caches, first allocations
+    processes = {
+        "intake": soaking.intake,
+        **{f"router{i}": r for i, r in enumerate(soaking.routers)},
+    }
+    before = {name: rss_mib(p) for name, p in processes.items()}
+    await asyncio.sleep(SECONDS)
+    after = {name: rss_mib(p) for name, p in processes.items()}
+    stop.set()
+    await load
+    await soaking.until_settled(within=120)
+    outcome = await soaking.outcome()
+    report = {
+        "seconds": SECONDS,
+        "rate_per_second": RATE,
+        "accepted": len(outcome.accepted),
+        "lost": len(outcome.lost),
+        "duplicated": outcome.duplicated,
+        "rss_mib_before": before,
+        "rss_mib_after": after,
+        "growth_mib": {n: round(after[n] - before[n], 1) for n in before},
+    }
+    (ROOT / "artifacts").mkdir(exist_ok=True)
+    (ROOT / "artifacts" / "soak.json").write_text(json.dumps(report, indent=2), "utf-8")
+    check(outcome, soaking)
+    assert len(outcome.accepted) >= RATE * SECONDS * 0.8, soaking.answers
+    for name, growth in report["growth_mib"].items():  # type: ignore[union-attr]
+        assert growth < GROWTH_LIMIT_MIB, (name, report)
