@@ -60,12 +60,21 @@ PERSONAL_KEYS = frozenset(
     }
 )
 # 11 digits, optionally split 6+5 by a space, dash or dot: fødselsnummer, D- and H-nummer.
-_ID_LIKE = re.compile(r"(?<!\d)\d{6}[ .-]?\d{5}(?!\d)")
+# A UUID is matched first and kept: one in 250 random UUIDs ends in 11 digits after a
+# letter, and a report id must stay whole in every line about its report.
+_ID_LIKE = re.compile(
+    r"(?P<uuid>(?<![0-9a-fA-F-])[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}"
+    r"(?![0-9a-fA-F-]))|(?<!\d)\d{6}[ .-]?\d{5}(?!\d)"
+)
+
+
+def _mask(match: re.Match[str]) -> str:
+    return match.group() if match.group("uuid") else "[id]"
 
 
 def _scrub(value: Any) -> Any:
     if isinstance(value, str):
-        return _ID_LIKE.sub("[id]", value)
+        return _ID_LIKE.sub(_mask, value)
     if isinstance(value, bytes | bytearray | memoryview):
         return f"[{len(value)} bytes]"
     if isinstance(value, msgspec.Struct):

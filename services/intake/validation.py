@@ -17,6 +17,9 @@ import msgspec
 T = TypeVar("T")
 MAX_PROBLEMS = 100
 _AT = re.compile(r" - at `\$(?P<rest>[^`]*)`$")
+# msgspec quotes the offending value in a few messages ("Invalid enum value 'x'"); a value
+# may be personal data, so a problem names the path and what is wrong, never the value.
+_VALUE_ECHO = re.compile(r"^(Invalid (?:enum )?value) .*$", re.DOTALL)
 
 
 class Problem(msgspec.Struct, frozen=True):
@@ -32,9 +35,9 @@ class NotJson(ValueError):
 
 def _split(message: str, path: str) -> Problem:
     match = _AT.search(message)
-    if match is None:
-        return Problem(path, message)
-    return Problem(path + match.group("rest"), message[: match.start()])
+    if match is not None:
+        path, message = path + match.group("rest"), message[: match.start()]
+    return Problem(path, _VALUE_ECHO.sub(r"\1", message))
 
 
 def _unwrap(tp: Any) -> tuple[Any, Any]:

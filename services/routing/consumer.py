@@ -39,6 +39,7 @@ TRANSIENT = (
     TimeoutError,
 )
 _QUOTED = re.compile(r"'[^']*'")
+_UNKNOWN_FIELD = re.compile(r"unknown field `[^`]*`")
 _case_encoder = msgspec.json.Encoder()
 
 
@@ -64,8 +65,18 @@ _report_decoder = msgspec.json.Decoder(Report)
 
 
 def _reason(exc: Exception) -> str:
-    # Validation messages may quote a value; values are personal data, so they go.
-    return _QUOTED.sub("'…'", str(exc))[:300]
+    # Validation messages may quote a value or name an unknown key; either may be personal
+    # data, so they go.
+    return _UNKNOWN_FIELD.sub("unknown field `…`", _QUOTED.sub("'…'", str(exc)))[:300]
+
+
+def _report_id_or_not(message_id: str | None) -> str | None:
+    """The message id for a log line when it is a report id; any other string a publisher
+    chose may hold anything, personal data included."""
+    try:
+        return str(uuid.UUID(message_id)) if message_id else None
+    except ValueError:
+        return "(not a report id)"
 
 
 def triage_reason(decision: Decision, quality_issues: bool) -> str | None:
@@ -209,4 +220,8 @@ class Router:
         )
         await message.ack()
         metrics.dead_letters.labels(code).inc()
-        log.warning("message dead-lettered", message_id=message.message_id, reason=reason)
+        log.warning(
+            "message dead-lettered",
+            message_id=_report_id_or_not(message.message_id),
+            reason=reason,
+        )
