@@ -8,6 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+# Every service log file of the session, for the log capture's check (tests/conftest.py).
+LOG_FILES: list[Path] = []
+
 
 class ServiceProcess:
     """A service started with `python -m <module>` and `FSI_` settings in its environment;
@@ -16,6 +19,7 @@ class ServiceProcess:
     def __init__(self, module: str, env: dict[str, str], log_file: Path) -> None:
         self.module, self.env, self.log_file = module, env, log_file
         self.process: subprocess.Popen[bytes] | None = None
+        LOG_FILES.append(log_file)
 
     def start(self) -> None:
         environment = {k: v for k, v in os.environ.items() if not k.startswith("FSI_")}
