@@ -6,6 +6,7 @@ import contextlib
 import os
 import socket
 import subprocess
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
@@ -41,7 +42,24 @@ def _restart_local_broker() -> None:
     finally:
         # Started again even when stopping failed half-way; never left down.
         subprocess.run(["rabbitmq-server", "-detached"], check=False, capture_output=True)  # noqa: S607
-        _run("rabbitmqctl", "await_startup", "--timeout", "120", timeout=150)
+        _await_broker()
+
+
+def _await_broker(seconds: float = 120) -> None:
+    # `await_startup` fails at once while the detached node is still spawning: ask again.
+    deadline = time.monotonic() + seconds
+    while True:
+        answer = subprocess.run(
+            ["rabbitmqctl", "await_startup", "--timeout", "10"],  # noqa: S607
+            check=False,
+            capture_output=True,
+            timeout=30,
+        )
+        if answer.returncode == 0:
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"RabbitMQ did not start again: {answer.stderr.decode()[-500:]}")
+        time.sleep(1)
 
 
 @dataclass(frozen=True, slots=True)

@@ -205,23 +205,29 @@ class System:
     # --- checks --------------------------------------------------------------------------
 
     async def until_settled(self, within: float = 90) -> None:
-        """Every accepted report decided and nothing left to publish or route."""
+        """Every accepted report decided, nothing left to publish, the routing queue empty.
+
+        Counted by the accepted ids: reports committed but never answered (the intake died
+        before its response) are decided too and must not make the count look complete."""
+        accepted = [uuid.UUID(i) for i in self.accepted]
         conn = await asyncpg.connect(self.database_url)
         try:
             deadline = time.monotonic() + within
             while time.monotonic() < deadline:
-                decided = await conn.fetchval("SELECT count(*) FROM decisions")
+                decided = await conn.fetchval(
+                    "SELECT count(*) FROM decisions WHERE report_id = ANY($1)", accepted
+                )
                 pending = await conn.fetchval(
                     "SELECT count(*) FROM outbox WHERE published_at IS NULL"
                 )
-                settled = decided >= len(self.accepted) and not pending
+                settled = decided == len(accepted) and not pending
                 if settled and await self._routing_queue_empty():
                     return
                 await asyncio.sleep(0.25)
         finally:
             await conn.close()
         raise AssertionError(
-            f"not settled: {decided} decided of {len(self.accepted)} accepted, "
+            f"not settled: {decided} decided of {len(accepted)} accepted, "
             f"{pending} unpublished\n{self.output()}"
         )
 
