@@ -7,11 +7,16 @@ every error names the file, the line and the rule.
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Any
 
 import yaml
 
 DURATION_KEYS = frozenset({"weeks", "days", "hours", "minutes"})
+# The default rules are 7 KB and nest 8 levels: far past either is a mistake or an attack
+# (a huge file would hold the router's loop for minutes; deep nesting would recurse).
+MAX_FILE_BYTES = 1_048_576
+MAX_DEPTH = 64
 
 
 class RulesError(ValueError):
@@ -52,15 +57,34 @@ class Located(dict[str, Any]):
 
 
 class _Loader(yaml.SafeLoader):
-    """Safe YAML, mappings as `Located`; aliases refused (no anchor bombs in rule files)."""
+    """Safe YAML, mappings as `Located`; aliases, tags and deep nesting refused (no anchor
+    bombs, no typed values, no recursion without bound in rule files)."""
+
+    depth = 0
 
     def compose_node(self, parent: Any, index: Any) -> Any:
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()  # type: ignore[no-untyped-call]
-            raise yaml.MarkedYAMLError(
-                None, None, "aliases are not allowed in rule files", event.start_mark
-            )
-        return super().compose_node(parent, index)
+        event = self.peek_event()  # type: ignore[no-untyped-call]
+        if isinstance(event, yaml.AliasEvent):
+            self._refuse("aliases are not allowed in rule files", event.start_mark)
+        if getattr(event, "tag", None) is not None:
+            self._refuse(f"tags ({event.tag}) are not allowed in rule files", event.start_mark)
+        if self.depth >= MAX_DEPTH:
+            self._refuse(f"nested more than {MAX_DEPTH} levels deep", event.start_mark)
+        self.depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+    def construct_object(self, node: Any, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep)
+        except (ValueError, TypeError) as exc:  # a date like 2026-02-30, say
+            self._refuse(f"cannot read this value: {exc}", node.start_mark)
+
+    @staticmethod
+    def _refuse(problem: str, mark: Any) -> Any:
+        raise yaml.MarkedYAMLError(None, None, problem, mark)
 
 
 def _mapping(loader: _Loader, node: yaml.MappingNode) -> Located:
@@ -69,6 +93,8 @@ def _mapping(loader: _Loader, node: yaml.MappingNode) -> Located:
     result.line = node.start_mark.line + 1
     result.key_lines = {}
     for key_node, value_node in node.value:
+        if not isinstance(key_node, yaml.ScalarNode):
+            loader._refuse("a key must be a plain text, not a list or mapping", key_node.start_mark)
         key = loader.construct_object(key_node, deep=True)
         result[key] = loader.construct_object(value_node, deep=True)
         result.key_lines[str(key)] = key_node.start_mark.line + 1
@@ -78,6 +104,26 @@ def _mapping(loader: _Loader, node: yaml.MappingNode) -> Located:
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
 
 
+def read_file(path: Path) -> str:
+    """A rules or unit file's text, or `RulesSyntaxError`: too large, or not UTF-8."""
+    with path.open("rb") as handle:
+        data = handle.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        line = data.count(b"\n") + 1
+        raise RulesSyntaxError(
+            f"larger than {MAX_FILE_BYTES} bytes (the limit is passed on this line)",
+            file=str(path),
+            line=line,
+        )
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise RulesSyntaxError(
+            f"not UTF-8 text (byte 0x{data[exc.start]:02x})", file=str(path), line=line
+        ) from None
+
+
 def parse_yaml(text: str, file: str) -> Any:
     """The YAML document, or `RulesSyntaxError` with its line."""
     try:
@@ -85,6 +131,11 @@ def parse_yaml(text: str, file: str) -> Any:
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else None
         raise RulesSyntaxError(str(exc.problem or exc), file=file, line=line) from None
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow, such as NUL
+        line = text.count("\n", 0, exc.position) + 1
+        raise RulesSyntaxError(
+            f"{exc.reason}: U+{exc.character:04X}", file=file, line=line
+        ) from None
     except yaml.YAMLError as exc:
         raise RulesSyntaxError(str(exc), file=file) from None
 

@@ -26,6 +26,7 @@ from services.routing.reading import (
     WrongTypeError,
     duration,
     parse_yaml,
+    read_file,
 )
 
 MOMENTS = ("report", "incident", "arrest")
@@ -237,8 +238,8 @@ def _rule(read: Reader, spec: Located, catalogue: Catalogue, reference: Referenc
 
 def load_ruleset(rules_path: Path, units_path: Path, reference: Reference) -> RuleSet:
     """Read, check and compile the rules file and the unit catalogue."""
-    rules_text = rules_path.read_text("utf-8")
-    units_text = units_path.read_text("utf-8")
+    rules_text = read_file(rules_path)
+    units_text = read_file(units_path)
     catalogue = load_catalogue(units_text, str(units_path), reference)
     file = str(rules_path)
     read = Reader(file)
