@@ -29,6 +29,7 @@ import datetime as dt
 import functools
 import gc
 import hashlib
+import itertools
 import json
 import os
 import platform
@@ -273,8 +274,16 @@ class _NoAliases(yaml.SafeDumper):
 # --- decision timing ------------------------------------------------------------------------
 
 
-def timed(run: Callable[[], list[T]], count: int, repeats: int) -> tuple[float, list[T]]:
-    """Median µs per item over `repeats` timed batches, and the first batch's results."""
+@dataclass(frozen=True, slots=True)
+class Timing:
+    """µs per item: the median and the best of several timed batches."""
+
+    median: float
+    best: float
+
+
+def timed(run: Callable[[], list[T]], count: int, repeats: int) -> tuple[Timing, list[T]]:
+    """µs per item over `repeats` timed batches, and the first batch's results."""
     samples: list[float] = []
     first: list[T] | None = None
     for _ in range(repeats):
@@ -285,7 +294,7 @@ def timed(run: Callable[[], list[T]], count: int, repeats: int) -> tuple[float, 
         if first is None:
             first = results
     assert first is not None
-    return statistics.median(samples), first
+    return Timing(statistics.median(samples), min(samples)), first
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,7 +311,8 @@ class Rate:
 
     @property
     def cpu_share(self) -> str:
-        return f"{self.cpu / self.seconds:.0%}"
+        """This process's CPU: share of one core, and µs per item."""
+        return f"{self.cpu / self.seconds:.0%}, {self.cpu / self.items * 1e6:,.0f} µs/item"
 
 
 class Stopwatch:
@@ -320,9 +330,10 @@ class Row:
     engine: str
     rules: int
     reports: int
-    micros: float
+    time: Timing
     conversion: float
     disagreements: str = "(reference)"
+    own_time: float | None = None  # the engine's own report of its evaluation time, µs
 
 
 def _disagreements(expected: Sequence[peers.Outcome], got: Sequence[peers.Outcome]) -> str:
@@ -334,6 +345,14 @@ def _disagreements(expected: Sequence[peers.Outcome], got: Sequence[peers.Outcom
         kinds.update(found)
     detail = ", ".join(f"{k} {n}" for k, n in sorted(kinds.items()))
     return f"{reports}" + (f" ({detail})" if detail else "")
+
+
+def _micros(text: str) -> float:
+    """zen-engine's `performance` text ('51.3µs', '1.2ms', '800ns') in µs."""
+    for suffix, scale in (("ns", 0.001), ("µs", 1.0), ("ms", 1000.0), ("s", 1e6)):
+        if text.endswith(suffix):
+            return float(text.removesuffix(suffix)) * scale
+    raise ValueError(f"not a duration: {text!r}")
 
 
 def _contexts(reports: list[Report]) -> list[peers.Context]:
@@ -350,14 +369,14 @@ def decision_rows(
     """Ours and the peers on one rule set; the peers' outcomes checked against ours."""
     ids = [uuid.uuid4() for _ in reports]
     count = len(reports)
-    ours_us, decisions = timed(
+    ours, decisions = timed(
         lambda: [decide(r, i, ruleset, NOW) for r, i in zip(reports, ids, strict=True)],
         count,
-        repeats,
+        3 * repeats,  # cheap, so more batches against the machine's noise
     )
-    facts_us, _ = timed(lambda: [facts_of(r, REF, NOW) for r in reports], count, repeats)
+    facts, _ = timed(lambda: [facts_of(r, REF, NOW) for r in reports], count, 3 * repeats)
     expected = [peers.ours(d, ruleset) for d in decisions]
-    rows = [Row(f"ours: decide() — {name}", len(ruleset.rules), count, ours_us, facts_us)]
+    rows = [Row(f"ours: decide() — {name}", len(ruleset.rules), count, ours, facts.median)]
     matched = {rule for d in decisions for rule in d.matched_rules}
     rows[0].disagreements = f"(reference; {len(matched)} of {len(ruleset.rules)} rules match)"
     for peer in (
@@ -367,18 +386,24 @@ def decision_rows(
     ):
         subset = reports if isinstance(peer, peers.ZenPeer) else reports[:peer_reports]
         times = repeats if isinstance(peer, peers.ZenPeer) else max(1, repeats // 2)
-        context_us, _ = timed(functools.partial(_contexts, subset), len(subset), times)
-        peer_us, outcomes = timed(functools.partial(_peer_run, peer, subset), len(subset), times)
+        context, _ = timed(functools.partial(_contexts, subset), len(subset), times)
+        timing, outcomes = timed(functools.partial(_peer_run, peer, subset), len(subset), times)
         # Timed on a prefix when slow, but always checked on the whole corpus.
         outcomes += [peer.decide(r, NOW) for r in reports[len(subset) :]]
+        own = None
+        if isinstance(peer, peers.ZenPeer):
+            own = statistics.median(
+                _micros(peer.decision.evaluate(c)["performance"]) for c in _contexts(reports)
+            )
         rows.append(
             Row(
                 f"{peer.name} — {name}",
                 len(ruleset.rules),
                 len(subset),
-                peer_us,
-                context_us,
+                timing,
+                context.median,
                 _disagreements(expected, outcomes),
+                own,
             )
         )
     return rows
@@ -471,29 +496,24 @@ async def load_reports(
     conn = await asyncpg.connect(db_url)
     start = time.perf_counter()
     try:
-        done = False
         n = 0
-        while not done:
-            batch: list[tuple[Any, ...]] = []
-            decided: list[tuple[Any, ...]] = []
-            for report_id, report in rows:
-                batch.append(_report_row(report_id, report))
-                if ruleset is not None:
-                    at = NOW + dt.timedelta(milliseconds=n)
-                    decided.append(_decision_row(decide(report, report_id, ruleset, at)))
-                n += 1
-                if len(batch) == chunk:
-                    break
-            else:
-                done = True
-            if batch:
-                await conn.copy_records_to_table(
-                    "reports", records=batch, columns=list(_REPORT_COLUMNS)
-                )
-            if decided:
+        while batch := list(itertools.islice(rows, chunk)):
+            await conn.copy_records_to_table(
+                "reports",
+                records=[_report_row(report_id, report) for report_id, report in batch],
+                columns=list(_REPORT_COLUMNS),
+            )
+            if ruleset is not None:
+                decided = [
+                    _decision_row(
+                        decide(report, report_id, ruleset, NOW + dt.timedelta(milliseconds=n + k))
+                    )
+                    for k, (report_id, report) in enumerate(batch)
+                ]
                 await conn.copy_records_to_table(
                     "decisions", records=decided, columns=list(_DECISION_COLUMNS)
                 )
+            n += len(batch)
         await conn.execute("ANALYZE reports; ANALYZE decisions")
     finally:
         await conn.close()
@@ -501,7 +521,6 @@ async def load_reports(
 
 
 async def publish_all(
-    channel: aio_pika.abc.AbstractChannel,
     exchange: aio_pika.abc.AbstractExchange,
     routing_key: str,
     messages: list[tuple[uuid.UUID, bytes]],
@@ -686,8 +705,8 @@ async def consumer_phase(
         # The raw loop runs before and after the router (the broker's disk drifts), on a
         # queue of its own each time, so each run drains exactly `count` messages.
         for name in (raw_before_in, raw_after_in):
-            await publish_all(channel, channel.default_exchange, name, envelopes)
-        await publish_all(channel, reports_exchange, REPORT_ACCEPTED_KEY, envelopes)
+            await publish_all(channel.default_exchange, name, envelopes)
+        await publish_all(reports_exchange, REPORT_ACCEPTED_KEY, envelopes)
     raw_before = await raw_loop(raw_before_in, raw_out, count, prefetch)
     router_rate, startup = await router_run(db_url, prefix, topology, count)
     raw_after = await raw_loop(raw_after_in, raw_out, count, prefetch)
@@ -758,15 +777,16 @@ def machine(postgres: str, rabbit: str) -> str:
 
 def decision_table(rows: list[Row], default_us: float, larger_us: float) -> list[str]:
     lines = [
-        "| engine — rule set | rules | reports | µs per decision | of which report → input µs "
-        "| ours faster by | disagreements with ours |",
+        "| engine — rule set | rules | reports | µs per decision: median (best) "
+        "| of which report → input µs | ours faster by (median) | disagreements with ours |",
         "|---|---:|---:|---:|---:|---:|---|",
     ]
     for row in rows:
         ours_us = larger_us if "10×" in row.engine else default_us
-        ratio = "" if row.engine.startswith("ours") else f"{row.micros / ours_us:,.0f}×"
+        ratio = "" if row.engine.startswith("ours") else f"{row.time.median / ours_us:,.0f}×"
         lines.append(
-            f"| {row.engine} | {row.rules} | {row.reports:,} | {row.micros:,.1f} "
+            f"| {row.engine} | {row.rules} | {row.reports:,} "
+            f"| {row.time.median:,.1f} ({row.time.best:,.1f}) "
             f"| {row.conversion:,.1f} | {ratio} | {row.disagreements} |"
         )
     return lines
@@ -805,7 +825,7 @@ async def bench(args: argparse.Namespace) -> str:
         "default", default, reports, args.rule_engine_reports, args.repeats
     )
     larger_rows = decision_rows("10×", larger, reports, args.rule_engine_reports, args.repeats)
-    default_us, larger_us = default_rows[0].micros, larger_rows[0].micros
+    default_us, larger_us = default_rows[0].time.median, larger_rows[0].time.median
 
     run = uuid.uuid4().hex[:8]
     db_name, prefix = f"fsi_bench_{run}", f"bench.{run}."
@@ -841,20 +861,23 @@ async def bench(args: argparse.Namespace) -> str:
         f"Corpus: {len(reports):,} standardised reports from schemas/examples, "
         f"{districts} districts, {triaged} with quality issues; decided at {NOW.isoformat()}. "
         f"Rule sets: default {len(default.rules)} rules, generated {len(larger.rules)} "
-        f"({len(larger.rules) / len(default.rules):.1f}×). Median of {args.repeats} batches "
-        "(rule-engine: half as many, on a prefix of the corpus).",
+        f"({len(larger.rules) / len(default.rules):.1f}×). Each time is per decision over a batch "
+        f"of the corpus: ours {3 * args.repeats} batches, zen-engine {args.repeats}, "
+        f"rule-engine {max(1, args.repeats // 2)} on the first {args.rule_engine_reports} "
+        "reports (it is slow; its outcomes are still checked on the whole corpus).",
         "",
         *decision_table([*default_rows, *larger_rows], default_us, larger_us),
         "",
         f"Targets: default {default_us:.1f} µs per decision (< 20 µs: "
         f"{'met' if default_us < 20 else 'NOT met'}); 10× rules {larger_us / default_us:.2f}× "
-        f"the default time (< 2×: {'met' if larger_us < 2 * default_us else 'NOT met'}); "
+        f"the default time (< 2×: {'met' if larger_us < 2 * default_us else 'NOT met'}; "
+        f"{larger_rows[0].time.best / default_rows[0].time.best:.2f}× by the best batches); "
         "ours ≥ 10× faster than each peer doing the same work (zen-engine collect, "
         "rule-engine): "
         + (
             "met"
             if all(
-                r.micros >= 10 * (larger_us if "10×" in r.engine else default_us)
+                r.time.median >= 10 * (larger_us if "10×" in r.engine else default_us)
                 for r in [*default_rows, *larger_rows]
                 if not r.engine.startswith("ours") and "(first)" not in r.engine
             )
@@ -876,6 +899,16 @@ async def bench(args: argparse.Namespace) -> str:
         "on unit rule and unit;",
         "- rule-engine: the context dict, then every rule's `Rule.matches` in order, then the "
         "unit and priority in Python; no deadline.",
+        "",
+        "zen-engine's own report of its evaluation time (`performance`, median over the "
+        "corpus): "
+        + "; ".join(
+            f"{r.engine} {r.own_time:,.1f} µs"
+            for r in [*default_rows, *larger_rows]
+            if r.own_time is not None
+        )
+        + ". The rest of its time above lies outside what it measures itself: the Python "
+        "binding (the context in, the result out) and per-call set-up.",
         "",
         "| replay | reports | seconds | reports/s | CPU of this process | would change |",
         "|---|---:|---:|---:|---:|---:|",
