@@ -153,7 +153,11 @@ class Router:
             reason = "message_id differs from the report id"
             await self._dead_letter(message, "message_id_mismatch", reason)
             return
-        decision = await store.stored_decision(self.pool, envelope.report_id)
+        # A first delivery is decided and inserted at once (one round trip); the insert
+        # answers with the stored decision when there is one already.
+        decision = None
+        if message.redelivered:
+            decision = await store.stored_decision(self.pool, envelope.report_id)
         fresh = None
         if decision is None:
             now = dt.datetime.now(dt.UTC)
