@@ -9,10 +9,13 @@ from __future__ import annotations
 import asyncio
 import math
 import uuid
+from http import HTTPStatus
 from typing import Any
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
+from litestar.exceptions import HTTPException, InternalServerException
+from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.params import FromPath
 from litestar.plugins.problem_details import ProblemDetailsException
 from litestar.status_codes import (
@@ -149,8 +152,12 @@ def _check_json(request: Request[Any, Any, Any]) -> str:
     if kind != "application/json" and not (
         kind.startswith("application/") and kind.endswith("+json")
     ):
+        got = f"the Content-Type is `{kind[:100]}`" if kind else "there is no Content-Type"
         raise problem(
-            415, "unsupported-media-type", "Unsupported media type", "send `application/json`"
+            415,
+            "unsupported-media-type",
+            "Unsupported media type",
+            f"{got}; send `application/json`",
         )
     return media
 
@@ -188,9 +195,49 @@ def _forbidden_source(source: str) -> ProblemDetailsException:
     )
 
 
-async def _decode(request: Request[Any, Any, Any], tp: type[Any]) -> tuple[Any, bytes, str]:
+def _too_large(limit: int) -> ProblemDetailsException:
+    return problem(413, "too-large", "Request body too large", f"at most {limit} bytes")
+
+
+async def _read_body(request: Request[Any, Any, Any], limit: int) -> bytes:
+    """The body as sent: refused (413) as soon as it is known to pass `limit`, whether the
+    Content-Length says so or the chunks get there, and cut off (408) when it does not
+    arrive within the body timeout, so a client that stalls holds no handler for long."""
+    length = request.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > limit:
+        raise _too_large(limit)
+    seconds: float = request.app.state.body_timeout_seconds
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        async with asyncio.timeout(seconds):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise _too_large(limit)
+                chunks.append(chunk)
+    except RequestEntityTooLarge:
+        raise _too_large(limit) from None
+    except TimeoutError:
+        raise problem(
+            408,
+            "body-timeout",
+            "Request body too slow",
+            f"the body did not arrive within {seconds:g} s",
+            headers={"Connection": "close"},
+        ) from None
+    except InternalServerException:  # Litestar's word for a client gone before the body ended
+        raise problem(
+            400, "incomplete-body", "Incomplete body", "the connection closed before the body ended"
+        ) from None
+    return b"".join(chunks)
+
+
+async def _decode(
+    request: Request[Any, Any, Any], tp: type[Any], limit: int
+) -> tuple[Any, bytes, str]:
     media = _check_json(request)
-    body = await request.body()
+    body = await _read_body(request, limit)
     try:
         value, problems = decode(body, tp)
     except NotJson as exc:
@@ -275,8 +322,7 @@ class ReportsController(Controller):
     async def submit(self, request: Request[Any, Any, Any]) -> Response[bytes]:
         client = _authenticate(request)
         _require_format(client, CANONICAL)
-        await _check_size(request, request.app.state.max_body_bytes)
-        report, body, media = await _decode(request, Report)
+        report, body, media = await _decode(request, Report, request.app.state.max_body_bytes)
         if not client.may_submit(report.source):
             raise _forbidden_source(report.source)
         return await _submit_one(request, Submission(client.id, report, body, media))
@@ -285,7 +331,8 @@ class ReportsController(Controller):
     async def submit_batch(self, request: Request[Any, Any, Any]) -> BatchOut:
         client = _authenticate(request)
         _require_format(client, CANONICAL)
-        batch, _, media = await _decode(request, BatchIn)
+        limit = request.app.state.max_batch_body_bytes
+        batch, _, media = await _decode(request, BatchIn, limit)
         state = _state(request)
         if not batch.reports:
             raise _invalid([Problem("$.reports", "Expected `array` of length >= 1")])
@@ -319,15 +366,6 @@ class ReportsController(Controller):
             quality_issues=msgspec.Raw(row.quality_issues_json.encode()),
             decision=msgspec.Raw(row.decision_json.encode()) if row.decision_json else None,
         )
-
-
-async def _check_size(request: Request[Any, Any, Any], limit: int) -> None:
-    length = request.headers.get("content-length")
-    if length is not None and length.isdigit() and int(length) > limit:
-        raise problem(413, "too-large", "Request body too large", f"at most {limit} bytes")
-    body = await request.body()
-    if len(body) > limit:
-        raise problem(413, "too-large", "Request body too large", f"at most {limit} bytes")
 
 
 async def _run_batch(
@@ -397,8 +435,8 @@ class SourcesController(Controller):
                 f"formats: {', '.join(sorted(ADAPTERS))}",
             )
         _require_format(client, format_name)
-        await _check_size(request, request.app.state.max_body_bytes)
-        parsed, body, media = await _decode(request, adapter.struct)
+        limit = request.app.state.max_body_bytes
+        parsed, body, media = await _decode(request, adapter.struct, limit)
         try:
             report = from_source(adapter, parsed, _state(request).service.reference)
         except AdapterError as exc:
@@ -451,6 +489,29 @@ def database_unavailable(
         "Database unavailable",
         "nothing was stored; send the same request again later",
         headers={"Retry-After": "5"},
+    ).to_response(request)
+
+
+def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
+    """Litestar's own refusals (no such route, a method not allowed, a body past the server's
+    limit, an unreadable form) as problems like every other, with a type and what is wrong."""
+    status = exc.status_code
+    # The path is not echoed: a client may have put personal data in it.
+    if status == 404:
+        detail = "no such path, or a path parameter of the wrong form; the API is at /schema"
+    elif status == 405:
+        allowed = (exc.headers or {}).get("allow", "")
+        detail = f"`{request.method}` is not allowed on this path (allowed: {allowed})"
+    else:
+        detail = exc.detail
+    extra = exc.extra if isinstance(exc.extra, dict) else {"extra": exc.extra} if exc.extra else {}
+    return ProblemDetailsException(
+        status_code=status,
+        type_="about:blank",
+        title=HTTPStatus(status).phrase,
+        detail=detail,
+        headers=exc.headers,
+        extra=extra or None,
     ).to_response(request)
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import asyncpg
 import prometheus_client
 from litestar import Litestar
+from litestar.exceptions import HTTPException
 from litestar.middleware.session.client_side import CookieBackendConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.plugins.jinja import JinjaTemplateEngine
@@ -142,8 +143,9 @@ def create_app(settings: IntakeSettings, *, configure_logging: bool = True) -> L
         middleware=[prometheus.middleware, sessions.middleware],
         after_exception=[api.count_refusal],
         template_config=TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine),
-        plugins=[ProblemDetailsPlugin(ProblemDetailsConfig(enable_for_all_http_exceptions=True))],
+        plugins=[ProblemDetailsPlugin(ProblemDetailsConfig())],
         exception_handlers={
+            HTTPException: api.http_error,
             asyncpg.PostgresConnectionError: api.database_unavailable,
             asyncpg.InterfaceError: api.database_unavailable,
             ConnectionError: api.database_unavailable,
@@ -161,6 +163,8 @@ def create_app(settings: IntakeSettings, *, configure_logging: bool = True) -> L
         debug=False,
     )
     app.state.max_body_bytes = settings.http.max_body_bytes
+    app.state.max_batch_body_bytes = settings.http.max_batch_body_bytes
+    app.state.body_timeout_seconds = settings.http.body_timeout_seconds
     app.state.ops_refresh_seconds = max(5, round(settings.ops.interval_seconds))
     openapi.complete(app)
     return app

@@ -14,15 +14,17 @@ from litestar import Litestar
 from litestar._openapi.plugin import OpenAPIPlugin
 from msgspec import Meta
 
-from schemas.report import Report
+from schemas.decision import Decision
+from schemas.report import QualityIssue, Report
 from schemas.sources import AgencyReport, CitizenReport, PatrolReport
+from services.intake.adapters import ADAPTERS
 from services.intake.api import Accepted
 from services.intake.validation import Problem
 
 REF = "#/components/schemas/{name}"
 
 
-class Batch(msgspec.Struct):
+class Batch(msgspec.Struct, forbid_unknown_fields=True):
     """Up to 1,000 canonical reports; each is judged on its own."""
 
     reports: Annotated[list[Report], Meta(min_length=1, max_length=1000)]
@@ -42,6 +44,7 @@ _PROBLEMS = {
     "400": "Not JSON",
     "401": "No valid API key",
     "403": "Source or format not allowed for this client",
+    "408": "The body did not arrive within the body timeout",
     "409": "Another report with this source and external_id was accepted",
     "413": "Body too large",
     "415": "Not application/json",
@@ -55,6 +58,12 @@ _BODIES: dict[tuple[str, str], list[type[msgspec.Struct]]] = {
     ("/v1/sources/{format_name}/reports", "post"): [CitizenReport, PatrolReport, AgencyReport],
 }
 
+
+# Where a 404 is an answer, not a wrong address.
+_NOT_FOUND = {
+    ("/v1/reports/{report_id}", "get"): "No such report for this client",
+    ("/v1/sources/{format_name}/reports", "post"): "Unknown source format",
+}
 
 _ANSWERED_WITH_ACCEPTED = {
     ("/v1/reports", "post"),
@@ -71,9 +80,20 @@ def _body(types: list[type[msgspec.Struct]]) -> dict[str, Any]:
 def complete(app: Litestar) -> None:
     """Add request bodies and problem responses to the app's (cached) OpenAPI document."""
     document = app.plugins.get(OpenAPIPlugin).provide_openapi_schema()
-    contracts = [Report, Batch, CitizenReport, PatrolReport, AgencyReport, ProblemDetails, Accepted]
+    contracts = [
+        Report,
+        Batch,
+        CitizenReport,
+        PatrolReport,
+        AgencyReport,
+        ProblemDetails,
+        Accepted,
+        Decision,
+    ]
     _, components = msgspec.json.schema_components(contracts, ref_template=REF)
-    document.setdefault("components", {}).setdefault("schemas", {}).update(components)
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    schemas.update(components)
+    _report_view(schemas)
     problem = {"application/problem+json": {"schema": {"$ref": REF.format(name="ProblemDetails")}}}
     for path, item in document.get("paths", {}).items():
         for method, operation in item.items():
@@ -91,3 +111,31 @@ def complete(app: Litestar) -> None:
             if path.startswith("/v1/"):
                 for status, text in _PROBLEMS.items():
                     operation["responses"][status] = {"description": text, "content": problem}
+            for parameter in operation.get("parameters", []):
+                if parameter.get("name") == "format_name":
+                    parameter["schema"] = {"type": "string", "enum": sorted(ADAPTERS)}
+            if (path, method) in _NOT_FOUND:
+                text = _NOT_FOUND[(path, method)]
+                operation["responses"]["404"] = {"description": text, "content": problem}
+    _metrics_as_text(document)
+
+
+def _report_view(schemas: dict[str, Any]) -> None:
+    """A stored report is spliced in as raw JSON, which Litestar can only call "anything"
+    (and `anything or null` matches null twice, breaking its `oneOf`): say what it is."""
+    view = schemas.get("ReportView", {}).get("properties")
+    if view is None:
+        return
+    view["report"] = {"$ref": REF.format(name=Report.__name__)}
+    view["quality_issues"] = {
+        "type": "array",
+        "items": {"$ref": REF.format(name=QualityIssue.__name__)},
+    }
+    view["decision"] = {"anyOf": [{"$ref": REF.format(name=Decision.__name__)}, {"type": "null"}]}
+
+
+def _metrics_as_text(document: dict[str, Any]) -> None:
+    """`/metrics` answers in Prometheus' text format, not the JSON Litestar assumes."""
+    ok = document.get("paths", {}).get("/metrics", {}).get("get", {}).get("responses", {})
+    if "200" in ok:
+        ok["200"]["content"] = {"text/plain": {"schema": {"type": "string"}}}

@@ -19,6 +19,8 @@ class HttpSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     max_batch_body_bytes: Annotated[int, Meta(ge=1024)] = 64 * 1_048_576
     max_batch_items: Annotated[int, Meta(ge=1, le=10_000)] = 1000
     workers: Annotated[int, Meta(ge=1, le=64)] = 1
+    # A body must arrive within this, so a client that stalls or dribbles holds no handler.
+    body_timeout_seconds: Annotated[float, Meta(gt=0, le=600)] = 30.0
 
 
 class AccessSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -90,6 +90,8 @@ def _walk_list(
 
 def walk(value: Any, tp: Any, path: str = "$") -> list[Problem]:
     """Every problem of `value` against type `tp`, each with its path."""
+    if tp is msgspec.Raw:
+        return []  # any JSON value is a raw value (a batch item, judged on its own later)
     try:
         msgspec.convert(value, tp)
         return []
@@ -123,8 +125,14 @@ def _json_kind(value: Any) -> str:
     }.get(type(value), "null")
 
 
-def _why(exc: Exception) -> str:
-    return "the body is not valid UTF-8" if isinstance(exc, UnicodeDecodeError) else str(exc)
+def _why(exc: Exception, body: bytes) -> str:
+    if not isinstance(exc, UnicodeDecodeError):
+        return str(exc)
+    try:  # msgspec counts from the start of the string it was reading; say where in the body
+        body.decode("utf-8")
+    except UnicodeDecodeError as found:
+        return f"the body is not valid UTF-8 (byte {found.start})"
+    return "the body is not valid UTF-8"
 
 
 def decode(body: bytes, tp: type[T]) -> tuple[T | None, list[Problem]]:
@@ -141,10 +149,10 @@ def _decode(body: bytes, tp: type[T]) -> tuple[T | None, list[Problem]]:
     except msgspec.ValidationError:
         pass
     except (msgspec.DecodeError, UnicodeDecodeError) as exc:
-        raise NotJson(_why(exc)) from None
+        raise NotJson(_why(exc, body)) from None
     try:
         plain = msgspec.json.decode(body)
     except (msgspec.DecodeError, UnicodeDecodeError) as exc:
-        raise NotJson(_why(exc)) from None
+        raise NotJson(_why(exc, body)) from None
     problems = walk(plain, tp)
     return None, problems[:MAX_PROBLEMS] or [Problem("$", "invalid")]

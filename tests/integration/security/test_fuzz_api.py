@@ -1,0 +1,243 @@
+"""Every operation of the real intake fuzzed from its own OpenAPI (schemathesis): never a 5xx."""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import json
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import schemathesis
+import uvicorn
+from litestar import Litestar
+from schemathesis import engine
+from schemathesis.engine import StopReason, events
+
+from services.intake.access import ANY, hash_key
+from services.intake.app import create_app
+from services.intake.settings import IntakeSettings
+from tests.integration.conftest import CLIENTS_YAML
+
+ROOT = Path(__file__).parents[3]
+EXAMPLES = ROOT / "schemas" / "examples"
+SUMMARY = ROOT / "artifacts" / "fuzz-summary.txt"
+EVERYTHING_KEY = "everything-key-" + "e" * 32
+SEED = 20261127
+MAX_EXAMPLES = 25
+CHECKS = (
+    "not_a_server_error",
+    "status_code_conformance",
+    "content_type_conformance",
+    "response_schema_conformance",
+    "response_headers_conformance",
+)
+
+
+@pytest.fixture
+def clients_file(tmp_path: Path) -> Path:
+    """The suite's clients, and one allowed everything: both roles, every source and format."""
+    path = tmp_path / "clients.yaml"
+    path.write_text(
+        CLIENTS_YAML
+        + f"""  - id: everything
+    key_sha256: {hash_key(EVERYTHING_KEY)}
+    roles: [submitter, operator]
+    sources: ['{ANY}']
+    formats: ['{ANY}']
+    rate: {{per_second: 100000, burst: 100000}}
+""",
+        "utf-8",
+    )
+    return path
+
+
+@contextlib.contextmanager
+def served(app: Litestar) -> Iterator[str]:
+    """The app on a real uvicorn server, in a thread of its own, on a free port."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive(), "the intake stopped while starting"
+        assert time.monotonic() < deadline, "the intake did not start within 30 s"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(30)
+        sock.close()
+
+
+@pytest.fixture
+def server(intake_settings: Callable[..., IntakeSettings]) -> Iterator[str]:
+    with served(create_app(intake_settings(), configure_logging=False)) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def summary() -> Iterator[list[str]]:
+    """Lines for artifacts/fuzz-summary.txt, written when the module is done."""
+    lines: list[str] = []
+    yield lines
+    SUMMARY.parent.mkdir(exist_ok=True)
+    SUMMARY.write_text("\n".join(lines) + "\n", "utf-8")
+
+
+def with_examples(document: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAPI document with the repository's example reports as request body examples,
+    so the examples phase sends reports that are accepted (and then repeated)."""
+    reports = [json.loads(p.read_text("utf-8")) for p in sorted(EXAMPLES.glob("report.*.json"))]
+    for index, report in enumerate(reports):
+        report["external_id"] = f"fuzz-example-{index}"
+    sources = [json.loads(p.read_text("utf-8")) for p in sorted(EXAMPLES.glob("sources/*.json"))]
+    bodies = {
+        "/v1/reports": reports,
+        "/v1/reports/batch": [{"reports": reports}],
+        "/v1/sources/{format_name}/reports": sources,
+    }
+    for path, values in bodies.items():
+        content = document["paths"][path]["post"]["requestBody"]["content"]["application/json"]
+        content["examples"] = {f"example-{i}": {"value": v} for i, v in enumerate(values)}
+    return document
+
+
+def is_problem(status: int, headers: dict[str, list[str]], body: bytes) -> bool:
+    if headers.get("content-type", [""])[0] != "application/problem+json":
+        return False
+    problem = json.loads(body)
+    return problem.get("status") == status and all(
+        isinstance(problem.get(k), str) and problem[k] for k in ("type", "title", "detail")
+    )
+
+
+@dataclass
+class Fuzzed:
+    """What one schemathesis run tried and what came back."""
+
+    cases: int = 0
+    answers: collections.Counter[tuple[str, str, int]] = field(default_factory=collections.Counter)
+    failures: list[str] = field(default_factory=list)
+    not_problems: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    stop_reason: StopReason | None = None
+
+    def take(self, event: events.EngineEvent) -> None:
+        if isinstance(event, events.ScenarioFinished):
+            self._scenario(event.recorder)
+        elif isinstance(event, events.NonFatalError):
+            self.errors.append(f"{event.label}: {event.info.title}: {event.info.message}")
+        elif isinstance(event, events.FatalError):
+            self.errors.append(repr(event.exception))
+        elif isinstance(event, events.EngineFinished):
+            self.stop_reason = event.stop_reason
+
+    def _scenario(self, recorder: Any) -> None:
+        self.cases += len(recorder.cases)
+        for interaction in recorder.interactions.values():
+            response, method = interaction.response, interaction.request.method
+            if response is None:
+                continue
+            self.answers[(recorder.label, method, response.status_code)] += 1
+            status, headers = response.status_code, response.headers
+            if status >= 400 and not is_problem(status, headers, response.content):
+                self.not_problems.append(f"{method} {interaction.request.uri} -> {status}")
+        for checks in recorder.checks.values():
+            for check in checks:
+                if check.failure_info is not None:
+                    failure = check.failure_info.failure
+                    self.failures.append(f"{recorder.label}: {check.name}: {failure.title}")
+
+    @property
+    def server_errors(self) -> int:
+        return sum(n for (_, _, status), n in self.answers.items() if status >= 500)
+
+    def statuses(self, operation: str) -> set[int]:
+        return {status for (label, _, status) in self.answers if label == operation}
+
+    def lines(self, name: str) -> list[str]:
+        by_status = collections.Counter[int]()
+        for (_, _, status), n in self.answers.items():
+            by_status[status] += n
+        counts = ", ".join(f"{status}: {n}" for status, n in sorted(by_status.items()))
+        return [
+            f"{name}: {self.cases} cases, {sum(by_status.values())} responses, "
+            f"{self.server_errors} 5xx, {len(self.failures)} check failures",
+            f"  statuses: {counts}",
+        ]
+
+
+def fuzz(url: str, headers: dict[str, str]) -> Fuzzed:
+    """Every phase (examples, coverage with negative data, fuzzing, stateful), seeded."""
+    document = with_examples(httpx.get(f"{url}/schema/openapi.json").json())
+    config = schemathesis.Config.from_dict(
+        {
+            "base-url": url,
+            "seed": SEED,
+            "headers": headers,
+            "request-timeout": 10,
+            "cache": {"enabled": False},
+            "generation": {
+                "mode": "all",
+                "max-examples": MAX_EXAMPLES,
+                "deterministic": True,
+                "database": "none",
+            },
+            "phases": {
+                phase: {"enabled": True}
+                for phase in ("examples", "coverage", "fuzzing", "stateful")
+            },
+            "checks": {"enabled": False, **{name: {"enabled": True} for name in CHECKS}},
+        }
+    )
+    schema = schemathesis.openapi.from_dict(document, config=config)
+    run = Fuzzed()
+    for event in engine.from_schema(schema).execute():
+        run.take(event)
+    return run
+
+
+def operations(url: str) -> set[str]:
+    document = httpx.get(f"{url}/schema/openapi.json").json()
+    return {f"{m.upper()} {p}" for p, item in document["paths"].items() for m in item}
+
+
+def test_fuzzing_as_a_client_allowed_everything_finds_no_server_error(
+    server: str, summary: list[str]
+) -> None:
+    run = fuzz(server, {"Authorization": f"Bearer {EVERYTHING_KEY}"})
+    summary.extend(run.lines("allowed everything"))
+    print("\n".join(run.lines("allowed everything")))
+    assert run.stop_reason is StopReason.COMPLETED
+    assert (run.server_errors, run.failures, run.errors) == (0, [], [])
+    assert run.not_problems == []
+    assert operations(server) <= {label for (label, _, _) in run.answers}
+    assert {202, 200, 409, 422, 400, 415} <= run.statuses("POST /v1/reports")
+    assert {202, 422} <= run.statuses("POST /v1/sources/{format_name}/reports")
+    assert 200 in run.statuses("Stateful tests")
+
+
+def test_fuzzing_without_a_key_finds_no_server_error_and_nothing_served(
+    server: str, summary: list[str]
+) -> None:
+    run = fuzz(server, {})
+    summary.extend(run.lines("without a key"))
+    print("\n".join(run.lines("without a key")))
+    assert run.stop_reason is StopReason.COMPLETED
+    assert (run.server_errors, run.failures, run.errors) == (0, [], [])
+    assert run.not_problems == []
+    for (label, method, status), _ in run.answers.items():
+        documented_method = label.split(" ")[0]
+        if label.split(" ")[-1].startswith("/v1/") and method == documented_method:
+            assert status in {401, 404}, (label, status)
