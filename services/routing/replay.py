@@ -22,10 +22,9 @@ from services.routing.engine import RoutingView, decide
 from services.routing.rules import RuleSet
 
 _SELECT = """
-SELECT r.id, r.report::text, d.unit, d.priority, d.deadline_at, d.decided_at
+SELECT r.id, r.report, d.unit, d.priority, d.deadline_at, d.decided_at
 FROM decisions d JOIN reports r ON r.id = d.report_id
 WHERE d.decided_at >= $1
-ORDER BY d.decided_at
 """
 _CHUNK = 5000
 
@@ -89,6 +88,11 @@ async def replay(db_url: str, ruleset: RuleSet, since: dt.datetime) -> Changes:
     changes = Changes()
     started = time.perf_counter()
     conn = await asyncpg.connect(db_url)
+    # jsonb arrives as its binary form (a version byte, then the text) and is handed to
+    # msgspec as bytes: no str is built per report.
+    await conn.set_type_codec(
+        "jsonb", schema="pg_catalog", encoder=_with_version, decoder=_after_version, format="binary"
+    )
     try:
         async with conn.transaction(readonly=True):
             cursor = await conn.cursor(_SELECT, since)
@@ -105,6 +109,14 @@ async def replay(db_url: str, ruleset: RuleSet, since: dt.datetime) -> Changes:
 
 
 _view = msgspec.json.Decoder(RoutingView)
+
+
+def _after_version(data: bytes) -> memoryview:
+    return memoryview(data)[1:]
+
+
+def _with_version(text: str) -> bytes:
+    return b"\x01" + text.encode()
 
 
 def _redecide(rows: list[asyncpg.Record], ruleset: RuleSet, changes: Changes) -> None:
