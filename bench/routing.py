@@ -60,9 +60,9 @@ from services.common import migrate
 from services.common.settings import BrokerSettings, DatabaseSettings, LogSettings
 from services.common.topology import REPORT_ACCEPTED_KEY, Topology, declare, delete
 from services.intake.standardise import Options, standardise
-from services.routing import metrics as routing_metrics
+from services.routing.consumer import Router
 from services.routing.engine import decide, facts_of
-from services.routing.main import serve
+from services.routing.main import RulesWatch, serve
 from services.routing.replay import replay
 from services.routing.rules import RuleSet, load_ruleset
 from services.routing.settings import (
@@ -561,17 +561,6 @@ async def count_messages(channel: aio_pika.abc.AbstractChannel, names: Sequence[
     return total
 
 
-async def routed_so_far(offset: int) -> int:
-    """Reports this process's routers have acknowledged, from their own counter."""
-    total = sum(
-        sample.value
-        for family in routing_metrics.decisions.collect()
-        for sample in family.samples
-        if sample.name.endswith("_total")
-    )
-    return int(total) - offset
-
-
 async def until(poll: Callable[[], Awaitable[int]], target: int, interval: float) -> None:
     """Poll until the polled count reaches `target` (down to it when it starts above);
     `TimeoutError` after `PHASE_LIMIT` seconds."""
@@ -640,14 +629,19 @@ async def router_run(
     )
     stop = asyncio.Event()
     consuming = asyncio.Event()
-    before = await routed_so_far(0)
     launched = time.perf_counter()
     watch = Stopwatch()
 
-    def on_start(_watch: object) -> None:
+    routers: list[Router] = []
+
+    def on_start(rules_watch: RulesWatch) -> None:
         nonlocal watch
         watch = Stopwatch()
+        routers.append(rules_watch.router)
         consuming.set()
+
+    async def routed() -> int:
+        return routers[0].routed if routers else 0
 
     task = asyncio.create_task(serve(settings, stop, on_start))
     outputs = [topology.triage_queue.name, topology.dead_letter_queue.name]
@@ -661,10 +655,10 @@ async def router_run(
             if task.done():
                 task.result()
                 raise RuntimeError("the router stopped before consuming")
-            # The router counts a decision after its case is confirmed and its report
-            # acknowledged; polling that counter costs nothing on the broker (a sweep of
-            # 98 queues every few milliseconds would compete with the router it measures).
-            await until(lambda: routed_so_far(before), count, 0.005)
+            # The router counts a report once its case is confirmed and the report
+            # acknowledged; reading that number costs nothing (a sweep of 98 queues every
+            # few milliseconds would compete with the router it measures).
+            await until(routed, count, 0.005)
             rate = watch.stop(count)
             # Then one sweep checks every case really is in a unit, triage or dead-letter
             # queue (not timed).
