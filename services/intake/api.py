@@ -481,13 +481,14 @@ async def readyz(request: Request[Any, Any, Any]) -> Response[Health]:
 def database_unavailable(
     request: Request[Any, Any, Any], exc: Exception
 ) -> Response[dict[str, Any]]:
-    """PostgreSQL cannot be reached: nothing was stored, and the client may send again."""
+    """PostgreSQL cannot be reached: the client sends the same request again (a report
+    that was stored after all is answered as a repeat)."""
     log.warning("database unavailable", path=request.url.path, error=type(exc).__name__)
     return problem(
         HTTP_503_SERVICE_UNAVAILABLE,
         "database-unavailable",
         "Database unavailable",
-        "nothing was stored; send the same request again later",
+        "send the same request again later; a report already stored is recognised",
         headers={"Retry-After": "5"},
     ).to_response(request)
 

@@ -147,6 +147,9 @@ def create_app(settings: IntakeSettings, *, configure_logging: bool = True) -> L
         exception_handlers={
             HTTPException: api.http_error,
             asyncpg.PostgresConnectionError: api.database_unavailable,
+            # A restart or shutdown of PostgreSQL (57P01-57P03), or no connection slot left.
+            asyncpg.exceptions.OperatorInterventionError: api.database_unavailable,
+            asyncpg.exceptions.InsufficientResourcesError: api.database_unavailable,
             asyncpg.InterfaceError: api.database_unavailable,
             ConnectionError: api.database_unavailable,
             TimeoutError: api.database_unavailable,
