@@ -17,7 +17,7 @@ from litestar.middleware.session.client_side import CookieBackendConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsPlugin
-from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.plugins.prometheus import PrometheusController
 from litestar.template.config import TemplateConfig
 
 from schemas import reference
@@ -25,7 +25,7 @@ from services.common import db
 from services.common import logging as fsi_logging
 from services.common.settings import SettingsError
 from services.common.topology import Topology
-from services.intake import api, openapi, ops_api
+from services.intake import api, metrics, openapi, ops_api
 from services.intake.access import Clients, ClientsFileError, RateLimiter
 from services.intake.ops import Monitor
 from services.intake.outbox import BrokerLink, OutboxRelay
@@ -118,7 +118,6 @@ def create_app(settings: IntakeSettings, *, configure_logging: bool = True) -> L
                 pool.terminate()
             log.info("intake stopped")
 
-    prometheus = PrometheusConfig(app_name="fsi-intake", prefix="fsi_intake", group_path=True)
     sessions = CookieBackendConfig(
         secret=_session_secret(settings.ops),
         key="fsi_ops_session",
@@ -140,7 +139,7 @@ def create_app(settings: IntakeSettings, *, configure_logging: bool = True) -> L
     app = Litestar(
         route_handlers=handlers,
         lifespan=[lifespan],
-        middleware=[prometheus.middleware, sessions.middleware],
+        middleware=[metrics.http_metrics, sessions.middleware],
         after_exception=[api.count_refusal],
         template_config=TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine),
         plugins=[ProblemDetailsPlugin(ProblemDetailsConfig())],

@@ -7,7 +7,13 @@ monitor (`ops`), on an interval, never per scrape.
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge
+import functools
+import time
+from typing import Any
+
+from litestar.enums import ScopeType
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from prometheus_client import Counter, Gauge, Histogram
 
 RESULTS = ("accepted", "soft_flagged", "duplicate", "conflict", "invalid", "refused")
 UNKNOWN_SOURCE = "unknown"
@@ -33,3 +39,67 @@ def report(source: str | None, result: str, named: frozenset[str] = frozenset())
     values; a client allowed any source would otherwise mint a series per string."""
     label = UNKNOWN_SOURCE if source is None else source if source in named else OTHER_SOURCE
     reports.labels(label, result).inc()
+
+
+# HTTP requests, by route template (never the concrete path: it may hold a report id). The
+# names and labels are those of Litestar's Prometheus middleware, which cost 34 µs a request
+# here (a Request object and label dicts each time) against about 5 for this one.
+_HTTP_LABELS = ["app_name", "method", "path", "status_code"]
+APP_NAME = "fsi-intake"
+requests = Counter("fsi_intake_requests", "HTTP requests answered.", _HTTP_LABELS)
+request_seconds = Histogram(
+    "fsi_intake_request_duration_seconds", "Time to answer an HTTP request.", _HTTP_LABELS
+)
+requests_in_progress = Gauge(
+    "fsi_intake_requests_in_progress", "HTTP requests being answered.", _HTTP_LABELS
+)
+request_errors = Counter(
+    "fsi_intake_requests_error", "HTTP requests answered with a 5xx.", _HTTP_LABELS
+)
+
+
+@functools.cache
+def _http_children(method: str, path: str, status: int) -> tuple[Any, Any, Any]:
+    labels = (APP_NAME, method, path, str(status))
+    return (
+        requests.labels(*labels),
+        request_seconds.labels(*labels),
+        request_errors.labels(*labels) if status >= 500 else None,
+    )
+
+
+@functools.cache
+def _in_progress(method: str, path: str) -> Any:
+    return requests_in_progress.labels(APP_NAME, method, path, "200")
+
+
+def http_metrics(app: ASGIApp) -> ASGIApp:
+    """ASGI middleware counting and timing each request by its route template."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP:
+            await app(scope, receive, send)
+            return
+        method, path = scope["method"], str(scope.get("path_template", ""))
+        status = 500
+        started = time.perf_counter()
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        running = _in_progress(method, path)
+        running.inc()
+        try:
+            await app(scope, receive, sending)
+        finally:
+            running.dec()
+            counted, timed, errors = _http_children(method, path, status)
+            counted.inc()
+            timed.observe(time.perf_counter() - started)
+            if errors is not None:
+                errors.inc()
+
+    return middleware
