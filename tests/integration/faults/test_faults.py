@@ -5,41 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
+from collections.abc import Awaitable, Callable
 
 import aio_pika
 import asyncpg
-import pytest
 
-from services.common.topology import REPORT_ACCEPTED_KEY, Topology
-from services.routing.main import load_rules
-from services.routing.settings import RoutingSettings
+from services.common.topology import REPORT_ACCEPTED_KEY
 from tests import harness
-from tests.integration.conftest import KEYS
 from tests.support.system import ROOT, Outcome, System
 
 Fault = Callable[[System], Awaitable[None]]
 SUMMARY = ROOT / "artifacts" / "faults.jsonl"
-
-
-@pytest.fixture
-async def system(
-    tmp_path: Path,
-    database_url: str,
-    amqp_url: str,
-    clients_file: Path,
-    make_topology: Callable[..., Topology],
-) -> AsyncIterator[System]:
-    units = load_rules(RoutingSettings()).catalogue.units
-    running = System(
-        tmp_path, database_url, amqp_url, make_topology(units=units), clients_file, KEYS["alpha"]
-    )
-    try:
-        await running.start(routers=2)
-        yield running
-    finally:
-        await running.stop()
 
 
 async def under_load(system: System, name: str, fault: Fault, after: float = 2.0) -> Outcome:

@@ -6,15 +6,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
-import pytest
-
-from services.common.topology import Topology
-from services.routing.main import load_rules
-from services.routing.settings import RoutingSettings
-from tests.integration.conftest import KEYS
 from tests.integration.faults.test_faults import check
 from tests.support.processes import ServiceProcess
 from tests.support.system import ROOT, System
@@ -34,40 +27,21 @@ def rss_mib(process: ServiceProcess | None) -> float:
     return int(line.split()[1]) / 1024
 
 
-@pytest.fixture
-async def soaking(
-    tmp_path: Path,
-    database_url: str,
-    amqp_url: str,
-    clients_file: Path,
-    make_topology: Callable[..., Topology],
-) -> AsyncIterator[System]:
-    units = load_rules(RoutingSettings()).catalogue.units
-    running = System(
-        tmp_path, database_url, amqp_url, make_topology(units=units), clients_file, KEYS["alpha"]
-    )
-    try:
-        await running.start(routers=2)
-        yield running
-    finally:
-        await running.stop()
-
-
-async def test_soak_keeps_the_invariants_and_memory_flat(soaking: System) -> None:
+async def test_soak_keeps_the_invariants_and_memory_flat(system: System) -> None:
     stop = asyncio.Event()
-    load = asyncio.create_task(soaking.post_steadily(stop, per_second=RATE))
+    load = asyncio.create_task(system.post_steadily(stop, per_second=RATE))
     await asyncio.sleep(min(10.0, SECONDS / 4))  # warm-up: pools, caches, first allocations
     processes = {
-        "intake": soaking.intake,
-        **{f"router{i}": r for i, r in enumerate(soaking.routers)},
+        "intake": system.intake,
+        **{f"router{i}": r for i, r in enumerate(system.routers)},
     }
     before = {name: rss_mib(p) for name, p in processes.items()}
     await asyncio.sleep(SECONDS)
     after = {name: rss_mib(p) for name, p in processes.items()}
     stop.set()
     await load
-    await soaking.until_settled(within=120)
-    outcome = await soaking.outcome()
+    await system.until_settled(within=120)
+    outcome = await system.outcome()
     report = {
         "seconds": SECONDS,
         "rate_per_second": RATE,
@@ -80,7 +54,7 @@ async def test_soak_keeps_the_invariants_and_memory_flat(soaking: System) -> Non
     }
     (ROOT / "artifacts").mkdir(exist_ok=True)
     (ROOT / "artifacts" / "soak.json").write_text(json.dumps(report, indent=2), "utf-8")
-    check(outcome, soaking)
-    assert len(outcome.accepted) >= RATE * SECONDS * 0.8, soaking.answers
+    check(outcome, system)
+    assert len(outcome.accepted) >= RATE * SECONDS * 0.8, system.answers
     for name, growth in report["growth_mib"].items():  # type: ignore[union-attr]
         assert growth < GROWTH_LIMIT_MIB, (name, report)

@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import collections
-import contextlib
 import json
-import socket
-import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,8 +12,6 @@ from typing import Any
 import httpx
 import pytest
 import schemathesis
-import uvicorn
-from litestar import Litestar
 from schemathesis import engine
 from schemathesis.engine import StopReason, events
 
@@ -25,6 +19,7 @@ from services.intake.access import ANY, hash_key
 from services.intake.app import create_app
 from services.intake.settings import IntakeSettings
 from tests.integration.conftest import CLIENTS_YAML
+from tests.support.server import served
 
 ROOT = Path(__file__).parents[3]
 EXAMPLES = ROOT / "schemas" / "examples"
@@ -57,27 +52,6 @@ def clients_file(tmp_path: Path) -> Path:
         "utf-8",
     )
     return path
-
-
-@contextlib.contextmanager
-def served(app: Litestar) -> Iterator[str]:
-    """The app on a real uvicorn server, in a thread of its own, on a free port."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive(), "the intake stopped while starting"
-        assert time.monotonic() < deadline, "the intake did not start within 30 s"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(30)
-        sock.close()
 
 
 @pytest.fixture

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
 import select
 import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,13 +15,12 @@ import asyncpg
 import httpx
 import msgspec
 import pytest
-import uvicorn
-from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from services.intake.app import create_app
 from services.intake.settings import HttpSettings, IntakeSettings
 from tests.integration.conftest import KEYS, auth, unique
+from tests.support.server import served
 
 EXAMPLES = Path(__file__).parents[3] / "schemas" / "examples"
 LIMIT = HttpSettings().max_body_bytes
@@ -201,27 +198,6 @@ async def test_sql_shaped_text_in_a_source_format_and_in_a_path(
 
 
 # --- on a real server, through a bare socket where HTTP clients would not go ------------------
-
-
-@contextlib.contextmanager
-def served(app: Litestar) -> Iterator[str]:
-    """The app on a real uvicorn server, in a thread of its own, on a free port."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive(), "the intake stopped while starting"
-        assert time.monotonic() < deadline, "the intake did not start within 30 s"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(30)
-        sock.close()
 
 
 @pytest.fixture
