@@ -108,7 +108,8 @@ def create_app(settings: IntakeSettings, *, configure_logging: bool = True) -> L
             yield
         finally:
             monitor.stop()
-            await _stop(relay, relay_task) if relay_task is not None else None
+            if relay_task is not None:
+                await _stop(relay, relay_task)
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(monitor_task, 10)
             try:
