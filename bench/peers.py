@@ -28,6 +28,7 @@ The context (what the conditions read):
 
 from __future__ import annotations
 
+import abc
 import datetime as dt
 import json
 from collections.abc import Callable, Mapping, Sequence
@@ -85,22 +86,22 @@ def context_of(report: Report, reference: Reference, now: dt.datetime) -> Contex
 # --- translation ----------------------------------------------------------------------------
 
 
-class Dialect:
+class Dialect(abc.ABC):
     """How one peer language writes the pieces a condition is made of."""
 
-    def text(self, value: str) -> str:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def text(self, value: str) -> str: ...
 
     def texts(self, values: Sequence[str]) -> str:
         return "[" + ", ".join(self.text(v) for v in values) + "]"
 
+    @abc.abstractmethod
     def field(self, item: str, name: str) -> str:
         """A field of the current item inside `exists`."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def exists(self, collection: str, item: str, condition: str) -> str:
         """True when one element of the collection satisfies the condition."""
-        raise NotImplementedError
 
     def both(self, parts: Sequence[str]) -> str:
         return parts[0] if len(parts) == 1 else "(" + " and ".join(parts) + ")"
@@ -271,7 +272,7 @@ def disagreements(expected: Outcome, got: Outcome) -> list[str]:
 # --- the peers ------------------------------------------------------------------------------
 
 
-class Peer:
+class Peer(abc.ABC):
     """A peer engine holding our rule set in its own form."""
 
     name = "peer"
@@ -280,8 +281,8 @@ class Peer:
         self.ruleset = ruleset
         self.reference = ruleset.reference
 
-    def evaluate(self, context: Context) -> Outcome:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def evaluate(self, context: Context) -> Outcome: ...
 
     def decide(self, report: Report, now: dt.datetime) -> Outcome:
         """Context from the report, evaluation, the decision finished as ours is."""

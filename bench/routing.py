@@ -60,6 +60,7 @@ from services.common import migrate
 from services.common.settings import BrokerSettings, DatabaseSettings, LogSettings
 from services.common.topology import REPORT_ACCEPTED_KEY, Topology, declare, delete
 from services.intake.standardise import Options, standardise
+from services.routing import store
 from services.routing.consumer import Router
 from services.routing.engine import decide, facts_of
 from services.routing.main import RulesWatch, serve
@@ -430,21 +431,6 @@ _REPORT_COLUMNS = (
     "quality_issues",
     "received_at",
 )
-_DECISION_COLUMNS = (
-    "report_id",
-    "district",
-    "unit",
-    "priority",
-    "amqp_priority",
-    "deadline_at",
-    "deadline_basis",
-    "deadline_rule",
-    "matched_rules",
-    "triage_reasons",
-    "ruleset_version",
-    "decided_at",
-    "decision",
-)
 
 
 def _report_row(report_id: uuid.UUID, report: Report) -> tuple[Any, ...]:
@@ -465,22 +451,9 @@ def _report_row(report_id: uuid.UUID, report: Report) -> tuple[Any, ...]:
 
 
 def _decision_row(decision: Decision) -> tuple[Any, ...]:
-    deadline = decision.deadline
-    return (
-        decision.report_id,
-        decision.district,
-        decision.unit,
-        decision.priority.value,
-        decision.amqp_priority,
-        deadline.due_at if deadline else None,
-        deadline.basis if deadline else None,
-        deadline.rule_id if deadline else None,
-        decision.matched_rules,
-        decision.triage_reasons,
-        decision.ruleset_version,
-        decision.decided_at,
-        _plain.encode(decision).decode(),
-    )
+    # COPY takes the decision column as JSON text, the rest as the table holds them.
+    *columns, _ = msgspec.structs.astuple(store.decision_row(decision))
+    return (*columns, _plain.encode(decision).decode())
 
 
 def replicas(reports: list[Report], total: int, tag: str) -> Iterator[tuple[uuid.UUID, Report]]:
@@ -517,7 +490,7 @@ async def load_reports(
                     for k, (report_id, report) in enumerate(batch)
                 ]
                 await conn.copy_records_to_table(
-                    "decisions", records=decided, columns=list(_DECISION_COLUMNS)
+                    "decisions", records=decided, columns=list(store.COLUMNS)
                 )
             n += len(batch)
         await conn.execute("ANALYZE reports; ANALYZE decisions")

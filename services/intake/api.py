@@ -118,13 +118,13 @@ def problem(
     )
 
 
-def _state(request: Request[Any, Any, Any]) -> IntakeState:
+def state_of(request: Request[Any, Any, Any]) -> IntakeState:
     state: IntakeState = request.app.state.intake
     return state
 
 
 def _authenticate(request: Request[Any, Any, Any]) -> Client:
-    state = _state(request)
+    state = state_of(request)
     client = state.clients.authenticate(request.headers.get("authorization"))
     if client is None:
         raise problem(
@@ -273,7 +273,7 @@ def _outcome(outcome: store.Outcome, quality_issues: list[QualityIssue]) -> str:
 
 def _count(request: Request[Any, Any, Any], source: str | None, result: str) -> None:
     request.state.fsi_counted = True
-    metrics.report(source, result, _state(request).clients.named_sources)
+    metrics.report(source, result, state_of(request).clients.named_sources)
 
 
 def count_refusal(exc: Exception, scope: Any) -> None:
@@ -293,7 +293,7 @@ def count_refusal(exc: Exception, scope: Any) -> None:
 async def _submit_one(request: Request[Any, Any, Any], submission: Submission) -> Response[bytes]:
     source = submission.report.source
     request.state.fsi_source = source
-    (result,) = await _state(request).service.submit([submission])
+    (result,) = await state_of(request).service.submit([submission])
     if isinstance(result, Unstandardisable):
         _count(request, source, "invalid")
         raise _invalid(result.problems)
@@ -333,7 +333,7 @@ class ReportsController(Controller):
         _require_format(client, CANONICAL)
         limit = request.app.state.max_batch_body_bytes
         batch, _, media = await _decode(request, BatchIn, limit)
-        state = _state(request)
+        state = state_of(request)
         if not batch.reports:
             raise _invalid([Problem("$.reports", "Expected `array` of length >= 1")])
         if len(batch.reports) > state.max_batch_items:
@@ -350,7 +350,7 @@ class ReportsController(Controller):
         self, request: Request[Any, Any, Any], report_id: FromPath[uuid.UUID]
     ) -> ReportView:
         client = _authenticate(request)
-        row = await store.get_report(_state(request).service.pool, report_id)
+        row = await store.get_report(state_of(request).service.pool, report_id)
         if row is None or not (client.is_operator or row.client_id == client.id):
             # Another client's report is indistinguishable from a missing one.
             raise problem(
@@ -438,7 +438,7 @@ class SourcesController(Controller):
         limit = request.app.state.max_body_bytes
         parsed, body, media = await _decode(request, adapter.struct, limit)
         try:
-            report = from_source(adapter, parsed, _state(request).service.reference)
+            report = from_source(adapter, parsed, state_of(request).service.reference)
         except AdapterError as exc:
             raise _invalid(exc.problems) from None
         if not client.may_submit(report.source):
@@ -461,7 +461,7 @@ async def healthz() -> dict[str, str]:
 
 @get("/readyz", tags=["health"], summary="Ready when the database answers")
 async def readyz(request: Request[Any, Any, Any]) -> Response[Health]:
-    state = _state(request)
+    state = state_of(request)
     try:
         database_up = await asyncio.wait_for(store.ping(state.service.pool), 2)
     except Exception:

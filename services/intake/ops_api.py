@@ -20,7 +20,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_303_SEE_OTHER
 from schemas.report import OSLO
 from services.common.logging import get_logger
 from services.intake.access import Client
-from services.intake.api import _state, problem
+from services.intake.api import problem, state_of
 from services.intake.ops import Overview
 
 log = get_logger("ops")
@@ -32,7 +32,7 @@ def _session_client(request: Request[Any, Any, Any]) -> Client | None:
     entry = session.get(_SESSION_KEY) if isinstance(session, dict) else None
     if not isinstance(entry, dict):
         return None
-    client = _state(request).clients.by_id(str(entry.get("client")))
+    client = state_of(request).clients.by_id(str(entry.get("client")))
     if client is None or not client.is_operator:
         return None
     # A rotated key ends the sessions opened with the old one.
@@ -42,7 +42,7 @@ def _session_client(request: Request[Any, Any, Any]) -> Client | None:
 
 
 def _operator(request: Request[Any, Any, Any], *, allow_session: bool) -> Client | None:
-    state = _state(request)
+    state = state_of(request)
     header = request.headers.get("authorization")
     client = state.clients.authenticate(header) if header else None
     if client is None and allow_session:
@@ -66,7 +66,7 @@ def _require_operator(request: Request[Any, Any, Any]) -> Client:
 
 
 def _overview(request: Request[Any, Any, Any]) -> Overview:
-    monitor = _state(request).monitor
+    monitor = state_of(request).monitor
     if monitor is None or monitor.latest is None:
         raise problem(
             503,
@@ -96,7 +96,7 @@ class OpsController(Controller):
             return Redirect("/ops/login", status_code=HTTP_303_SEE_OTHER)
         if not client.is_operator:
             raise problem(403, "forbidden-role", "Operators only", "this client is not an operator")
-        monitor = _state(request).monitor
+        monitor = state_of(request).monitor
         overview = monitor.latest if monitor else None
         return Template(
             "ops.html",
@@ -120,7 +120,7 @@ class OpsController(Controller):
         data: Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)],
     ) -> Template | Redirect:
         key = (data.get("key") or "").strip()
-        client = _state(request).clients.authenticate(f"Bearer {key}") if key else None
+        client = state_of(request).clients.authenticate(f"Bearer {key}") if key else None
         if client is None or not client.is_operator:
             log.warning("operator sign-in refused")
             return Template(

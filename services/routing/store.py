@@ -13,15 +13,6 @@ import msgspec
 from schemas.decision import Decision
 from services.routing.rules import RuleSet
 
-_INSERT = """
-INSERT INTO decisions (report_id, district, unit, priority, amqp_priority, deadline_at,
-                       deadline_basis, deadline_rule, matched_rules, triage_reasons,
-                       ruleset_version, decided_at, decision)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::jsonb)
-ON CONFLICT (report_id) DO NOTHING
-RETURNING report_id
-"""
-
 
 async def stored_decision(pool: asyncpg.Pool, report_id: uuid.UUID) -> Decision | None:
     """The decision already taken for a report, if any."""
@@ -29,32 +20,6 @@ async def stored_decision(pool: asyncpg.Pool, report_id: uuid.UUID) -> Decision 
         "SELECT decision::text FROM decisions WHERE report_id = $1", report_id
     )
     return None if text is None else msgspec.json.decode(text, type=Decision)
-
-
-async def store_decision(pool: asyncpg.Pool, decision: Decision) -> Decision:
-    """Store the decision; when another router stored one first, that one is the decision."""
-    deadline = decision.deadline
-    inserted = await pool.fetchval(
-        _INSERT,
-        decision.report_id,
-        decision.district,
-        decision.unit,
-        decision.priority.value,
-        decision.amqp_priority,
-        deadline.due_at if deadline else None,
-        deadline.basis if deadline else None,
-        deadline.rule_id if deadline else None,
-        decision.matched_rules,
-        decision.triage_reasons,
-        decision.ruleset_version,
-        decision.decided_at,
-        msgspec.json.encode(decision).decode(),
-    )
-    if inserted is not None:
-        return decision
-    winner = await stored_decision(pool, decision.report_id)
-    assert winner is not None, "a conflicting decision row must exist"
-    return winner
 
 
 _INSERT_MANY = """
@@ -73,8 +38,8 @@ RETURNING report_id
 """
 
 
-class _Row(msgspec.Struct):
-    """One decision as `_INSERT_MANY` reads it."""
+class DecisionRow(msgspec.Struct):
+    """One decision as the `decisions` table holds it (and `_INSERT_MANY` reads it)."""
 
     report_id: uuid.UUID
     district: str | None
@@ -91,9 +56,13 @@ class _Row(msgspec.Struct):
     decision: Decision
 
 
-def _row(decision: Decision) -> _Row:
+COLUMNS = DecisionRow.__struct_fields__
+
+
+def decision_row(decision: Decision) -> DecisionRow:
+    """The table's columns of one decision."""
     deadline = decision.deadline
-    return _Row(
+    return DecisionRow(
         decision.report_id,
         decision.district,
         decision.unit,
@@ -121,12 +90,14 @@ async def store_decisions(pool: asyncpg.Pool, decisions: list[Decision]) -> list
         inserted = {
             r["report_id"]
             for r in await pool.fetch(
-                _INSERT_MANY, _rows.encode([_row(d) for d in firsts.values()]).decode()
+                _INSERT_MANY, _rows.encode([decision_row(d) for d in firsts.values()]).decode()
             )
         }
-    except asyncpg.ForeignKeyViolationError:
+    except asyncpg.ForeignKeyViolationError as exc:
+        if len(firsts) == 1:
+            return [exc] * len(decisions)
         # One unknown report spoils the statement: the rest go one by one.
-        return [await _one(pool, d) for d in decisions]
+        return [(await store_decisions(pool, [d]))[0] for d in decisions]
     earlier = [i for i in firsts if i not in inserted]
     stored = await _stored(pool, earlier) if earlier else {}
     standing = {i: firsts[i] if i in inserted else stored[i] for i in firsts}
@@ -141,14 +112,6 @@ async def _stored(pool: asyncpg.Pool, ids: list[uuid.UUID]) -> dict[uuid.UUID, D
         "SELECT report_id, decision::text FROM decisions WHERE report_id = ANY($1)", ids
     )
     return {r["report_id"]: msgspec.json.decode(r["decision"], type=Decision) for r in rows}
-
-
-async def _one(pool: asyncpg.Pool, decision: Decision) -> Stored:
-    try:
-        return await store_decision(pool, decision)
-    except asyncpg.ForeignKeyViolationError as exc:
-        error: BaseException = exc
-        return error
 
 
 @dataclass
