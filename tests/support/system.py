@@ -50,6 +50,7 @@ class Outcome:
     """What a run showed, by report id."""
 
     accepted: set[str]
+    stored: set[str]  # every report in the database: accepted, or committed unanswered
     decided: int
     distinct_decisions: int
     copies: collections.Counter[str]
@@ -59,7 +60,8 @@ class Outcome:
 
     @property
     def lost(self) -> set[str]:
-        return self.accepted - set(self.copies)
+        """Stored reports (every accepted one among them) in no unit or triage queue."""
+        return self.stored - set(self.copies)
 
     @property
     def duplicated(self) -> int:
@@ -205,10 +207,10 @@ class System:
     # --- checks --------------------------------------------------------------------------
 
     async def until_settled(self, within: float = 90) -> None:
-        """Every accepted report decided, nothing left to publish, the routing queue empty.
+        """Every stored report decided, nothing left to publish, the routing queue empty.
 
-        Counted by the accepted ids: reports committed but never answered (the intake died
-        before its response) are decided too and must not make the count look complete."""
+        Stored, not only accepted: a report committed but never answered (the intake died
+        before its response) is routed too, and may still be on its way."""
         accepted = [uuid.UUID(i) for i in self.accepted]
         conn = await asyncpg.connect(self.database_url)
         try:
@@ -217,10 +219,14 @@ class System:
                 decided = await conn.fetchval(
                     "SELECT count(*) FROM decisions WHERE report_id = ANY($1)", accepted
                 )
+                undecided = await conn.fetchval(
+                    "SELECT count(*) FROM reports r WHERE NOT EXISTS "
+                    "(SELECT 1 FROM decisions d WHERE d.report_id = r.id)"
+                )
                 pending = await conn.fetchval(
                     "SELECT count(*) FROM outbox WHERE published_at IS NULL"
                 )
-                settled = decided == len(accepted) and not pending
+                settled = decided == len(accepted) and not undecided and not pending
                 if settled and await self._routing_queue_empty():
                     return
                 await asyncio.sleep(0.25)
@@ -263,16 +269,18 @@ class System:
                 dead += 1
         conn = await asyncpg.connect(self.database_url)
         try:
+            stored = {str(r["id"]) for r in await conn.fetch("SELECT id FROM reports")}
             decided = await conn.fetchval("SELECT count(*) FROM decisions")
             distinct = await conn.fetchval("SELECT count(DISTINCT report_id) FROM decisions")
         finally:
             await conn.close()
         return Outcome(
             accepted=set(self.accepted),
+            stored=stored,
             decided=decided,
             distinct_decisions=distinct,
             copies=copies,
             dead_letters=dead,
-            unknown=set(copies) - self.accepted,
+            unknown=set(copies) - stored,
             differing=differing,
         )
