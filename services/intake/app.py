@@ -151,7 +151,9 @@ def create_app(settings: IntakeSettings, *, configure_logging: bool = True) -> L
             asyncpg.exceptions.OperatorInterventionError: api.database_unavailable,
             asyncpg.exceptions.InsufficientResourcesError: api.database_unavailable,
             asyncpg.InterfaceError: api.database_unavailable,
-            ConnectionError: api.database_unavailable,
+            # Any socket error (ConnectionError and the plain OSError asyncio raises when
+            # every address refused) met while PostgreSQL restarts.
+            OSError: api.database_unavailable,
             TimeoutError: api.database_unavailable,
             Exception: api.internal_error,
         },

@@ -171,6 +171,11 @@ class System:
         for proxy in self.proxies.values():
             await proxy.stop()
 
+    def errors(self) -> list[str]:
+        """The services' error lines, whole (the output above keeps only each tail)."""
+        processes = [p for p in (self.intake, *self.routers) if p is not None]
+        return [x for p in processes for x in p.output.splitlines() if '"level": "error"' in x]
+
     def output(self) -> str:
         parts = [p.output[-3000:] for p in (self.intake, *self.routers) if p is not None]
         return "\n---\n".join(parts)
