@@ -48,7 +48,6 @@ async def under_load(system: System, name: str, fault: Fault, after: float = 2.0
 
 def check(outcome: Outcome, system: System) -> None:
     assert len(outcome.accepted) >= 40, system.answers
-    unexpected = [line for line in system.output().splitlines() if "unhandled error" in line]
     assert not any(code.startswith("5") and code != "503" for code in system.answers), (
         system.answers,
         system.errors() or system.output(),
