@@ -3,7 +3,8 @@
 At-least-once in, exactly-once in effect: the decision is stored under the report id
 before anything is published, and a redelivered report republishes the stored decision
 (same `message_id`), never a new one. A message that cannot be read is published to the
-dead-letter exchange with its reason and acknowledged, so it never loops.
+dead-letter exchange with its reason and acknowledged, so it never loops. Deliveries are
+routed in batches: one statement, the cases published together, one acknowledgement.
 """
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ import asyncio
 import contextlib
 import datetime as dt
 import re
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 import aio_pika
+import aiormq
 import asyncpg
 import msgspec
 
@@ -37,6 +40,7 @@ TRANSIENT = (
     ConnectionError,
     OSError,
     TimeoutError,
+    aiormq.exceptions.ChannelInvalidStateError,
 )
 _QUOTED = re.compile(r"'[^']*'")
 _UNKNOWN_FIELD = re.compile(r"unknown field `[^`]*`")
@@ -109,109 +113,220 @@ def case_headers(decision: Decision) -> dict[str, Any]:
     return headers
 
 
+@dataclass(slots=True)
+class _Delivery:
+    """A readable delivery on its way through a batch."""
+
+    message: aio_pika.abc.AbstractIncomingMessage
+    received: float  # perf_counter() at delivery
+    envelope: _AcceptedWire
+    report: Report
+    decision: Decision | None = None
+    fresh: bool = False  # decided now and stored, not found stored
+
+
+Pending = tuple[aio_pika.abc.AbstractIncomingMessage, float]
+
+
+def _read(
+    message: aio_pika.abc.AbstractIncomingMessage, received: float
+) -> _Delivery | tuple[str, str]:
+    """The delivery with its report, or why it must be dead-lettered (a code, a reason)."""
+    try:
+        envelope = _accepted_decoder.decode(message.body)
+        report = _report_decoder.decode(envelope.report)
+    except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError) as exc:
+        code = "contract" if isinstance(exc, msgspec.ValidationError) else "undecodable"
+        return code, f"not a {REPORT_ACCEPTED_TYPE} message: {_reason(exc)}"
+    if message.message_id and message.message_id != str(envelope.report_id):
+        return "message_id_mismatch", "message_id differs from the report id"
+    return _Delivery(message, received, envelope, report)
+
+
 @dataclass
 class Router:
-    """Routes each delivered report; `ruleset` may be swapped at any time (hot reload)."""
+    """Routes delivered reports in batches; `ruleset` may be swapped at any time (hot reload).
+
+    Deliveries wait in order while earlier batches are on their way, then go together: one
+    statement stores their decisions, their cases are published at once, and one
+    acknowledgement with `multiple` covers the batch once every earlier batch is settled.
+    """
 
     pool: asyncpg.Pool
     topology: Topology
     ruleset: RuleSet
-    cases: aio_pika.abc.AbstractExchange | None = None
-    dead_letters: aio_pika.abc.AbstractExchange | None = None
     retry_seconds: float = 2.0
-    writer: store.DecisionWriter = field(init=False)
+    max_batch: int = 64
+    batches_in_flight: int = 2
     routed: int = 0  # reports acknowledged after routing, since start
-
-    def __post_init__(self) -> None:
-        self.writer = store.DecisionWriter(self.pool)
+    _channel: aio_pika.abc.AbstractChannel | None = None
+    _dead_letters: aio_pika.abc.AbstractExchange | None = None
+    _pending: list[Pending] = field(default_factory=list)
+    _batches: set[asyncio.Task[None]] = field(default_factory=set)
+    _settled: asyncio.Future[None] | None = None  # the latest batch's, set once settled
 
     async def bind(self, channel: aio_pika.abc.AbstractChannel) -> None:
-        self.cases = await channel.get_exchange(self.topology.cases_exchange.name)
-        self.dead_letters = await channel.get_exchange(self.topology.dead_letter_exchange.name)
+        await channel.get_exchange(self.topology.cases_exchange.name)  # it must exist
+        self._dead_letters = await channel.get_exchange(self.topology.dead_letter_exchange.name)
+        self._channel = channel
 
     async def handle(self, message: aio_pika.abc.AbstractIncomingMessage) -> None:
-        """One delivery; on a database or broker failure it goes back to the queue, later."""
+        """The consumer callback: the delivery joins the next batch."""
+        self._pending.append((message, time.perf_counter()))
+        if len(self._batches) < self.batches_in_flight:
+            task = asyncio.create_task(self._drain())
+            self._batches.add(task)
+            task.add_done_callback(self._batches.discard)
+
+    async def drained(self) -> None:
+        """Wait for the batches on their way (once the consumer is cancelled)."""
+        while self._batches:
+            await asyncio.gather(*self._batches, return_exceptions=True)
+
+    async def _drain(self) -> None:
+        while self._pending:
+            batch = self._pending[: self.max_batch]
+            del self._pending[: self.max_batch]
+            previous = self._settled
+            self._settled = settled = asyncio.get_running_loop().create_future()
+            try:
+                await self._route(batch, previous)
+            except Exception as exc:  # a bug must not strand the batch unacknowledged
+                log.error("routing a batch failed", error=type(exc).__name__, exc_info=True)
+                await self._retry_later([m for m, _ in batch], exc)
+            finally:
+                # Settled means this batch and every earlier one: only then may a later
+                # batch's `multiple` acknowledgement cover their delivery tags.
+                if previous is not None:
+                    await previous
+                settled.set_result(None)
+
+    async def _route(self, batch: list[Pending], previous: asyncio.Future[None] | None) -> None:
+        """Decide (or find the stored decisions), store, publish with confirm, acknowledge."""
+        deliveries = []
+        for message, received in batch:
+            read = _read(message, received)
+            if isinstance(read, _Delivery):
+                deliveries.append(read)
+            else:
+                await self._dead_letter(message, *read)
         try:
-            with metrics.handle_seconds.time():
-                await self._route(message)
-        except TRANSIENT as exc:
-            log.warning(
-                "routing failed; the report goes back to the queue", error=type(exc).__name__
+            deliveries = await self._decide(deliveries)
+            assert self._channel is not None
+            channel = await self._channel.get_underlay_channel()
+            results = await asyncio.gather(
+                *(self._publish(channel, d) for d in deliveries), return_exceptions=True
             )
-            await asyncio.sleep(self.retry_seconds)
+        except TRANSIENT as exc:
+            await self._retry_later([d.message for d in deliveries], exc)
+            return
+        done = [d for d, r in zip(deliveries, results, strict=True) if r is None]
+        errors = [r for r in results if r is not None]
+        if errors:
+            # One by one, so that no `multiple` covers a report whose case is not confirmed.
+            for d in done:
+                await d.message.ack()
+            failed = [d.message for d, r in zip(deliveries, results, strict=True) if r is not None]
+            await self._retry_later(failed, errors[0])
+        else:
+            if previous is not None:
+                await previous
+            await _ack_all([d.message for d in done])
+        self._count_routed(done)
+
+    async def _decide(self, deliveries: list[_Delivery]) -> list[_Delivery]:
+        """Each delivery with the decision that stands for its report: the stored one for a
+        redelivered report that has one, else a new one, stored now. Reports unknown to the
+        database are dead-lettered and left out."""
+        redelivered = [d.envelope.report_id for d in deliveries if d.message.redelivered]
+        stored = await store.stored_decisions(self.pool, redelivered) if redelivered else {}
+        now = dt.datetime.now(dt.UTC)
+        ruleset = self.ruleset  # one rule set for the whole batch, even across a reload
+        fresh: list[tuple[_Delivery, Decision]] = []
+        for d in deliveries:
+            d.decision = stored.get(d.envelope.report_id)
+            if d.decision is None:
+                with metrics.decision_seconds.time():
+                    decision = decide(d.report, d.envelope.report_id, ruleset, now)
+                fresh.append((d, decision))
+        if not fresh:
+            return deliveries
+        standing = await store.store_decisions(self.pool, [x for _, x in fresh])
+        for (d, mine), result in zip(fresh, standing, strict=True):
+            if isinstance(result, asyncpg.ForeignKeyViolationError):
+                # Not a report of this intake's database: retrying cannot help.
+                reason = "no such report in the intake's database"
+                await self._dead_letter(d.message, "unknown_report", reason)
+            elif isinstance(result, BaseException):
+                raise result
+            else:
+                d.decision, d.fresh = result, result is mine
+        return [d for d in deliveries if d.decision is not None]
+
+    async def _publish(self, channel: aiormq.abc.AbstractChannel, delivery: _Delivery) -> None:
+        """The case to its unit's queue, confirmed; properties built directly, since an
+        `aio_pika.Message` per case costs more than the rest of publishing it."""
+        decision = delivery.decision
+        assert decision is not None
+        report_id = delivery.envelope.report_id
+        await channel.basic_publish(
+            _case_encoder.encode(_CaseWire(report_id, delivery.envelope.report, decision)),
+            exchange=self.topology.cases_exchange.name,
+            routing_key=decision.unit,
+            properties=aiormq.spec.Basic.Properties(
+                content_type=CONTENT_TYPE,
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT.value,
+                headers=case_headers(decision),
+                message_id=str(report_id),
+                message_type=CASE_ROUTED_TYPE,
+                priority=decision.amqp_priority,
+                timestamp=decision.decided_at,
+            ),
+            mandatory=True,
+            timeout=10,
+        )
+
+    async def _retry_later(
+        self, messages: list[aio_pika.abc.AbstractIncomingMessage], exc: BaseException
+    ) -> None:
+        """Back to the queue after a pause: a database or broker failure passes."""
+        if not messages:
+            return
+        log.warning(
+            "routing failed; the reports go back to the queue",
+            error=type(exc).__name__,
+            reports=len(messages),
+        )
+        await asyncio.sleep(self.retry_seconds)
+        for message in messages:
             with contextlib.suppress(*TRANSIENT):
                 await message.nack(requeue=True)
 
-    async def _route(self, message: aio_pika.abc.AbstractIncomingMessage) -> None:
-        """Decide (or find the stored decision), publish with confirm, then acknowledge."""
-        try:
-            envelope = _accepted_decoder.decode(message.body)
-            report = _report_decoder.decode(envelope.report)
-        except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError) as exc:
-            code = "contract" if isinstance(exc, msgspec.ValidationError) else "undecodable"
-            reason = f"not a {REPORT_ACCEPTED_TYPE} message: {_reason(exc)}"
-            await self._dead_letter(message, code, reason)
-            return
-        if message.message_id and message.message_id != str(envelope.report_id):
-            reason = "message_id differs from the report id"
-            await self._dead_letter(message, "message_id_mismatch", reason)
-            return
-        # A first delivery is decided and inserted at once (one round trip); the insert
-        # answers with the stored decision when there is one already.
-        decision = None
-        if message.redelivered:
-            decision = await store.stored_decision(self.pool, envelope.report_id)
-        fresh = None
-        if decision is None:
-            now = dt.datetime.now(dt.UTC)
-            with metrics.decision_seconds.time():
-                fresh = decide(report, envelope.report_id, self.ruleset, now)
-            try:
-                decision = await self.writer.store(fresh)
-            except asyncpg.ForeignKeyViolationError:
-                # Not a report of this intake's database: retrying cannot help.
-                reason = "no such report in the intake's database"
-                await self._dead_letter(message, "unknown_report", reason)
-                return
-        await self._publish(envelope, decision)
-        await message.ack()
-        self.routed += 1
-        if decision is fresh:
-            _count(decision, bool(report.quality_issues))
-        if message.redelivered:
-            metrics.redeliveries.inc()
-        log.info(
-            "report routed",
-            report_id=str(envelope.report_id),
-            unit=decision.unit,
-            priority=decision.priority.value,
-            rules=decision.matched_rules,
-            redelivered=bool(message.redelivered),
-        )
-
-    async def _publish(self, envelope: _AcceptedWire, decision: Decision) -> None:
-        assert self.cases is not None
-        body = _case_encoder.encode(_CaseWire(envelope.report_id, envelope.report, decision))
-        await self.cases.publish(
-            aio_pika.Message(
-                body,
-                message_id=str(envelope.report_id),
-                type=CASE_ROUTED_TYPE,
-                content_type=CONTENT_TYPE,
-                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                priority=decision.amqp_priority,
-                headers=case_headers(decision),
-                timestamp=decision.decided_at,
-            ),
-            routing_key=decision.unit,
-            timeout=10,
-        )
+    def _count_routed(self, done: list[_Delivery]) -> None:
+        now = time.perf_counter()
+        for d in done:
+            decision = d.decision
+            assert decision is not None
+            metrics.handle_seconds.observe(now - d.received)
+            if d.fresh:
+                _count(decision, bool(d.report.quality_issues))
+            if d.message.redelivered:
+                metrics.redeliveries.inc()
+            log.info(
+                "report routed",
+                report_id=str(d.envelope.report_id),
+                unit=decision.unit,
+                priority=decision.priority.value,
+                rules=decision.matched_rules,
+                redelivered=bool(d.message.redelivered),
+            )
+        self.routed += len(done)
 
     async def _dead_letter(
         self, message: aio_pika.abc.AbstractIncomingMessage, code: str, reason: str
     ) -> None:
-        assert self.dead_letters is not None
-        await self.dead_letters.publish(
+        assert self._dead_letters is not None
+        await self._dead_letters.publish(
             aio_pika.Message(
                 message.body,
                 message_id=message.message_id,
@@ -233,3 +348,15 @@ class Router:
             message_id=_report_id_or_not(message.message_id),
             reason=reason,
         )
+
+
+async def _ack_all(messages: list[aio_pika.abc.AbstractIncomingMessage]) -> None:
+    """Acknowledge settled deliveries: one `multiple` acknowledgement per channel, on its
+    latest delivery (a robust connection may have opened a new channel meanwhile)."""
+    latest: dict[int, aio_pika.abc.AbstractIncomingMessage] = {}
+    for message in messages:
+        key = id(message.channel)
+        if key not in latest or (message.delivery_tag or 0) > (latest[key].delivery_tag or 0):
+            latest[key] = message
+    for message in latest.values():
+        await message.ack(multiple=True)

@@ -147,6 +147,9 @@ async def serve(
         await stop.wait()
         await queue.cancel(tag)
         watcher.cancel()
+        # The batches on their way finish first, so a stop leaves few reports to redeliver.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(router.drained(), settings.consumer.drain_seconds)
     finally:
         await connection.close()
         await pool.close()

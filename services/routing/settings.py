@@ -24,6 +24,8 @@ class ConsumerSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """How many reports one router holds unacknowledged at once."""
 
     prefetch: Annotated[int, Meta(ge=1, le=1000)] = 64
+    # How long a stopping router waits for the batches on their way.
+    drain_seconds: Annotated[float, Meta(ge=0, le=60)] = 10.0
 
 
 class MetricsSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

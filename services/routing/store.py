@@ -2,25 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import uuid
-from dataclasses import dataclass, field
 
 import asyncpg
 import msgspec
 
 from schemas.decision import Decision
 from services.routing.rules import RuleSet
-
-
-async def stored_decision(pool: asyncpg.Pool, report_id: uuid.UUID) -> Decision | None:
-    """The decision already taken for a report, if any."""
-    text = await pool.fetchval(
-        "SELECT decision::text FROM decisions WHERE report_id = $1", report_id
-    )
-    return None if text is None else msgspec.json.decode(text, type=Decision)
-
 
 _INSERT_MANY = """
 INSERT INTO decisions (report_id, district, unit, priority, amqp_priority, deadline_at,
@@ -99,7 +88,7 @@ async def store_decisions(pool: asyncpg.Pool, decisions: list[Decision]) -> list
         # One unknown report spoils the statement: the rest go one by one.
         return [(await store_decisions(pool, [d]))[0] for d in decisions]
     earlier = [i for i in firsts if i not in inserted]
-    stored = await _stored(pool, earlier) if earlier else {}
+    stored = await stored_decisions(pool, earlier) if earlier else {}
     standing = {i: firsts[i] if i in inserted else stored[i] for i in firsts}
     return [standing[d.report_id] for d in decisions]
 
@@ -107,51 +96,12 @@ async def store_decisions(pool: asyncpg.Pool, decisions: list[Decision]) -> list
 _rows = msgspec.json.Encoder()
 
 
-async def _stored(pool: asyncpg.Pool, ids: list[uuid.UUID]) -> dict[uuid.UUID, Decision]:
+async def stored_decisions(pool: asyncpg.Pool, ids: list[uuid.UUID]) -> dict[uuid.UUID, Decision]:
+    """The decisions already taken for these reports, by report id (none for the rest)."""
     rows = await pool.fetch(
         "SELECT report_id, decision::text FROM decisions WHERE report_id = ANY($1)", ids
     )
     return {r["report_id"]: msgspec.json.decode(r["decision"], type=Decision) for r in rows}
-
-
-@dataclass
-class DecisionWriter:
-    """Stores the decisions of concurrent deliveries in batches: while statements are on
-    their way, the decisions that arrive meanwhile wait and go together in the next one.
-    Each caller gets the decision that stands for its report, or the error."""
-
-    pool: asyncpg.Pool
-    max_batch: int = 128
-    # Statements in flight at once; more than one made batches smaller and the router no
-    # faster in measurements here.
-    max_writers: int = 1
-    _waiting: list[tuple[Decision, asyncio.Future[Decision]]] = field(default_factory=list)
-    _writers: set[asyncio.Task[None]] = field(default_factory=set)
-
-    async def store(self, decision: Decision) -> Decision:
-        future: asyncio.Future[Decision] = asyncio.get_running_loop().create_future()
-        self._waiting.append((decision, future))
-        if len(self._writers) < self.max_writers:
-            writer = asyncio.create_task(self._write())
-            self._writers.add(writer)
-            writer.add_done_callback(self._writers.discard)
-        return await future
-
-    async def _write(self) -> None:
-        while self._waiting:
-            batch = self._waiting[: self.max_batch]
-            del self._waiting[: self.max_batch]
-            try:
-                results = await store_decisions(self.pool, [d for d, _ in batch])
-            except Exception as exc:  # handed to every caller, who decides what it means
-                results = [exc] * len(batch)
-            for (_, future), result in zip(batch, results, strict=True):
-                if future.done():  # its caller was cancelled meanwhile
-                    continue
-                if isinstance(result, BaseException):
-                    future.set_exception(result)
-                else:
-                    future.set_result(result)
 
 
 class UnitEntry(msgspec.Struct):

@@ -37,6 +37,13 @@ class Stack:
     database_url: str
     watch: RulesWatch | None
     rules_file: Path
+    router: asyncio.Task[None]
+    stop: asyncio.Event
+
+    async def stop_router(self) -> None:
+        """Stop the router and wait for it (its channel closes: unsettled deliveries return)."""
+        self.stop.set()
+        await asyncio.wait_for(self.router, 20)
 
     async def queue(self, name: str) -> aio_pika.abc.AbstractQueue:
         return await self.channel.get_queue(name)
@@ -81,7 +88,14 @@ async def stack(
                     break
                 await asyncio.sleep(0.05)
             yield Stack(
-                client, await connection.channel(), topology, database_url, watches[0], rules_file
+                client,
+                await connection.channel(),
+                topology,
+                database_url,
+                watches[0],
+                rules_file,
+                router,
+                stop,
             )
     finally:
         stop.set()

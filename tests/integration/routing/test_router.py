@@ -161,6 +161,46 @@ async def test_a_report_unknown_to_the_database_is_dead_lettered(stack: Stack) -
     assert dead.headers["x-fsi-reason"] == "no such report in the intake's database"
 
 
+async def test_a_mixed_burst_settles_every_delivery_once(stack: Stack) -> None:
+    """Good reports, a redelivered one, poison and a stranger, published at once so they
+    share batches: each case once, the rest dead-lettered, nothing left unacknowledged."""
+    ids = []
+    for _ in range(12):
+        posted = await stack.intake.post(
+            "/v1/reports",
+            json=example("bicycle-theft", persons=[]),
+            headers=auth("alpha"),
+        )
+        ids.append(posted.json()["report_id"])
+    await wait_routed(stack.database_url, 12)
+    cases = await stack.queue(stack.topology.unit_queue("oslo.felles-etterforskning").name)
+    first = await take(cases, 12)
+    conn = await asyncpg.connect(stack.database_url)
+    payload = await conn.fetchval(
+        "SELECT payload FROM outbox WHERE report_id = $1", uuid.UUID(ids[0])
+    )
+    await conn.close()
+    stranger = str(uuid.uuid4())
+    burst = [
+        aio_pika.Message(payload, message_id=ids[0]),
+        aio_pika.Message(b"[]", message_id="poison"),
+        aio_pika.Message(payload.replace(ids[0].encode(), stranger.encode()), message_id=stranger),
+        aio_pika.Message(payload, message_id=ids[0]),
+    ]
+    reports = await stack.channel.get_exchange(stack.topology.reports_exchange.name)
+    await asyncio.gather(*(reports.publish(m, routing_key=REPORT_ACCEPTED_KEY) for m in burst))
+    again = await take(cases, 2)
+    dead = await take(await stack.queue(stack.topology.dead_letter_queue.name), 2)
+    await stack.stop_router()
+    assert sorted(m.message_id for m in first) == sorted(ids)
+    assert [m.message_id for m in again] == [ids[0], ids[0]]
+    assert {m.message_id for m in dead} == {"poison", stranger}
+    for queue in (stack.topology.routing_queue, stack.topology.dead_letter_queue):
+        declared = await stack.channel.declare_queue(queue.name, passive=True)
+        assert declared.declaration_result.message_count == 0, queue.name
+    assert (await cases.get(fail=False)) is None
+
+
 async def test_replay_shows_what_a_candidate_rule_set_would_change(
     stack: Stack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import uuid
 from collections.abc import AsyncIterator
@@ -70,11 +69,8 @@ async def test_an_unknown_report_fails_alone(pool: asyncpg.Pool) -> None:
     assert stored == batch[1]
 
 
-async def test_the_writer_answers_each_concurrent_caller(pool: asyncpg.Pool) -> None:
-    ids = [await a_report(pool) for _ in range(50)]
-    writer = store.DecisionWriter(pool)
-    results = await asyncio.gather(*(writer.store(decision(i, "oslo.a")) for i in ids))
-    assert [r.report_id for r in results] == ids
-    assert await pool.fetchval("SELECT count(*) FROM decisions") == 50
-    with pytest.raises(asyncpg.ForeignKeyViolationError):
-        await writer.store(decision(uuid.uuid4(), "oslo.a"))
+async def test_stored_decisions_are_found_by_report(pool: asyncpg.Pool) -> None:
+    decided, undecided = await a_report(pool), await a_report(pool)
+    (stood,) = await store.store_decisions(pool, [decision(decided, "oslo.a")])
+    found = await store.stored_decisions(pool, [decided, undecided, uuid.uuid4()])
+    assert found == {decided: stood}
