@@ -160,13 +160,14 @@ class Router:
     batches_in_flight: int = 2
     routed: int = 0  # reports acknowledged after routing, since start
     _channel: aio_pika.abc.AbstractChannel | None = None
+    _cases: str = ""  # the cases exchange's name
     _dead_letters: aio_pika.abc.AbstractExchange | None = None
     _pending: list[Pending] = field(default_factory=list)
     _batches: set[asyncio.Task[None]] = field(default_factory=set)
     _settled: asyncio.Future[None] | None = None  # the latest batch's, set once settled
 
     async def bind(self, channel: aio_pika.abc.AbstractChannel) -> None:
-        await channel.get_exchange(self.topology.cases_exchange.name)  # it must exist
+        self._cases = (await channel.get_exchange(self.topology.cases_exchange.name)).name
         self._dead_letters = await channel.get_exchange(self.topology.dead_letter_exchange.name)
         self._channel = channel
 
@@ -271,7 +272,7 @@ class Router:
         report_id = delivery.envelope.report_id
         await channel.basic_publish(
             _case_encoder.encode(_CaseWire(report_id, delivery.envelope.report, decision)),
-            exchange=self.topology.cases_exchange.name,
+            exchange=self._cases,
             routing_key=decision.unit,
             properties=aiormq.spec.Basic.Properties(
                 content_type=CONTENT_TYPE,
