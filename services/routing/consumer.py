@@ -194,7 +194,7 @@ class Router:
                 await self._route(batch, previous)
             except Exception as exc:  # a bug must not strand the batch unacknowledged
                 log.error("routing a batch failed", error=type(exc).__name__, exc_info=True)
-                await self._retry_later([m for m, _ in batch], exc)
+                await self._retry_later([m for m, _ in batch if not m.processed], exc)
             finally:
                 # Settled means this batch and every earlier one: only then may a later
                 # batch's `multiple` acknowledgement cover their delivery tags.
@@ -205,13 +205,13 @@ class Router:
     async def _route(self, batch: list[Pending], previous: asyncio.Future[None] | None) -> None:
         """Decide (or find the stored decisions), store, publish with confirm, acknowledge."""
         deliveries = []
-        for message, received in batch:
-            read = _read(message, received)
-            if isinstance(read, _Delivery):
-                deliveries.append(read)
-            else:
-                await self._dead_letter(message, *read)
         try:
+            for message, received in batch:
+                read = _read(message, received)
+                if isinstance(read, _Delivery):
+                    deliveries.append(read)
+                else:
+                    await self._dead_letter(message, *read)
             deliveries = await self._decide(deliveries)
             assert self._channel is not None
             channel = await self._channel.get_underlay_channel()
@@ -219,7 +219,7 @@ class Router:
                 *(self._publish(channel, d) for d in deliveries), return_exceptions=True
             )
         except TRANSIENT as exc:
-            await self._retry_later([d.message for d in deliveries], exc)
+            await self._retry_later([m for m, _ in batch if not m.processed], exc)
             return
         done = [d for d, r in zip(deliveries, results, strict=True) if r is None]
         errors = [r for r in results if r is not None]
