@@ -83,6 +83,11 @@ def _report_id_or_not(message_id: str | None) -> str | None:
         return "(not a report id)"
 
 
+def _undecided(exc: BaseException) -> str:
+    # The exception's type only: its message may quote the report.
+    return f"the router could not decide or store a decision: {type(exc).__name__}"
+
+
 def triage_reason(decision: Decision, quality_issues: bool) -> str | None:
     """Why a decision went to triage, as a fixed code (`rule` when a rule sent it there)."""
     if decision.unit != TRIAGE_UNIT:
@@ -164,6 +169,7 @@ class Router:
     _dead_letters: aio_pika.abc.AbstractExchange | None = None
     _pending: list[Pending] = field(default_factory=list)
     _batches: set[asyncio.Task[None]] = field(default_factory=set)
+    _draining: int = 0  # batch tasks that will still look at `_pending`
     _settled: asyncio.Future[None] | None = None  # the latest batch's, set once settled
 
     async def bind(self, channel: aio_pika.abc.AbstractChannel) -> None:
@@ -174,7 +180,8 @@ class Router:
     async def handle(self, message: aio_pika.abc.AbstractIncomingMessage) -> None:
         """The consumer callback: the delivery joins the next batch."""
         self._pending.append((message, time.perf_counter()))
-        if len(self._batches) < self.batches_in_flight:
+        if self._draining < self.batches_in_flight:
+            self._draining += 1
             task = asyncio.create_task(self._drain())
             self._batches.add(task)
             task.add_done_callback(self._batches.discard)
@@ -185,22 +192,27 @@ class Router:
             await asyncio.gather(*self._batches, return_exceptions=True)
 
     async def _drain(self) -> None:
-        while self._pending:
-            batch = self._pending[: self.max_batch]
-            del self._pending[: self.max_batch]
-            previous = self._settled
-            self._settled = settled = asyncio.get_running_loop().create_future()
-            try:
-                await self._route(batch, previous)
-            except Exception as exc:  # a bug must not strand the batch unacknowledged
-                log.error("routing a batch failed", error=type(exc).__name__, exc_info=True)
-                await self._retry_later([m for m, _ in batch if not m.processed], exc)
-            finally:
-                # Settled means this batch and every earlier one: only then may a later
-                # batch's `multiple` acknowledgement cover their delivery tags.
-                if previous is not None:
-                    await previous
-                settled.set_result(None)
+        try:
+            while self._pending:
+                batch = self._pending[: self.max_batch]
+                del self._pending[: self.max_batch]
+                previous = self._settled
+                self._settled = settled = asyncio.get_running_loop().create_future()
+                try:
+                    await self._route(batch, previous)
+                except Exception as exc:  # a bug must not strand the batch unacknowledged
+                    log.error("routing a batch failed", error=type(exc).__name__, exc_info=True)
+                    await self._retry_later([m for m, _ in batch if not m.processed], exc)
+                finally:
+                    # Settled means this batch and every earlier one: only then may a later
+                    # batch's `multiple` acknowledgement cover their delivery tags.
+                    if previous is not None:
+                        await asyncio.shield(previous)
+                    settled.set_result(None)
+        finally:
+            # No await between the last look at `_pending` and this: a delivery appended
+            # meanwhile finds the count lowered and starts a task of its own.
+            self._draining -= 1
 
     async def _route(self, batch: list[Pending], previous: asyncio.Future[None] | None) -> None:
         """Decide (or find the stored decisions), store, publish with confirm, acknowledge."""
@@ -226,14 +238,19 @@ class Router:
         if errors:
             # One by one, so that no `multiple` covers a report whose case is not confirmed.
             for d in done:
-                await d.message.ack()
+                await _ack(d.message)
             failed = [d.message for d, r in zip(deliveries, results, strict=True) if r is not None]
             await self._retry_later(failed, errors[0])
         else:
             if previous is not None:
-                await previous
+                await asyncio.shield(previous)
             await _ack_all([d.message for d in done])
-        self._count_routed(done)
+        # Past this point nothing may raise: a `multiple` acknowledgement leaves the messages
+        # it covers looking unprocessed, and nacking one of those would close the channel.
+        try:
+            self._count_routed(done)
+        except Exception:
+            log.error("counting routed reports failed", exc_info=True)
 
     async def _decide(self, deliveries: list[_Delivery]) -> list[_Delivery]:
         """Each delivery with the decision that stands for its report: the stored one for a
@@ -247,11 +264,16 @@ class Router:
         for d in deliveries:
             d.decision = stored.get(d.envelope.report_id)
             if d.decision is None:
-                with metrics.decision_seconds.time():
-                    decision = decide(d.report, d.envelope.report_id, ruleset, now)
+                try:
+                    with metrics.decision_seconds.time():
+                        decision = decide(d.report, d.envelope.report_id, ruleset, now)
+                except Exception as exc:  # a fault of the rules or the engine, not of the batch
+                    log.error("no decision", report_id=str(d.envelope.report_id), exc_info=True)
+                    await self._dead_letter(d.message, "decision_failed", _undecided(exc))
+                    continue
                 fresh.append((d, decision))
         if not fresh:
-            return deliveries
+            return [d for d in deliveries if d.decision is not None]
         standing = await store.store_decisions(self.pool, [x for _, x in fresh])
         for (d, mine), result in zip(fresh, standing, strict=True):
             if isinstance(result, asyncpg.ForeignKeyViolationError):
@@ -259,7 +281,7 @@ class Router:
                 reason = "no such report in the intake's database"
                 await self._dead_letter(d.message, "unknown_report", reason)
             elif isinstance(result, BaseException):
-                raise result
+                await self._dead_letter(d.message, "decision_failed", _undecided(result))
             else:
                 d.decision, d.fresh = result, result is mine
         return [d for d in deliveries if d.decision is not None]
@@ -270,7 +292,7 @@ class Router:
         decision = delivery.decision
         assert decision is not None
         report_id = delivery.envelope.report_id
-        await channel.basic_publish(
+        confirmation = await channel.basic_publish(
             _case_encoder.encode(_CaseWire(report_id, delivery.envelope.report, decision)),
             exchange=self._cases,
             routing_key=decision.unit,
@@ -286,6 +308,8 @@ class Router:
             mandatory=True,
             timeout=10,
         )
+        if not isinstance(confirmation, aiormq.spec.Basic.Ack):  # a channel without confirms
+            raise aiormq.exceptions.DeliveryError(None, confirmation)  # type: ignore[arg-type]
 
     async def _retry_later(
         self, messages: list[aio_pika.abc.AbstractIncomingMessage], exc: BaseException
@@ -351,13 +375,22 @@ class Router:
         )
 
 
+async def _ack(message: aio_pika.abc.AbstractIncomingMessage, multiple: bool = False) -> None:
+    """Acknowledge; a delivery whose channel is gone went back to the queue with it."""
+    with contextlib.suppress(*TRANSIENT):
+        await message.ack(multiple=multiple)
+
+
 async def _ack_all(messages: list[aio_pika.abc.AbstractIncomingMessage]) -> None:
     """Acknowledge settled deliveries: one `multiple` acknowledgement per channel, on its
     latest delivery (a robust connection may have opened a new channel meanwhile)."""
     latest: dict[int, aio_pika.abc.AbstractIncomingMessage] = {}
     for message in messages:
-        key = id(message.channel)
+        try:
+            key = id(message.channel)
+        except aiormq.exceptions.ChannelInvalidStateError:
+            continue  # its channel is gone, and the broker requeued the delivery
         if key not in latest or (message.delivery_tag or 0) > (latest[key].delivery_tag or 0):
             latest[key] = message
     for message in latest.values():
-        await message.ack(multiple=True)
+        await _ack(message, multiple=True)

@@ -36,7 +36,8 @@ decision_seconds = Histogram(
 )
 handle_seconds = Histogram(
     "fsi_routing_handle_duration_seconds",
-    "Time from delivery to acknowledgement: decide, store, publish with confirm.",
+    "Time from delivery to acknowledgement of a routed report: decide, store, publish with "
+    "confirm (dead-lettered and retried deliveries are not observed).",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0),
 )
 redeliveries = Counter(

@@ -69,6 +69,8 @@ def decision_row(decision: Decision) -> DecisionRow:
 
 
 Stored = Decision | BaseException
+# Errors of one row, not of the database: an unknown report, a value the table refuses.
+ROW_ERRORS = (asyncpg.IntegrityConstraintViolationError, asyncpg.DataError)
 
 
 async def store_decisions(pool: asyncpg.Pool, decisions: list[Decision]) -> list[Stored]:
@@ -82,10 +84,11 @@ async def store_decisions(pool: asyncpg.Pool, decisions: list[Decision]) -> list
                 _INSERT_MANY, _rows.encode([decision_row(d) for d in firsts.values()]).decode()
             )
         }
-    except asyncpg.ForeignKeyViolationError as exc:
+    except ROW_ERRORS as exc:
         if len(firsts) == 1:
             return [exc] * len(decisions)
-        # One unknown report spoils the statement: the rest go one by one.
+        # One unknown report (or one row the table refuses) spoils the statement: the rest
+        # go one by one.
         return [(await store_decisions(pool, [d]))[0] for d in decisions]
     earlier = [i for i in firsts if i not in inserted]
     stored = await stored_decisions(pool, earlier) if earlier else {}

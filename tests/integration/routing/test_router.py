@@ -6,14 +6,18 @@ import asyncio
 import io
 import uuid
 from pathlib import Path
+from typing import Any
 
 import aio_pika
 import asyncpg
 import msgspec
 import pytest
 
+from schemas.decision import Decision
 from schemas.envelope import CASE_ROUTED_TYPE, CaseRouted
+from schemas.report import Report
 from services.common.topology import REPORT_ACCEPTED_KEY
+from services.routing import consumer
 from services.routing.cli import main as cli_main
 from tests.integration.conftest import auth
 from tests.integration.stack import ROOT, Stack, example, take, wait_routed
@@ -199,6 +203,36 @@ async def test_a_mixed_burst_settles_every_delivery_once(stack: Stack) -> None:
         declared = await stack.channel.declare_queue(queue.name, passive=True)
         assert declared.declaration_result.message_count == 0, queue.name
     assert (await cases.get(fail=False)) is None
+
+
+async def test_a_report_the_rules_fail_on_is_dead_lettered_alone(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = consumer.decide
+
+    def failing(report: Report, *args: Any) -> Decision:
+        if report.external_id.startswith("explode-"):
+            raise ZeroDivisionError("a fault in the rules")
+        return real(report, *args)
+
+    monkeypatch.setattr(consumer, "decide", failing)
+    bad = example("bicycle-theft", persons=[])
+    bad["external_id"] = f"explode-{uuid.uuid4()}"
+    posted = [
+        await stack.intake.post("/v1/reports", json=body, headers=auth("alpha"))
+        for body in (example("bicycle-theft", persons=[]), bad, example("bicycle-theft"))
+    ]
+    ids = [p.json()["report_id"] for p in posted]
+    (dead,) = await take(await stack.queue(stack.topology.dead_letter_queue.name), 1)
+    assert dead.message_id == ids[1]
+    assert dead.headers["x-fsi-reason"] == (
+        "the router could not decide or store a decision: ZeroDivisionError"
+    )
+    await wait_routed(stack.database_url, 2)
+    cases = await take(
+        await stack.queue(stack.topology.unit_queue("oslo.felles-etterforskning").name), 2
+    )
+    assert sorted(m.message_id for m in cases) == sorted([ids[0], ids[2]])
 
 
 async def test_replay_shows_what_a_candidate_rule_set_would_change(

@@ -105,7 +105,15 @@ CONTRACT: dict[str, Metric] = {
     ),
     "fsi_routing_dead_letters_total": Metric(
         "counter",
-        {"reason": _values("undecodable", "contract", "message_id_mismatch", "unknown_report")},
+        {
+            "reason": _values(
+                "undecodable",
+                "contract",
+                "message_id_mismatch",
+                "unknown_report",
+                "decision_failed",
+            )
+        },
     ),
     "fsi_routing_decision_duration_seconds": Metric("histogram"),
     "fsi_routing_handle_duration_seconds": Metric("histogram"),
