@@ -255,7 +255,7 @@ class Router:
     async def _decide(self, deliveries: list[_Delivery]) -> list[_Delivery]:
         """Each delivery with the decision that stands for its report: the stored one for a
         redelivered report that has one, else a new one, stored now. Reports unknown to the
-        database are dead-lettered and left out."""
+        database, or that cannot be decided or stored, are dead-lettered and left out."""
         redelivered = [d.envelope.report_id for d in deliveries if d.message.redelivered]
         stored = await store.stored_decisions(self.pool, redelivered) if redelivered else {}
         now = dt.datetime.now(dt.UTC)
@@ -287,8 +287,8 @@ class Router:
         return [d for d in deliveries if d.decision is not None]
 
     async def _publish(self, channel: aiormq.abc.AbstractChannel, delivery: _Delivery) -> None:
-        """The case to its unit's queue, confirmed; properties built directly, since an
-        `aio_pika.Message` per case costs more than the rest of publishing it."""
+        """The case to its unit's queue, confirmed; its properties built directly, since an
+        `aio_pika.Message` per case was a fifth of the cost of publishing it."""
         decision = delivery.decision
         assert decision is not None
         report_id = delivery.envelope.report_id
