@@ -7,6 +7,16 @@ import asyncpg
 from services.common import migrate
 from services.common.settings import DatabaseSettings
 
+# Failures of the connection rather than of a statement: they pass when PostgreSQL is back.
+# asyncpg raises InternalClientError ("cannot switch to state") when a statement meets a
+# connection the server has just closed; asyncio a plain OSError when every address refuses.
+CONNECTION_ERRORS: tuple[type[Exception], ...] = (
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+    OSError,
+    TimeoutError,
+)
+
 
 async def create_pool(settings: DatabaseSettings) -> asyncpg.Pool:
     """A connection pool; applies pending migrations first when `migrate_on_start`."""

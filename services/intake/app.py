@@ -150,11 +150,7 @@ def create_app(settings: IntakeSettings, *, configure_logging: bool = True) -> L
             # A restart or shutdown of PostgreSQL (57P01-57P03), or no connection slot left.
             asyncpg.exceptions.OperatorInterventionError: api.database_unavailable,
             asyncpg.exceptions.InsufficientResourcesError: api.database_unavailable,
-            asyncpg.InterfaceError: api.database_unavailable,
-            # Any socket error (ConnectionError and the plain OSError asyncio raises when
-            # every address refused) met while PostgreSQL restarts.
-            OSError: api.database_unavailable,
-            TimeoutError: api.database_unavailable,
+            **dict.fromkeys(db.CONNECTION_ERRORS, api.database_unavailable),
             Exception: api.internal_error,
         },
         request_max_body_size=settings.http.max_batch_body_bytes,

@@ -22,6 +22,7 @@ import httpx
 import msgspec
 from prometheus_client import Gauge
 
+from services.common import db
 from services.common.logging import get_logger
 from services.common.topology import Topology
 from services.intake import metrics
@@ -260,7 +261,7 @@ class Monitor:
                     count = self.settings.cases_shown
                     read.latest = [_case(r) for r in await conn.fetch(_LATEST, count)]
                     read.urgent = [_case(r) for r in await conn.fetch(_URGENT, count)]
-        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
+        except (asyncpg.PostgresError, *db.CONNECTION_ERRORS) as exc:
             return read, Service(False, now, _cause(exc))
         return read, Service(True, now)
 

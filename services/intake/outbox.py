@@ -21,6 +21,7 @@ import aiormq
 import asyncpg
 
 from schemas.envelope import CONTENT_TYPE
+from services.common import db
 from services.common.logging import get_logger
 from services.common.topology import Topology, declare
 from services.intake import metrics
@@ -126,7 +127,7 @@ class OutboxRelay:
                 except BROKER_ERRORS as exc:
                     await self._broker_failed(exc)
                     continue
-                except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+                except (asyncpg.PostgresError, *db.CONNECTION_ERRORS) as exc:
                     log.warning("outbox database error", error=type(exc).__name__)
                     await asyncio.sleep(self.settings.reconnect_seconds)
                     continue

@@ -26,6 +26,7 @@ import msgspec
 from schemas.decision import TRIAGE_UNIT, Decision
 from schemas.envelope import CASE_ROUTED_TYPE, CONTENT_TYPE, REPORT_ACCEPTED_TYPE
 from schemas.report import Report
+from services.common import db
 from services.common.logging import get_logger
 from services.common.topology import Topology
 from services.routing import metrics, store
@@ -35,11 +36,8 @@ from services.routing.rules import RuleSet
 log = get_logger("router")
 TRANSIENT = (
     asyncpg.PostgresError,
-    asyncpg.InterfaceError,
+    *db.CONNECTION_ERRORS,
     aio_pika.exceptions.AMQPError,
-    ConnectionError,
-    OSError,
-    TimeoutError,
     aiormq.exceptions.ChannelInvalidStateError,
 )
 _QUOTED = re.compile(r"'[^']*'")
