@@ -32,6 +32,10 @@ outbox_oldest_age = Gauge(
 publishes = Counter(
     "fsi_outbox_publishes", "Outbox rows published with confirm, or failed.", ["result"]
 )
+payloads_purged = Counter(
+    "fsi_outbox_payloads_purged",
+    "Published outbox rows whose copy of the report was cleared (retention).",
+)
 
 
 def report(source: str | None, result: str, named: frozenset[str] = frozenset()) -> None:

@@ -24,7 +24,7 @@ from schemas.envelope import CONTENT_TYPE
 from services.common import db
 from services.common.logging import get_logger
 from services.common.topology import Topology, declare
-from services.intake import metrics
+from services.intake import metrics, store
 from services.intake.settings import RelaySettings
 
 log = get_logger("outbox")
@@ -37,6 +37,11 @@ ORDER BY id
 LIMIT $1
 FOR UPDATE SKIP LOCKED
 """
+
+# One purge clears at most this many rows per statement, and takes this many statements:
+# short transactions, and a large first purge spread over several runs.
+_PURGE_LIMIT = 5000
+_PURGE_ROUNDS = 20
 
 BROKER_ERRORS = (
     aio_pika.exceptions.AMQPError,
@@ -111,6 +116,29 @@ class OutboxRelay:
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _listener: asyncpg.Connection | None = None
     _stopping: bool = False
+    _purged_at: float | None = None  # loop time of the last purge
+
+    async def purge_if_due(self) -> int:
+        """Clear the message copies of rows published longer ago than the settings keep
+        them, at most every `purge_every_seconds`; how many were cleared."""
+        now = asyncio.get_running_loop().time()
+        if (
+            self._purged_at is not None
+            and now - self._purged_at < self.settings.purge_every_seconds
+        ):
+            return 0
+        self._purged_at = now
+        keep = dt.timedelta(hours=self.settings.keep_published_hours)
+        total = 0
+        for _ in range(_PURGE_ROUNDS):
+            cleared = await store.purge_published_payloads(self.pool, keep, _PURGE_LIMIT)
+            total += cleared
+            if cleared < _PURGE_LIMIT:
+                break
+        if total:
+            metrics.payloads_purged.inc(total)
+            log.info("published reports' outbox copies cleared", rows=total)
+        return total
 
     def stop(self) -> None:
         """Ask the loop to finish after the batch in hand."""
@@ -124,6 +152,8 @@ class OutboxRelay:
                 await self._ensure_listener()
                 try:
                     count = await self.publish_pending()
+                    if count < self.settings.batch_size:  # not while a backlog waits
+                        await self.purge_if_due()
                 except BROKER_ERRORS as exc:
                     await self._broker_failed(exc)
                     continue

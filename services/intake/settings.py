@@ -41,6 +41,10 @@ class RelaySettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     # After a wake-up, wait this long so one claim takes many rows, not one per report.
     linger_seconds: Annotated[float, Meta(ge=0, le=1)] = 0.02
     reconnect_seconds: Annotated[float, Meta(gt=0, le=60)] = 2.0
+    # A published row's copy of the report (its message) is cleared after this long; the
+    # row itself stays, for the report's status.
+    keep_published_hours: Annotated[float, Meta(ge=0, le=24 * 366)] = 24.0
+    purge_every_seconds: Annotated[float, Meta(gt=0, le=86400)] = 300.0
 
 
 class StandardiseSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

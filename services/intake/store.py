@@ -153,6 +153,27 @@ class ReportRow:
     decision_json: str | None
 
 
+_PURGE = """
+UPDATE outbox SET payload = NULL
+WHERE id IN (
+    SELECT id FROM outbox
+    WHERE payload IS NOT NULL AND published_at IS NOT NULL AND published_at < now() - $1::interval
+    ORDER BY published_at
+    LIMIT $2
+    FOR UPDATE SKIP LOCKED
+)
+"""
+
+
+async def purge_published_payloads(
+    pool: asyncpg.Pool, older_than: dt.timedelta, limit: int = 5000
+) -> int:
+    """Clear the message copies of outbox rows published longer ago than `older_than`, at
+    most `limit` of them (one short statement); how many were cleared."""
+    status = await pool.execute(_PURGE, older_than, limit)
+    return int(status.rsplit(" ", 1)[-1])
+
+
 async def get_report(pool: asyncpg.Pool, report_id: uuid.UUID) -> ReportRow | None:
     """One report with its decision, if routed."""
     row = await pool.fetchrow(

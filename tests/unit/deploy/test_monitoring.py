@@ -79,6 +79,7 @@ CONTRACT: dict[str, Metric] = {
     "fsi_outbox_pending_rows": Metric("gauge"),
     "fsi_outbox_oldest_pending_age_seconds": Metric("gauge"),
     "fsi_outbox_publishes_total": Metric("counter", {"result": _values("published", "failed")}),
+    "fsi_outbox_payloads_purged_total": Metric("counter"),
     "fsi_queue_messages_ready": Metric("gauge", _QUEUE),
     "fsi_queue_messages_unacknowledged": Metric("gauge", _QUEUE),
     "fsi_queue_consumers": Metric("gauge", _QUEUE),
