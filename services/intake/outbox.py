@@ -5,7 +5,8 @@ share the work without publishing a row twice at once. A row is marked published
 the broker confirmed the message; a crash in between republishes it, with the same
 `message_id`, which the router treats as the same report (at-least-once on the wire).
 The relay wakes on `NOTIFY fsi_outbox` and also polls, and keeps trying while the broker
-is away: accepting reports never waits for it.
+is away: accepting reports never waits for it. When idle it also clears the copies of the
+report held by rows published longer ago than the retention.
 """
 
 from __future__ import annotations
