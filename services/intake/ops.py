@@ -234,6 +234,10 @@ class Monitor:
     def stop(self) -> None:
         self._stopping.set()
 
+    async def close(self) -> None:
+        """Close its broker connection (`run` does when it ends; for a monitor only refreshed)."""
+        await self._close_broker()
+
     async def refresh(self) -> Overview:
         now = dt.datetime.now(dt.UTC)
         db, database = await self._read_database(now)
