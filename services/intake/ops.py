@@ -229,14 +229,10 @@ class Monitor:
                     async with asyncio.timeout(self.settings.interval_seconds):
                         await self._stopping.wait()
         finally:
-            await self._close_broker()
+            await self.close()
 
     def stop(self) -> None:
         self._stopping.set()
-
-    async def close(self) -> None:
-        """Close its broker connection (`run` does when it ends; for a monitor only refreshed)."""
-        await self._close_broker()
 
     async def refresh(self) -> Overview:
         now = dt.datetime.now(dt.UTC)
@@ -308,7 +304,7 @@ class Monitor:
             TimeoutError,
             RuntimeError,  # aio-pika's answer on a connection that died under it
         ) as exc:
-            await self._close_broker()
+            await self.close()
             return {}, Service(False, now, _cause(exc))
         return states, Service(True, now)
 
@@ -357,7 +353,8 @@ class Monitor:
             for name in names
         }
 
-    async def _close_broker(self) -> None:
+    async def close(self) -> None:
+        """Close its broker connection (`run` does when it ends; for a monitor only refreshed)."""
         if self._connection is not None:
             with contextlib.suppress(Exception):
                 await self._connection.close()

@@ -165,9 +165,7 @@ WHERE id IN (
 """
 
 
-async def purge_published_payloads(
-    pool: asyncpg.Pool, older_than: dt.timedelta, limit: int = 5000
-) -> int:
+async def purge_published_payloads(pool: asyncpg.Pool, older_than: dt.timedelta, limit: int) -> int:
     """Clear the message copies of outbox rows published longer ago than `older_than`, at
     most `limit` of them (one short statement); how many were cleared."""
     status = await pool.execute(_PURGE, older_than, limit)

@@ -232,13 +232,12 @@ class Router:
             await self._retry_later([m for m, _ in batch if not m.processed], exc)
             return
         done = [d for d, r in zip(deliveries, results, strict=True) if r is None]
-        errors = [r for r in results if r is not None]
-        if errors:
+        failed = [(d.message, r) for d, r in zip(deliveries, results, strict=True) if r is not None]
+        if failed:
             # One by one, so that no `multiple` covers a report whose case is not confirmed.
             for d in done:
                 await _ack(d.message)
-            failed = [d.message for d, r in zip(deliveries, results, strict=True) if r is not None]
-            await self._retry_later(failed, errors[0])
+            await self._retry_later([m for m, _ in failed], failed[0][1])
         else:
             if previous is not None:
                 await asyncio.shield(previous)

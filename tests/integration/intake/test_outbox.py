@@ -177,8 +177,8 @@ async def test_the_purge_leaves_pending_and_recent_rows_alone(database_url: str)
                 None if published is None else dt.timedelta(hours=published),
             )
         assert await store.purge_published_payloads(pool, dt.timedelta(hours=1), limit=1) == 1
-        assert await store.purge_published_payloads(pool, dt.timedelta(hours=1)) == 1
-        assert await store.purge_published_payloads(pool, dt.timedelta(hours=1)) == 0
+        assert await store.purge_published_payloads(pool, dt.timedelta(hours=1), 100) == 1
+        assert await store.purge_published_payloads(pool, dt.timedelta(hours=1), 100) == 0
         kept = {
             r["report_id"]: r["payload"] is not None
             for r in await pool.fetch("SELECT report_id, payload FROM outbox")

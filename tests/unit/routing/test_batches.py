@@ -32,6 +32,12 @@ class Batches:
         for message in messages:
             await self.router.handle(message)  # type: ignore[arg-type]
 
+    async def two_on_their_way(self) -> None:
+        """m1 and m2, each taken as a batch of its own and held."""
+        for message in ("m1", "m2"):
+            await self.deliver(message)
+            await turns()
+
     async def release(self, index: int) -> None:
         self.gates[index].set_result(None)
         await turns()
@@ -44,10 +50,7 @@ async def turns(count: int = 5) -> None:
 
 async def test_deliveries_wait_in_order_and_go_in_batches_two_at_a_time() -> None:
     batches = Batches(batches_in_flight=2, max_batch=3)
-    await batches.deliver("m1")
-    await turns()
-    await batches.deliver("m2")
-    await turns()
+    await batches.two_on_their_way()
     await batches.deliver("m3", "m4", "m5", "m6", "m7")
     await turns()
     assert batches.seen == [["m1"], ["m2"]]  # two on their way; the rest wait
@@ -63,10 +66,7 @@ async def test_deliveries_wait_in_order_and_go_in_batches_two_at_a_time() -> Non
 
 async def test_each_batch_waits_for_the_one_before_it() -> None:
     batches = Batches(batches_in_flight=2)
-    await batches.deliver("m1")
-    await turns()
-    await batches.deliver("m2")
-    await turns()
+    await batches.two_on_their_way()
     first, second = batches.previous
     assert first is None
     assert second is not None
@@ -77,10 +77,7 @@ async def test_each_batch_waits_for_the_one_before_it() -> None:
 
 async def test_a_later_batch_is_settled_only_after_an_earlier_slow_one() -> None:
     batches = Batches(batches_in_flight=2)
-    await batches.deliver("m1")
-    await turns()
-    await batches.deliver("m2")
-    await turns()
+    await batches.two_on_their_way()
     await batches.deliver("m3")
     await batches.release(1)  # the second batch finishes first ...
     assert len(batches.seen) == 2  # ... but its task waits for the first before going on
@@ -93,10 +90,7 @@ async def test_a_later_batch_is_settled_only_after_an_earlier_slow_one() -> None
 
 async def test_a_delivery_arriving_as_every_batch_finishes_is_not_left_behind() -> None:
     batches = Batches(batches_in_flight=2)
-    await batches.deliver("m1")
-    await turns()
-    await batches.deliver("m2")
-    await turns()
+    await batches.two_on_their_way()
     # Both batches finish in one turn of the loop and a delivery is queued right behind.
     batches.gates[0].set_result(None)
     batches.gates[1].set_result(None)
