@@ -1,9 +1,9 @@
 """Versioned SQL migrations: applied in order, once, under an advisory lock.
 
-Files are `deploy/migrations/NNNN_name.sql`. Each runs in its own transaction and is
-recorded in `schema_migrations` with its checksum; a changed, already applied file is an
-error. Two processes starting at once serialise on `pg_advisory_lock`, so the second finds
-the work done.
+Files are `services/common/migrations/NNNN_name.sql`, shipped in the package. Each runs
+in its own transaction and is recorded in `schema_migrations` with its checksum; a
+changed, already applied file is an error. Two processes starting at once serialise on
+`pg_advisory_lock`, so the second finds the work done.
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ import asyncpg
 from services.common import logging as fsi_logging
 from services.common import settings as fsi_settings
 
-MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "deploy" / "migrations"
+# Package data: found beside this module in a wheel or a source tree alike.
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # Any constant both processes agree on; "FSI-migrate" as a 63-bit number.
 LOCK_KEY = int.from_bytes(hashlib.sha256(b"FSI-migrate").digest()[:8], "big") >> 1
 _NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
