@@ -4,7 +4,7 @@ UV_VERSION := 0.13.8
 UV := $(PYTHON) -m uv
 VENV := .venv/bin
 
-.PHONY: install run test unit integration lint format schemas bench bench-routing browser services clean
+.PHONY: install run test unit integration lint format schemas bench bench-routing browser promtool services clean
 
 install:  ## install the pinned dependencies into .venv (uv.lock)
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet "uv==$(UV_VERSION)"
@@ -19,13 +19,13 @@ lint: install  ## ruff (lint + format check), mypy, JSON Schema files up to date
 	$(VENV)/mypy
 	$(VENV)/python -m schemas.export --check
 
-test: lint services browser  ## everything: lint, unit and integration tests against real services
+test: lint services browser promtool  ## everything: lint, unit and integration tests against real services
 	$(VENV)/pytest
 
-unit: install  ## the pure tests only, no services needed
+unit: install promtool  ## the pure tests only, no services needed
 	$(VENV)/pytest -m "not integration"
 
-integration: install services browser
+integration: install services browser promtool
 	$(VENV)/pytest -m integration
 
 format: install
@@ -41,6 +41,9 @@ bench: install services  ## both benchmarks: intake, then routing
 
 bench-routing: install services  ## decisions beside zen-engine and rule-engine, replay, router beside raw aio-pika
 	$(VENV)/python -m bench.routing
+
+promtool:  ## Debian's prometheus package, for promtool: the alert rules' own tests
+	@command -v promtool >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null)
 
 browser:  ## Debian's chromium, for the operations page test (Playwright drives it)
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)

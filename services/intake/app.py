@@ -77,6 +77,7 @@ def create_app(settings: IntakeSettings, *, configure_logging: bool = True) -> L
     if configure_logging:
         fsi_logging.configure(settings.log)
     clients = load_clients(settings)
+    metrics.known_sources(clients.named_sources)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:

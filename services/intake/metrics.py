@@ -3,6 +3,10 @@
 Labels carry only bounded, non-personal values: a source the client is allowed to submit
 for (else `unknown`), a fixed outcome name. Queue and deadline gauges are set by the ops
 monitor (`ops`), on an interval, never per scrape.
+
+Counter series whose label values are known before the first event (outcomes; the sources of
+the clients file) are exported at 0 from the start: a series that first appears at 1 reads as
+no increase to `rate()` and `increase()`, and the alert on it would miss the first event.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from prometheus_client import Counter, Gauge, Histogram
 
 RESULTS = ("accepted", "soft_flagged", "duplicate", "conflict", "invalid", "refused")
+PUBLISH_RESULTS = ("published", "failed")
 UNKNOWN_SOURCE = "unknown"
 OTHER_SOURCE = "other"
 
@@ -36,6 +41,16 @@ payloads_purged = Counter(
     "fsi_outbox_payloads_purged",
     "Published outbox rows whose copy of the report was cleared (retention).",
 )
+for _result in PUBLISH_RESULTS:
+    publishes.labels(_result)
+
+
+def known_sources(named: frozenset[str]) -> None:
+    """Export every report outcome at 0 for each source label this process can count: the
+    sources named in the clients file, `unknown` and `other` (see `report`)."""
+    for source in (*sorted(named), UNKNOWN_SOURCE, OTHER_SOURCE):
+        for result in RESULTS:
+            reports.labels(source, result)
 
 
 def report(source: str | None, result: str, named: frozenset[str] = frozenset()) -> None:

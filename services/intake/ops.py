@@ -50,6 +50,13 @@ routed_gauge = Gauge(
 broker_up = Gauge("fsi_broker_up", "1 when the monitor could read RabbitMQ.")
 database_up = Gauge("fsi_database_up", "1 when the monitor could read PostgreSQL.")
 refreshed = Gauge("fsi_ops_refreshed_timestamp_seconds", "When the overview was last read.")
+# Not known before the first reading, nor while PostgreSQL cannot be read: NaN, never a 0
+# that would say "down" or "no backlog" (alerts compare with 0; NaN compares false).
+UNKNOWN = float("nan")
+broker_up.set(UNKNOWN)
+database_up.set(UNKNOWN)
+metrics.outbox_pending.set(UNKNOWN)
+metrics.outbox_oldest_age.set(UNKNOWN)
 
 
 class QueueState(msgspec.Struct):
@@ -427,9 +434,9 @@ class Monitor:
         for gauge in (ready_gauge, unacked_gauge, consumers_gauge, deadline_gauge, routed_gauge):
             gauge.clear()
         refreshed.set(overview.generated_at.timestamp())
-        if overview.outbox is not None:
-            metrics.outbox_pending.set(overview.outbox.pending)
-            metrics.outbox_oldest_age.set(overview.outbox.oldest_age_seconds)
+        outbox = overview.outbox
+        metrics.outbox_pending.set(UNKNOWN if outbox is None else outbox.pending)
+        metrics.outbox_oldest_age.set(UNKNOWN if outbox is None else outbox.oldest_age_seconds)
         for kind, state in (
             ("triage", overview.triage),
             ("dead_letter", overview.dead_letter),

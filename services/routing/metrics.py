@@ -19,6 +19,19 @@ from services.common.logging import get_logger
 log = get_logger("router")
 disable_created_metrics()  # type: ignore[no-untyped-call]  # no dashboard reads `_created`
 
+# Label values known in code. Each is exported at 0 from the start: a counter series that
+# first appears at 1 reads as no increase to `increase()` and `rate()`, so the alert on the
+# first dead letter (or refused reload) after a start would never fire.
+DEAD_LETTER_REASONS = (
+    "undecodable",
+    "contract",
+    "message_id_mismatch",
+    "unknown_report",
+    "decision_failed",
+)
+TRIAGE_REASONS = ("no_district", "quality_issues", "rule")
+RELOAD_RESULTS = ("loaded", "refused")
+
 decisions = Counter(
     "fsi_routing_decisions",
     "Reports routed, by district, unit and priority (a redelivery is not counted again).",
@@ -52,6 +65,16 @@ rules_refused = Gauge(
     "fsi_routing_rules_refused",
     "1 while the rules file on disk is refused and the router routes with older rules.",
 )
+
+
+def _zeroed(counter: Counter, values: tuple[str, ...]) -> None:
+    for value in values:
+        counter.labels(value)
+
+
+_zeroed(dead_letters, DEAD_LETTER_REASONS)
+_zeroed(triage, TRIAGE_REASONS)
+_zeroed(reloads, RELOAD_RESULTS)
 
 
 def serve(host: str, port: int) -> tuple[WSGIServer, threading.Thread] | None:
