@@ -180,6 +180,8 @@ def _one(key: str, value: Any, d: Dialect) -> str:
             tests.append(f"({age} != null and {age} < {int(value['age_under'])})")
         if "age_at_least" in value:
             tests.append(f"({age} != null and {age} >= {int(value['age_at_least'])})")
+        if "age_known" in value:
+            tests.append(f"{age} {'!=' if value['age_known'] else '=='} null")
         if "arrested" in value:
             tests.append(f"{d.field('p', 'arrested')} == {str(bool(value['arrested'])).lower()}")
         return d.exists("persons", "p", d.both(tests) if tests else "true")

@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Annotated
 
 import msgspec
-import yaml
 from msgspec import Meta
+
+from services.common import yamltext
 
 ANY = "*"
 
@@ -87,10 +88,12 @@ class Clients:
 
     @classmethod
     def from_yaml(cls, text: str, origin: str = "clients file") -> Clients:
+        # Strict YAML (services.common.yamltext): `id: no` is the text "no", a key hash of
+        # digits stays text; decimal fractions are read for the rates.
         try:
-            parsed = msgspec.convert(yaml.safe_load(text), ClientsFile)
-        except (yaml.YAMLError, msgspec.ValidationError) as exc:
-            raise ClientsFileError(f"{origin}: {exc}") from None
+            parsed = yamltext.convert(yamltext.load(text, origin, floats=True), ClientsFile, origin)
+        except yamltext.YamlTextError as exc:
+            raise ClientsFileError(str(exc)) from None
         by_hash: dict[str, Client] = {}
         for client in parsed.clients:
             if client.key_sha256 in by_hash:
@@ -100,7 +103,11 @@ class Clients:
 
     @classmethod
     def from_file(cls, path: str | Path) -> Clients:
-        return cls.from_yaml(Path(path).read_text("utf-8"), str(path))
+        try:
+            text = yamltext.read_text(Path(path))
+        except yamltext.YamlTextError as exc:
+            raise ClientsFileError(str(exc)) from None
+        return cls.from_yaml(text, str(path))
 
     def by_id(self, client_id: str) -> Client | None:
         """The client of this id (for a session that names it), or None."""

@@ -1,13 +1,21 @@
-"""`fsi-rules`: check, test and explain routing rules before they go live.
+"""`fsi-rules`: check, test and explain routing rules before they go live, and replay them.
 
     fsi-rules check RULES [--units UNITS] [--strict]
     fsi-rules test RULES CASES [--units UNITS]
     fsi-rules explain RULES REPORT.json [--units UNITS]
     fsi-rules replay RULES --since DATE [--units UNITS]      (database: FSI_DB_URL)
 
-Exit status 0 when all is well, 1 when a check or a test case fails, 2 for unusable input.
-`check` fails on warnings (a unit rule that never decides, a unit nothing reaches); its
-notes (unit rules that overlap with different units) fail it only with --strict.
+Exit status:
+    0  all is well
+    1  `check` found a warning (with --strict, also a note), or a `test` case failed
+    2  unusable input: a missing or unreadable file; a rules, units, cases or report file
+       that its format refuses; a bad argument or date; no database to replay from. One
+       line on standard error names the file, the line where there is one, and the problem.
+
+`check` fails on warnings (a unit rule that never decides, a unit nothing reaches, a
+deadline lost when a report lacks a fact); its notes (unit rules that overlap with
+different units) fail it only with --strict. A time without offset (a case's `now`,
+`--since`) is Europe/Oslo, as in reports.
 """
 
 from __future__ import annotations
@@ -19,84 +27,136 @@ import sys
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
 import asyncpg
 import msgspec
-import yaml
 
 from schemas import reference
-from schemas.decision import Decision
-from schemas.report import Report
+from schemas.report import as_utc
 from services.common import settings as fsi_settings
-from services.intake.standardise import Options, standardise
-from services.routing import conditions
+from services.routing import conditions, ruletests
 from services.routing.engine import decide, facts_of
 from services.routing.lint import lint
 from services.routing.reading import Reader, RulesError
 from services.routing.replay import replay
 from services.routing.rules import RuleSet, load_ruleset
+from services.routing.ruletests import InputError
 from services.routing.settings import DEPLOY
 
-NOW_DEFAULT = "the moment the command runs"
+OK, FAILED, UNUSABLE = 0, 1, 2
 
 
-def _standard(body: Any, ref: reference.Reference, now: dt.datetime) -> Report:
-    report = msgspec.convert(body, Report)
-    return standardise(report, ref, now, Options(accept_synthetic_ids=True))
+class _Exit(Exception):
+    """argparse is done (help printed, or a usage error reported): leave with `code`."""
+
+    def __init__(self, code: int) -> None:
+        self.code = code
 
 
-class Case(msgspec.Struct, forbid_unknown_fields=True):
-    """One test case: a canonical report (inline or a file) and what must come out."""
+class _Parser(argparse.ArgumentParser):
+    """argparse writing to the given streams, a usage error as one line, never exiting."""
 
-    name: str
-    expect: dict[str, Any]
-    report: dict[str, Any] | None = None
-    report_file: str | None = None
-    now: dt.datetime | None = None
+    out: TextIO = sys.stdout
+    err: TextIO = sys.stderr
 
+    def print_help(self, file: Any = None) -> None:
+        super().print_help(file or self.out)
 
-def _check_expectation(decision: Decision, expect: dict[str, Any]) -> list[str]:
-    wrong = []
-    if "unit" in expect and decision.unit != expect["unit"]:
-        wrong.append(f"unit {decision.unit}, expected {expect['unit']}")
-    if "priority" in expect and decision.priority.value != expect["priority"]:
-        wrong.append(f"priority {decision.priority.value}, expected {expect['priority']}")
-    if "deadline_rule" in expect:
-        got = decision.deadline.rule_id if decision.deadline else None
-        if got != expect["deadline_rule"]:
-            wrong.append(f"deadline from {got}, expected {expect['deadline_rule']}")
-    if "rules" in expect and not set(expect["rules"]) <= set(decision.matched_rules):
-        wrong.append(f"matched {decision.matched_rules}, expected to include {expect['rules']}")
-    return wrong
+    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
+        if message:
+            self.err.write(message)
+        raise _Exit(status)
+
+    def error(self, message: str) -> NoReturn:
+        print(f"error: {self.prog}: {message} (see {self.prog} --help)", file=self.err)
+        raise _Exit(UNUSABLE)
 
 
-def run_tests(ruleset: RuleSet, cases_path: Path, out: TextIO) -> int:
-    """Run the cases; the number that failed."""
-    raw = yaml.safe_load(cases_path.read_text("utf-8"))
-    cases = msgspec.convert(raw.get("cases", []) if isinstance(raw, dict) else raw, list[Case])
-    failed = 0
-    for case in cases:
-        body = case.report
-        if case.report_file:
-            body = msgspec.json.decode((cases_path.parent / case.report_file).read_bytes())
-        now = case.now or dt.datetime.now(dt.UTC)
-        decision = decide(_standard(body, ruleset.reference, now), uuid.uuid4(), ruleset, now)
-        wrong = _check_expectation(decision, case.expect)
-        failed += bool(wrong)
-        print(
-            f"{'FAIL' if wrong else 'ok  '} {case.name}"
-            + (f": {'; '.join(wrong)}" if wrong else ""),
-            file=out,
-        )
-    print(f"{len(cases) - failed} passed, {failed} failed", file=out)
-    return failed
+def _moment(text: str) -> dt.datetime:
+    try:
+        return as_utc(dt.datetime.fromisoformat(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not a date or time: {text!r} (write 2026-11-01 or 2026-11-01T12:00+01:00)"
+        ) from None
 
 
-def explain(ruleset: RuleSet, report_path: Path, out: TextIO) -> None:
+def _parser(out: TextIO, err: TextIO) -> _Parser:
+    class Parser(_Parser):  # the subcommands' parsers write to the same streams
+        pass
+
+    Parser.out, Parser.err = out, err
+    parser = Parser(
+        prog="fsi-rules", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+
+    def command(name: str, text: str, run: Any) -> Parser:
+        sub = commands.add_parser(name, help=text, description=text)
+        sub.add_argument("rules", type=Path, help="the rules file (YAML)")
+        sub.add_argument("--units", type=Path, default=DEPLOY / "units.yaml", help="unit catalogue")
+        sub.set_defaults(run=run)
+        return sub
+
+    check = command("check", "Load the rules, report errors, then lint warnings.", _check)
+    check.add_argument("--strict", action="store_true", help="notes fail the check too")
+    test = command("test", "Run the cases of a rule-test file.", _test)
+    test.add_argument("cases", type=Path, help="the cases file (YAML)")
+    explain = command("explain", "Say which rules match a report, and the decision.", _explain)
+    explain.add_argument("report", type=Path, help="a canonical report (JSON)")
+    older = command("replay", "Re-decide stored reports; show what would change.", _replay)
+    older.add_argument(
+        "--since", type=_moment, required=True, help="from this date (naive: Europe/Oslo)"
+    )
+    return parser
+
+
+def main(
+    argv: Sequence[str] | None = None, out: TextIO = sys.stdout, err: TextIO | None = None
+) -> int:
+    """Run one command; the exit status (see the module docstring)."""
+    err = err or sys.stderr
+    try:
+        args = _parser(out, err).parse_args(argv)
+        code: int = args.run(args, out)
+    except _Exit as done:
+        return done.code
+    except InputError as exc:
+        print(f"error: {exc}", file=err)
+        return UNUSABLE
+    return code
+
+
+def _load(args: argparse.Namespace) -> RuleSet:
+    try:
+        return load_ruleset(args.rules, args.units, reference.load())
+    except RulesError as exc:
+        raise InputError(str(exc)) from None
+    except OSError as exc:
+        raise InputError(f"{exc.filename}: {exc.strerror or exc}") from None
+
+
+def _check(args: argparse.Namespace, out: TextIO) -> int:
+    ruleset = _load(args)
+    findings = lint(ruleset)
+    for finding in findings:
+        print(f"{finding.severity}: {finding.text}", file=out)
+    units = len(ruleset.catalogue.units)
+    print(f"ok: {len(ruleset.rules)} rules, {units} units, version {ruleset.version}", file=out)
+    return FAILED if any(f.severity == "warning" or args.strict for f in findings) else OK
+
+
+def _test(args: argparse.Namespace, out: TextIO) -> int:
+    ruleset = _load(args)
+    return FAILED if ruletests.run(ruleset, args.cases, out) else OK
+
+
+def _explain(args: argparse.Namespace, out: TextIO) -> int:
     """Which rules matched, which did not and why, and the decision."""
+    ruleset = _load(args)
     now = dt.datetime.now(dt.UTC)
-    report = _standard(msgspec.json.decode(report_path.read_bytes()), ruleset.reference, now)
+    report = ruletests.standard(ruletests.read_report(args.report), ruleset, now)
     facts = facts_of(report, ruleset.reference, now)
     for rule in ruleset.rules:
         read = Reader(ruleset.file, rule.id)
@@ -108,58 +168,20 @@ def explain(ruleset: RuleSet, report_path: Path, out: TextIO) -> None:
             print(f"no match  {rule.id} (line {rule.line}): `{key}` (line {line}) fails", file=out)
     decision = decide(report, uuid.uuid4(), ruleset, now)
     print(msgspec.json.format(msgspec.json.encode(decision)).decode(), file=out)
+    return OK
 
 
-def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
-    parser = argparse.ArgumentParser(
-        prog="fsi-rules", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("command", choices=["check", "test", "explain", "replay"])
-    parser.add_argument("rules", type=Path)
-    parser.add_argument("input", type=Path, nargs="?", help="CASES (test) or REPORT.json (explain)")
-    parser.add_argument("--units", type=Path, default=DEPLOY / "units.yaml")
-    parser.add_argument("--since", type=dt.datetime.fromisoformat, help="replay: from (ISO date)")
-    parser.add_argument("--strict", action="store_true", help="check: notes fail the check too")
-    args = parser.parse_args(argv)
-    try:
-        ruleset = load_ruleset(args.rules, args.units, reference.load())
-    except (RulesError, OSError) as exc:
-        print(f"error: {exc}", file=out)
-        return 2 if isinstance(exc, OSError) else 1
-    if args.command == "check":
-        findings = lint(ruleset)
-        for finding in findings:
-            print(f"{finding.severity}: {finding.text}", file=out)
-        units = len(ruleset.catalogue.units)
-        print(f"ok: {len(ruleset.rules)} rules, {units} units, version {ruleset.version}", file=out)
-        return 1 if any(f.severity == "warning" or args.strict for f in findings) else 0
-    if args.command == "replay":
-        return _replay(ruleset, args.since, out)
-    if args.input is None:
-        parser.error(f"{args.command} needs a file")
-    try:
-        if args.command == "test":
-            return 1 if run_tests(ruleset, args.input, out) else 0
-        explain(ruleset, args.input, out)
-        return 0
-    except (OSError, yaml.YAMLError, msgspec.ValidationError, msgspec.DecodeError) as exc:
-        print(f"error: {args.input}: {exc}", file=out)
-        return 2
-
-
-def _replay(ruleset: RuleSet, since: dt.datetime | None, out: TextIO) -> int:
-    if since is None:
-        print("error: replay needs --since DATE", file=out)
-        return 2
-    since = since if since.tzinfo else since.replace(tzinfo=dt.UTC)
+def _replay(args: argparse.Namespace, out: TextIO) -> int:
+    ruleset = _load(args)
     try:
         settings = fsi_settings.load(fsi_settings.MigrateSettings)
-        changes = asyncio.run(replay(settings.db.url, ruleset, since))
-    except (fsi_settings.SettingsError, OSError, asyncpg.PostgresError) as exc:
-        print(f"error: {exc}", file=out)
-        return 2
+        changes = asyncio.run(replay(settings.db.url, ruleset, args.since))
+    except fsi_settings.SettingsError as exc:
+        raise InputError(str(exc)) from None
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        raise InputError(f"replay: the database (FSI_DB_URL) cannot be read: {exc}") from None
     print(changes.render(), file=out)
-    return 0
+    return OK
 
 
 def entry() -> None:

@@ -5,12 +5,14 @@
 | `all: [..]`, `any: [..]`, `not: {..}` | all / any / none of the inner conditions hold |
 | `offence: {code, law, ssb_group}` | one offence matches every given key (each a text or list) |
 | `municipality: [..]`, `district: [..]`, `source: [..]` | the report's value is listed |
-| `person: {role, age_under, age_at_least, arrested}` | one person matches every given key |
+| `person: {role, age_under, age_at_least, age_known, arrested}` | one person matches them all |
 | `flag: name` / `flags: [names]` | the flag(s) are set |
 | `quality_issues: true/false` | the report has (no) quality issues |
 | `incident_older_than`, `report_older_than: {days: N}` | that long ago at decision time |
 
-Several keys in one mapping must all hold.
+Several keys in one mapping must all hold. A person's age is unknown when the report gives
+neither a valid identity number nor a birth date: `age_under` and `age_at_least` never hold
+for such a person, `age_known: false` does.
 """
 
 from __future__ import annotations
@@ -23,7 +25,13 @@ import msgspec
 
 from schemas.reference import SSB_GROUPS, Reference
 from schemas.report import Flags, Role
-from services.routing.reading import Reader, UnknownReferenceError, WrongTypeError, duration
+from services.routing.reading import (
+    Reader,
+    UnknownReferenceError,
+    WrongTypeError,
+    duration,
+    written,
+)
 
 Predicate = Callable[["Facts"], bool]
 FLAGS = frozenset(Flags.__struct_fields__)
@@ -88,20 +96,31 @@ def _offence(read: Reader, value: Any, line: int, ref: Reference) -> Predicate:
 
 def _int(read: Reader, value: Any, line: int, what: str) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 150:
-        raise read.fail(WrongTypeError, f"{what} must be a whole number 0-150", line)
+        raise read.fail(
+            WrongTypeError, f"`{what}: {written(value)}` must be a whole number 0-150", line
+        )
     return value
 
 
+_PERSON_KEYS = {"role", "age_under", "age_at_least", "age_known", "arrested"}
+
+
 def _person(read: Reader, value: Any, line: int) -> Predicate:
-    spec = read.mapping(value, line, "person", {"role", "age_under", "age_at_least", "arrested"})
+    spec = read.mapping(value, line, "person", _PERSON_KEYS)
     roles = _listed(read, spec["role"], line, "role", _ROLES) if "role" in spec else None
     under = _int(read, spec["age_under"], line, "age_under") if "age_under" in spec else None
     least = (
         _int(read, spec["age_at_least"], line, "age_at_least") if "age_at_least" in spec else None
     )
-    arrested = spec.get("arrested")
-    if arrested is not None and not isinstance(arrested, bool):
-        raise read.fail(WrongTypeError, "`arrested` must be true or false", line)
+    known = read.flag(spec, "age_known")
+    if known is False and (under is not None or least is not None):
+        raise read.fail(
+            WrongTypeError,
+            "`age_known: false` with `age_under` or `age_at_least` never holds: "
+            "an unknown age is neither under nor at least a limit",
+            line,
+        )
+    arrested = read.flag(spec, "arrested")
 
     def test(f: Facts) -> bool:
         for p in f.persons:
@@ -110,6 +129,8 @@ def _person(read: Reader, value: Any, line: int) -> Predicate:
             if under is not None and (p.age is None or p.age >= under):
                 continue
             if least is not None and (p.age is None or p.age < least):
+                continue
+            if known is not None and (p.age is not None) != known:
                 continue
             if arrested is not None and p.arrested != arrested:
                 continue
@@ -196,7 +217,9 @@ def _one(read: Reader, key: str, inner: Any, at: int, ref: Reference) -> Predica
         return _flags(_listed(read, inner, at, "flag", FLAGS))
     if key == "quality_issues":
         if not isinstance(inner, bool):
-            raise read.fail(WrongTypeError, "`quality_issues` must be true or false", at)
+            raise read.fail(
+                WrongTypeError, f"`quality_issues: {written(inner)}` must be true or false", at
+            )
         return _quality(inner)
     return _age(read, inner, at, key)
 

@@ -31,7 +31,7 @@ _DIMENSION = {
     "incident_older_than": "incident_at",
     "report_older_than": "reported_at",
 }
-_BASE: dict[str, Any] = {
+BASE: dict[str, Any] = {
     "offences": (),
     "municipality": None,
     "district": None,
@@ -44,9 +44,19 @@ _BASE: dict[str, Any] = {
     "now": NOW,
 }
 
+_AGE_KEYS = frozenset({"age_under", "age_at_least", "age_known"})
+
 Signs = dict[str, set[bool]]  # atom ident -> the polarities it occurs with in a formula
 Offence = tuple[str | None, str | None, str | None]
 Place = tuple[str | None, str | None]
+
+
+ERASED = "erased:"
+
+
+def erased(person: PersonFacts) -> PersonFacts:
+    """The same person with the age unknown."""
+    return PersonFacts(person.role, None, person.arrested)
 
 
 class Finding(NamedTuple):
@@ -119,11 +129,11 @@ def _located(key: str, inner: Any, line: int) -> Located:
     return spec
 
 
-def _flip(signs: Signs) -> Signs:
+def flip(signs: Signs) -> Signs:
     return {ident: {not s for s in polarities} for ident, polarities in signs.items()}
 
 
-def _merge(parts: Iterable[Signs]) -> Signs:
+def merge(parts: Iterable[Signs]) -> Signs:
     merged: Signs = {}
     for part in parts:
         for ident, polarities in part.items():
@@ -159,7 +169,7 @@ def _place_elements(ruleset: RuleSet) -> list[Place]:
     return [*known, (None, None)]
 
 
-def _span(delta: dt.timedelta) -> str:
+def span(delta: dt.timedelta) -> str:
     minutes = int(delta.total_seconds() // 60)
     for size, unit in ((1440, "day"), (60, "hour"), (1, "minute")):
         if minutes % size == 0:
@@ -172,11 +182,11 @@ def _ages(attribute: str, limits: Sequence[dt.timedelta]) -> list[Choice]:
     """One elapsed time per interval between the thresholds `older_than` compares with."""
     what = "incident" if attribute == "incident_at" else "report"
     bounds = sorted(set(limits))
-    choices = [Choice({attribute: NOW}, tail=(f"the {what} at most {_span(bounds[0])} old",))]
+    choices = [Choice({attribute: NOW}, tail=(f"the {what} at most {span(bounds[0])} old",))]
     for low, high in itertools.pairwise(bounds):
-        words = f"the {what} more than {_span(low)} but at most {_span(high)} old"
+        words = f"the {what} more than {span(low)} but at most {span(high)} old"
         choices.append(Choice({attribute: NOW - high}, tail=(words,)))
-    last = f"the {what} more than {_span(bounds[-1])} old"
+    last = f"the {what} more than {span(bounds[-1])} old"
     choices.append(Choice({attribute: NOW - bounds[-1] - dt.timedelta(days=1)}, tail=(last,)))
     return choices
 
@@ -190,7 +200,7 @@ def _offence_words(members: Sequence[Offence]) -> str:
     return f"offences {', '.join(names[:-1])} and {names[-1]}"
 
 
-def _person_words(p: PersonFacts, ages: bool) -> str:
+def person_words(p: PersonFacts, ages: bool) -> str:
     age = "" if not ages else " of unknown age" if p.age is None else f" aged {p.age}"
     return f"{'an arrested' if p.arrested else 'a'} {p.role}{age}"
 
@@ -299,12 +309,18 @@ class Model:
     # --- classes of offences, persons and places --------------------------------------------
 
     def truth(self, dimension: str, ident: str) -> frozenset[int]:
-        """The elements (by index) that one atom, or one district set, holds for."""
+        """The elements (by index) that one atom, or one district set, holds for; an atom
+        named `erased:<ident>` holds for a person when it holds with the age unknown."""
         if ident not in self._truth:
             elements = self.elements[dimension]
             if ident.startswith("districts:"):
                 wanted = set(json.loads(ident.removeprefix("districts:")))
                 held = {i for i, (_, d) in enumerate(elements) if d in wanted}
+            elif ident.startswith(ERASED):
+                test = self.atoms[ident.removeprefix(ERASED)].test
+                held = {
+                    i for i, e in enumerate(elements) if test(self._alone(dimension, erased(e)))
+                }
             else:
                 test = self.atoms[ident].test
                 held = {i for i, e in enumerate(elements) if test(self._alone(dimension, e))}
@@ -314,8 +330,8 @@ class Model:
     @staticmethod
     def _alone(dimension: str, element: Any) -> Facts:
         if dimension == "place":
-            return Facts(**{**_BASE, "municipality": element[0], "district": element[1]})
-        return Facts(**{**_BASE, dimension: (element,)})
+            return Facts(**{**BASE, "municipality": element[0], "district": element[1]})
+        return Facts(**{**BASE, dimension: (element,)})
 
     def classes(self, dimension: str, idents: tuple[str, ...]) -> list[tuple[int, Any]]:
         """One element per class of elements the idents cannot tell apart, with its bits."""
@@ -379,9 +395,9 @@ class Model:
 
     def persons(self, signs: Signs, depth: int) -> list[Choice]:
         idents = self._idents(signs, "persons")
-        ages = any({"age_under", "age_at_least"} & set(self.atoms[i].spec) for i in idents)
+        ages = any(_AGE_KEYS & set(self.atoms[i].spec) for i in idents)
         return [
-            Choice({"persons": members}, tail=tuple(_person_words(p, ages) for p in members))
+            Choice({"persons": members}, tail=tuple(person_words(p, ages) for p in members))
             for members in self.sets("persons", signs, depth, nonempty=False)
         ]
 
@@ -467,7 +483,7 @@ class Model:
         bounded = False
         while True:
             dims = [self.offences(q.signs, offences), self.persons(q.signs, persons), *fixed]
-            size = _size(dims)
+            size = product_size(dims)
             if size <= BUDGET or (offences <= 1 and persons <= 1):
                 break
             bounded = True
@@ -486,12 +502,12 @@ class Model:
         """The first (simplest) report for which the question holds, if any."""
         dims, bound = self.dimensions(q)
         for combo in itertools.islice(itertools.product(*dims), BUDGET):
-            fields = {**_BASE}
+            fields = {**BASE}
             for choice in combo:
                 fields.update(choice.fields)
             facts = Facts(**fields)
             if q.holds(facts):
-                return Answer(facts, _describe(combo), bound)
+                return Answer(facts, describe(combo), bound)
         return Answer(None, "", bound)
 
 
@@ -499,14 +515,14 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
-def _size(dims: list[list[Choice]]) -> int:
+def product_size(dims: list[list[Choice]]) -> int:
     size = 1
     for dim in dims:
         size *= len(dim)
     return size
 
 
-def _describe(combo: Sequence[Choice]) -> str:
+def describe(combo: Sequence[Choice]) -> str:
     head = next((c.head for c in combo if c.head), "a report")
     tail = [words for c in combo for words in c.tail]
     if len(tail) > 1:
@@ -518,7 +534,8 @@ def _describe(combo: Sequence[Choice]) -> str:
 
 
 def lint(ruleset: RuleSet) -> list[Finding]:
-    """Unit rules that never decide, units nothing reaches, unit rules that overlap."""
+    """Unit rules that never decide, units nothing reaches, unit rules that overlap, and
+    deadlines lost when a report lacks a fact (`deadline_lint`)."""
     model = Model(ruleset)
     unit_rules = [r for r in ruleset.rules if r.names_unit]
     findings: list[Finding] = []
@@ -535,6 +552,10 @@ def lint(ruleset: RuleSet) -> list[Finding]:
             lives[rule.id] = answer
     findings += _unreached(model, unit_rules, lives)
     findings += _overlaps(model, unit_rules, lives)
+    # imported here: the deadline lint builds on this module's model
+    from services.routing.deadline_lint import lost_deadlines
+
+    findings += lost_deadlines(model)
     return findings
 
 
@@ -562,7 +583,7 @@ def _first(
             and not any(model.decides(e, f) for e in earlier)
         )
 
-    signs = _merge([model.signs[rule.id], *(_flip(model.signs[e.id]) for e in earlier)])
+    signs = merge([model.signs[rule.id], *(flip(model.signs[e.id]) for e in earlier)])
     districts = model.district_sets([rule, *earlier])
     return Question(holds, signs, districts + ([frozenset({district})] if district else []))
 
@@ -687,11 +708,11 @@ def _both(
             and not any(model.decides(e, f) for e in before)
         )
 
-    signs = _merge(
+    signs = merge(
         [
             model.signs[first.id],
             model.signs[later.id],
-            *map(_flip, (model.signs[e.id] for e in before)),
+            *map(flip, (model.signs[e.id] for e in before)),
         ]
     )
     return Question(holds, signs, model.district_sets([first, later, *before]), offences)

@@ -1,22 +1,27 @@
-"""Reading rule files: YAML with line numbers, a typed error hierarchy, a checking reader.
+"""Reading rule files: strict YAML with line numbers, a typed error hierarchy, a checking reader.
 
 Shared by the rules loader (`rules`) and the condition compiler (`conditions`), so that
-every error names the file, the line and the rule.
+every error names the file, the line and the rule, and quotes the value as written. The
+YAML itself is read by `services.common.yamltext` (a plain value means what it says).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import yaml
+from services.common import yamltext
+from services.common.yamltext import MAX_DEPTH, MAX_FILE_BYTES, Located, written
+
+__all__ = ["MAX_DEPTH", "MAX_FILE_BYTES", "Located", "written"]
 
 DURATION_KEYS = frozenset({"weeks", "days", "hours", "minutes"})
-# The default rules are 7 KB and nest 8 levels: far past either is a mistake or an attack
-# (a huge file would hold the router's loop for minutes; deep nesting would recurse).
-MAX_FILE_BYTES = 1_048_576
-MAX_DEPTH = 64
+_MINUTES = {"weeks": 7 * 24 * 60, "days": 24 * 60, "hours": 60, "minutes": 1}
+_UNITS = ("weeks", "days", "hours", "minutes")  # largest first
+_CLOCK = re.compile(r"^(?P<hours>\d+):(?P<minutes>[0-5]\d)$")
 
 
 class RulesError(ValueError):
@@ -46,98 +51,20 @@ class UnknownReferenceError(RulesError):
     """An offence, district, municipality, section or unit that does not exist."""
 
 
-# --- YAML with line numbers -----------------------------------------------------------------
-
-
-class Located(dict[str, Any]):
-    """A YAML mapping that remembers the line of itself and of each key."""
-
-    line: int = 0
-    key_lines: dict[str, int]
-
-
-class _Loader(yaml.SafeLoader):
-    """Safe YAML, mappings as `Located`; aliases, tags and deep nesting refused (no anchor
-    bombs, no typed values, no recursion without bound in rule files)."""
-
-    depth = 0
-
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        event = self.peek_event()  # type: ignore[no-untyped-call]
-        if isinstance(event, yaml.AliasEvent):
-            self._refuse("aliases are not allowed in rule files", event.start_mark)
-        if getattr(event, "tag", None) is not None:
-            self._refuse(f"tags ({event.tag}) are not allowed in rule files", event.start_mark)
-        if self.depth >= MAX_DEPTH:
-            self._refuse(f"nested more than {MAX_DEPTH} levels deep", event.start_mark)
-        self.depth += 1
-        try:
-            return super().compose_node(parent, index)
-        finally:
-            self.depth -= 1
-
-    def construct_object(self, node: Any, deep: bool = False) -> Any:
-        try:
-            return super().construct_object(node, deep)
-        except (ValueError, TypeError) as exc:  # a date like 2026-02-30, say
-            self._refuse(f"cannot read this value: {exc}", node.start_mark)
-
-    @staticmethod
-    def _refuse(problem: str, mark: Any) -> Any:
-        raise yaml.MarkedYAMLError(None, None, problem, mark)
-
-
-def _mapping(loader: _Loader, node: yaml.MappingNode) -> Located:
-    loader.flatten_mapping(node)
-    result = Located()
-    result.line = node.start_mark.line + 1
-    result.key_lines = {}
-    for key_node, value_node in node.value:
-        if not isinstance(key_node, yaml.ScalarNode):
-            loader._refuse("a key must be a plain text, not a list or mapping", key_node.start_mark)
-        key = loader.construct_object(key_node, deep=True)
-        result[key] = loader.construct_object(value_node, deep=True)
-        result.key_lines[str(key)] = key_node.start_mark.line + 1
-    return result
-
-
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
-
-
 def read_file(path: Path) -> str:
     """A rules or unit file's text, or `RulesSyntaxError`: too large, or not UTF-8."""
-    with path.open("rb") as handle:
-        data = handle.read(MAX_FILE_BYTES + 1)
-    if len(data) > MAX_FILE_BYTES:
-        line = data.count(b"\n") + 1
-        raise RulesSyntaxError(
-            f"larger than {MAX_FILE_BYTES} bytes (the limit is passed on this line)",
-            file=str(path),
-            line=line,
-        )
     try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise RulesSyntaxError(
-            f"not UTF-8 text (byte 0x{data[exc.start]:02x})", file=str(path), line=line
-        ) from None
+        return yamltext.read_text(path)
+    except yamltext.YamlTextError as exc:
+        raise RulesSyntaxError(exc.problem, file=exc.file, line=exc.line) from None
 
 
 def parse_yaml(text: str, file: str) -> Any:
-    """The YAML document, or `RulesSyntaxError` with its line."""
+    """The YAML document (see `yamltext`), or `RulesSyntaxError` with its line."""
     try:
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
-    except yaml.MarkedYAMLError as exc:
-        line = exc.problem_mark.line + 1 if exc.problem_mark else None
-        raise RulesSyntaxError(str(exc.problem or exc), file=file, line=line) from None
-    except yaml.reader.ReaderError as exc:  # a character YAML does not allow, such as NUL
-        line = text.count("\n", 0, exc.position) + 1
-        raise RulesSyntaxError(
-            f"{exc.reason}: U+{exc.character:04X}", file=file, line=line
-        ) from None
-    except yaml.YAMLError as exc:
-        raise RulesSyntaxError(str(exc), file=file) from None
+        return yamltext.load(text, file)
+    except yamltext.YamlTextError as exc:
+        raise RulesSyntaxError(exc.problem, file=exc.file, line=exc.line) from None
 
 
 class Reader:
@@ -162,31 +89,80 @@ class Reader:
                     )
         return value
 
+    def text(self, value: Any, line: int, what: str) -> str:
+        """A non-empty text; a whole number counts as the text it was written as."""
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail(WrongTypeError, f"{what} must be a text, not `{written(value)}`", line)
+        return value
+
     def strings(self, value: Any, line: int, what: str) -> list[str]:
+        """A text or a list of texts; a whole number counts as the text it was written as."""
         items = value if isinstance(value, list) else [value]
-        if not items or not all(
-            isinstance(i, str | int) and not isinstance(i, bool) for i in items
-        ):
-            raise WrongTypeError(
-                f"{what} must be a text or a list of texts",
-                file=self.file,
-                line=line,
-                rule=self.rule,
-            )
+        lines = getattr(value, "item_lines", None) or [line] * len(items)
+        if not items:
+            raise self.fail(WrongTypeError, f"{what} must be a text or a list of texts", line)
+        for item, at in zip(items, lines, strict=True):
+            if not isinstance(item, str | int) or isinstance(item, bool):
+                raise self.fail(
+                    WrongTypeError,
+                    f"{what} must be a text or a list of texts, not `{written(item)}`",
+                    at,
+                )
         return [str(i) for i in items]
 
-    def fail(self, kind: type[RulesError], message: str, line: int) -> RulesError:
+    def flag(self, spec: Located, key: str) -> bool | None:
+        """`key: true` or `key: false` in `spec`, None when absent."""
+        value = spec.get(key)
+        if value is not None and not isinstance(value, bool):
+            raise self.fail(
+                WrongTypeError,
+                f"`{key}: {written(value)}` must be true or false",
+                spec.key_lines.get(key, spec.line),
+            )
+        return value
+
+    def fail(self, kind: type[RulesError], message: str, line: int | None) -> RulesError:
         return kind(message, file=self.file, line=line, rule=self.rule)
 
 
 def duration(read: Reader, spec: Located) -> dt.timedelta:
-    amounts = {k: spec[k] for k in DURATION_KEYS if k in spec}
-    if len(amounts) != 1 or not all(
-        isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in amounts.values()
-    ):
+    """One of `weeks`, `days`, `hours`, `minutes`, a plain whole number. Anything else is
+    refused quoting the text as written and, where it reads as an amount, the fix
+    (`hours: 1:30` is not a whole number; write `minutes: 90`)."""
+    given = [unit for unit in _UNITS if unit in spec]
+    if len(given) != 1:
+        named = " and ".join(given) or "none of them"
         raise read.fail(
             WrongTypeError,
-            "a duration is one of weeks, days, hours, minutes: a whole number",
+            f"a duration is one of weeks, days, hours, minutes (a whole number), not {named}",
             spec.line,
         )
-    return dt.timedelta(**amounts)
+    (unit,) = given
+    value, line = spec[unit], spec.key_lines.get(unit, spec.line)
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value < 0:
+            raise read.fail(WrongTypeError, f"`{unit}: {value}` is negative", line)
+        return dt.timedelta(**{unit: value})
+    text = written(value)
+    raise read.fail(
+        WrongTypeError, f"`{unit}: {text}` is not a whole number; {_fix(unit, text)}", line
+    )
+
+
+def _fix(unit: str, text: str) -> str:
+    """How to write an amount given as a clock time (`1:30` hours), a fraction (`1.5`,
+    `1,5`) or with leading zeros (`07`): in the largest unit where it is whole."""
+    clock = _CLOCK.match(text)
+    minutes: Decimal | None = None
+    if clock and unit == "hours":
+        minutes = Decimal(int(clock["hours"]) * 60 + int(clock["minutes"]))
+    elif re.fullmatch(r"\d+(?:[.,]\d+)?", text):
+        minutes = Decimal(text.replace(",", ".")) * _MINUTES[unit]
+    if minutes is not None:
+        for smaller in _UNITS[_UNITS.index(unit) :]:
+            amount = minutes / _MINUTES[smaller]
+            if amount == amount.to_integral_value():
+                return f"write `{smaller}: {int(amount)}`"
+    return f"write a whole number of {unit}"

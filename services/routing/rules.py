@@ -27,6 +27,7 @@ from services.routing.reading import (
     duration,
     parse_yaml,
     read_file,
+    written,
 )
 
 MOMENTS = ("report", "incident", "arrest")
@@ -65,20 +66,24 @@ def load_catalogue(text: str, file: str, reference: Reference) -> Catalogue:
     read = Reader(file)
     doc = read.mapping(parse_yaml(text, file), 1, "the unit catalogue", {"sections", "districts"})
     sections = read.mapping(doc.get("sections"), doc.line, "sections")
-    names = {str(k): str(v) for k, v in sections.items()}
+    names = {}
+    for key, title in sections.items():
+        names[key] = read.text(title, sections.key_lines[key], f"the name of section {key}")
     districts: dict[str, District] = {}
     raw = read.mapping(doc.get("districts"), doc.line, "districts")
     known = {m.police_district for m in reference.municipalities.values()}
     for name, spec in raw.items():
-        line = raw.key_lines[str(name)]
+        line = raw.key_lines[name]
         if name not in known:
-            raise read.fail(UnknownReferenceError, f"unknown police district {name!r}", line)
+            raise read.fail(UnknownReferenceError, f"unknown police district `{name}`", line)
         spec = read.mapping(spec, line, f"district {name}", {"slug", "default", "sections"})
+        slug = read.text(spec.get("slug"), line, f"the `slug` of district {name}")
+        default = read.text(spec.get("default"), line, f"the `default` section of district {name}")
         own = tuple(read.strings(spec.get("sections", list(names)), line, "sections"))
-        for section in (*own, spec.get("default")):
+        for section in (*own, default):
             if section not in names:
-                raise read.fail(UnknownReferenceError, f"unknown section {section!r}", line)
-        districts[str(name)] = District(str(name), str(spec["slug"]), own, str(spec["default"]))
+                raise read.fail(UnknownReferenceError, f"unknown section `{section}`", line)
+        districts[name] = District(name, slug, own, default)
     missing = known - set(districts)
     if missing:
         raise read.fail(
@@ -189,7 +194,9 @@ def _deadline(read: Reader, value: Any, line: int) -> DeadlineRule:
     moment = spec.get("from", "report")
     if moment not in MOMENTS:
         raise read.fail(
-            WrongTypeError, f"deadline `from` must be one of {', '.join(MOMENTS)}", spec.line
+            WrongTypeError,
+            f"`from: {written(moment)}`: a deadline runs from one of {', '.join(MOMENTS)}",
+            spec.key_lines.get("from", spec.line),
         )
     basis = spec.get("basis")
     if not isinstance(basis, str) or not basis.strip():
@@ -199,21 +206,27 @@ def _deadline(read: Reader, value: Any, line: int) -> DeadlineRule:
     return DeadlineRule(duration(read, spec), moment, basis.strip())
 
 
-def _rule(read: Reader, spec: Located, catalogue: Catalogue, reference: Reference) -> Rule:
+def _rule(
+    read: Reader, spec: Located, catalogue: Catalogue, reference: Reference, rule_id: str
+) -> Rule:
     then = read.mapping(spec.get("then"), spec.line, "then", _THEN_KEYS)
     section, unit = then.get("section"), then.get("unit")
     if section is not None and unit is not None:
         raise read.fail(WrongTypeError, "a rule names a `section` or a `unit`, not both", then.line)
     if section is not None and section not in catalogue.section_names:
         raise read.fail(
-            UnknownReferenceError, f"unknown section {section!r}", then.key_lines["section"]
+            UnknownReferenceError,
+            f"unknown section `{written(section)}`",
+            then.key_lines["section"],
         )
     if unit is not None and unit != TRIAGE_UNIT and unit not in catalogue.units:
-        raise read.fail(UnknownReferenceError, f"unknown unit {unit!r}", then.key_lines["unit"])
+        raise read.fail(
+            UnknownReferenceError, f"unknown unit `{written(unit)}`", then.key_lines["unit"]
+        )
     priority = then.get("priority")
     if priority is not None and priority not in {p.value for p in Priority}:
         raise read.fail(
-            WrongTypeError, f"unknown priority {priority!r}", then.key_lines["priority"]
+            WrongTypeError, f"unknown priority `{written(priority)}`", then.key_lines["priority"]
         )
     deadline = (
         _deadline(read, then["deadline"], then.key_lines["deadline"])
@@ -225,7 +238,7 @@ def _rule(read: Reader, spec: Located, catalogue: Catalogue, reference: Referenc
     when = spec.get("when")
     test = conditions.compile(read, when, spec.key_lines.get("when", spec.line), reference)
     return Rule(
-        id=str(spec["id"]),
+        id=rule_id,
         line=spec.line,
         test=test,
         section=section,
@@ -246,8 +259,13 @@ def load_ruleset(rules_path: Path, units_path: Path, reference: Reference) -> Ru
     doc = read.mapping(
         parse_yaml(rules_text, file), 1, "the rules file", {"version", "priorities", "rules"}
     )
-    if doc.get("version") != 1:
-        raise read.fail(WrongTypeError, "`version: 1` is the only rules format", doc.line)
+    version = doc.get("version")
+    if version != 1 or isinstance(version, bool):
+        raise read.fail(
+            WrongTypeError,
+            f"`version: {written(version)}`: `version: 1` is the only rules format",
+            doc.key_lines.get("version", doc.line),
+        )
     levels = read.mapping(
         doc.get("priorities"), doc.line, "priorities", {p.value for p in Priority}
     )
@@ -256,7 +274,9 @@ def load_ruleset(rules_path: Path, units_path: Path, reference: Reference) -> Ru
         value = levels.get(level.value)
         if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 9:
             raise read.fail(
-                WrongTypeError, f"priority {level.value} needs an AMQP priority 0-9", levels.line
+                WrongTypeError,
+                f"`{level.value}: {written(value)}`: each priority needs an AMQP priority 0-9",
+                levels.key_lines.get(level.value, levels.line),
             )
         amqp[level] = value
     if (
@@ -275,17 +295,26 @@ def load_ruleset(rules_path: Path, units_path: Path, reference: Reference) -> Ru
         raise read.fail(WrongTypeError, "`rules` must be a non-empty list", doc.line)
     compiled: list[Rule] = []
     seen: set[str] = set()
-    for item in raw_rules:
-        spec = read.mapping(item, doc.line, "a rule", _RULE_KEYS)
+    for item, at in zip(
+        raw_rules, getattr(raw_rules, "item_lines", [doc.line] * len(raw_rules)), strict=True
+    ):
+        spec = read.mapping(item, at, "a rule", _RULE_KEYS)
+        # A rule's id is the text written (`id: no` is the id "no", `id: 7` the id "7").
         rule_id = spec.get("id")
-        if not isinstance(rule_id, str) or not rule_id:
-            raise read.fail(WrongTypeError, "every rule needs an `id`", spec.line)
+        if isinstance(rule_id, int) and not isinstance(rule_id, bool):
+            rule_id = str(rule_id)
+        if not isinstance(rule_id, str) or not rule_id.strip():
+            raise read.fail(
+                WrongTypeError,
+                f"every rule needs an `id` (a text), not `{written(rule_id)}`",
+                spec.key_lines.get("id", spec.line),
+            )
         if rule_id in seen:
             raise Reader(file, rule_id).fail(
                 WrongTypeError, f"rule id {rule_id!r} is used twice", spec.line
             )
         seen.add(rule_id)
-        compiled.append(_rule(Reader(file, rule_id), spec, catalogue, reference))
+        compiled.append(_rule(Reader(file, rule_id), spec, catalogue, reference, rule_id))
     digest = hashlib.sha256(rules_text.encode() + b"\0" + units_text.encode()).hexdigest()
     rules = tuple(compiled)
     return RuleSet(

@@ -64,6 +64,10 @@ CASES: dict[str, dict[str, Any]] = {
         "incident": OLD_INCIDENT,
     },
     "arrested, age unknown": {"persons": [AGE_UNKNOWN_ARRESTED]},
+    "victim and suspect of unknown age, bodily harm": {
+        "offences": [{"code": "strl-273"}],
+        "persons": [{"role": "victim"}, {"role": "suspect"}],
+    },
     "unknown municipality": {"incident": {"municipality": "9998"}},
     "unknown offence code": {"offences": [{"code": "strl-999"}]},
     "hate, weapon, danger": {
@@ -181,6 +185,12 @@ rules:
       person: {role: [suspect, victim], age_at_least: 18, age_under: 67, arrested: false}
       district: [Oslo, Vest]
     then: {unit: triage, priority: critical}
+  - id: age-unknown-or-known
+    when:
+      any:
+        - person: {role: suspect, age_known: false}
+        - person: {role: witness, age_known: true}
+    then: {priority: high}
   - id: any-offence
     when: {offence: {}}
     then: {section: barn-og-unge, priority: low}
@@ -200,6 +210,9 @@ def test_every_condition_key_translates_and_agrees(tmp_path: Path) -> None:
         {"flags": {"weapon": True}, "persons": [free_adult, ADULT_ARRESTED]},
         {"incident": {"occurred_from": "2026-11-20T12:00:00"}},
         {"incident": {"municipality": "9998"}},
+        {"persons": [AGE_UNKNOWN_ARRESTED]},
+        {"persons": [{"role": "witness", "birth_date": "1990-01-01"}]},
+        {"persons": [{"role": "witness"}, {"role": "suspect", "birth_date": "1990-01-01"}]},
     ]
     seen = set()
     for changes in variants:
@@ -215,7 +228,10 @@ def test_the_generated_larger_rules_load_and_the_peers_agree(tmp_path: Path) -> 
     rules = tmp_path / "rules.10x.yaml"
     rules.write_text(larger_rules(RULES.read_text("utf-8")), "utf-8")
     larger = load_ruleset(rules, UNITS, REF)
-    assert len(larger.rules) >= 10 * len(DEFAULT.rules)
+    # each section rule once more per district, and four local rules per district
+    sections = sum(r.section is not None for r in DEFAULT.rules)
+    districts = len(DEFAULT.catalogue.districts)
+    assert len(larger.rules) == len(DEFAULT.rules) + (sections + 4) * districts
     for changes in CASES.values():
         ours, others = outcomes(larger, report(**changes))
         for other in others:
@@ -231,4 +247,11 @@ def test_translations_read_as_expected() -> None:
     assert peers.translate(when, peers.RuleEngineDialect()) == (
         "($any([true for p in persons if (p['role'] in ['victim'] and "
         "(p['age'] != null and p['age'] < 16))]) and (not ('weapon' in flags)))"
+    )
+    unknown = {"person": {"role": "suspect", "age_known": False}}
+    assert peers.translate(unknown, peers.ZenDialect()) == (
+        'some(persons, (#.role in ["suspect"] and #.age == null))'
+    )
+    assert peers.translate(unknown, peers.RuleEngineDialect()) == (
+        "$any([true for p in persons if (p['role'] in ['suspect'] and p['age'] == null)])"
     )

@@ -42,7 +42,16 @@ HOSTILE: dict[str, tuple[bytes, int, str]] = {
     "python name": ((HEAD + rule("!!python/name:os.system")).encode(), 5, "tags"),
     "local tag": ((HEAD + rule("!flag weapon")).encode(), 5, "tags (!flag)"),
     "standard tag with a bad value": ((HEAD + rule("{flag: !!int 'x'}")).encode(), 5, "tags"),
-    "impossible date": ((HEAD + "  - id: 2026-02-30\n").encode(), 4, "cannot read this value"),
+    "a number too long to read": (
+        (HEAD + "  - id: " + "9" * 5000 + "\n").encode(),
+        4,
+        "a whole number of 5000 digits is too long",
+    ),
+    "a key given twice": (
+        (HEAD + "  - id: a\n    when: {flag: weapon}\n    when: {flag: hate_motive}\n").encode(),
+        6,
+        "key `when` is given twice (lines 5 and 6)",
+    ),
     "list as a key": ((HEAD + rule("{[flag]: weapon}")).encode(), 5, "a key must be"),
     "deep flow nesting": (
         (HEAD + rule("{all: [" * 10_000 + "{flag: weapon}" + "]}" * 10_000)).encode(),
@@ -142,9 +151,11 @@ def test_fsi_rules_check_refuses_hostile_file_readably(
 ) -> None:
     path = tmp_path / "rules.yaml"
     path.write_bytes(content)
-    out = io.StringIO()
-    code = main(["check", str(path)], out=out)
-    assert code == 1
-    assert out.getvalue().startswith(f"error: {path}:{line}: ")
-    assert words in out.getvalue()
-    assert len(out.getvalue()) < 500
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["check", str(path)], out=out, err=err)
+    assert code == 2  # unusable input, not a failed check
+    assert out.getvalue() == ""
+    assert err.getvalue().startswith(f"error: {path}:{line}: ")
+    assert words in err.getvalue()
+    assert len(err.getvalue().splitlines()) == 1
+    assert len(err.getvalue()) < 500
