@@ -1,9 +1,12 @@
-"""Versioned SQL migrations: applied in order, once, under an advisory lock.
+"""Versioned SQL migrations: applied in order, once, each under a transaction-level lock.
 
 Files are `services/common/migrations/NNNN_name.sql`, shipped in the package. Each runs
 in its own transaction and is recorded in `schema_migrations` with its checksum; a
-changed, already applied file is an error. Two processes starting at once serialise on
-`pg_advisory_lock`, so the second finds the work done.
+changed, already applied file is an error, and so is a run that finds no files. Every
+transaction takes `pg_advisory_xact_lock` first and reads what is applied under it, so
+processes starting at once apply each file once; the lock ends with its transaction, so
+none is ever left behind, also through a transaction pooler (PgBouncer), where a session
+lock would stay on a server connection the pooler keeps.
 """
 
 from __future__ import annotations
@@ -47,9 +50,13 @@ class Migration:
 
 
 def discover(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
-    """The migration files, in version order."""
+    """The migration files, in version order; `MigrationError` when there are none (an
+    install without its package data would otherwise migrate nothing, silently)."""
     found: list[Migration] = []
-    for path in sorted(directory.glob("*.sql")):
+    paths = sorted(directory.glob("*.sql"))
+    if not paths:
+        raise MigrationError(f"no migration files (NNNN_name.sql) in {directory}")
+    for path in paths:
         match = _NAME.match(path.name)
         if match is None:
             raise MigrationError(f"{path.name}: migration files are named NNNN_name.sql")
@@ -60,50 +67,67 @@ def discover(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
     return found
 
 
+_SCHEMA_MIGRATIONS = (
+    "CREATE TABLE IF NOT EXISTS schema_migrations ("
+    " version integer PRIMARY KEY, name text NOT NULL, checksum text NOT NULL,"
+    " applied_at timestamptz NOT NULL DEFAULT now())"
+)
+
+
+async def _lock(conn: asyncpg.Connection) -> None:
+    # Held until the transaction ends, whatever happens to the connection after it.
+    await conn.execute("SELECT pg_advisory_xact_lock($1)", LOCK_KEY)
+
+
 async def apply(conn: asyncpg.Connection, migrations: list[Migration] | None = None) -> list[int]:
-    """Apply what is missing; return the versions applied by this call."""
+    """Apply what is missing; return the versions applied by this call.
+
+    Raises `MigrationError` for an applied file that changed (nothing is applied then)."""
     todo = discover() if migrations is None else migrations
     log = fsi_logging.get_logger("migrate")
-    await conn.execute("SELECT pg_advisory_lock($1)", LOCK_KEY)
-    try:
-        await conn.execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations ("
-            " version integer PRIMARY KEY, name text NOT NULL, checksum text NOT NULL,"
-            " applied_at timestamptz NOT NULL DEFAULT now())"
-        )
+    async with conn.transaction():
+        await _lock(conn)
+        await conn.execute(_SCHEMA_MIGRATIONS)
         done = {
             r["version"]: r["checksum"]
             for r in await conn.fetch("SELECT version, checksum FROM schema_migrations")
         }
-        applied: list[int] = []
-        for migration in todo:
-            if migration.version in done:
-                if done[migration.version] != migration.checksum:
-                    raise MigrationError(
-                        f"migration {migration.version:04d}_{migration.name} was changed "
-                        "after it was applied; add a new migration instead"
-                    )
+    for migration in todo:
+        if migration.version in done and done[migration.version] != migration.checksum:
+            raise MigrationError(
+                f"migration {migration.version:04d}_{migration.name} was changed "
+                "after it was applied; add a new migration instead"
+            )
+    applied: list[int] = []
+    for migration in todo:
+        if migration.version in done:
+            continue
+        async with conn.transaction():
+            await _lock(conn)
+            # Read again under the lock: another process may have applied it meanwhile.
+            if await conn.fetchval(
+                "SELECT 1 FROM schema_migrations WHERE version = $1", migration.version
+            ):
                 continue
-            async with conn.transaction():
-                await conn.execute(migration.sql)
-                await conn.execute(
-                    "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
-                    migration.version,
-                    migration.name,
-                    migration.checksum,
-                )
-            log.info("migration applied", version=migration.version, migration=migration.name)
-            applied.append(migration.version)
-        return applied
-    finally:
-        await conn.execute("SELECT pg_advisory_unlock($1)", LOCK_KEY)
+            await conn.execute(migration.sql)
+            await conn.execute(
+                "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
+                migration.version,
+                migration.name,
+                migration.checksum,
+            )
+        log.info("migration applied", version=migration.version, migration=migration.name)
+        applied.append(migration.version)
+    return applied
 
 
 async def create_database(url: str) -> bool:
     """Create the database named in the URL when it does not exist; True when created."""
     parts = urlsplit(url)
     name = parts.path.lstrip("/")
-    admin = await asyncpg.connect(urlunsplit(parts._replace(path="/postgres")))
+    admin = await asyncpg.connect(
+        urlunsplit(parts._replace(path="/postgres")), statement_cache_size=0
+    )
     try:
         if await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
             return False
@@ -114,17 +138,25 @@ async def create_database(url: str) -> bool:
 
 
 async def migrate(url: str) -> list[int]:
-    """Connect, apply, disconnect."""
-    conn = await asyncpg.connect(url)
+    """Connect, apply, disconnect. No named prepared statements, so the URL may go
+    through a transaction pooler."""
+    conn = await asyncpg.connect(url, statement_cache_size=0)
     try:
         return await apply(conn)
     finally:
         await conn.close()
 
 
+def _server(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.hostname}:{parts.port or 5432}"
+
+
 def main() -> None:
-    """`fsi-migrate`: apply the migrations to the database in `FSI_DB_URL`."""
-    parser = argparse.ArgumentParser(description="Apply the SQL migrations to FSI_DB_URL.")
+    """`fsi-migrate`: apply the migrations to `FSI_DB_DIRECT_URL`, else `FSI_DB_URL`."""
+    parser = argparse.ArgumentParser(
+        description="Apply the SQL migrations to FSI_DB_DIRECT_URL, else FSI_DB_URL."
+    )
     parser.add_argument("--create", action="store_true", help="create the database if missing")
     args = parser.parse_args()
     try:
@@ -132,9 +164,18 @@ def main() -> None:
     except fsi_settings.SettingsError as exc:
         sys.exit(str(exc))
     fsi_logging.configure(settings.log)
-    if args.create and asyncio.run(create_database(settings.db.url)):
-        print("database created")
-    applied = asyncio.run(migrate(settings.db.url))
+    url = settings.db.migrate_url
+    try:
+        if args.create and asyncio.run(create_database(url)):
+            print("database created")
+        applied = asyncio.run(migrate(url))
+    except MigrationError as exc:
+        sys.exit(f"fsi-migrate: {exc}")
+    except asyncpg.PostgresError as exc:
+        # The server's own first line (about the schema, never a report); no password.
+        sys.exit(f"fsi-migrate: PostgreSQL at {_server(url)}: {str(exc).splitlines()[0]}")
+    except (OSError, TimeoutError, asyncpg.InterfaceError) as exc:
+        sys.exit(f"fsi-migrate: cannot reach PostgreSQL at {_server(url)} ({type(exc).__name__})")
     print(f"migrations applied: {applied or 'none (up to date)'}")
 
 
