@@ -25,16 +25,47 @@ class SettingsError(ValueError):
 
 
 class DatabaseSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """PostgreSQL connection and pool."""
+    """PostgreSQL connection and pool, directly or through a connection pooler.
+
+    `pooler`: `none` (a direct connection, or a pooler in session mode) or `transaction`
+    (PgBouncer's `pool_mode = transaction`, as the CloudNativePG pooler and most managed
+    offers run it): each transaction may meet another server connection, so no named
+    prepared statements and no session state (LISTEN, session advisory locks).
+    `direct_url`: a connection past the pooler, for LISTEN and migrations; empty: `url`
+    without a transaction pooler, none with one (the outbox relay then only polls).
+    """
 
     url: str = "postgresql://postgres@127.0.0.1:5432/fsi"
     pool_min: Annotated[int, Meta(ge=1, le=100)] = 4
     pool_max: Annotated[int, Meta(ge=1, le=200)] = 16
     migrate_on_start: bool = True
+    pooler: Literal["none", "transaction"] = "none"
+    direct_url: str = ""
 
     def __post_init__(self) -> None:
         if self.pool_min > self.pool_max:
             raise ValueError("FSI_DB_POOL_MIN is larger than FSI_DB_POOL_MAX")
+
+    @property
+    def session_url(self) -> str | None:
+        """Where session state holds (LISTEN): `direct_url`, else `url` unless pooled per
+        transaction; None when there is no such connection."""
+        if self.direct_url:
+            return self.direct_url
+        return None if self.pooler == "transaction" else self.url
+
+    @property
+    def migrate_url(self) -> str:
+        """Where migrations run: `direct_url` when given, else `url` (migrations hold only
+        transaction-level locks, so a transaction pooler is safe too)."""
+        return self.direct_url or self.url
+
+    @property
+    def statement_cache_size(self) -> int:
+        """asyncpg's cache of named prepared statements: off behind a transaction pooler
+        (a statement prepared on one server connection is unknown to the next), else
+        asyncpg's default."""
+        return 0 if self.pooler == "transaction" else 100
 
 
 class BrokerSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -80,15 +111,21 @@ def _gather(
 
 
 _PATH = re.compile(r"`\$((?:\.[a-z_]+)*)`")
+_NAMED = re.compile(r"^(FSI_[A-Z0-9_]+): (.+)$", re.DOTALL)
 
 
 def _explain(error: msgspec.ValidationError) -> str:
     message = str(error)
+    text = message.split(" - at ")[0]
+    # A check across fields names the variable itself: `FSI_X_Y: problem`.
+    named = _NAMED.match(text)
+    if named is not None:
+        return f"invalid setting {named.group(1)}: {named.group(2)}"
     match = _PATH.search(message)
     if match is None:
         return f"invalid settings: {message}"
     name = _env_name(tuple(part for part in match.group(1).split(".") if part))
-    return f"invalid setting {name}: {message.split(' - at ')[0]}"
+    return f"invalid setting {name}: {text}"
 
 
 def load(cls: type[T], env: Mapping[str, str] | None = None) -> T:
