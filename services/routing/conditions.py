@@ -272,7 +272,10 @@ DIMENSIONS = ("offence", "district", "municipality", "flag", "source", "quality"
 
 
 def _names(value: Any) -> list[Any]:
-    return [value] if isinstance(value, str) else list(value)
+    """The values of a checked text-or-list, each as the text `_listed` compares (a plain
+    number such as `municipality: [5001]` is the text "5001", as in reports)."""
+    items = value if isinstance(value, list) else [value]
+    return [str(i) if isinstance(i, int) and not isinstance(i, bool) else i for i in items]
 
 
 def _offence_codes(spec: Any, ref: Reference) -> frozenset[str]:

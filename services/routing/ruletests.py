@@ -104,6 +104,8 @@ def read_cases(path: Path) -> list[tuple[Case, int]]:
     file = str(path)
     try:
         document = yamltext.load_file(path)
+        if document is None:
+            raise InputError(f"{path}: empty (a cases file holds `cases:`, a list of cases)")
         if isinstance(document, list):
             cases, items = yamltext.convert(document, list[Case], file), document
         else:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from services.intake.access import Clients, ClientsFileError, RateLimiter, hash_key
@@ -102,3 +104,46 @@ def test_client_override_and_separate_buckets() -> None:
     assert limiter.take(by_id["wild"]) is None
     assert limiter.take(by_id["wild"]) == pytest.approx(0.2)
     assert limiter.take(by_id["a"]) is None
+
+
+def test_the_clients_file_is_read_as_written() -> None:
+    # YAML 1.1 reads `id: no` as false and a hash of digits with a leading zero as octal
+    digits = "0" + "1" * 63
+    clients = Clients.from_yaml(
+        f"clients:\n  - id: no\n    key_sha256: {digits}\n    sources: [on, 0301]\n"
+        "    rate: {per_second: 0.5, burst: 2}\n"
+    )
+    (client,) = clients.by_hash.values()
+    assert (client.id, client.key_sha256, client.sources) == ("no", digits, {"on", "0301"})
+    assert client.rate is not None
+    assert client.rate.per_second == 0.5
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "clients:\n  - id: a\n    key_sha256: h\n    rate: {per_second: 1:30, burst: 2}\n",
+            "f.yaml:4: $.clients[0].rate.per_second: Expected `float`, got `str` (written `1:30`)",
+        ),
+        (
+            "clients:\n  - id: a\n    key_sha256: h\n    key_sha256: g\n",
+            "f.yaml:4: key `key_sha256` is given twice (lines 3 and 4)",
+        ),
+        (
+            "clients:\n  - &a {id: a, key_sha256: h}\n  - *a\n",
+            "f.yaml:3: aliases are not allowed here",
+        ),
+    ],
+)
+def test_a_clients_file_error_names_the_line_and_the_text(text: str, message: str) -> None:
+    with pytest.raises(ClientsFileError) as caught:
+        Clients.from_yaml(text, "f.yaml")
+    assert str(caught.value) == message
+
+
+def test_a_clients_file_that_is_not_utf8_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "clients.yaml"
+    path.write_bytes("clients:\n  - id: kjøring\n".encode("latin-1"))
+    with pytest.raises(ClientsFileError, match=r"clients.yaml:2: not UTF-8 text"):
+        Clients.from_file(path)
