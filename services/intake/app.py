@@ -83,7 +83,7 @@ def create_app(settings: IntakeSettings, *, configure_logging: bool = True) -> L
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         pool = await db.create_pool(settings.db)
         link = BrokerLink(settings.broker.url, topology_of(settings))
-        relay = OutboxRelay(pool, settings.db.url, link, settings.relay)
+        relay = OutboxRelay(pool, settings.db.session_url, link, settings.relay)
         relay_task: asyncio.Task[None] | None = None
         if settings.relay.enabled:
             relay_task = asyncio.create_task(relay.run(), name="outbox-relay")

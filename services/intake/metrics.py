@@ -41,6 +41,18 @@ payloads_purged = Counter(
     "fsi_outbox_payloads_purged",
     "Published outbox rows whose copy of the report was cleared (retention).",
 )
+outbox_unmarked = Counter(
+    "fsi_outbox_unmarked",
+    "Outbox rows the broker confirmed but the relay could not mark published (they are "
+    "published again once their claim expires).",
+)
+outbox_set_aside = Counter(
+    "fsi_outbox_set_aside",
+    "Outbox rows set aside after FSI_RELAY_MAX_ATTEMPTS claims ended without an outcome.",
+)
+outbox_set_aside_rows = Gauge(
+    "fsi_outbox_set_aside_rows", "Outbox rows set aside now, waiting for an operator."
+)
 for _result in PUBLISH_RESULTS:
     publishes.labels(_result)
 

@@ -57,6 +57,7 @@ broker_up.set(UNKNOWN)
 database_up.set(UNKNOWN)
 metrics.outbox_pending.set(UNKNOWN)
 metrics.outbox_oldest_age.set(UNKNOWN)
+metrics.outbox_set_aside_rows.set(UNKNOWN)
 
 
 class QueueState(msgspec.Struct):
@@ -120,6 +121,8 @@ class CaseView(msgspec.Struct):
 class OutboxView(msgspec.Struct):
     pending: int
     oldest_age_seconds: float
+    # Rows the relay set aside (not pending: they wait for an operator, see docs/operations.md).
+    set_aside: int = 0
 
 
 class Overview(msgspec.Struct):
@@ -179,8 +182,10 @@ _CASES = "SELECT report_id, unit, priority, decided_at, deadline_at, matched_rul
 _LATEST = _CASES + " ORDER BY decided_at DESC LIMIT $1"
 _URGENT = _CASES + " WHERE deadline_at >= now() ORDER BY deadline_at LIMIT $1"
 _OUTBOX = """
-SELECT count(*) AS pending,
-       coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8 AS oldest
+SELECT count(*) FILTER (WHERE set_aside_at IS NULL) AS pending,
+       coalesce(extract(epoch FROM now() - min(created_at) FILTER (WHERE set_aside_at IS NULL)),
+                0)::float8 AS oldest,
+       count(*) FILTER (WHERE set_aside_at IS NOT NULL) AS set_aside
 FROM outbox WHERE published_at IS NULL
 """
 
@@ -264,7 +269,9 @@ class Monitor:
                     look_back = dt.timedelta(days=self.settings.overdue_look_back_days)
                     read.units = {r["unit"]: r for r in await conn.fetch(_UNITS, look_back)}
                     row = await conn.fetchrow(_OUTBOX)
-                    read.outbox = OutboxView(row["pending"], round(row["oldest"], 3))
+                    read.outbox = OutboxView(
+                        row["pending"], round(row["oldest"], 3), row["set_aside"]
+                    )
                     count = self.settings.cases_shown
                     read.latest = [_case(r) for r in await conn.fetch(_LATEST, count)]
                     read.urgent = [_case(r) for r in await conn.fetch(_URGENT, count)]
@@ -437,6 +444,7 @@ class Monitor:
         outbox = overview.outbox
         metrics.outbox_pending.set(UNKNOWN if outbox is None else outbox.pending)
         metrics.outbox_oldest_age.set(UNKNOWN if outbox is None else outbox.oldest_age_seconds)
+        metrics.outbox_set_aside_rows.set(UNKNOWN if outbox is None else outbox.set_aside)
         for kind, state in (
             ("triage", overview.triage),
             ("dead_letter", overview.dead_letter),

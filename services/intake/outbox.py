@@ -1,12 +1,17 @@
 """The outbox relay: publishes committed reports to RabbitMQ with publisher confirms.
 
-Rows are claimed with `FOR UPDATE SKIP LOCKED`, so several relays (in several processes)
-share the work without publishing a row twice at once. A row is marked published only after
-the broker confirmed the message; a crash in between republishes it, with the same
-`message_id`, which the router treats as the same report (at-least-once on the wire).
-The relay wakes on `NOTIFY fsi_outbox` and also polls, and keeps trying while the broker
-is away: accepting reports never waits for it. When idle it also clears the copies of the
-report held by rows published longer ago than the retention.
+A relay claims pending rows for a while (`FSI_RELAY_CLAIM_SECONDS`) in one committed
+statement that also counts the attempt, publishes them, and marks the confirmed ones
+published; several relays (in several processes) share the work without publishing a row
+twice at once. A row whose outcome is never recorded (a crash, a lost connection, a mark
+that fails after the confirm) is claimed again once its claim expires and republished with
+the same `message_id`, which the router treats as the same report (at-least-once on the
+wire); after `FSI_RELAY_MAX_ATTEMPTS` such claims it is set aside, logged with its report id
+and counted, until an operator puts it back (`python -m services.intake.outbox_cli`). A
+publish that fails backs off per row. The relay wakes on `NOTIFY fsi_outbox` where a session
+connection exists (not through a transaction pooler) and always polls, and keeps trying while
+the broker is away: accepting reports never waits for it. When idle it also clears the
+copies of the report held by rows published longer ago than the retention.
 """
 
 from __future__ import annotations
@@ -25,19 +30,10 @@ from schemas.envelope import CONTENT_TYPE
 from services.common import db
 from services.common.logging import get_logger
 from services.common.topology import Topology, declare
-from services.intake import metrics, store
+from services.intake import metrics, outbox_store, store
 from services.intake.settings import RelaySettings
 
 log = get_logger("outbox")
-
-_CLAIM = """
-SELECT id, report_id, message_type, routing_key, payload, source_format
-FROM outbox
-WHERE published_at IS NULL
-ORDER BY id
-LIMIT $1
-FOR UPDATE SKIP LOCKED
-"""
 
 # One purge clears at most this many rows per statement, and takes this many statements:
 # short transactions, and a large first purge spread over several runs.
@@ -51,6 +47,11 @@ BROKER_ERRORS = (
     OSError,
     asyncio.TimeoutError,
 )
+
+
+def _confirmed(outcome: object) -> bool:
+    # Only Basic.Ack confirms; an exception (a nack, a return, a timeout) or nothing does not.
+    return isinstance(outcome, aiormq.spec.Basic.Ack)
 
 
 def message_for(row: asyncpg.Record) -> aio_pika.Message:
@@ -107,10 +108,11 @@ class BrokerLink:
 
 @dataclass
 class OutboxRelay:
-    """Publishes pending outbox rows until cancelled."""
+    """Publishes pending outbox rows until stopped. `listen_url`: a connection where LISTEN
+    holds (None behind a transaction pooler: the relay then only polls)."""
 
     pool: asyncpg.Pool
-    db_url: str
+    listen_url: str | None
     link: BrokerLink
     settings: RelaySettings
     published_total: int = 0
@@ -176,63 +178,67 @@ class OutboxRelay:
             await self.link.close()
 
     async def publish_pending(self) -> int:
-        """Publish one batch of pending rows; the number published."""
+        """Claim one batch, set aside the rows whose claims never settled, publish the
+        others and mark the confirmed ones; the number of rows claimed (so the loop goes
+        on at once while a backlog waits). Raises the first broker error when no row of
+        the batch was confirmed, a database error when the claim or the mark fails."""
         exchange = await self.link.ensure()
-        claimed: list[int] = []
-        try:
-            async with self.pool.acquire() as conn, conn.transaction():
-                rows = await conn.fetch(_CLAIM, self.settings.batch_size)
-                claimed = [r["id"] for r in rows]
-                if not rows:
-                    return 0
-                outcomes = await asyncio.gather(
-                    *(
-                        exchange.publish(message_for(r), routing_key=r["routing_key"], timeout=10)
-                        for r in rows
-                    ),
-                    return_exceptions=True,
+        lease = dt.timedelta(seconds=self.settings.claim_seconds)
+        rows, aside = await outbox_store.claim(
+            self.pool, self.settings.batch_size, lease, self.settings.max_attempts
+        )
+        for row in aside:
+            metrics.outbox_set_aside.inc()
+            log.error(
+                "outbox row set aside: its claims ended without an outcome; publish it again "
+                "with `python -m services.intake.outbox_cli put-back`",
+                report_id=str(row["report_id"]),
+                attempts=row["attempts"],
+            )
+        if not rows:
+            return len(aside)
+        outcomes = await asyncio.gather(
+            *(
+                exchange.publish(message_for(r), routing_key=r["routing_key"], timeout=10)
+                for r in rows
+            ),
+            return_exceptions=True,
+        )
+        done = [r["id"] for r, o in zip(rows, outcomes, strict=True) if _confirmed(o)]
+        failed = [r["id"] for r, o in zip(rows, outcomes, strict=True) if not _confirmed(o)]
+        if failed:
+            metrics.publishes.labels("failed").inc(len(failed))
+            with contextlib.suppress(asyncpg.PostgresError, *db.CONNECTION_ERRORS):
+                # If this is lost too, the claims expire and count as unsettled, no worse.
+                await outbox_store.back_off(
+                    self.pool,
+                    failed,
+                    self.settings.reconnect_seconds,
+                    self.settings.retry_max_seconds,
                 )
-                done = [
-                    r["id"]
-                    for r, o in zip(rows, outcomes, strict=True)
-                    if not isinstance(o, BaseException)
-                ]
-                failed = [o for o in outcomes if isinstance(o, BaseException)]
-                if not done:
-                    raise failed[0]
-                # One row that keeps failing must not hold back the rows after it: the
-                # confirmed ones are marked, the others stay pending and are counted.
-                await conn.execute(
-                    "UPDATE outbox SET published_at = now(), attempts = attempts + 1 "
-                    "WHERE id = ANY($1)",
-                    done,
-                )
-                confirmed = set(done)
-                claimed = [i for i in claimed if i not in confirmed]
-        except BROKER_ERRORS:
-            # The claiming transaction has rolled back, so the rows can be updated now.
-            metrics.publishes.labels("failed").inc(len(claimed))
-            await self._count_attempt(claimed)
-            raise
-        metrics.publishes.labels("published").inc(len(done))
-        if claimed:
-            metrics.publishes.labels("failed").inc(len(claimed))
-            await self._count_attempt(claimed)
+        if done:
+            await self._mark(done)
+        if failed and not done:
+            first = next((o for o in outcomes if isinstance(o, BaseException)), None)
+            raise first or aiormq.exceptions.AMQPError("publish not confirmed")
+        if failed:
+            # One row that keeps failing must not hold back the rows after it.
             log.warning(
-                "some outbox rows failed to publish", failed=len(claimed), published=len(done)
+                "some outbox rows failed to publish", failed=len(failed), published=len(done)
             )
-        self.published_total += len(done)
-        return len(done)
+        return len(rows) + len(aside)
 
-    async def _count_attempt(self, ids: list[int]) -> None:
-        if not ids:
-            return
-        with contextlib.suppress(Exception):
-            await self.pool.execute(
-                "UPDATE outbox SET attempts = attempts + 1, last_error = 'publish failed' "
-                "WHERE id = ANY($1)",
-                ids,
-            )
+    async def _mark(self, ids: list[int]) -> None:
+        try:
+            await outbox_store.mark_published(self.pool, ids)
+        except (asyncpg.PostgresError, *db.CONNECTION_ERRORS):
+            # Confirmed but not recorded: claimed and published again once the claim expires
+            # (a repeat the router recognises), at most FSI_RELAY_MAX_ATTEMPTS times.
+            metrics.outbox_unmarked.inc(len(ids))
+            log.warning("outbox rows confirmed but not marked published", rows=len(ids))
+            raise
+        metrics.publishes.labels("published").inc(len(ids))
+        self.published_total += len(ids)
 
     async def _broker_failed(self, exc: BaseException) -> None:
         if self.link.last_error is None:
@@ -255,10 +261,12 @@ class OutboxRelay:
         self._wake.set()
 
     async def _ensure_listener(self) -> None:
+        if self.listen_url is None:
+            return
         if self._listener is not None and not self._listener.is_closed():
             return
         try:
-            self._listener = await asyncpg.connect(self.db_url)
+            self._listener = await asyncpg.connect(self.listen_url)
             await self._listener.add_listener("fsi_outbox", self._notified)
         except (asyncpg.PostgresError, OSError):
             # Polling still publishes everything; the listener only makes it sooner.

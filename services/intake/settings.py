@@ -45,6 +45,13 @@ class RelaySettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     # row itself stays, for the report's status.
     keep_published_hours: Annotated[float, Meta(ge=0, le=24 * 366)] = 24.0
     purge_every_seconds: Annotated[float, Meta(gt=0, le=86400)] = 300.0
+    # A claimed row is left to its relay this long (more than a batch's publish timeout of
+    # 10 s); if its outcome is never recorded it is claimed again after it.
+    claim_seconds: Annotated[float, Meta(ge=0.1, le=3600)] = 30.0
+    # Claims that may end without an outcome recorded before the row is set aside.
+    max_attempts: Annotated[int, Meta(ge=1, le=1000)] = 10
+    # Back-off after a failed publish: doubling from reconnect_seconds up to this.
+    retry_max_seconds: Annotated[float, Meta(gt=0, le=3600)] = 60.0
 
 
 class StandardiseSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

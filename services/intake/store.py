@@ -193,6 +193,17 @@ async def get_report(pool: asyncpg.Pool, report_id: uuid.UUID) -> ReportRow | No
     return None if row is None else ReportRow(**dict(row))
 
 
+# What every intake statement needs: its tables, and parameters bound through the extended
+# protocol as the pool binds them (named prepared statements, or unnamed ones behind a
+# transaction pooler). A bare `SELECT 1` passes where the service's own statements fail.
+_READY = "SELECT count(*) FROM outbox WHERE id = $1"
+
+
 async def ping(pool: asyncpg.Pool) -> bool:
-    """True when the database answers."""
-    return bool(await pool.fetchval("SELECT 1"))
+    """True when the database answers the kind of statement the intake makes: a
+    parameterised read of the outbox, run twice on one connection so that a statement the
+    pool keeps is used again, as the service's are (one index probe each)."""
+    async with pool.acquire() as conn:
+        for _ in range(2):
+            await conn.fetchval(_READY, 0)
+    return True
