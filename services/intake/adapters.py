@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
-import yaml
 
 from schemas import sources
 from schemas.reference import Reference
 from schemas.report import Flags, Incident, Offence, Person, Report, Role
+from services.common import yamltext
 from services.intake.standardise import offence_code
 from services.intake.validation import Problem
 
@@ -60,7 +60,8 @@ class AgencyMapping(msgspec.Struct, forbid_unknown_fields=True):
 
 @functools.cache
 def _mapping(name: str, cls: type[Any]) -> Any:
-    return msgspec.convert(yaml.safe_load((MAPPINGS / f"{name}.yaml").read_text("utf-8")), cls)
+    # Strict YAML (services.common.yamltext): a code such as `NO` or `0301` stays text.
+    return yamltext.convert(yamltext.load_file(MAPPINGS / f"{name}.yaml"), cls, f"{name}.yaml")
 
 
 def _local(value: str, fmt: str, path: str, problems: list[Problem]) -> Any:
