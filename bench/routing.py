@@ -56,7 +56,7 @@ from schemas.decision import Decision
 from schemas.envelope import CONTENT_TYPE, REPORT_ACCEPTED_TYPE, ReportAccepted
 from schemas.report import Report
 from services.common import logging as fsi_logging
-from services.common import migrate
+from services.common import migrate, yamltext
 from services.common.settings import BrokerSettings, DatabaseSettings, LogSettings
 from services.common.topology import REPORT_ACCEPTED_KEY, Topology, declare, delete
 from services.intake.standardise import Options, standardise
@@ -188,8 +188,8 @@ def larger_rules(default_text: str) -> str:
     the district's own section choice and a local deadline, placed before the rule it
     varies, plus four local rules per district (municipalities, elderly victims, late
     reports) at the end. About ten times as many rules; valid against the unit catalogue."""
-    doc = yaml.safe_load(default_text)
-    catalogue = yaml.safe_load(UNITS.read_text("utf-8"))
+    doc = yamltext.load(default_text, "rules")  # read as the router reads it
+    catalogue = yamltext.load_file(UNITS)
     districts = catalogue["districts"]
     municipalities: dict[str, list[str]] = {d: [] for d in districts}
     for number, municipality in sorted(REF.municipalities.items()):
@@ -276,6 +276,10 @@ class _NoAliases(yaml.SafeDumper):
 
     def ignore_aliases(self, data: Any) -> bool:
         return True
+
+
+_NoAliases.add_representer(yamltext.Located, yaml.SafeDumper.represent_dict)
+_NoAliases.add_representer(yamltext.LocatedList, yaml.SafeDumper.represent_list)
 
 
 # --- decision timing ------------------------------------------------------------------------
