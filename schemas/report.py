@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-import zoneinfo
 from typing import Annotated
 
 import msgspec
 from msgspec import Meta
 
+from schemas.localtime import OSLO as OSLO  # the contract's zone, imported from here too
+from schemas.localtime import readings
+
 SCHEMA_VERSION = 1
 # Times outside these years are typing errors, not crimes; they are refused structurally
 # (and would overflow when converted to UTC).
 EARLIEST_YEAR, LATEST_YEAR = 1900, 2100
-OSLO = zoneinfo.ZoneInfo("Europe/Oslo")
 
 # Text: at least one character that is not white space (trimming never leaves ""), and no
 # U+0000, which no PostgreSQL text can hold.
@@ -57,8 +58,10 @@ OffenceCode = Annotated[
         pattern=TEXT,
         description=(
             "Offence code. Canonical form is '<law>-<section>' such as 'strl-321' "
-            "(straffeloven § 321); forms like 'strl. 321' or 'straffeloven § 321' are "
-            "normalised by the intake."
+            "(straffeloven 2005 § 321); forms like 'strl. 321' or 'straffeloven § 321' are "
+            "normalised by the intake. The repealed penal code of 1902 is 'strl1902-<section>' "
+            "(also written 'straffeloven (1902) § 231', 'gml. strl. § 231', ...): the intake "
+            "converts it where the conversion is verified, else records a quality issue."
         ),
     ),
 ]
@@ -136,13 +139,33 @@ class Incident(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     description: Description
     occurred_to: dt.datetime | None = None
     municipality: Kommunenummer | None = None
+    municipality_name: (
+        Annotated[
+            str,
+            Meta(
+                min_length=1,
+                max_length=200,
+                pattern=TEXT,
+                description=(
+                    "The municipality's name as written (Norwegian, Sami or Kven name); the "
+                    "intake finds `municipality` from it when no number is given."
+                ),
+            ),
+        ]
+        | None
+    ) = None
     address: Annotated[str, Meta(min_length=1, max_length=500, pattern=TEXT)] | None = None
     postal_code: PostalCode | None = None
 
     def __post_init__(self) -> None:
         _in_range("occurred_from", self.occurred_from)
         _in_range("occurred_to", self.occurred_to)
-        if self.occurred_to is not None and as_utc(self.occurred_to) < as_utc(self.occurred_from):
+        # Refused only when no reading makes a period: 02:50 to 02:10 on the night the clock
+        # goes back is 20 real minutes (02:50 summer time to 02:10 winter time).
+        if (
+            self.occurred_to is not None
+            and readings(self.occurred_to).latest < readings(self.occurred_from).earliest
+        ):
             raise ValueError("`occurred_to` is before `occurred_from`")
 
 
@@ -154,11 +177,21 @@ class QualityIssue(msgspec.Struct, frozen=True):
     message: str
 
 
+class Note(msgspec.Struct, frozen=True):
+    """Something the intake changed while standardising that a person may want to know
+    (an old municipality number renumbered, a repealed law converted); no triage."""
+
+    code: str
+    path: str
+    message: str
+
+
 class Report(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     """A crime report in the canonical contract (v1).
 
     Upstream systems send it; the intake standardises it into the same shape, filling
-    `quality_issues` and the persons' derived fields (what a client sends there is replaced).
+    `quality_issues`, `notes` and the persons' derived fields (what a client sends there is
+    replaced).
     """
 
     source: SourceId
@@ -172,15 +205,16 @@ class Report(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
         Annotated[str, Meta(pattern=r"^[0-9 ]{9,11}$", description="Organisasjonsnummer.")] | None
     ) = None
     quality_issues: list[QualityIssue] = []
+    notes: list[Note] = []
 
     def __post_init__(self) -> None:
         _in_range("reported_at", self.reported_at)
 
 
 def as_utc(value: dt.datetime) -> dt.datetime:
-    """The instant in UTC; a naive time is Europe/Oslo local time, as the contract says."""
-    aware = value if value.tzinfo is not None else value.replace(tzinfo=OSLO)
-    return aware.astimezone(dt.UTC)
+    """The instant in UTC; a naive time is Europe/Oslo local time, as the contract says (one
+    that does not exist moves forward by the gap, one that happens twice is the earlier)."""
+    return readings(value).chosen
 
 
 def _in_range(name: str, value: dt.date | None) -> None:

@@ -1,9 +1,11 @@
 """Source adapters: each upstream format converted to the canonical report, table-driven.
 
 Every adapter is a pure function from the format's Struct to a `Report`. The mappings it
-uses (categories, role codes, markers, law references) are YAML beside this module, loaded
-once. Problems that make a report unreadable are raised as `AdapterError` with paths in the
-source format; everything softer is left for standardisation to record.
+uses (role codes, markers, law references) are YAML beside this module, loaded once; the
+citizen form's categories are reference data (schemas/reference/citizen_categories.csv).
+Every code and name is looked up by `name_key` (any Unicode form, case, invisible
+characters or spacing). Problems that make a report unreadable are raised as `AdapterError`
+with paths in the source format; everything softer is left for standardisation to record.
 """
 
 from __future__ import annotations
@@ -18,10 +20,10 @@ from typing import Any
 import msgspec
 
 from schemas import sources
-from schemas.reference import Reference
+from schemas.reference import Reference, name_key
 from schemas.report import Flags, Incident, Offence, Person, Report, Role
 from services.common import yamltext
-from services.intake.standardise import offence_code
+from services.intake import lawrefs
 from services.intake.validation import Problem
 
 MAPPINGS = Path(__file__).parent / "mappings"
@@ -39,13 +41,17 @@ class AdapterError(ValueError):
 
 class CitizenMapping(msgspec.Struct, forbid_unknown_fields=True):
     source: str
-    categories: dict[str, str]
 
 
 class PatrolMapping(msgspec.Struct, forbid_unknown_fields=True):
     source: str
     roles: dict[str, Role]
     markers: dict[str, str]
+
+    def __post_init__(self) -> None:
+        # Looked up by name key, so keyed by it once here.
+        self.roles = {name_key(k): v for k, v in self.roles.items()}
+        self.markers = {name_key(k): v for k, v in self.markers.items()}
 
 
 class AgencyMapping(msgspec.Struct, forbid_unknown_fields=True):
@@ -54,8 +60,9 @@ class AgencyMapping(msgspec.Struct, forbid_unknown_fields=True):
     law_references: dict[str, str]
 
     def __post_init__(self) -> None:
-        # Looked up case-insensitively, so folded once here.
-        self.law_references = {k.casefold(): v for k, v in self.law_references.items()}
+        # Looked up by name key, so keyed by it once here.
+        self.roles = {name_key(k): v for k, v in self.roles.items()}
+        self.law_references = {name_key(k): v for k, v in self.law_references.items()}
 
 
 @functools.cache
@@ -95,7 +102,9 @@ def _citizen_person(
 
 
 def from_citizen(form: sources.CitizenReport, ref: Reference) -> Report:
-    """The online form: Norwegian field names, local times, a free-text category."""
+    """The online form: Norwegian field names, local times, a category from the form's list
+    (schemas/reference/citizen_categories.csv; another is passed on as a label), the
+    municipality by number and/or name (standardisation resolves the name)."""
     mapping: CitizenMapping = _mapping("citizen", CitizenMapping)
     problems: list[Problem] = []
     reported = _local(form.innsendt, _LOCAL_TIME, "$.innsendt", problems)
@@ -117,15 +126,7 @@ def from_citizen(form: sources.CitizenReport, ref: Reference) -> Report:
     ]
     if problems:
         raise AdapterError(problems)
-    code = mapping.categories.get(form.kategori.strip())
-    municipality = form.kommunenummer
-    address = form.adresse or None
-    if municipality is None and form.kommune:
-        municipality = ref.municipality_named(form.kommune)
-        if municipality is None:
-            # An unknown or ambiguous name is kept where a person will read it; with no
-            # municipality the report has no district and goes to triage.
-            address = ", ".join(p for p in (address, form.kommune) if p)
+    code = ref.citizen_categories.get(name_key(form.kategori))
     return Report(
         source=mapping.source,
         external_id=form.referanse,
@@ -133,8 +134,9 @@ def from_citizen(form: sources.CitizenReport, ref: Reference) -> Report:
         incident=Incident(
             occurred_from=start,
             occurred_to=end,
-            municipality=municipality,
-            address=address,
+            municipality=form.kommunenummer,
+            municipality_name=form.kommune if form.kommune and form.kommune.strip() else None,
+            address=form.adresse or None,
             postal_code=form.postnummer,
             description=form.beskrivelse,
         ),
@@ -150,7 +152,7 @@ def from_patrol(patrol: sources.PatrolReport, _ref: Reference) -> Report:
     problems: list[Problem] = []
     persons = []
     for i, person in enumerate(patrol.people):
-        role = mapping.roles.get(person.r.upper())
+        role = mapping.roles.get(name_key(person.r))
         if role is None:
             problems.append(Problem(f"$.people[{i}].r", "unknown role code"))
             continue
@@ -166,7 +168,7 @@ def from_patrol(patrol: sources.PatrolReport, _ref: Reference) -> Report:
         )
     flags: dict[str, bool] = {}
     for i, marker in enumerate(patrol.markers):
-        flag = mapping.markers.get(marker.upper())
+        flag = mapping.markers.get(name_key(marker))
         if flag is None:
             problems.append(Problem(f"$.markers[{i}]", "unknown marker"))
         else:
@@ -192,10 +194,15 @@ def from_patrol(patrol: sources.PatrolReport, _ref: Reference) -> Report:
 
 def _agency_offence(count: sources.AgencyCount, mapping: AgencyMapping, ref: Reference) -> Offence:
     reference = " ".join(count.lovhenvisning.split())
-    explicit = mapping.law_references.get(reference.casefold())
-    code = explicit or offence_code(reference, ref)
-    # An unreadable reference is kept as the code so standardisation records it, not lost.
-    return Offence(code=code or reference[:64], label=None)
+    explicit = mapping.law_references.get(name_key(reference))
+    if explicit is not None:
+        return Offence(code=explicit)
+    if len(reference) <= 64:
+        # Passed on as written: standardisation reads it (its version, its year) as it
+        # reads every law reference, and records what it cannot read.
+        return Offence(code=reference)
+    read = lawrefs.read(reference, ref)
+    return Offence(code=read.written_short() if read else reference[:64])
 
 
 def from_agency(report: sources.AgencyReport, ref: Reference) -> Report:
@@ -204,7 +211,7 @@ def from_agency(report: sources.AgencyReport, ref: Reference) -> Report:
     problems: list[Problem] = []
     persons = []
     for i, party in enumerate(report.involverte):
-        role = mapping.roles.get(party.rolle.casefold())
+        role = mapping.roles.get(name_key(party.rolle))
         if role is None:
             problems.append(Problem(f"$.involverte[{i}].rolle", "unknown role"))
         elif party.type == "person":

@@ -54,10 +54,11 @@ class Result:
 
 def content_hash(standard: Report) -> bytes:
     """Identity of a standardised report's content, whatever spelling, time zone or derived
-    fields it was sent with (quality issues are left out: they depend on the moment)."""
+    fields it was sent with (quality issues are left out: they depend on the moment; notes
+    too: they say how it was spelt, such as a municipality's number before 2024)."""
     return hashlib.sha256(
         # Struct fields encode in a fixed order, so equal reports give equal bytes.
-        _plain.encode(msgspec.structs.replace(standard, quality_issues=[]))
+        _plain.encode(msgspec.structs.replace(standard, quality_issues=[], notes=[]))
     ).digest()
 
 

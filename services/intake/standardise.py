@@ -1,40 +1,29 @@
 """Standardisation: canonical report in, canonical report out; a pure function, no I/O.
 
 Structural errors never reach this point (decoding rejects them). What is found here is
-soft: the report is kept, the problem recorded as a `QualityIssue`, and the router sends
-the report to manual triage.
+soft: the report is kept, a problem recorded as a `QualityIssue` (the router sends the
+report to manual triage) and a change a person may want to know of as a `Note`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import re
-import unicodedata
 from dataclasses import dataclass
 
 import msgspec
 import phonenumbers
 
+from schemas.localtime import OSLO, Kind, Readings, fits_period, period, readings
 from schemas.reference import Reference
-
-# The contract's own reading of a time: naive means Europe/Oslo.
-from schemas.report import (
-    OSLO,
-    IdKind,
-    Incident,
-    Offence,
-    Person,
-    QualityIssue,
-    Report,
-    Role,
-    as_utc,
-)
+from schemas.report import IdKind, Incident, Person, Report, Role
 from services.common.identity import IdentityError, age_on, classify, valid_orgnr
+from services.intake import lawrefs, municipality
+from services.intake.findings import Findings, local
+from services.intake.offences import standardise_offence
+from services.intake.text import normalise_account, normalise_text
 
-_SPACES = re.compile(r"\s+")
-_LAW_AND_SECTION = re.compile(
-    r"^\s*(?P<law>[a-zæøå]+)\.?\s*(?:\(\d{4}\))?\s*[-§.\s]*\s*(?P<section>\d+(?:-\d+)?\s?[a-z]?)\b"
-)
+__all__ = ["Options", "normalise_account", "normalise_text", "offence_code", "standardise"]
+
 # How far a report's own times may lie after the moment the intake received it.
 _CLOCK_SKEW = dt.timedelta(minutes=15)
 
@@ -48,69 +37,29 @@ class Options:
     phone_region: str = "NO"
 
 
-def normalise_text(value: str) -> str:
-    """NFC, trimmed, inner runs of whitespace made one space."""
-    return _SPACES.sub(" ", unicodedata.normalize("NFC", value)).strip()
-
-
-def normalise_account(value: str) -> str:
-    """A free-text account: NFC, trimmed, line endings unified, other spacing kept."""
-    text = unicodedata.normalize("NFC", value).replace("\r\n", "\n").replace("\r", "\n")
-    return text.strip()
-
-
 def offence_code(text: str, reference: Reference) -> str | None:
-    """'strl. 321', 'straffeloven § 321', 'STRL-321' → 'strl-321'; None when unreadable."""
-    match = _LAW_AND_SECTION.match(text.casefold())
-    if match is None:
-        return None
-    law = reference.law_aliases.get(match.group("law"))
-    if law is None:
-        return None
-    return f"{law}-{match.group('section').replace(' ', '')}"
-
-
-class _Issues:
-    def __init__(self) -> None:
-        self.items: list[QualityIssue] = []
-
-    def add(self, code: str, path: str, message: str) -> None:
-        self.items.append(QualityIssue(code=code, path=path, message=message))
-
-
-def _offence(offence: Offence, path: str, ref: Reference, issues: _Issues) -> Offence:
-    label = normalise_text(offence.label) if offence.label else None
-    code = None
-    if offence.code is not None:
-        code = offence_code(offence.code, ref)
-        if code is None:
-            issues.add("offence.unreadable_code", f"{path}.code", "offence code not understood")
-            code = normalise_text(offence.code)
-        elif ref.offence(code) is None:
-            issues.add("offence.unknown_code", f"{path}.code", f"{code} is not in the catalogue")
-    elif label is not None:
-        code = ref.offence_labels.get(label.casefold())
-        if code is None:
-            issues.add("offence.unknown_label", f"{path}.label", "no offence code for this label")
-    return Offence(code=code, label=label)
+    """'strl. 321', 'straffeloven § 321', 'STRL-321' → 'strl-321'; 'straffeloven (1902) § 231'
+    → 'strl1902-231' (the repealed code, not converted here); None when unreadable."""
+    found = lawrefs.read(text, reference)
+    return found.code if found else None
 
 
 def _national_id(
-    person: Person, path: str, today: dt.date, options: Options, issues: _Issues
+    person: Person, path: str, today: dt.date, options: Options, found: Findings
 ) -> tuple[str | None, IdKind | None, dt.date | None]:
     if person.national_id is None:
         return None, None, None
     try:
-        found = classify(person.national_id, today=today, allow_2032=options.accept_2032_checksums)
+        id_ = classify(person.national_id, today=today, allow_2032=options.accept_2032_checksums)
     except IdentityError as exc:
-        issues.add(exc.code, f"{path}.national_id", str(exc))
+        found.issue(exc.code, f"{path}.national_id", str(exc))
         return normalise_text(person.national_id).replace(" ", ""), None, None
-    if found.kind is IdKind.SYNTHETIC and not options.accept_synthetic_ids:
-        issues.add("national_id.synthetic", f"{path}.national_id", "a synthetic test number")
-    return found.number, found.kind, found.birth_date
+    if id_.kind is IdKind.SYNTHETIC and not options.accept_synthetic_ids:
+        found.issue("national_id.synthetic", f"{path}.national_id", "a synthetic test number")
+    return id_.number, id_.kind, id_.birth_date
 
 
-def _phone(value: str | None, path: str, options: Options, issues: _Issues) -> str | None:
+def _phone(value: str | None, path: str, options: Options, found: Findings) -> str | None:
     if value is None:
         return None
     try:
@@ -118,63 +67,120 @@ def _phone(value: str | None, path: str, options: Options, issues: _Issues) -> s
     except phonenumbers.NumberParseException:
         parsed = None
     if parsed is None or not phonenumbers.is_valid_number(parsed):
-        issues.add("phone.invalid", f"{path}.phone", "not a valid phone number")
+        found.issue("phone.invalid", f"{path}.phone", "not a valid phone number")
         return normalise_text(value)
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
 def _person(
-    person: Person, path: str, incident_day: dt.date, options: Options, issues: _Issues
+    person: Person, path: str, incident_day: dt.date, options: Options, found: Findings
 ) -> Person:
-    number, kind, id_birth = _national_id(person, path, incident_day, options, issues)
+    number, kind, id_birth = _national_id(person, path, incident_day, options, found)
     birth = person.birth_date or id_birth
     if id_birth is not None and birth != id_birth:
         # The sender's date is kept as sent (so standardising again finds the same issue);
         # the age comes from the identity number, the better source.
-        issues.add(
+        found.issue(
             "person.birth_date_mismatch", f"{path}.birth_date", "differs from the national id"
         )
-    arrested = as_utc(person.arrested_at) if person.arrested_at else None
-    if arrested is not None and person.role is not Role.SUSPECT:
-        issues.add("person.arrest_not_suspect", f"{path}.arrested_at", "only suspects are arrested")
+    arrested = None
+    if person.arrested_at is not None:
+        arrested = _instant(readings(person.arrested_at), f"{path}.arrested_at", found)
+        if person.role is not Role.SUSPECT:
+            found.issue(
+                "person.arrest_not_suspect", f"{path}.arrested_at", "only suspects are arrested"
+            )
     born = id_birth or birth
     age = age_on(born, incident_day) if born is not None and born <= incident_day else None
     if born is not None and born > incident_day:
-        issues.add("person.born_after_incident", f"{path}.birth_date", "born after the incident")
+        found.issue("person.born_after_incident", f"{path}.birth_date", "born after the incident")
+    if arrested is not None and age is None:
+        # The custody deadline (strpl. § 183) is shorter under 18: someone must find out.
+        found.issue(
+            "person.age_unknown",
+            path,
+            "arrested, and the age at the incident cannot be derived (no valid national id, "
+            "no birth date): the custody deadline depends on it (strpl. § 183)",
+        )
     return Person(
         role=person.role,
         national_id=number,
         birth_date=birth,
         name=normalise_text(person.name) if person.name else None,
-        phone=_phone(person.phone, path, options, issues),
+        phone=_phone(person.phone, path, options, found),
         arrested_at=arrested,
         id_kind=kind,
         age_at_incident=age,
     )
 
 
-def _incident(incident: Incident, ref: Reference, issues: _Issues) -> Incident:
-    if incident.municipality is not None and ref.district_of(incident.municipality) is None:
-        issues.add(
-            "municipality.unknown",
-            "$.incident.municipality",
-            "not a municipality in the 2024 numbering",
+def _clock(
+    time: Readings, chosen: dt.datetime, path: str, found: Findings, fitting: int = 2
+) -> None:
+    """Findings for a time around a change of clock; `fitting`: how many of its readings
+    the rest of the report (a period) allows."""
+    written = f"{time.written:%d.%m.%Y %H:%M}"
+    if time.kind is Kind.NONEXISTENT:
+        how = "moved forward by the gap" if chosen == time.chosen else "as the period allows"
+        found.issue(
+            "time.nonexistent",
+            path,
+            f"{written} does not exist in Europe/Oslo (the clock went from 02:00 to 03:00): "
+            f"read as {local(chosen)}, {how}",
         )
+    elif time.kind is Kind.AMBIGUOUS and fitting == 1:
+        found.note(
+            "time.ambiguous_resolved",
+            path,
+            f"{written} happened twice in Europe/Oslo; only {local(chosen)} fits the period",
+        )
+    elif time.kind is Kind.AMBIGUOUS:
+        found.issue(
+            "time.ambiguous",
+            path,
+            f"{written} happened twice in Europe/Oslo (the clock went from 03:00 back to "
+            f"02:00): the earlier, {local(chosen)}, is taken",
+        )
+
+
+def _instant(time: Readings, path: str, found: Findings) -> dt.datetime:
+    _clock(time, time.chosen, path, found)
+    return time.chosen
+
+
+def _incident(incident: Incident, ref: Reference, found: Findings) -> Incident:
+    start = readings(incident.occurred_from)
+    first, last = start.chosen, None
+    if incident.occurred_to is None:
+        _clock(start, first, "$.incident.occurred_from", found)
+    else:
+        end = readings(incident.occurred_to)
+        # The contract refuses a period no reading makes, so one is found here.
+        first, last = period(start, end) or (start.chosen, end.chosen)
+        fits_start = len(fits_period(start, end, is_start=True))
+        fits_end = len(fits_period(end, start, is_start=False))
+        _clock(start, first, "$.incident.occurred_from", found, fits_start)
+        _clock(end, last, "$.incident.occurred_to", found, fits_end)
+    name = normalise_text(incident.municipality_name) if incident.municipality_name else None
     return Incident(
-        occurred_from=as_utc(incident.occurred_from),
-        occurred_to=as_utc(incident.occurred_to) if incident.occurred_to else None,
-        municipality=incident.municipality,
+        occurred_from=first,
+        occurred_to=last,
+        municipality=municipality.resolve(incident.municipality, name, ref, found),
+        municipality_name=name,
         address=normalise_text(incident.address) if incident.address else None,
         postal_code=incident.postal_code,
         description=normalise_account(incident.description),
     )
 
 
-def _check_times(report: Report, received_at: dt.datetime, issues: _Issues) -> None:
-    if report.reported_at > received_at + _CLOCK_SKEW:
-        issues.add("time.future", "$.reported_at", "after the moment the report was received")
-    if report.incident.occurred_from > report.reported_at + _CLOCK_SKEW:
-        issues.add(
+def _check_times(report: Report, received_at: dt.datetime, found: Findings) -> None:
+    # Flagged only when every reading of a local time says so: a time moved forward by
+    # the spring gap does not make an incident come after its report.
+    reported = readings(report.reported_at)
+    if reported.earliest > received_at + _CLOCK_SKEW:
+        found.issue("time.future", "$.reported_at", "after the moment the report was received")
+    if readings(report.incident.occurred_from).earliest > reported.latest + _CLOCK_SKEW:
+        found.issue(
             "time.incident_after_report",
             "$.incident.occurred_from",
             "the incident starts after it was reported",
@@ -184,31 +190,35 @@ def _check_times(report: Report, received_at: dt.datetime, issues: _Issues) -> N
 def standardise(
     report: Report, reference: Reference, received_at: dt.datetime, options: Options = Options()
 ) -> Report:
-    """The standardised form of a structurally valid report, with its quality issues."""
-    issues = _Issues()
-    incident = _incident(report.incident, reference, issues)
+    """The standardised form of a structurally valid report, with its quality issues and
+    notes (codes listed in the README's "Standardisation" section)."""
+    found = Findings()
+    reported_at = _instant(readings(report.reported_at), "$.reported_at", found)
+    incident = _incident(report.incident, reference, found)
     incident_day = incident.occurred_from.astimezone(OSLO).date()
+    incident_end = incident.occurred_to or incident.occurred_from
     persons = [
-        _person(p, f"$.persons[{i}]", incident_day, options, issues)
+        _person(p, f"$.persons[{i}]", incident_day, options, found)
         for i, p in enumerate(report.persons)
     ]
     offences = [
-        _offence(o, f"$.offences[{i}]", reference, issues) for i, o in enumerate(report.offences)
+        standardise_offence(o, f"$.offences[{i}]", incident_end, reference, found)
+        for i, o in enumerate(report.offences)
     ]
     org = report.reporter_org
     if org is not None:
         valid = valid_orgnr(org)
         if valid is None:
-            issues.add("reporter_org.invalid", "$.reporter_org", "not a valid organisasjonsnummer")
+            found.issue("reporter_org.invalid", "$.reporter_org", "not a valid organisasjonsnummer")
         org = valid or org
-    result = msgspec.structs.replace(
+    _check_times(report, received_at, found)
+    return msgspec.structs.replace(
         report,
-        reported_at=as_utc(report.reported_at),
+        reported_at=reported_at,
         incident=incident,
         offences=offences,
         persons=persons,
         reporter_org=org,
-        quality_issues=[],
+        quality_issues=found.issues,
+        notes=found.notes,
     )
-    _check_times(result, received_at, issues)
-    return msgspec.structs.replace(result, quality_issues=issues.items)

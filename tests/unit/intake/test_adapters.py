@@ -85,6 +85,7 @@ def test_patrol_end_before_start_is_a_structural_problem() -> None:
         ("Straffeloven §371", "strl-371"),
         ("strl. § 372 første ledd", "strl-372"),
         ("FOLKETRYGDLOVEN § 25-12", "strl-371"),
+        ("folketrygd\u200bloven  §\u00a025-12", "strl-371"),
         ("en lov vi ikke kjenner § 4", "en lov vi ikke kjenner § 4"),
     ],
 )
@@ -92,7 +93,8 @@ def test_agency_law_references_are_table_driven(reference_text: str, code: str) 
     body = _example("agency")
     body["forhold"] = [{"lovhenvisning": reference_text}]
     report = convert("agency", json.dumps(body).encode())
-    assert msgspec.to_builtins(report)["offences"] == [{"code": code}]  # type: ignore[index]
+    standard = standardise(report, reference.load(), RECEIVED)  # type: ignore[arg-type]
+    assert [o.code for o in standard.offences] == [code]
 
 
 def test_agency_source_is_per_organisation() -> None:
@@ -101,12 +103,29 @@ def test_agency_source_is_per_organisation() -> None:
     assert report["reporter_org"] == "974760673"  # type: ignore[index]
 
 
-def test_citizen_unknown_municipality_name_is_kept_in_the_address() -> None:
+def test_citizen_ambiguous_municipality_name_is_kept_and_says_why() -> None:
     body = _example("citizen")
-    body["kommune"] = "Herøy"  # two municipalities have this name
-    report = msgspec.to_builtins(convert("citizen", json.dumps(body).encode()))
-    assert "municipality" not in report["incident"]  # type: ignore[index]
-    assert report["incident"]["address"].endswith(", Herøy")  # type: ignore[index]
+    body["kommune"] = "Herøy"  # 1515 (Møre og Romsdal) and 1818 (Nordland)
+    report = convert("citizen", json.dumps(body).encode())
+    standard = standardise(report, reference.load(), RECEIVED)  # type: ignore[arg-type]
+    assert standard.incident.municipality is None
+    assert standard.incident.municipality_name == "Herøy"
+    assert standard.incident.address == "Bryggen 5"
+    (issue,) = [q for q in standard.quality_issues if q.code.startswith("municipality")]
+    assert (issue.code, issue.path) == ("municipality.ambiguous", "$.incident.municipality_name")
+    assert "1515" in issue.message
+    assert "1818" in issue.message
+
+
+def test_patrol_role_and_marker_codes_are_read_in_any_form() -> None:
+    body = _example("patrol")
+    # A lower-case role, a marker in decomposed form and with a zero-width space.
+    body["people"] = [{"r": "m "}, {"r": "f"}]
+    body["markers"] = ["V\u0041\u030aPEN", "fa\u200bre"]
+    report = convert("patrol", json.dumps(body).encode())
+    built = msgspec.to_builtins(report)
+    assert [p["role"] for p in built["persons"]] == ["suspect", "victim"]  # type: ignore[index]
+    assert built["flags"] == {"weapon": True, "ongoing_danger": True}  # type: ignore[index]
 
 
 def test_citizen_year_out_of_range_is_a_problem() -> None:

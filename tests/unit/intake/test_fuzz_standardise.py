@@ -69,7 +69,10 @@ SPECIAL: dict[str, st.SearchStrategy[Any]] = {
     "CitizenReport.hendelse_til": _local("%d.%m.%Y %H:%M"),
     "CitizenPerson.fodselsdato": _local("%d.%m.%Y"),
     "CitizenReport.kommunenummer": municipalities,
-    "CitizenReport.kommune": st.sampled_from(["Oslo", "Herøy", "Bergen", "Atlantis", " "]),
+    "CitizenReport.kommune": st.sampled_from(
+        ["Oslo", "Herøy", "Bergen", "Atlantis", " ", "A\u030alesund", "Guovdageaidnu", "\u200b"]
+    ),
+    "Incident.municipality_name": st.sampled_from(["Våler", "Kárášjohka", "Svalbard", "x"]),
     "PatrolScene.kommune": municipalities,
     "AgencyPlace.kommunenummer": municipalities,
     "Incident.municipality": municipalities,
@@ -218,7 +221,7 @@ def test_standardise_takes_every_report_the_contract_admits(value: dict[str, Any
 
 # How every field of each source format reaches the canonical report. kept: its text appears
 # there as sent; read: turned into another form (a time, a code, a flag, a role, a municipality
-# number; a kommune beside a kommunenummer adds nothing); dropped: the contract has no place
+# number, a kommune's name, which is kept unless blank); dropped: the contract has no place
 # for it (it stays in the stored raw body). A field in none of these fails the test.
 _CITIZEN_PERSONS = ("$.anmelder", "$.mistenkte[*]", "$.vitner[*]")
 FIELDS: dict[str, dict[str, set[str]]] = {

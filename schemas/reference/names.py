@@ -1,0 +1,21 @@
+"""The one key every lookup by name uses: the same text in any Unicode form finds the same row."""
+
+from __future__ import annotations
+
+import unicodedata
+
+
+def name_key(text: str) -> str:
+    """The lookup key of a name, label, alias or code as people and systems write it.
+
+    NFC, invisible and bidirectional control characters removed (Unicode category Cf: zero
+    width space U+200B, joiners, U+200E/U+200F marks, U+202A-U+202E and U+2066-U+2069
+    embeddings and isolates, the byte order mark, soft hyphens), case folded, and runs of
+    white space (any Unicode space, tabs, line breaks) made one space, trimmed.
+    'Ålesund' decomposed (as macOS sends it), 'ÅLESUND' and 'Åle\u200bsund' share one key.
+    """
+    composed = unicodedata.normalize("NFC", text)
+    visible = "".join(ch for ch in composed if unicodedata.category(ch) != "Cf")
+    # Case folding can decompose (for example U+0130), so compose again after it.
+    folded = unicodedata.normalize("NFC", visible.casefold())
+    return " ".join(folded.split())

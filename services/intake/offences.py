@@ -1,0 +1,112 @@
+"""What was done: an offence's code or label made a catalogue code, or a finding why not (pure)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from schemas.localtime import OSLO
+from schemas.reference import Reference, name_key
+from schemas.report import Offence
+from services.intake import lawrefs
+from services.intake.findings import Findings
+from services.intake.text import normalise_text
+
+
+def standardise_offence(
+    offence: Offence, path: str, incident_end: dt.datetime, ref: Reference, found: Findings
+) -> Offence:
+    """The offence with a canonical code where one can be found.
+
+    A code is read as a law reference (`lawrefs.read`). A reference to a repealed law is
+    converted through the conversion table where the row is checked and has one counterpart
+    (note `offence.converted`); otherwise it keeps the repealed law's code ('strl1902-257')
+    with `offence.repealed_law`, never today's section of the same number. A straffeloven
+    reference without a version, for an incident that ended before the code in force came
+    into force (1 October 2015), is `offence.law_version_unclear`. A label is looked up
+    among the labels and the citizen form's categories (`offence.unknown_label`).
+    """
+    label = normalise_text(offence.label) if offence.label else None
+    code: str | None
+    if offence.code is not None:
+        written = normalise_text(offence.code)
+        reference = lawrefs.read(offence.code, ref)
+        if reference is None:
+            found.issue(
+                "offence.unreadable_code",
+                f"{path}.code",
+                f"'{written}' is not a law reference the intake can read",
+            )
+            return Offence(code=written, label=label)
+        code = _code(reference, written, f"{path}.code", incident_end, ref, found)
+        return Offence(code=code, label=label)
+    if label is None:
+        return Offence(code=None, label=None)
+    code = ref.offence_labels.get(name_key(label))
+    if code is None:
+        found.issue("offence.unknown_label", f"{path}.label", f"no offence code for '{label}'")
+    return Offence(code=code, label=label)
+
+
+def _code(
+    reference: lawrefs.LawReference,
+    written: str,
+    path: str,
+    incident_end: dt.datetime,
+    ref: Reference,
+    found: Findings,
+) -> str:
+    code = reference.code
+    version = ref.law_versions.get(reference.law)
+    if version is None or not version.in_force:
+        return _repealed(reference, written, path, ref, found)
+    came = version.in_force_from
+    if (
+        not reference.versioned
+        and written != code
+        and came is not None
+        and incident_end.astimezone(OSLO).date() < came
+    ):
+        found.issue(
+            "offence.law_version_unclear",
+            path,
+            f"'{written}' names no version, and the incident ended before {came:%d.%m.%Y}, "
+            f"when the law of {version.year} came into force: it may cite the law then in force",
+        )
+    if ref.offence(code) is None:
+        found.issue("offence.unknown_code", path, f"'{written}' ({code}) is not in the catalogue")
+    return code
+
+
+def _repealed(
+    reference: lawrefs.LawReference, written: str, path: str, ref: Reference, found: Findings
+) -> str:
+    now = ref.in_force(reference.family)
+    since = f" by the law of {now.year}" if now else ""
+    conversion = ref.conversions.get(reference.law, {}).get(reference.section)
+    target = conversion.target if conversion else None
+    if conversion is not None and target is not None:
+        entry = ref.offence(target)
+        title = entry.title_nb if entry else target
+        found.note(
+            "offence.converted",
+            path,
+            f"'{written}' cites § {reference.section} ({conversion.title}) of a repealed law; "
+            f"read as {target} ({title}), replaced{since} (source: {conversion.source})",
+        )
+        return target
+    if not reference.known:
+        known = f"the version of {reference.year} is not one the intake knows"
+    elif conversion is not None:
+        known = (
+            f"§ {reference.section} ({conversion.title}) corresponds to "
+            f"{' or '.join(conversion.codes)} ({conversion.verified}, not converted)"
+        )
+    else:
+        known = f"no conversion is known for § {reference.section}"
+    found.issue(
+        "offence.repealed_law",
+        path,
+        f"'{written}' cites a repealed law, replaced{since}: {known}; a person must choose the "
+        "offence in the law in force",
+    )
+    return reference.code
