@@ -3,7 +3,7 @@
 A legal deadline holds whether or not a report says everything: a suspect arrested without
 an identity number still has the custody deadline of strpl. § 183. For every deadline rule
 and every optional fact (a person's age; the municipality, and with it the district), the
-lint looks over the finite model of `lint.Model` for a report the rule gives its deadline
+lint looks over the finite model of `model.Model` for a report the rule gives its deadline
 where the same report with the fact missing gets no deadline from the same moment due no
 later. The intake may add a quality issue where a fact is missing (`person.age_unknown`),
 so the report with the fact missing is tried both with and without one.
@@ -17,9 +17,9 @@ from dataclasses import dataclass
 
 import msgspec
 
-from services.routing import lint
+from services.routing import model as finite
 from services.routing.conditions import Facts
-from services.routing.lint import (
+from services.routing.model import (
     ERASED,
     Choice,
     Finding,
@@ -108,8 +108,8 @@ def _ask(
     assert rule.deadline is not None
     where = f"{model.ruleset.file}:{rule.line}: rule {rule.id}"
     deadline = f"{span(rule.deadline.after)} from the {rule.deadline.moment}"
-    for combo in itertools.islice(itertools.product(*dims), lint.BUDGET):
-        fields = {**lint.BASE}
+    for combo in itertools.islice(itertools.product(*dims), finite.BUDGET):
+        fields = {**finite.BASE}
         for choice in combo:
             fields.update(choice.fields)
         facts = Facts(**fields)
@@ -161,13 +161,13 @@ def _dimensions(
             people = model.persons(signs, most)
         dims = [model.offences(signs, offences), people, *fixed]
         size = product_size(dims)
-        if size <= lint.BUDGET or (most <= 1 and offences <= 1):
+        if size <= finite.BUDGET or (most <= 1 and offences <= 1):
             break
         if most > 1:
             most -= 1
         else:
             offences -= 1
         bound = f"searched only reports with at most {most} persons and {offences} offences"
-    if size > lint.BUDGET:
-        bound = f"searched only {lint.BUDGET} of {size} kinds of report"
+    if size > finite.BUDGET:
+        bound = f"searched only {finite.BUDGET} of {size} kinds of report"
     return dims, bound

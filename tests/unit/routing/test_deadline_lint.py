@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from schemas import reference
-from services.routing import lint as lint_module
+from services.routing import model as model_module
 from services.routing.cli import main
 from services.routing.lint import Finding, lint
 from services.routing.rules import load_ruleset
@@ -142,7 +142,7 @@ def test_a_deadline_that_needs_no_quality_issue_is_lost_with_the_issue(tmp_path:
 
 
 def test_a_bounded_search_is_a_note(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(lint_module, "BUDGET", 3)
+    monkeypatch.setattr(model_module, "BUDGET", 3)
     found = findings(
         tmp_path,
         deadline_rule("adult", ADULT, "days: 3"),

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from schemas import reference
-from services.routing import lint as lint_module
+from services.routing import model as model_module
 from services.routing.lint import Finding, lint
 from services.routing.rules import load_ruleset
 
@@ -269,7 +269,7 @@ def test_a_section_rule_does_not_decide_where_the_district_lacks_the_section(
 def test_a_search_too_large_is_bounded_and_says_so(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(lint_module, "BUDGET", 3)
+    monkeypatch.setattr(model_module, "BUDGET", 3)
     found = findings(
         tmp_path,
         "a: {flag: weapon} -> vold-og-seksual",
