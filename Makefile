@@ -48,7 +48,7 @@ promtool:  ## Debian's prometheus package, for promtool: the alert rules' own te
 browser:  ## Debian's chromium, for the operations page test (Playwright drives it)
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 
-services:  ## make sure the local PostgreSQL and RabbitMQ answer (starts them if not)
+services:  ## make sure the local PostgreSQL and RabbitMQ answer (starts them if not), PgBouncer installed
 	@bash deploy/local-services.sh
 
 clean:

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Makes sure the local PostgreSQL and RabbitMQ answer, starting them when they do not.
+# Makes sure the local PostgreSQL and RabbitMQ answer, starting them when they do not, and
+# that Debian's PgBouncer is installed (the tests start one of their own; none is left running).
 # Skipped when FSI_TEST_DATABASE_URL / FSI_TEST_AMQP_URL point elsewhere.
 set -euo pipefail
 
@@ -43,3 +44,10 @@ if [[ -z "${FSI_TEST_AMQP_URL:-}" ]]; then
     fi
     echo "RabbitMQ answers on 127.0.0.1:5672"
 fi
+
+if ! command -v pgbouncer >/dev/null && [[ ! -x /usr/sbin/pgbouncer ]]; then
+    echo "installing PgBouncer (Debian's package)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer >/dev/null
+fi
+echo "PgBouncer is installed ($(/usr/sbin/pgbouncer --version 2>/dev/null | head -1 || pgbouncer --version | head -1))"

@@ -26,6 +26,7 @@ from tests import harness
 from tests.support import processes
 
 INTEGRATION_DIR = Path(__file__).parent / "integration"
+PGBOUNCER_INI = Path(__file__).parent / "data" / "real_inputs" / "pgbouncer.ini"
 RUN_ID = uuid.uuid4().hex[:8]
 
 
@@ -67,6 +68,23 @@ async def database_url(admin_db_url: str, template_database_url: str) -> AsyncIt
     await _admin(admin_db_url, f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
     yield harness.with_database(admin_db_url, name)
     await _admin(admin_db_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def pgbouncer(admin_db_url: str) -> Iterator[harness.PgBouncer]:
+    """A PgBouncer of the run's own, configured as tests/data/real_inputs/pgbouncer.ini
+    (transaction pooling, as the CloudNativePG pooler and most managed offers run it), in
+    front of the tests' PostgreSQL, every database reachable through it; fails with how to
+    install it when it is missing."""
+    try:
+        running = harness.pgbouncer(admin_db_url, PGBOUNCER_INI)
+        found = running.__enter__()
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+    try:
+        yield found
+    finally:
+        running.__exit__(None, None, None)
 
 
 async def _admin(url: str, statement: str) -> None:

@@ -1,15 +1,21 @@
-"""Where the tests' PostgreSQL and RabbitMQ come from: testcontainers, or the local services."""
+"""Where the tests' PostgreSQL and RabbitMQ come from (testcontainers, or the local services),
+and a PgBouncer of their own in front of that PostgreSQL."""
 
 from __future__ import annotations
 
+import configparser
 import contextlib
 import os
+import pwd
+import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from urllib.parse import urlsplit, urlunsplit
+from pathlib import Path
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
@@ -22,6 +28,7 @@ HOW_TO_START = {
     "RabbitMQ": (
         "start the local one with `rabbitmq-server -detached`, or point FSI_TEST_AMQP_URL at one"
     ),
+    "PgBouncer": "install Debian's with `apt-get install -y pgbouncer` (`make services` does)",
 }
 
 
@@ -132,3 +139,103 @@ def with_database(url: str, name: str) -> str:
     """The same server URL, pointing at another database."""
     parts = urlsplit(url)
     return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+@dataclass(frozen=True, slots=True)
+class PgBouncer:
+    """A running PgBouncer: every database of the server it fronts, on its own port."""
+
+    port: int
+    server_url: str
+    log_file: Path
+
+    def url(self, database: str) -> str:
+        """The server URL's user and password, through PgBouncer, to `database`."""
+        parts = urlsplit(self.server_url)
+        auth = parts.netloc.rsplit("@", 1)[0] + "@" if "@" in parts.netloc else ""
+        return urlunsplit(
+            parts._replace(netloc=f"{auth}127.0.0.1:{self.port}", path=f"/{database}")
+        )
+
+    def log(self) -> str:
+        return self.log_file.read_text("utf-8", errors="replace") if self.log_file.exists() else ""
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _quoted(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"'
+
+
+@contextlib.contextmanager
+def pgbouncer(server_url: str, template: Path) -> Iterator[PgBouncer]:
+    """Debian's PgBouncer in front of the server of `server_url`, configured as the ini file
+    `template` says (its pool mode, pool sizes, ...), but on a free loopback port, with every
+    database of that server, and its files in a temporary directory; stopped afterwards.
+    Clients are trusted; PgBouncer logs in with the URL's user and password."""
+    binary = shutil.which("pgbouncer") or shutil.which("pgbouncer", path="/usr/sbin:/usr/bin")
+    if binary is None:
+        raise RuntimeError(f"PgBouncer is not installed: {HOW_TO_START['PgBouncer']}")
+    parts = urlsplit(server_url)
+    user, password = unquote(parts.username or "postgres"), unquote(parts.password or "")
+    port = _free_port()
+    config = configparser.ConfigParser(interpolation=None)
+    config.read(template, encoding="utf-8")
+    with tempfile.TemporaryDirectory(prefix="fsi-pgbouncer-") as directory:
+        here = Path(directory)
+        (here / "users.txt").write_text(f"{_quoted(user)} {_quoted(password)}\n", "utf-8")
+        config["databases"] = {
+            "*": f"host={parts.hostname or '127.0.0.1'} port={parts.port or 5432}"
+        }
+        config["pgbouncer"].update(
+            listen_addr="127.0.0.1",
+            listen_port=str(port),
+            unix_socket_dir="",
+            auth_type="trust",
+            auth_file=str(here / "users.txt"),
+            logfile="",  # its output goes to the log file below
+            pidfile="",
+        )
+        with (here / "pgbouncer.ini").open("w", encoding="utf-8") as ini:
+            config.write(ini)
+        log_file = here / "pgbouncer.log"
+        command = [binary, str(here / "pgbouncer.ini")]
+        if os.geteuid() == 0:
+            # PgBouncer refuses to run as root; it reads its files first, then drops to this.
+            command[1:1] = ["-u", "postgres" if _user_exists("postgres") else "nobody"]
+        with log_file.open("wb") as out:
+            process = subprocess.Popen(command, stdout=out, stderr=out)  # noqa: S603
+        running = PgBouncer(port, server_url, log_file)
+        try:
+            _await_port(port, process, running)
+            yield running
+        finally:
+            process.terminate()
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(10)
+
+
+def _user_exists(name: str) -> bool:
+    try:
+        pwd.getpwnam(name)
+        return True
+    except KeyError:
+        return False
+
+
+def _await_port(port: int, process: subprocess.Popen[bytes], running: PgBouncer) -> None:
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"PgBouncer exited at start:\n{running.log()[-2000:]}")
+        if reachable(f"tcp://127.0.0.1:{port}", port):
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"PgBouncer did not listen on 127.0.0.1:{port}:\n{running.log()[-2000:]}")

@@ -18,6 +18,7 @@ import sys
 import uuid
 from collections.abc import Sequence
 from typing import TextIO
+from urllib.parse import urlsplit
 
 import msgspec
 from asyncpg import PostgresError
@@ -76,9 +77,6 @@ async def _run(settings: OutboxCliSettings, args: argparse.Namespace, out: TextI
 def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
     """Run one command; the exit status."""
     args = _parser().parse_args(argv)
-    if args.command == "put-back" and not args.all and not args.report_ids:
-        print("error: name report ids, or --all", file=sys.stderr)
-        return 2
     try:
         settings = fsi_settings.load(OutboxCliSettings)
     except fsi_settings.SettingsError as exc:
@@ -87,7 +85,12 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
     try:
         asyncio.run(_run(settings, args, out))
     except (PostgresError, *db.CONNECTION_ERRORS) as exc:
-        print(f"error: the database failed ({type(exc).__name__})", file=sys.stderr)
+        where = urlsplit(settings.db.url)
+        print(
+            f"error: PostgreSQL at {where.hostname}:{where.port or 5432} failed "
+            f"({type(exc).__name__})",
+            file=sys.stderr,
+        )
         return 1
     return 0
 

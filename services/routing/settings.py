@@ -10,14 +10,23 @@ from msgspec import Meta
 
 from services.common.settings import BrokerSettings, DatabaseSettings, LogSettings
 
+# The default rules and unit catalogue of a source checkout. They are the deployment's policy,
+# not package data: an installed package has none, and there both settings are required, so a
+# deployment that forgot them stops at start instead of routing by the example rules.
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "routing"
 
 
-class RulesSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """Where the rules and the unit catalogue are."""
+def _in_checkout(name: str) -> str:
+    path = DEPLOY / name
+    return str(path) if path.is_file() else ""
 
-    file: str = str(DEPLOY / "rules.yaml")
-    units_file: str = str(DEPLOY / "units.yaml")
+
+class RulesSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Where the rules and the unit catalogue are (defaults: deploy/routing/ of a source
+    checkout; required where there is none)."""
+
+    file: str = _in_checkout("rules.yaml")
+    units_file: str = _in_checkout("units.yaml")
 
 
 class ConsumerSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -45,3 +54,14 @@ class RoutingSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     rules: RulesSettings = RulesSettings()
     consumer: ConsumerSettings = ConsumerSettings()
     metrics: MetricsSettings = MetricsSettings()
+
+    def __post_init__(self) -> None:
+        for name, value in (
+            ("FSI_RULES_FILE", self.rules.file),
+            ("FSI_RULES_UNITS_FILE", self.rules.units_file),
+        ):
+            if not value:
+                raise ValueError(
+                    f"{name}: required; the installed package has no default rules "
+                    "(deploy/routing/ of the source holds examples)"
+                )
