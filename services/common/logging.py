@@ -136,14 +136,35 @@ def redact(
     return event_dict
 
 
+# Standard-library loggers whose lines are printed with their arguments: the server's and
+# the framework's carry hosts, ports, process ids, methods and paths (identity-shaped numbers
+# are masked there as everywhere). Every other library's arguments are withheld: asyncpg's
+# may be SQL parameters, aio-pika's and aiormq's message bodies, and a library not looked at
+# here may carry either.
+FORMATTED_LOGGERS = frozenset({"uvicorn", "litestar", "fsi"})
+WITHHELD = "[withheld]"
+# A printf-style conversion of a log template (`%s`, `%(name)r`, `%5.2f`); `%%` is a percent.
+_CONVERSION = re.compile(
+    r"%(?:\([^)]*\))?[#0 +-]*(?:\*|\d+)?(?:\.(?:\*|\d+))?[hlL]?[diouxXeEfFgGcrsa%]"
+)
+
+
+def _withheld(template: str) -> str:
+    """The template as written, each argument's place shown as withheld."""
+    return _CONVERSION.sub(lambda m: "%" if m.group() == "%%" else WITHHELD, template)
+
+
 def _stdlib_message(
     _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
-    # Third-party libraries format their own messages; these may quote SQL parameters or
-    # message bodies, so only the logger name and template survive for them.
+    """A standard-library record's line: as written, with its arguments for the loggers of
+    `FORMATTED_LOGGERS` (the event is the formatted message) and withheld for the others."""
     record = event_dict.get("_record")
-    if isinstance(record, logging.LogRecord) and not record.name.startswith("fsi"):
-        event_dict["event"] = _scrub(str(record.msg))
+    arguments = event_dict.pop("positional_args", ())
+    if not isinstance(record, logging.LogRecord):
+        return event_dict
+    if arguments and record.name.partition(".")[0] not in FORMATTED_LOGGERS:
+        event_dict["event"] = _withheld(str(record.msg))
     return event_dict
 
 
@@ -175,6 +196,7 @@ def configure(settings: LogSettings, stream: Any = None) -> None:
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=[*base, _stdlib_message, redact],
+            pass_foreign_args=True,
             processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
         )
     )

@@ -1,21 +1,21 @@
 """The intake's HTTP API (Litestar): thin handlers over `IntakeService`.
 
-Bodies are read raw and decoded here, not by Litestar, so that a `422` can name every
-problem (see `validation`) and the body can be stored exactly as it came.
+Bodies are read raw (see `body`) and decoded here, not by Litestar, so that a `422` can name
+every problem (see `validation`) and the body can be stored exactly as it came.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import math
 import uuid
 from http import HTTPStatus
 from typing import Any
 
 import msgspec
-from litestar import Controller, Request, Response, get, post
-from litestar.exceptions import HTTPException, InternalServerException
-from litestar.exceptions.http_exceptions import RequestEntityTooLarge
+from litestar import Controller, HttpMethod, Request, Response, post, route
+from litestar.exceptions import HTTPException
 from litestar.params import FromPath
 from litestar.plugins.problem_details import ProblemDetailsException
 from litestar.status_codes import (
@@ -29,8 +29,10 @@ from services.common.logging import get_logger
 from services.intake import metrics, store
 from services.intake.access import Client, Clients, RateLimiter
 from services.intake.adapters import ADAPTERS, AdapterError
+from services.intake.body import read_body
 from services.intake.ops import Monitor
 from services.intake.outbox import BrokerLink
+from services.intake.problems import problem
 from services.intake.service import (
     CANONICAL,
     IntakeService,
@@ -40,9 +42,12 @@ from services.intake.service import (
 )
 from services.intake.validation import NotJson, Problem, decode
 
+__all__ = ["problem"]  # ops_api raises its problems through this module too
 log = get_logger("api")
 _ENCODER = msgspec.json.Encoder()
-PROBLEM_BASE = "https://fsi-intake.politiet.example/problems/"
+# What is cheap to read twice answers HEAD too (RFC 9110 section 9.3.2): the same status and
+# headers without the body (the server drops it).
+GET_AND_HEAD = [HttpMethod.GET, HttpMethod.HEAD]
 
 
 class Accepted(msgspec.Struct):
@@ -81,8 +86,8 @@ class ReportView(msgspec.Struct):
     report_id: uuid.UUID
     status: str
     source_format: str
-    received_at: str
-    published_at: str | None
+    received_at: dt.datetime
+    published_at: dt.datetime | None
     report: msgspec.Raw
     quality_issues: msgspec.Raw
     decision: msgspec.Raw | None
@@ -97,25 +102,6 @@ class IntakeState(msgspec.Struct):
     link: BrokerLink | None
     max_batch_items: int
     monitor: Monitor | None = None
-
-
-def problem(
-    status: int,
-    slug: str,
-    title: str,
-    detail: str,
-    headers: dict[str, str] | None = None,
-    **extra: Any,
-) -> ProblemDetailsException:
-    """An RFC 9457 problem (raised; the problem details plugin renders it)."""
-    return ProblemDetailsException(
-        status_code=status,
-        type_=PROBLEM_BASE + slug,
-        title=title,
-        detail=detail,
-        headers=headers,
-        extra=extra or None,
-    )
 
 
 def state_of(request: Request[Any, Any, Any]) -> IntakeState:
@@ -195,49 +181,11 @@ def _forbidden_source(source: str) -> ProblemDetailsException:
     )
 
 
-def _too_large(limit: int) -> ProblemDetailsException:
-    return problem(413, "too-large", "Request body too large", f"at most {limit} bytes")
-
-
-async def _read_body(request: Request[Any, Any, Any], limit: int) -> bytes:
-    """The body as sent: refused (413) as soon as it is known to pass `limit`, whether the
-    Content-Length says so or the chunks get there, and cut off (408) when it does not
-    arrive within the body timeout, so a client that stalls holds no handler for long."""
-    length = request.headers.get("content-length")
-    if length is not None and length.isdigit() and int(length) > limit:
-        raise _too_large(limit)
-    seconds: float = request.app.state.body_timeout_seconds
-    chunks: list[bytes] = []
-    size = 0
-    try:
-        async with asyncio.timeout(seconds):
-            async for chunk in request.stream():
-                size += len(chunk)
-                if size > limit:
-                    raise _too_large(limit)
-                chunks.append(chunk)
-    except RequestEntityTooLarge:
-        raise _too_large(limit) from None
-    except TimeoutError:
-        raise problem(
-            408,
-            "body-timeout",
-            "Request body too slow",
-            f"the body did not arrive within {seconds:g} s",
-            headers={"Connection": "close"},
-        ) from None
-    except InternalServerException:  # Litestar's word for a client gone before the body ended
-        raise problem(
-            400, "incomplete-body", "Incomplete body", "the connection closed before the body ended"
-        ) from None
-    return b"".join(chunks)
-
-
 async def _decode(
     request: Request[Any, Any, Any], tp: type[Any], limit: int
 ) -> tuple[Any, bytes, str]:
     media = _check_json(request)
-    body = await _read_body(request, limit)
+    body = await read_body(request, limit)
     try:
         value, problems = decode(body, tp)
     except NotJson as exc:
@@ -345,7 +293,11 @@ class ReportsController(Controller):
             )
         return await _run_batch(state, client, batch.reports, media)
 
-    @get("/{report_id:uuid}", summary="Read a report back: status, standardised form, decision")
+    @route(
+        "/{report_id:uuid}",
+        http_method=GET_AND_HEAD,
+        summary="Read a report back: status, standardised form, decision",
+    )
     async def read(
         self, request: Request[Any, Any, Any], report_id: FromPath[uuid.UUID]
     ) -> ReportView:
@@ -360,8 +312,8 @@ class ReportsController(Controller):
             report_id=row.id,
             status=row.status,
             source_format=row.source_format,
-            received_at=row.received_at.isoformat(),
-            published_at=row.published_at.isoformat() if row.published_at else None,
+            received_at=row.received_at,
+            published_at=row.published_at,
             report=msgspec.Raw(row.report_json.encode()),
             quality_issues=msgspec.Raw(row.quality_issues_json.encode()),
             decision=msgspec.Raw(row.decision_json.encode()) if row.decision_json else None,
@@ -454,12 +406,14 @@ class Health(msgspec.Struct):
     broker: str
 
 
-@get("/healthz", tags=["health"], summary="The process is alive")
+@route("/healthz", http_method=GET_AND_HEAD, tags=["health"], summary="The process is alive")
 async def healthz() -> dict[str, str]:
     return {"status": "alive"}
 
 
-@get("/readyz", tags=["health"], summary="Ready when the database answers")
+@route(
+    "/readyz", http_method=GET_AND_HEAD, tags=["health"], summary="Ready when the database answers"
+)
 async def readyz(request: Request[Any, Any, Any]) -> Response[Health]:
     state = state_of(request)
     try:

@@ -13,6 +13,7 @@ import asyncpg
 import prometheus_client
 from litestar import Litestar
 from litestar.exceptions import HTTPException
+from litestar.middleware import DefineMiddleware
 from litestar.middleware.session.client_side import CookieBackendConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.plugins.jinja import JinjaTemplateEngine
@@ -25,7 +26,7 @@ from services.common import db
 from services.common import logging as fsi_logging
 from services.common.settings import SettingsError
 from services.common.topology import Topology
-from services.intake import api, metrics, openapi, ops_api
+from services.intake import api, body, metrics, openapi, ops_api
 from services.intake.access import Clients, ClientsFileError, RateLimiter
 from services.intake.ops import Monitor
 from services.intake.outbox import BrokerLink, OutboxRelay
@@ -141,7 +142,13 @@ def create_app(settings: IntakeSettings, *, configure_logging: bool = True) -> L
     app = Litestar(
         route_handlers=handlers,
         lifespan=[lifespan],
-        middleware=[metrics.http_metrics, sessions.middleware],
+        middleware=[
+            metrics.http_metrics,
+            DefineMiddleware(
+                body.read_before_answering, seconds=settings.http.body_timeout_seconds
+            ),
+            sessions.middleware,
+        ],
         after_exception=[api.count_refusal],
         template_config=TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine),
         plugins=[ProblemDetailsPlugin(ProblemDetailsConfig())],

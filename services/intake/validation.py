@@ -2,11 +2,13 @@
 
 The fast path is one `msgspec.json.decode` into the contract type. Only when that fails
 is the body decoded as plain JSON and walked field by field against the type, so a `422`
-lists every missing, unknown and ill-typed field with its JSON path.
+lists every missing, unknown and ill-typed field with its JSON path. Every body is also
+read once more for a key given twice in one object, which msgspec would settle silently.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import types
 import typing
@@ -20,6 +22,13 @@ _AT = re.compile(r" - at `\$(?P<rest>[^`]*)`$")
 # msgspec quotes the offending value in a few messages ("Invalid enum value 'x'"); a value
 # may be personal data, so a problem names the path and what is wrong, never the value.
 _VALUE_ECHO = re.compile(r"^(Invalid (?:enum )?value) .*$", re.DOTALL)
+# RFC 8259 section 8.1: a parser MAY ignore a byte order mark; some clients (.NET's
+# Encoding.UTF8, PowerShell, Notepad) write one.
+BOM = b"\xef\xbb\xbf"
+# A key that is not a field of ours stands in a path as this: a client's own key names may
+# be personal data, and a path is shown in a problem.
+UNKNOWN_KEY = "…"
+REPEATED = "Object key given more than once (RFC 7493 section 2.3): send each key once"
 
 
 class Problem(msgspec.Struct, frozen=True):
@@ -125,9 +134,16 @@ def _json_kind(value: Any) -> str:
     }.get(type(value), "null")
 
 
-def _why(exc: Exception, body: bytes) -> str:
+_AT_BYTE = re.compile(r"\(byte (\d+)\)")
+
+
+def _why(exc: Exception, body: bytes, skipped: int) -> str:
+    """Why the body is not JSON, at the byte offset in the body as sent (`skipped` bytes of a
+    byte order mark were not read)."""
+    if body.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "the body is UTF-16 (it starts with a UTF-16 byte order mark); send UTF-8"
     if not isinstance(exc, UnicodeDecodeError):
-        return str(exc)
+        return _AT_BYTE.sub(lambda m: f"(byte {int(m.group(1)) + skipped})", str(exc))
     try:  # msgspec counts from the start of the string it was reading; say where in the body
         body.decode("utf-8")
     except UnicodeDecodeError as found:
@@ -135,24 +151,94 @@ def _why(exc: Exception, body: bytes) -> str:
     return "the body is not valid UTF-8"
 
 
+class _Repeated(Exception):
+    """A key was found twice in one object (where is found by `_repeats`)."""
+
+
+class _Pairs(list[tuple[str, Any]]):
+    """A JSON object as its members in order, repeats kept."""
+
+
+def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found = dict(pairs)
+    if len(found) != len(pairs):
+        raise _Repeated
+    return found
+
+
+def _field_types(tp: Any) -> dict[str, Any]:
+    return {f.encode_name: f.type for f in msgspec.structs.fields(tp)} if _is_struct(tp) else {}
+
+
+def _inner(tp: Any) -> Any:
+    """`tp` without Annotated and without `| None`; None where the type says nothing."""
+    base, _ = _unwrap(tp)
+    if typing.get_origin(base) in (typing.Union, types.UnionType):
+        options = [a for a in typing.get_args(base) if a is not type(None)]
+        return _inner(options[0]) if len(options) == 1 else None
+    return base
+
+
+def _repeats(value: Any, tp: Any, path: str, found: list[Problem]) -> None:
+    """Every key given twice in one object, by path; a key that is not a field of ours is
+    shown as `UNKNOWN_KEY`, and raw values (batch items) are left to their own decoding."""
+    base = _inner(tp)
+    if base is msgspec.Raw or len(found) >= MAX_PROBLEMS:
+        return
+    if isinstance(value, _Pairs):
+        fields, seen = _field_types(base), set()
+        for key, item in value:
+            where = f"{path}.{key if key in fields else UNKNOWN_KEY}"
+            if key in seen and Problem(where, REPEATED) not in found:
+                found.append(Problem(where, REPEATED))
+            seen.add(key)
+            _repeats(item, fields.get(key), where, found)
+    elif isinstance(value, list):
+        item_type = typing.get_args(base)[0] if typing.get_origin(base) is list else None
+        for index, item in enumerate(value):
+            _repeats(item, item_type, f"{path}[{index}]", found)
+
+
+def repeated_keys(text: str, tp: Any) -> list[Problem]:
+    """Keys given twice in one object of a JSON text (already known to be JSON): two parsers
+    may read such a text differently (RFC 8259 section 4), so it is refused, not settled."""
+    try:
+        json.loads(text, object_pairs_hook=_unique)
+        return []
+    except _Repeated:
+        found: list[Problem] = []
+        _repeats(json.loads(text, object_pairs_hook=_Pairs), tp, "$", found)
+        return found
+
+
 def decode(body: bytes, tp: type[T]) -> tuple[T | None, list[Problem]]:
-    """The body decoded as `tp`, or every problem found; `NotJson` when it is not JSON."""
+    """The body decoded as `tp`, or every problem found (a key given twice is one); a UTF-8
+    byte order mark is ignored; `NotJson` when it is not JSON."""
     try:
         return _decode(body, tp)
     except RecursionError:
         raise NotJson("the JSON is nested too deeply") from None
 
 
-def _decode(body: bytes, tp: type[T]) -> tuple[T | None, list[Problem]]:
+def _decode(sent: bytes, tp: type[T]) -> tuple[T | None, list[Problem]]:
+    skipped = len(BOM) if sent.startswith(BOM) else 0
+    body = sent[skipped:]
+    value: T | None = None
+    plain: Any = None
     try:
-        return msgspec.json.decode(body, type=tp), []
+        value = msgspec.json.decode(body, type=tp)
     except msgspec.ValidationError:
-        pass
+        try:
+            plain = msgspec.json.decode(body)
+        except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+            raise NotJson(_why(exc, sent, skipped)) from None
     except (msgspec.DecodeError, UnicodeDecodeError) as exc:
-        raise NotJson(_why(exc, body)) from None
-    try:
-        plain = msgspec.json.decode(body)
-    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
-        raise NotJson(_why(exc, body)) from None
+        raise NotJson(_why(exc, sent, skipped)) from None
+    # msgspec has read it as UTF-8 JSON, so the standard library can read it too.
+    repeated = repeated_keys(body.decode("utf-8"), tp)
+    if repeated:
+        return None, repeated
+    if value is not None:
+        return value, []
     problems = walk(plain, tp)
     return None, problems[:MAX_PROBLEMS] or [Problem("$", "invalid")]

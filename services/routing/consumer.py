@@ -106,13 +106,14 @@ def _count(decision: Decision, quality_issues: bool) -> None:
 
 def case_headers(decision: Decision) -> dict[str, Any]:
     """What a unit's consumer can see without reading the body (no personal data). The unit
-    is the routing key already, and each header costs encoding on every message."""
+    is the routing key already, and each header costs encoding on every message. The
+    deadline is in the body's one time form: RFC 3339 in UTC with `Z`, as msgspec writes it."""
     headers: dict[str, Any] = {
         "x-fsi-priority": decision.priority.value,
         "x-fsi-ruleset": decision.ruleset_version,
     }
     if decision.deadline:
-        headers["x-fsi-deadline"] = decision.deadline.due_at.isoformat()
+        headers["x-fsi-deadline"] = msgspec.to_builtins(decision.deadline.due_at.astimezone(dt.UTC))
     return headers
 
 

@@ -39,7 +39,9 @@ async def test_post_is_routed_with_priority_deadline_and_audit(stack: Stack) -> 
     assert case.decision.unit == "trondelag.vold-naere-relasjoner"
     assert case.decision.deadline is not None
     assert case.decision.deadline.rule_id == "custody-adult"
-    assert message.headers["x-fsi-deadline"] == case.decision.deadline.due_at.isoformat()
+    # One time form on the wire: the header as the body writes it (RFC 3339, UTC, `Z`).
+    due_at = msgspec.json.decode(message.body)["decision"]["deadline"]["due_at"]
+    assert (message.headers["x-fsi-deadline"], due_at[-1]) == (due_at, "Z")
     assert "domestic-violence" in case.decision.matched_rules
     shown = (await stack.intake.get(f"/v1/reports/{report_id}", headers=auth("alpha"))).json()
     assert shown["status"] == "routed"

@@ -8,6 +8,7 @@ import logging
 from collections.abc import Iterator
 
 import pytest
+import uvicorn
 
 from services.common import logging as fsi_logging
 from services.common.settings import LogSettings
@@ -100,3 +101,55 @@ def test_structs_bytes_and_source_format_keys_are_redacted(captured: io.StringIO
     assert line["who"] == {"role": "victim", "national_id": "[redacted]", "name": "[redacted]"}
     assert line["payload"] == f"[{len(DESCRIPTION.encode())} bytes]"
     assert "+4791234567" not in captured.getvalue()
+
+
+def _events(stream: io.StringIO) -> list[object]:
+    return [line["event"] for line in _lines(stream)]
+
+
+def test_uvicorns_start_line_reads_as_written(captured: io.StringIO) -> None:
+    # The record uvicorn itself makes (its template "Uvicorn running on %s://%s:%d ...").
+    async def app(scope: object, receive: object, send: object) -> None:
+        """An ASGI app never called: uvicorn's configuration needs one."""
+
+    config = uvicorn.Config(app, host="127.0.0.1", port=8000, log_config=None)
+    config.load()
+    uvicorn.Server(config)._log_started_message([])
+    assert _events(captured) == ["Uvicorn running on http://127.0.0.1:8000 (Press CTRL+C to quit)"]
+
+
+def test_the_servers_and_the_frameworks_lines_are_formatted(captured: io.StringIO) -> None:
+    # Records of the shape uvicorn's and Litestar's code logs (template, then arguments).
+    logging.getLogger("uvicorn.error").info(
+        "Started server process [%d]", 4242, extra={"color_message": "Started [%d]"}
+    )
+    logging.getLogger("uvicorn.error").info("Uvicorn running on unix socket %s", "/run/fsi.sock")
+    logging.getLogger("litestar").error("Uncaught exception (connection_type=%s)", "http")
+    logging.getLogger("uvicorn.error").warning("id %s seen, %d%% done", NATIONAL_ID, 50)
+    assert _events(captured) == [
+        "Started server process [4242]",
+        "Uvicorn running on unix socket /run/fsi.sock",
+        "Uncaught exception (connection_type=http)",
+        "id [id] seen, 50% done",
+    ]
+
+
+def test_other_libraries_arguments_are_withheld_in_lines_as_written(
+    captured: io.StringIO,
+) -> None:
+    # aiormq's own line for a returned message quotes the message, body and all.
+    body = json.dumps({"persons": [{"name": NAME}], "description": DESCRIPTION})
+    logging.getLogger("aiormq.channel").error("Unhandled message %r returning", body.encode())
+    logging.getLogger("asyncpg.pool").warning("query with %(n)d args failed", {"n": 2})
+    logging.getLogger("asyncpg.connection").warning("parameter $1: %s", NATIONAL_ID)
+    logging.getLogger("aio_pika.robust_connection").warning("Connection %r: %5.1f%% of %s", 1, 2, 3)
+    logging.getLogger("some.library").info("no arguments, as written: 100%")
+    _assert_clean(captured)
+    assert _events(captured) == [
+        "Unhandled message [withheld] returning",
+        "query with [withheld] args failed",
+        "parameter $1: [withheld]",
+        "Connection [withheld]: [withheld]% of [withheld]",
+        "no arguments, as written: 100%",
+    ]
+    assert all("positional_args" not in line for line in _lines(captured))
