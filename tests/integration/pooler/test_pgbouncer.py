@@ -12,6 +12,7 @@ import asyncio
 import collections
 import json
 import os
+import shutil
 import sys
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -25,14 +26,18 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from services.common import db, migrate
-from services.common.settings import DatabaseSettings
+from services.common.settings import BrokerSettings, DatabaseSettings
+from services.common.topology import Topology
 from services.intake.app import create_app
-from services.intake.settings import IntakeSettings
+from services.intake.settings import IntakeSettings, StandardiseSettings
+from services.routing.main import load_rules, serve
+from services.routing.settings import MetricsSettings, RoutingSettings, RulesSettings
 from tests import harness
 from tests.conftest import LogCapture
 from tests.integration.conftest import auth, drain, unique
 
-EXAMPLE = Path(__file__).parents[3] / "schemas" / "examples" / "report.youth-robbery.json"
+ROOT = Path(__file__).parents[3]
+EXAMPLE = ROOT / "schemas" / "examples" / "report.youth-robbery.json"
 POSTS = 300
 
 
@@ -227,3 +232,64 @@ async def test_a_pool_without_the_setting_behind_a_pooler_warns(
     await direct.close()
     warnings = [line for _, line in log_capture.lines[seen:] if "FSI_DB_POOLER" in line]
     assert len(warnings) == 1, warnings
+
+
+async def test_the_router_decides_and_routes_every_report_through_the_pooler(
+    pgbouncer: harness.PgBouncer,
+    database_url: str,
+    amqp_url: str,
+    tmp_path: Path,
+    intake_settings: Callable[..., IntakeSettings],
+    make_topology: Callable[..., Topology],
+) -> None:
+    pooled = through(pgbouncer, database_url)
+    rules_file = tmp_path / "rules.yaml"
+    shutil.copy(ROOT / "deploy" / "routing" / "rules.yaml", rules_file)
+    base = intake_settings()
+    routing = RoutingSettings(
+        db=DatabaseSettings(url=pooled, pool_min=2, pool_max=8, pooler="transaction"),
+        broker=BrokerSettings(url=amqp_url, prefix=base.broker.prefix),
+        rules=RulesSettings(file=str(rules_file)),
+        metrics=MetricsSettings(enabled=False),
+    )
+    make_topology(units=load_rules(routing).catalogue.units)  # its queues are deleted after
+    settings = msgspec.structs.replace(
+        base,
+        db=DatabaseSettings(url=pooled, pool_min=2, pool_max=8, pooler="transaction"),
+        standardise=StandardiseSettings(accept_synthetic_ids=True),
+    )
+    stop, started = asyncio.Event(), asyncio.Event()
+    async with AsyncTestClient(create_app(settings, configure_logging=False)) as client:
+        router = asyncio.create_task(serve(routing, stop, on_start=lambda _: started.set()))
+        try:
+            await asyncio.wait_for(started.wait(), 30)
+            answers = await asyncio.gather(
+                *(
+                    client.post("/v1/reports", json=a_report(), headers=auth("alpha"))
+                    for _ in range(100)
+                )
+            )
+            ids = [r.json()["report_id"] for r in answers]
+            statuses: collections.Counter[str] = collections.Counter()
+            for _ in range(300):
+                statuses = collections.Counter(
+                    [
+                        (await client.get(f"/v1/reports/{i}", headers=auth("alpha"))).json()[
+                            "status"
+                        ]
+                        for i in ids
+                    ]
+                )
+                if statuses["routed"] + statuses["triaged"] == len(ids):
+                    break
+                await asyncio.sleep(0.1)
+        finally:
+            stop.set()
+            await asyncio.wait_for(router, 30)
+    assert collections.Counter(r.status_code for r in answers) == {202: 100}
+    assert statuses["routed"] + statuses["triaged"] == 100, statuses
+    conn = await asyncpg.connect(database_url)
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM decisions") == 100
+    finally:
+        await conn.close()
