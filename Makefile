@@ -45,8 +45,9 @@ bench-routing: install services  ## decisions beside zen-engine and rule-engine,
 promtool:  ## Debian's prometheus package, for promtool: the alert rules' own tests
 	@command -v promtool >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null)
 
-browser:  ## Debian's chromium, for the operations page test (Playwright drives it)
+browser:  ## Debian's chromium, and axe-core and morphdom as package-lock.json pins them (npm ci)
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
+	@cmp -s package-lock.json node_modules/.fsi-installed 2>/dev/null || (npm ci --ignore-scripts --no-audit --no-fund --loglevel=error && cp package-lock.json node_modules/.fsi-installed)
 
 services:  ## make sure the local PostgreSQL and RabbitMQ answer (starts them if not), PgBouncer installed
 	@bash deploy/local-services.sh

@@ -3,17 +3,21 @@
 Both are for the operator role. Tools send the API key as a bearer token; people sign in
 once with it on `/ops/login` and get a session cookie (encrypted, HttpOnly, SameSite=Strict)
 that names the client and the key it signed in with, so a changed key ends the session.
+The page's style and script are files of this package (`static/`), served under
+`/ops/static/`; its Content-Security-Policy allows no other source and no inline code.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import hmac
+from pathlib import Path
 from typing import Annotated, Any
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.enums import RequestEncodingType
-from litestar.params import Body
+from litestar.params import Body, FromPath
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_200_OK, HTTP_303_SEE_OTHER
 
@@ -25,6 +29,35 @@ from services.intake.ops import Overview
 
 log = get_logger("ops")
 _SESSION_KEY = "operator"
+STATIC = Path(__file__).parent / "static"
+# URL name -> (file, media type). morphdom updates the page in place (vendored from npm,
+# pinned in package.json; its licence beside it).
+_ASSET_FILES = {
+    "ops.css": ("ops.css", "text/css; charset=utf-8"),
+    "ops.js": ("ops.js", "text/javascript; charset=utf-8"),
+    "morphdom.min.js": ("vendor/morphdom-2.7.8.min.js", "text/javascript; charset=utf-8"),
+}
+_ASSETS = {
+    name: ((STATIC / file).read_bytes(), media) for name, (file, media) in _ASSET_FILES.items()
+}
+# Each URL carries its content's hash, so a cached copy is never a stale one.
+_VERSIONS = {name: hashlib.sha256(body).hexdigest()[:12] for name, (body, _) in _ASSETS.items()}
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+# The page shows operational data: never cached, never framed, never sniffed.
+PAGE_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+def asset(name: str) -> str:
+    """The URL of a static file of the page, with its content hash."""
+    return f"/ops/static/{name}?v={_VERSIONS[name]}"
 
 
 def _session_client(request: Request[Any, Any, Any]) -> Client | None:
@@ -104,14 +137,33 @@ class OpsController(Controller):
                 "o": overview,
                 "operator": client.id,
                 "refresh": request.app.state.ops_refresh_seconds,
+                "summary": summary(overview),
                 "local": _local,
                 "ago": _ago,
+                "asset": asset,
+            },
+            headers=PAGE_HEADERS,
+        )
+
+    @get("/ops/static/{name:str}", include_in_schema=False)
+    async def static(self, name: FromPath[str]) -> Response[bytes]:
+        """The page's style and script (public: no data in them)."""
+        found = _ASSETS.get(name)
+        if found is None:
+            raise problem(404, "not-found", "Not found", "no such file of the operations page")
+        body, media = found
+        return Response(
+            body,
+            media_type=media,
+            headers={
+                "Cache-Control": "public, max-age=31536000, immutable",
+                "X-Content-Type-Options": "nosniff",
             },
         )
 
     @get("/ops/login", include_in_schema=False)
     async def login_form(self) -> Template:
-        return Template("login.html", context={"error": None})
+        return Template("login.html", context={"error": None, "asset": asset}, headers=PAGE_HEADERS)
 
     @post("/ops/login", include_in_schema=False, status_code=HTTP_200_OK)
     async def login(
@@ -125,8 +177,9 @@ class OpsController(Controller):
             log.warning("operator sign-in refused")
             return Template(
                 "login.html",
-                context={"error": "That key does not belong to an operator."},
+                context={"error": "That key does not belong to an operator.", "asset": asset},
                 status_code=401,
+                headers=PAGE_HEADERS,
             )
         request.set_session({_SESSION_KEY: {"client": client.id, "key": client.key_sha256[:16]}})
         log.info("operator signed in", client=client.id)
@@ -136,6 +189,29 @@ class OpsController(Controller):
     async def logout(self, request: Request[Any, Any, Any]) -> Redirect:
         request.clear_session()
         return Redirect("/ops/login", status_code=HTTP_303_SEE_OTHER)
+
+
+def summary(overview: Overview | None) -> str:
+    """One sentence of what an operator must know (the page announces it when it changes):
+    the services' state and the totals of the tiles, or that nothing is read yet."""
+    if overview is None:
+        return "No figures yet."
+
+    def count(value: int | None) -> str:
+        return "unknown" if value is None else str(value)
+
+    def state(up: bool) -> str:
+        return "up" if up else "cannot be reached"
+
+    o = overview
+    return (
+        f"RabbitMQ {state(o.broker.up)}, PostgreSQL {state(o.database.up)}. "
+        f"Deadlines passed: {sum(d.overdue for d in o.districts)}; "
+        f"within 24 h: {sum(d.due_24h for d in o.districts)}. "
+        f"In triage: {count(o.triage.ready if o.triage else None)}; "
+        f"dead letters: {count(o.dead_letter.ready if o.dead_letter else None)}; "
+        f"in the outbox: {count(o.outbox.pending if o.outbox else None)}."
+    )
 
 
 def _local(moment: dt.datetime | None) -> str:

@@ -20,7 +20,7 @@ from services.intake.settings import IntakeSettings
 from services.routing.main import load_rules
 from services.routing.settings import RoutingSettings
 from tests.integration.conftest import auth
-from tests.integration.ops.test_ops_browser import free_port
+from tests.integration.ops.browser import free_port
 from tests.integration.stack import ROOT, example
 from tests.support.processes import ServiceProcess
 from tests.support.promtool import Scrape, parse_scrape, promtool, series_from_scrapes

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import html.parser
+import re
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -191,7 +192,8 @@ async def test_page_and_json_agree(stack: Stack) -> None:
     body = await overview(stack)
     page = await stack.intake.get("/ops", headers=auth("ops"))
     assert page.status_code == 200
-    assert 'http-equiv="refresh"' in page.text
+    # Updated in place by its script, never reloaded under its reader.
+    assert "http-equiv" not in page.text
     rows = _Rows()
     rows.feed(page.text)
     units = units_of(body)
@@ -279,3 +281,47 @@ async def _overview_of(
             return body
         await asyncio.sleep(0.1)
     raise AssertionError("the overview never reached the expected state")
+
+
+async def test_page_is_english_with_norwegian_names_marked_and_a_strict_policy(
+    stack: Stack,
+) -> None:
+    await overview(stack)
+    page = await stack.intake.get("/ops", headers=auth("ops"))
+    assert page.status_code == 200
+    assert '<html lang="en">' in page.text
+    # District and unit names are Norwegian: a screen reader must read them so.
+    assert '<span lang="nb">Møre og Romsdal</span>' in page.text
+    assert '<span lang="nb">Seksjon for vold i nære relasjoner</span>' in page.text
+    policy = dict(
+        part.strip().split(" ", 1) for part in page.headers["content-security-policy"].split(";")
+    )
+    assert policy["default-src"] == "'none'"
+    assert policy["script-src"] == "'self'"
+    assert policy["style-src"] == "'self'"
+    assert policy["frame-ancestors"] == "'none'"
+    assert "<script>" not in page.text
+    assert " style=" not in page.text
+    assert page.headers["cache-control"] == "no-store"
+    login = await stack.intake.get("/ops/login")
+    assert login.headers["content-security-policy"] == page.headers["content-security-policy"]
+
+
+async def test_page_assets_are_served_from_the_package(stack: Stack) -> None:
+    await overview(stack)
+    page = await stack.intake.get("/ops", headers=auth("ops"))
+    urls = re.findall(r'(?:src|href)="(/ops/static/[^"]+)"', page.text)
+    assert {urlsplit(u).path for u in urls} == {
+        "/ops/static/ops.css",
+        "/ops/static/ops.js",
+        "/ops/static/morphdom.min.js",
+    }
+    for url in urls:
+        answer = await stack.intake.get(url)
+        assert answer.status_code == 200, url
+        assert answer.headers["x-content-type-options"] == "nosniff"
+        kind = "text/css" if url.startswith("/ops/static/ops.css") else "text/javascript"
+        assert answer.headers["content-type"].startswith(kind), url
+        assert "immutable" in answer.headers["cache-control"]
+    assert (await stack.intake.get("/ops/static/../app.py")).status_code == 404
+    assert (await stack.intake.get("/ops/static/nothing.js")).status_code == 404
