@@ -226,6 +226,17 @@ async def test_updates_keep_the_page_the_focus_and_a_table_scrolled_sideways(
     await next_update(page, held, within=10)
     assert navigations == []
 
+    # A session that ends (signed out elsewhere, expired) stops the updates and says so.
+    await page.context.clear_cookies()
+    for _ in range(int(refresh * 2.5 * 10)):
+        if "session has ended" in await page.inner_text("#announce"):
+            break
+        await asyncio.sleep(0.1)
+    else:
+        raise AssertionError("the page did not say that the session ended")
+    assert not await pause.is_visible()
+    assert navigations == []
+
 
 async def test_without_javascript_the_page_is_complete_and_never_reloads_itself(
     running: Running, browser: Browser
