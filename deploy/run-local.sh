@@ -12,6 +12,8 @@ export FSI_ACCESS_CLIENTS_FILE="${FSI_ACCESS_CLIENTS_FILE:-deploy/clients.dev.ya
 export FSI_STANDARDISE_ACCEPT_SYNTHETIC_IDS="${FSI_STANDARDISE_ACCEPT_SYNTHETIC_IDS:-true}"
 HOST="${FSI_HTTP_HOST:-127.0.0.1}"
 PORT="${FSI_HTTP_PORT:-8000}"
+# The queue names below are the ones fsi-declare made: under the prefix in use.
+PREFIX="${FSI_BROKER_PREFIX:-fsi.}"
 
 .venv/bin/fsi-migrate --create
 .venv/bin/fsi-declare
@@ -30,7 +32,7 @@ then read it back, with its routing decision, at the Location it answers:
 
   curl -H 'Authorization: Bearer fsi-dev-key-change-me' http://$HOST:$PORT/v1/reports/<id>
 
-The router sends it to the unit queue fsi.unit.trondelag.vold-naere-relasjoner.
+The router sends it to the unit queue ${PREFIX}unit.trondelag.vold-naere-relasjoner.
 Rules: deploy/routing/rules.yaml (reloaded when changed).
 
 MSG

@@ -15,7 +15,6 @@ import argparse
 import asyncio
 import hashlib
 import re
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -147,11 +146,6 @@ async def migrate(url: str) -> list[int]:
         await conn.close()
 
 
-def _server(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.hostname}:{parts.port or 5432}"
-
-
 def main() -> None:
     """`fsi-migrate`: apply the migrations to `FSI_DB_DIRECT_URL`, else `FSI_DB_URL`."""
     parser = argparse.ArgumentParser(
@@ -159,23 +153,23 @@ def main() -> None:
     )
     parser.add_argument("--create", action="store_true", help="create the database if missing")
     args = parser.parse_args()
+    # Here, not at the top: startup describes this module's own MigrationError.
+    from services.common import startup
+
     try:
         settings = fsi_settings.load(fsi_settings.MigrateSettings)
     except fsi_settings.SettingsError as exc:
-        sys.exit(str(exc))
+        startup.fail("fsi-migrate", startup.StartupError(str(exc), startup.EXIT_CONFIG))
     fsi_logging.configure(settings.log)
     url = settings.db.migrate_url
+    setting = "FSI_DB_DIRECT_URL" if settings.db.direct_url else "FSI_DB_URL"
     try:
         if args.create and asyncio.run(create_database(url)):
             print("database created")
         applied = asyncio.run(migrate(url))
-    except MigrationError as exc:
-        sys.exit(f"fsi-migrate: {exc}")
-    except asyncpg.PostgresError as exc:
-        # The server's own first line (about the schema, never a report); no password.
-        sys.exit(f"fsi-migrate: PostgreSQL at {_server(url)}: {str(exc).splitlines()[0]}")
-    except (OSError, TimeoutError, asyncpg.InterfaceError) as exc:
-        sys.exit(f"fsi-migrate: cannot reach PostgreSQL at {_server(url)} ({type(exc).__name__})")
+    except (MigrationError, asyncpg.PostgresError, OSError, asyncpg.InterfaceError) as exc:
+        # One line: the setting, host and port (never the password), and why.
+        startup.fail("fsi-migrate", startup.database_error(exc, url, setting))
     print(f"migrations applied: {applied or 'none (up to date)'}")
 
 

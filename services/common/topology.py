@@ -1,15 +1,19 @@
 """RabbitMQ topology as values: every exchange, queue and routing key, from one place.
 
 All names carry a configurable prefix so tests and several deployments share one broker.
-`declare` is the one declarer; both services call it with the same `Topology`.
+`declare` is the one declarer; both services call it with the same `Topology`. A queue or
+exchange that exists on the broker with other arguments is a `TopologyMismatch` naming it,
+the argument and both values, never a bare channel error.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import aio_pika
+import aiormq
 
 QueueType = Literal["classic", "quorum"]
 MAX_PRIORITY = 10
@@ -84,6 +88,10 @@ class Topology:
         """The queue of one district unit, most urgent first."""
         return self._case_queue(f"{self.prefix}unit.{unit}", unit)
 
+    def case_queue(self, unit: str) -> Queue:
+        """The queue a case for `unit` goes to: the unit's, or triage's for `triage`."""
+        return self.triage_queue if unit == TRIAGE_KEY else self.unit_queue(unit)
+
     @property
     def exchanges(self) -> tuple[Exchange, ...]:
         return (self.reports_exchange, self.cases_exchange, self.dead_letter_exchange)
@@ -103,17 +111,109 @@ class Topology:
         return Queue(name, args, ((self.cases_exchange.name, key),))
 
 
+# RabbitMQ's reply to a declare that differs from what exists (rabbit_misc and
+# rabbit_amqqueue, 3.x and 4.x alike): "PRECONDITION_FAILED - inequivalent arg 'x-max-length'
+# for queue 'q' in vhost '/': received '5' but current is '100000'". A value is `none`,
+# `'v'` or `the value 'v' of type 't'`.
+_INEQUIVALENT = re.compile(
+    r"inequivalent arg '(?P<argument>[^']*)' for (?P<kind>queue|exchange) '(?P<name>[^']*)'"
+    r" in vhost '[^']*': received (?P<ours>.+) but current is (?P<theirs>.+?)\s*$"
+)
+_VALUE = re.compile(r"^(?:the value )?'(?P<value>.*?)'(?: of type '[^']*')?$")
+
+
+def _value(text: str) -> str | None:
+    """A value as RabbitMQ's reply shows it, without quotes and type; None for `none`."""
+    if text.strip() == "none":
+        return None
+    match = _VALUE.match(text.strip())
+    return match.group("value") if match else text.strip()
+
+
+@dataclass(frozen=True, slots=True)
+class Difference:
+    """One queue or exchange that exists on the broker with another argument than ours.
+
+    `argument` is None when the broker's reply could not be read; `reply` is its text."""
+
+    kind: str  # "queue" or "exchange"
+    name: str
+    argument: str | None
+    ours: str | None
+    theirs: str | None
+    reply: str = ""
+
+    def describe(self) -> str:
+        """One line: the queue, the argument, what we declare and what the broker has."""
+        if self.argument is None:
+            return f"{self.kind} '{self.name}' differs on the broker: {self.reply}"
+        ours = "none" if self.ours is None else repr(self.ours)
+        theirs = "none" if self.theirs is None else repr(self.theirs)
+        return (
+            f"{self.kind} '{self.name}': the broker has {self.argument} = {theirs}, "
+            f"we declare {self.argument} = {ours}"
+        )
+
+
+def parse_precondition(reply: str, kind: str, name: str) -> Difference:
+    """The difference a PRECONDITION_FAILED reply names; the reply kept whole when its form
+    is not the one RabbitMQ 3.x and 4.x use (`kind` and `name` are what we declared)."""
+    match = _INEQUIVALENT.search(reply)
+    if match is None:
+        return Difference(kind, name, None, None, None, reply.strip()[:300])
+    return Difference(
+        match.group("kind"),
+        match.group("name"),
+        match.group("argument"),
+        _value(match.group("ours")),
+        _value(match.group("theirs")),
+        reply.strip()[:300],
+    )
+
+
+class TopologyMismatch(aio_pika.exceptions.AMQPError):
+    """The broker holds a queue or exchange of ours with other arguments (PRECONDITION_FAILED
+    on declare): the broker is reachable, its topology differs. An AMQP error, so every
+    handler of broker failures treats it as one."""
+
+    reason = "%s"
+
+    def __init__(self, difference: Difference) -> None:
+        super().__init__(difference.describe())
+        self.difference = difference
+
+    def __str__(self) -> str:
+        return self.difference.describe()
+
+
 async def declare(channel: aio_pika.abc.AbstractChannel, topology: Topology) -> None:
-    """Declare every exchange, queue and binding of the topology (idempotent)."""
+    """Declare every exchange, queue and binding of the topology (idempotent).
+
+    Raises `TopologyMismatch` for the first one the broker holds with other arguments (the
+    broker names one argument per refusal, and the refusal closes the channel)."""
     exchanges = {}
     for exchange in topology.exchanges:
-        exchanges[exchange.name] = await channel.declare_exchange(
-            exchange.name, exchange.type, durable=True
-        )
+        try:
+            exchanges[exchange.name] = await channel.declare_exchange(
+                exchange.name, exchange.type, durable=True
+            )
+        except aiormq.exceptions.ChannelPreconditionFailed as exc:
+            raise TopologyMismatch(
+                parse_precondition(_reply(exc), "exchange", exchange.name)
+            ) from None
     for queue in topology.queues:
-        declared = await channel.declare_queue(queue.name, durable=True, arguments=queue.arguments)
+        try:
+            declared = await channel.declare_queue(
+                queue.name, durable=True, arguments=queue.arguments
+            )
+        except aiormq.exceptions.ChannelPreconditionFailed as exc:
+            raise TopologyMismatch(parse_precondition(_reply(exc), "queue", queue.name)) from None
         for exchange_name, key in queue.bindings:
             await declared.bind(exchanges[exchange_name], routing_key=key)
+
+
+def _reply(exc: aiormq.exceptions.ChannelPreconditionFailed) -> str:
+    return str(exc.args[0]) if exc.args else ""
 
 
 async def delete(channel: aio_pika.abc.AbstractChannel, topology: Topology) -> None:
@@ -122,10 +222,3 @@ async def delete(channel: aio_pika.abc.AbstractChannel, topology: Topology) -> N
         await channel.queue_delete(queue.name)
     for exchange in topology.exchanges:
         await channel.exchange_delete(exchange.name)
-
-
-async def declare_at(url: str, topology: Topology) -> None:
-    """Connect, declare, disconnect."""
-    connection = await aio_pika.connect(url, timeout=10)
-    async with connection:
-        await declare(await connection.channel(), topology)

@@ -11,7 +11,7 @@ import datetime as dt
 import math
 import uuid
 from http import HTTPStatus
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 from litestar import Controller, HttpMethod, Request, Response, post, route
@@ -84,7 +84,7 @@ class ReportView(msgspec.Struct):
     """A stored report as its submitter or an operator sees it."""
 
     report_id: uuid.UUID
-    status: str
+    status: store.ReportStatus
     source_format: str
     received_at: dt.datetime
     published_at: dt.datetime | None
@@ -399,11 +399,14 @@ class SourcesController(Controller):
 
 
 class Health(msgspec.Struct):
-    """Readiness: the database decides; the broker is reported beside it."""
+    """Readiness: the database decides; the broker is reported beside it (`up`, `down`,
+    `mismatch`: reachable but holding a queue or exchange of ours with other arguments, or
+    `disabled` without a relay), with why it is not up (no credentials, no report data)."""
 
     status: str
     database: str
-    broker: str
+    broker: Literal["up", "down", "mismatch", "disabled"]
+    broker_problem: str | None = None
 
 
 @route("/healthz", http_method=GET_AND_HEAD, tags=["health"], summary="The process is alive")
@@ -421,11 +424,13 @@ async def readyz(request: Request[Any, Any, Any]) -> Response[Health]:
     except Exception:
         database_up = False
     link = state.link
-    broker = "disabled" if link is None else ("up" if link.connected else "down")
+    # Accepting never needs the broker (reports wait in the outbox), so it never decides
+    # readiness; what it is and why is shown beside.
     health = Health(
         status="ready" if database_up else "not ready",
         database="up" if database_up else "down",
-        broker=broker,
+        broker="disabled" if link is None else link.state,
+        broker_problem=None if link is None else link.problem,
     )
     return Response(
         health, status_code=HTTP_200_OK if database_up else HTTP_503_SERVICE_UNAVAILABLE

@@ -22,7 +22,7 @@ from litestar.plugins.prometheus import PrometheusController
 from litestar.template.config import TemplateConfig
 
 from schemas import reference
-from services.common import db
+from services.common import db, startup
 from services.common import logging as fsi_logging
 from services.common.settings import SettingsError
 from services.common.topology import Topology
@@ -82,7 +82,14 @@ def create_app(settings: IntakeSettings, *, configure_logging: bool = True) -> L
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        pool = await db.create_pool(settings.db)
+        try:
+            pool = await db.create_pool(settings.db)
+        except Exception as exc:
+            # `fsi-intake` checked PostgreSQL before serving; a worker meeting it gone since
+            # says so in the same words (the server prints its own traceback around it).
+            error = startup.database_error(exc, settings.db.url)
+            log.error("intake cannot start", problem=str(error))
+            raise error from None
         link = BrokerLink(settings.broker.url, topology_of(settings))
         relay = OutboxRelay(pool, settings.db.session_url, link, settings.relay)
         relay_task: asyncio.Task[None] | None = None

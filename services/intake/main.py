@@ -1,12 +1,21 @@
-"""`fsi-intake`: migrate, declare the topology, serve the API (uvicorn)."""
+"""`fsi-intake`: check the settings and PostgreSQL, migrate, then serve the API (uvicorn).
+
+What stops a start (a setting, the clients file, PostgreSQL out of reach, a migration
+refused) is one line on stderr and an exit code (services.common.startup), before anything
+listens. RabbitMQ is not needed to start: reports wait in the outbox until it answers, and
+`/readyz` says what the broker is.
+"""
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 import sys
 
 import uvicorn
 from litestar import Litestar
 
+from services.common import broker, startup
 from services.common import logging as fsi_logging
 from services.common import settings as fsi_settings
 from services.intake.app import create_app, load_clients
@@ -17,7 +26,7 @@ def _settings() -> IntakeSettings:
     try:
         return fsi_settings.load(IntakeSettings)
     except fsi_settings.SettingsError as exc:
-        sys.exit(str(exc))
+        startup.fail("fsi-intake", startup.StartupError(str(exc), startup.EXIT_CONFIG))
 
 
 def app_factory() -> Litestar:
@@ -28,16 +37,48 @@ def app_factory() -> Litestar:
         sys.exit(str(exc))
 
 
+async def check_database(settings: IntakeSettings) -> None:
+    """Migrate when the settings say so, and open (and close) a pool as the app will: a
+    `StartupError` naming the setting, host and port when PostgreSQL cannot be used."""
+    pool = await startup.open_database(settings.db)
+    await pool.close()
+
+
+def _parser() -> argparse.ArgumentParser:
+    return argparse.ArgumentParser(
+        prog="fsi-intake",
+        description=(
+            "Serve the FSI intake API: crime reports in over HTTP, checked, standardised, "
+            "stored with an outbox row and published to RabbitMQ for routing."
+        ),
+        epilog=(
+            "Settings come from the environment: FSI_DB_URL, FSI_BROKER_URL, "
+            "FSI_BROKER_PREFIX, FSI_ACCESS_CLIENTS_FILE (required), FSI_HTTP_HOST, "
+            "FSI_HTTP_PORT, FSI_HTTP_WORKERS (README.md, Settings). Exit codes: 69 PostgreSQL "
+            "unreachable, 78 a setting, file, login or database is wrong."
+        ),
+    )
+
+
 def main() -> None:
-    """Load settings (exit with a clear message when invalid) and serve."""
+    """Check settings, clients file and PostgreSQL (exit with one line when one fails), then
+    serve."""
+    _parser().parse_args()
     settings = _settings()
-    fsi_logging.configure(settings.log)
     try:
         load_clients(settings)  # fail here, clearly, not in a worker
+        broker.check_url(settings.broker.url)
     except fsi_settings.SettingsError as exc:
-        sys.exit(str(exc))
+        startup.fail("fsi-intake", startup.StartupError(str(exc), startup.EXIT_CONFIG))
+    except startup.StartupError as exc:
+        startup.fail("fsi-intake", exc)
+    fsi_logging.configure(settings.log)
+    try:
+        asyncio.run(check_database(settings))
+    except startup.StartupError as exc:
+        startup.fail("fsi-intake", exc)
     print(
-        f"FSI intake listening on http://{settings.http.host}:{settings.http.port} "
+        f"FSI intake starting on http://{settings.http.host}:{settings.http.port} "
         f"(OpenAPI: /schema/openapi.json, workers: {settings.http.workers})",
         flush=True,
     )

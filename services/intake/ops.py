@@ -164,23 +164,28 @@ SELECT version, at, rules, router, catalogue::text FROM rule_loads
 WHERE outcome = 'loaded' ORDER BY at DESC, id DESC LIMIT 1
 """
 _REFUSED = "SELECT at, error FROM rule_loads WHERE outcome = 'refused' ORDER BY at DESC LIMIT 1"
+# Routed means a queue confirmed the case (case_deliveries), not that it was decided: a case
+# waiting for a missing unit queue is neither counted nor listed as routed.
 _UNITS = """
-SELECT unit,
-       count(*) FILTER (WHERE decided_at > now() - interval '1 hour') AS routed_last_hour,
-       count(*) FILTER (WHERE deadline_at < now()
-                          AND deadline_at > now() - $1::interval) AS overdue,
-       count(*) FILTER (WHERE deadline_at >= now()
-                          AND deadline_at < now() + interval '24 hours') AS due_24h,
-       count(*) FILTER (WHERE deadline_at >= now()
-                          AND deadline_at < now() + interval '7 days') AS due_7d,
-       min(deadline_at) FILTER (WHERE deadline_at >= now()) AS nearest
-FROM decisions
-WHERE decided_at > now() - interval '1 hour' OR deadline_at > now() - $1::interval
-GROUP BY unit
+SELECT c.unit,
+       count(*) FILTER (WHERE c.confirmed_at > now() - interval '1 hour') AS routed_last_hour,
+       count(*) FILTER (WHERE d.deadline_at < now()
+                          AND d.deadline_at > now() - $1::interval) AS overdue,
+       count(*) FILTER (WHERE d.deadline_at >= now()
+                          AND d.deadline_at < now() + interval '24 hours') AS due_24h,
+       count(*) FILTER (WHERE d.deadline_at >= now()
+                          AND d.deadline_at < now() + interval '7 days') AS due_7d,
+       min(d.deadline_at) FILTER (WHERE d.deadline_at >= now()) AS nearest
+FROM case_deliveries c JOIN decisions d USING (report_id)
+WHERE c.confirmed_at > now() - interval '1 hour' OR d.deadline_at > now() - $1::interval
+GROUP BY c.unit
 """
-_CASES = "SELECT report_id, unit, priority, decided_at, deadline_at, matched_rules FROM decisions"
-_LATEST = _CASES + " ORDER BY decided_at DESC LIMIT $1"
-_URGENT = _CASES + " WHERE deadline_at >= now() ORDER BY deadline_at LIMIT $1"
+_CASES = """
+SELECT d.report_id, c.unit, d.priority, d.decided_at, d.deadline_at, d.matched_rules
+FROM case_deliveries c JOIN decisions d USING (report_id)
+"""
+_LATEST = _CASES + " ORDER BY c.confirmed_at DESC LIMIT $1"
+_URGENT = _CASES + " WHERE d.deadline_at >= now() ORDER BY d.deadline_at LIMIT $1"
 _OUTBOX = """
 SELECT count(*) FILTER (WHERE set_aside_at IS NULL) AS pending,
        coalesce(extract(epoch FROM now() - min(created_at) FILTER (WHERE set_aside_at IS NULL)),

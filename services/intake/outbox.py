@@ -20,16 +20,17 @@ import asyncio
 import contextlib
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import aio_pika
 import aiormq
 import asyncpg
 
 from schemas.envelope import CONTENT_TYPE
-from services.common import db
+from services.common import broker, db
 from services.common.logging import get_logger
-from services.common.topology import Topology, declare
+from services.common.startup import StartupError, where
+from services.common.topology import Topology, TopologyMismatch, declare
 from services.intake import metrics, outbox_store, store
 from services.intake.settings import RelaySettings
 
@@ -69,18 +70,29 @@ def message_for(row: asyncpg.Record) -> aio_pika.Message:
 
 @dataclass
 class BrokerLink:
-    """One connection and confirm channel, opened on demand and dropped on failure."""
+    """One connection and confirm channel, opened on demand and dropped on failure.
+
+    `state` is `up`, `down`, or `mismatch` (RabbitMQ answers but holds a queue or exchange of
+    ours with other arguments); `problem` says why in one line, naming FSI_BROKER_URL's host
+    and port (never its credentials) or the queue and argument that differ."""
 
     url: str
     topology: Topology
     connection: aio_pika.abc.AbstractConnection | None = None
     channel: aio_pika.abc.AbstractChannel | None = None
     exchange: aio_pika.abc.AbstractExchange | None = None
-    last_error: str | None = None
+    problem: str | None = None
+    mismatch: bool = False
 
     @property
     def connected(self) -> bool:
         return self.connection is not None and not self.connection.is_closed
+
+    @property
+    def state(self) -> Literal["up", "down", "mismatch"]:
+        if self.connected and self.problem is None:
+            return "up"
+        return "mismatch" if self.mismatch else "down"
 
     async def ensure(self) -> aio_pika.abc.AbstractExchange:
         if (
@@ -91,13 +103,34 @@ class BrokerLink:
         ):
             return self.exchange
         await self.close()
-        self.connection = await aio_pika.connect(self.url, timeout=5)
+        try:
+            self.connection = await broker.connect(self.url, wait_seconds=5)
+        except StartupError as exc:  # not an AMQP URL: a broker failure like the others
+            raise aio_pika.exceptions.AMQPConnectionError(str(exc)) from None
         self.channel = await self.connection.channel(publisher_confirms=True, on_return_raises=True)
         await declare(self.channel, self.topology)
         self.exchange = await self.channel.get_exchange(self.topology.reports_exchange.name)
-        self.last_error = None
-        log.info("broker connected")
+        self.problem, self.mismatch = None, False
+        log.info("broker connected", broker=where(self.url, broker.port_of(self.url)))
         return self.exchange
+
+    def failed(self, exc: BaseException) -> bool:
+        """Note why the broker cannot be used; True when that differs from the last reason
+        (worth a log line)."""
+        if isinstance(exc, aio_pika.exceptions.AMQPConnectionError) and str(exc).startswith(
+            "FSI_BROKER_URL"
+        ):
+            problem = str(exc)
+        elif isinstance(exc, aiormq.exceptions.PublishError):
+            problem = (
+                f"RabbitMQ returned the reports: no queue is bound for them (is "
+                f"'{self.topology.routing_queue.name}' missing? it is declared again)"
+            )
+        else:
+            problem = str(broker.broker_error(exc, self.url))
+        changed = problem != self.problem
+        self.problem, self.mismatch = problem, isinstance(exc, TopologyMismatch)
+        return changed
 
     async def close(self) -> None:
         connection, self.connection, self.channel, self.exchange = self.connection, None, None, None
@@ -241,11 +274,10 @@ class OutboxRelay:
         self.published_total += len(ids)
 
     async def _broker_failed(self, exc: BaseException) -> None:
-        if self.link.last_error is None:
+        if self.link.failed(exc):
             log.warning(
-                "broker unavailable; reports are kept in the outbox", error=type(exc).__name__
+                "broker unavailable; reports are kept in the outbox", problem=self.link.problem
             )
-        self.link.last_error = type(exc).__name__
         await self.link.close()
         await asyncio.sleep(self.settings.reconnect_seconds)
 

@@ -6,6 +6,7 @@ import datetime as dt
 import enum
 import uuid
 from dataclasses import dataclass
+from typing import Literal
 
 import asyncpg
 
@@ -138,13 +139,21 @@ async def _insert_once(pool: asyncpg.Pool, items: list[NewReport]) -> list[Store
     return results
 
 
+# Where a report is, in order: stored; published to the router; decided (by the rules or a
+# person); waiting because RabbitMQ returned its case (no queue for its unit); routed or
+# triaged once its queue confirmed the case.
+ReportStatus = Literal[
+    "accepted", "published", "decided", "waiting_for_unit_queue", "routed", "triaged"
+]
+
+
 @dataclass(frozen=True, slots=True)
 class ReportRow:
     """A stored report as the API shows it; JSON columns stay JSON text."""
 
     id: uuid.UUID
     client_id: str
-    status: str
+    status: ReportStatus
     source_format: str
     received_at: dt.datetime
     published_at: dt.datetime | None
@@ -173,12 +182,18 @@ async def purge_published_payloads(pool: asyncpg.Pool, older_than: dt.timedelta,
 
 
 async def get_report(pool: asyncpg.Pool, report_id: uuid.UUID) -> ReportRow | None:
-    """One report with its decision, if routed."""
+    """One report with its decision, if decided, and its status: where it truly is.
+
+    `routed` and `triaged` mean a queue confirmed the case (`case_deliveries`); before that
+    it is `decided`, or `waiting_for_unit_queue` when RabbitMQ returned it because no queue
+    is bound for its unit; before a decision, `published` or `accepted`."""
     row = await pool.fetchrow(
         """
         SELECT r.id, r.client_id, r.source_format, r.received_at, o.published_at,
-               CASE WHEN d.unit = 'triage' THEN 'triaged'
-                    WHEN d.report_id IS NOT NULL THEN 'routed'
+               CASE WHEN c.unit = 'triage' THEN 'triaged'
+                    WHEN c.unit IS NOT NULL THEN 'routed'
+                    WHEN w.report_id IS NOT NULL THEN 'waiting_for_unit_queue'
+                    WHEN d.report_id IS NOT NULL THEN 'decided'
                     WHEN o.published_at IS NOT NULL THEN 'published'
                     ELSE 'accepted' END AS status,
                r.report::text AS report_json, r.quality_issues::text AS quality_issues_json,
@@ -186,6 +201,11 @@ async def get_report(pool: asyncpg.Pool, report_id: uuid.UUID) -> ReportRow | No
         FROM reports r
         LEFT JOIN outbox o ON o.report_id = r.id
         LEFT JOIN decisions d ON d.report_id = r.id
+        LEFT JOIN LATERAL (
+            SELECT unit FROM case_deliveries
+            WHERE report_id = r.id ORDER BY confirmed_at DESC LIMIT 1
+        ) c ON true
+        LEFT JOIN waiting_cases w ON w.report_id = r.id AND w.delivered_at IS NULL
         WHERE r.id = $1
         """,
         report_id,

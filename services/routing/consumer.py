@@ -4,7 +4,10 @@ At-least-once in, exactly-once in effect: the decision is stored under the repor
 before anything is published, and a redelivered report republishes the stored decision
 (same `message_id`), never a new one. A message that cannot be read is published to the
 dead-letter exchange with its reason and acknowledged, so it never loops. Deliveries are
-routed in batches: one statement, the cases published together, one acknowledgement.
+routed in batches: one statement, the cases published together, one statement recording
+what the queues confirmed and what the broker returned, one acknowledgement. A returned
+case (no queue for its unit) is counted, logged and put to wait in PostgreSQL, from where
+`waiting` publishes it again; it is never recorded as routed.
 """
 
 from __future__ import annotations
@@ -12,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import re
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -24,61 +26,30 @@ import asyncpg
 import msgspec
 
 from schemas.decision import TRIAGE_UNIT, Decision
-from schemas.envelope import CASE_ROUTED_TYPE, CONTENT_TYPE, REPORT_ACCEPTED_TYPE
-from schemas.report import Report
-from services.common import db
+from schemas.envelope import REPORT_ACCEPTED_TYPE
 from services.common.logging import get_logger
 from services.common.topology import Topology
 from services.routing import metrics, store
+from services.routing.cases import CaseWire, publish_case, returned
+from services.routing.deliveries import (
+    TRANSIENT,
+    Delivery,
+    Pending,
+    accepted_decoder,
+    ack,
+    ack_all,
+    redacted,
+    report_decoder,
+    report_id_or_not,
+)
 from services.routing.engine import decide
 from services.routing.rules import RuleSet
 
 log = get_logger("router")
-TRANSIENT = (
-    asyncpg.PostgresError,
-    *db.CONNECTION_ERRORS,
-    aio_pika.exceptions.AMQPError,
-    aiormq.exceptions.ChannelInvalidStateError,
-)
-_QUOTED = re.compile(r"'[^']*'")
-_UNKNOWN_FIELD = re.compile(r"unknown field `[^`]*`")
-_case_encoder = msgspec.json.Encoder()
-
-
-class _CaseWire(msgspec.Struct):
-    """`CaseRouted` as written: the report spliced in as received, not re-encoded."""
-
-    report_id: uuid.UUID
-    report: msgspec.Raw
-    decision: Decision
-
-
-class _AcceptedWire(msgspec.Struct):
-    """`ReportAccepted` as read: the envelope, its report kept raw to pass on unchanged."""
-
-    report_id: uuid.UUID
-    accepted_at: dt.datetime
-    source_format: str
-    report: msgspec.Raw
-
-
-_accepted_decoder = msgspec.json.Decoder(_AcceptedWire)
-_report_decoder = msgspec.json.Decoder(Report)
-
-
-def _reason(exc: Exception) -> str:
-    # Validation messages may quote a value or name an unknown key; either may be personal
-    # data, so they go.
-    return _UNKNOWN_FIELD.sub("unknown field `…`", _QUOTED.sub("'…'", str(exc)))[:300]
-
-
-def _report_id_or_not(message_id: str | None) -> str | None:
-    """The message id for a log line when it is a report id; any other string a publisher
-    chose may hold anything, personal data included."""
-    try:
-        return str(uuid.UUID(message_id)) if message_id else None
-    except ValueError:
-        return "(not a report id)"
+# How long a returned case waits before it is published again: doubling from the first to
+# the last, so a repaired queue gets its cases within a minute and a missing one costs little.
+FIRST_WAIT_SECONDS = 2.0
+MAX_WAIT_SECONDS = 60.0
 
 
 def _undecided(exc: BaseException) -> str:
@@ -117,34 +88,19 @@ def case_headers(decision: Decision) -> dict[str, Any]:
     return headers
 
 
-@dataclass(slots=True)
-class _Delivery:
-    """A readable delivery on its way through a batch."""
-
-    message: aio_pika.abc.AbstractIncomingMessage
-    received: float  # perf_counter() at delivery
-    envelope: _AcceptedWire
-    report: Report
-    decision: Decision | None = None
-    fresh: bool = False  # decided now and stored, not found stored
-
-
-Pending = tuple[aio_pika.abc.AbstractIncomingMessage, float]
-
-
 def _read(
     message: aio_pika.abc.AbstractIncomingMessage, received: float
-) -> _Delivery | tuple[str, str]:
+) -> Delivery | tuple[str, str]:
     """The delivery with its report, or why it must be dead-lettered (a code, a reason)."""
     try:
-        envelope = _accepted_decoder.decode(message.body)
-        report = _report_decoder.decode(envelope.report)
+        envelope = accepted_decoder.decode(message.body)
+        report = report_decoder.decode(envelope.report)
     except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError) as exc:
         code = "contract" if isinstance(exc, msgspec.ValidationError) else "undecodable"
-        return code, f"not a {REPORT_ACCEPTED_TYPE} message: {_reason(exc)}"
+        return code, f"not a {REPORT_ACCEPTED_TYPE} message: {redacted(exc)}"
     if message.message_id and message.message_id != str(envelope.report_id):
         return "message_id_mismatch", "message_id differs from the report id"
-    return _Delivery(message, received, envelope, report)
+    return Delivery(message, received, envelope, report)
 
 
 @dataclass
@@ -219,38 +175,63 @@ class Router:
         try:
             for message, received in batch:
                 read = _read(message, received)
-                if isinstance(read, _Delivery):
+                if isinstance(read, Delivery):
                     deliveries.append(read)
                 else:
                     await self._dead_letter(message, *read)
             deliveries = await self._decide(deliveries)
-            assert self._channel is not None
-            channel = await self._channel.get_underlay_channel()
+            channel, exchange = await self.case_channel()
             results = await asyncio.gather(
-                *(self._publish(channel, d) for d in deliveries), return_exceptions=True
+                *(self._publish(channel, exchange, d) for d in deliveries),
+                return_exceptions=True,
             )
+            outcomes = list(zip(deliveries, results, strict=True))
+            confirmed = [d for d, r in outcomes if r is None]
+            bounced = [d for d, r in outcomes if returned(r)]
+            # Recorded before the acknowledgement: a report acknowledged is one whose case a
+            # queue confirmed, or one waiting in PostgreSQL for its queue.
+            returns = await self._record(confirmed, bounced)
         except TRANSIENT as exc:
             await self._retry_later([m for m, _ in batch if not m.processed], exc)
             return
-        done = [d for d, r in zip(deliveries, results, strict=True) if r is None]
-        failed = [(d.message, r) for d, r in zip(deliveries, results, strict=True) if r is not None]
+        done = confirmed + bounced
+        failed = [(d.message, r) for d, r in outcomes if r is not None and not returned(r)]
         if failed:
             # One by one, so that no `multiple` covers a report whose case is not confirmed.
             for d in done:
-                await _ack(d.message)
+                await ack(d.message)
             await self._retry_later([m for m, _ in failed], failed[0][1])
         else:
             if previous is not None:
                 await asyncio.shield(previous)
-            await _ack_all([d.message for d in done])
+            await ack_all([d.message for d in done])
         # Past this point nothing may raise: a `multiple` acknowledgement leaves the messages
         # it covers looking unprocessed, and nacking one of those would close the channel.
         try:
-            self._count_routed(done)
+            self._count_routed(confirmed)
+            self._count_returned(bounced, returns)
         except Exception:
             log.error("counting routed reports failed", exc_info=True)
 
-    async def _decide(self, deliveries: list[_Delivery]) -> list[_Delivery]:
+    async def case_channel(self) -> tuple[aiormq.abc.AbstractChannel, str]:
+        """The confirming channel cases are published on, and the cases exchange's name."""
+        assert self._channel is not None
+        return await self._channel.get_underlay_channel(), self._cases
+
+    async def _record(
+        self, confirmed: list[Delivery], bounced: list[Delivery]
+    ) -> dict[uuid.UUID, int]:
+        if not confirmed and not bounced:
+            return {}
+        return await store.record_outcomes(
+            self.pool,
+            [(d.envelope.report_id, _unit(d)) for d in confirmed],
+            [(d.envelope.report_id, _unit(d)) for d in bounced],
+            FIRST_WAIT_SECONDS,
+            MAX_WAIT_SECONDS,
+        )
+
+    async def _decide(self, deliveries: list[Delivery]) -> list[Delivery]:
         """Each delivery with the decision that stands for its report: the stored one for a
         redelivered report that has one, else a new one, stored now. Reports unknown to the
         database, or that cannot be decided or stored, are dead-lettered and left out."""
@@ -258,7 +239,7 @@ class Router:
         stored = await store.stored_decisions(self.pool, redelivered) if redelivered else {}
         now = dt.datetime.now(dt.UTC)
         ruleset = self.ruleset  # one rule set for the whole batch, even across a reload
-        fresh: list[tuple[_Delivery, Decision]] = []
+        fresh: list[tuple[Delivery, Decision]] = []
         for d in deliveries:
             d.decision = stored.get(d.envelope.report_id)
             if d.decision is None:
@@ -284,30 +265,14 @@ class Router:
                 d.decision, d.fresh = result, result is mine
         return [d for d in deliveries if d.decision is not None]
 
-    async def _publish(self, channel: aiormq.abc.AbstractChannel, delivery: _Delivery) -> None:
-        """The case to its unit's queue, confirmed; its properties built directly, since an
-        `aio_pika.Message` per case was a fifth of the cost of publishing it."""
+    async def _publish(
+        self, channel: aiormq.abc.AbstractChannel, exchange: str, delivery: Delivery
+    ) -> None:
+        """The delivery's case to its unit's queue, confirmed (or returned: `cases`)."""
         decision = delivery.decision
         assert decision is not None
-        report_id = delivery.envelope.report_id
-        confirmation = await channel.basic_publish(
-            _case_encoder.encode(_CaseWire(report_id, delivery.envelope.report, decision)),
-            exchange=self._cases,
-            routing_key=decision.unit,
-            properties=aiormq.spec.Basic.Properties(
-                content_type=CONTENT_TYPE,
-                delivery_mode=aio_pika.DeliveryMode.PERSISTENT.value,
-                headers=case_headers(decision),
-                message_id=str(report_id),
-                message_type=CASE_ROUTED_TYPE,
-                priority=decision.amqp_priority,
-                timestamp=decision.decided_at,
-            ),
-            mandatory=True,
-            timeout=10,
-        )
-        if not isinstance(confirmation, aiormq.spec.Basic.Ack):  # a channel without confirms
-            raise aiormq.exceptions.DeliveryError(None, confirmation)  # type: ignore[arg-type]
+        case = CaseWire(delivery.envelope.report_id, delivery.envelope.report, decision)
+        await publish_case(channel, exchange, case, case_headers(decision))
 
     async def _retry_later(
         self, messages: list[aio_pika.abc.AbstractIncomingMessage], exc: BaseException
@@ -325,7 +290,7 @@ class Router:
             with contextlib.suppress(*TRANSIENT):
                 await message.nack(requeue=True)
 
-    def _count_routed(self, done: list[_Delivery]) -> None:
+    def _count_routed(self, done: list[Delivery]) -> None:
         now = time.perf_counter()
         for d in done:
             decision = d.decision
@@ -344,6 +309,12 @@ class Router:
                 redelivered=bool(d.message.redelivered),
             )
         self.routed += len(done)
+
+    def _count_returned(self, bounced: list[Delivery], returns: dict[uuid.UUID, int]) -> None:
+        for d in bounced:
+            count_returned(
+                self.topology, d.envelope.report_id, _unit(d), returns.get(d.envelope.report_id)
+            )
 
     async def _dead_letter(
         self, message: aio_pika.abc.AbstractIncomingMessage, code: str, reason: str
@@ -368,27 +339,26 @@ class Router:
         metrics.dead_letters.labels(code).inc()
         log.warning(
             "message dead-lettered",
-            message_id=_report_id_or_not(message.message_id),
+            message_id=report_id_or_not(message.message_id),
             reason=reason,
         )
 
 
-async def _ack(message: aio_pika.abc.AbstractIncomingMessage, multiple: bool = False) -> None:
-    """Acknowledge; a delivery whose channel is gone went back to the queue with it."""
-    with contextlib.suppress(*TRANSIENT):
-        await message.ack(multiple=multiple)
+def _unit(delivery: Delivery) -> str:
+    assert delivery.decision is not None
+    return delivery.decision.unit
 
 
-async def _ack_all(messages: list[aio_pika.abc.AbstractIncomingMessage]) -> None:
-    """Acknowledge settled deliveries: one `multiple` acknowledgement per channel, on its
-    latest delivery (a robust connection may have opened a new channel meanwhile)."""
-    latest: dict[int, aio_pika.abc.AbstractIncomingMessage] = {}
-    for message in messages:
-        try:
-            key = id(message.channel)
-        except aiormq.exceptions.ChannelInvalidStateError:
-            continue  # its channel is gone, and the broker requeued the delivery
-        if key not in latest or (message.delivery_tag or 0) > (latest[key].delivery_tag or 0):
-            latest[key] = message
-    for message in latest.values():
-        await _ack(message, multiple=True)
+def count_returned(
+    topology: Topology, report_id: uuid.UUID, unit: str, returns: int | None
+) -> None:
+    """Count and log a case the broker returned: no queue is bound for its unit. `returns`
+    is how often it has been returned (None: its queue had confirmed it before)."""
+    metrics.unroutable.labels(unit).inc()
+    log.warning(
+        "case returned: no queue for its unit; it waits and is published again",
+        report_id=str(report_id),
+        unit=unit,
+        queue=topology.case_queue(unit).name,
+        returns=returns,
+    )

@@ -1,33 +1,38 @@
 """`fsi-router`: load the rules, declare the unit queues, route reports until stopped.
 
 The rules file is checked and swapped in atomically when it changes (polled) or on SIGHUP;
-an invalid file is refused, logged and counted, and the running rules stay.
+an invalid file is refused, logged and counted, and the running rules stay. What stops a
+start (a setting, a rules file, PostgreSQL or RabbitMQ out of reach, a queue the broker holds
+with other arguments) is one line on stderr and an exit code (services.common.startup).
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import os
 import signal
 import socket
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import aio_pika
+import asyncpg
 
 from schemas import reference
-from services.common import db
+from services.common import broker, startup
 from services.common import logging as fsi_logging
 from services.common import settings as fsi_settings
 from services.common.topology import Topology, declare
 from services.routing import metrics, store
-from services.routing.consumer import TRANSIENT, Router
+from services.routing.consumer import Router
+from services.routing.deliveries import TRANSIENT
 from services.routing.reading import RulesError
 from services.routing.rules import RuleSet, load_ruleset
 from services.routing.settings import RoutingSettings
+from services.routing.waiting import WaitingCases
 
 log = fsi_logging.get_logger("router")
 
@@ -101,35 +106,74 @@ def load_rules(settings: RoutingSettings) -> RuleSet:
     )
 
 
+def rules_error(exc: RulesError | OSError, settings: RoutingSettings) -> startup.StartupError:
+    """A rules or units file that cannot be loaded, naming its setting."""
+    units = settings.rules.units_file
+    named = exc.filename if isinstance(exc, OSError) else exc.file
+    setting = (
+        "FSI_RULES_UNITS_FILE" if named is not None and str(named) == units else "FSI_RULES_FILE"
+    )
+    if isinstance(exc, OSError):
+        return startup.StartupError(
+            f"{setting}: cannot read {exc.filename}: {exc.strerror}", startup.EXIT_CONFIG
+        )
+    return startup.StartupError(f"{setting}: {exc}", startup.EXIT_CONFIG)
+
+
+async def _connect(
+    settings: RoutingSettings, topology: Topology
+) -> tuple[asyncpg.Pool, aio_pika.abc.AbstractConnection, aio_pika.abc.AbstractChannel]:
+    """The pool, the broker connection and the confirming channel with the topology
+    declared; a `StartupError` naming the setting, host and port when one fails."""
+    pool = await startup.open_database(settings.db)
+    try:
+        connection = await broker.connect(settings.broker.url, robust=True)
+    except (aio_pika.exceptions.AMQPError, OSError, ValueError, TimeoutError) as exc:
+        await pool.close()
+        raise broker.broker_error(exc, settings.broker.url) from None
+    try:
+        channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+        await channel.set_qos(prefetch_count=settings.consumer.prefetch)
+        await declare(channel, topology)
+    except (aio_pika.exceptions.AMQPError, OSError, TimeoutError) as exc:
+        await connection.close()
+        await pool.close()
+        raise broker.broker_error(exc, settings.broker.url) from None
+    return pool, connection, channel
+
+
 async def serve(
     settings: RoutingSettings,
     stop: asyncio.Event,
     on_start: Callable[[RulesWatch], object] | None = None,
 ) -> None:
-    """Route until `stop` is set; `on_start` receives the rules watch once consuming."""
-    ruleset = load_rules(settings)
-    endpoint = (
-        metrics.serve(settings.metrics.host, settings.metrics.port)
-        if settings.metrics.enabled
-        else None
-    )
+    """Route until `stop` is set; `on_start` receives the rules watch once consuming.
+
+    Raises `StartupError` when the rules, PostgreSQL or RabbitMQ stop it from starting."""
+    try:
+        ruleset = load_rules(settings)
+    except (RulesError, OSError) as exc:
+        raise rules_error(exc, settings) from None
     topology = Topology(
         prefix=settings.broker.prefix,
         queue_type=settings.broker.queue_type,
         units=ruleset.catalogue.units,
     )
-    pool = await db.create_pool(settings.db)
-    connection = await aio_pika.connect_robust(settings.broker.url)
+    pool, connection, channel = await _connect(settings, topology)
+    metrics.known_units(topology.units)
+    endpoint = (
+        metrics.serve(settings.metrics.host, settings.metrics.port)
+        if settings.metrics.enabled
+        else None
+    )
     try:
-        channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
-        await channel.set_qos(prefetch_count=settings.consumer.prefetch)
-        await declare(channel, topology)
         router = Router(pool=pool, topology=topology, ruleset=ruleset)
         await router.bind(channel)
         queue = await channel.get_queue(topology.routing_queue.name)
         watch = RulesWatch(settings, router)
         await watch.loaded(ruleset)
         watcher = asyncio.create_task(watch.watch())
+        waiting = asyncio.create_task(WaitingCases(router).run())
         loop = asyncio.get_running_loop()
         reloads: set[asyncio.Task[bool]] = set()
 
@@ -147,6 +191,7 @@ async def serve(
         await stop.wait()
         await queue.cancel(tag)
         watcher.cancel()
+        waiting.cancel()
         # The batches on their way finish first, so a stop leaves few reports to redeliver.
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(router.drained(), settings.consumer.drain_seconds)
@@ -159,13 +204,31 @@ async def serve(
         log.info("router stopped")
 
 
+def _parser() -> argparse.ArgumentParser:
+    return argparse.ArgumentParser(
+        prog="fsi-router",
+        description=(
+            "Route accepted reports: consume the routing queue, decide with the rules, store "
+            "the decision, publish each case to its unit's queue with confirms."
+        ),
+        epilog=(
+            "Settings come from the environment: FSI_DB_URL, FSI_BROKER_URL, "
+            "FSI_BROKER_PREFIX, FSI_RULES_FILE, FSI_RULES_UNITS_FILE, FSI_CONSUMER_PREFETCH, "
+            "FSI_METRICS_PORT (README.md, Settings). Exit codes: 69 PostgreSQL or RabbitMQ "
+            "unreachable, 76 RabbitMQ holds a queue or exchange with other arguments, "
+            "78 a setting or file is wrong."
+        ),
+    )
+
+
 def main() -> None:
-    """Load settings and rules (exit with a clear message when invalid) and route."""
+    """Load settings and rules (exit with one line when they, PostgreSQL or RabbitMQ stop
+    the start) and route until SIGTERM or SIGINT."""
+    _parser().parse_args()
     try:
         settings = fsi_settings.load(RoutingSettings)
-        load_rules(settings)
-    except (fsi_settings.SettingsError, RulesError) as exc:
-        sys.exit(str(exc))
+    except fsi_settings.SettingsError as exc:
+        startup.fail("fsi-router", startup.StartupError(str(exc), startup.EXIT_CONFIG))
     fsi_logging.configure(settings.log)
 
     async def run() -> None:
@@ -175,7 +238,10 @@ def main() -> None:
             loop.add_signal_handler(sig, stop.set)
         await serve(settings, stop)
 
-    asyncio.run(run())
+    try:
+        asyncio.run(run())
+    except startup.StartupError as exc:
+        startup.fail("fsi-router", exc)
 
 
 if __name__ == "__main__":

@@ -65,6 +65,19 @@ rules_refused = Gauge(
     "fsi_routing_rules_refused",
     "1 while the rules file on disk is refused and the router routes with older rules.",
 )
+unroutable = Counter(
+    "fsi_routing_unroutable",
+    "Cases the broker returned because no queue is bound for their unit (each return: a "
+    "waiting case published again and returned again counts again), by unit.",
+    ["unit"],
+)
+
+
+def known_units(units: tuple[str, ...]) -> None:
+    """Export the unroutable count of every unit of the catalogue (and triage) at 0 from the
+    start, as the labels known in code are: the alert sees the first return."""
+    for unit in (*units, "triage"):
+        unroutable.labels(unit)
 
 
 def _zeroed(counter: Counter, values: tuple[str, ...]) -> None:

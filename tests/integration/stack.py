@@ -111,10 +111,11 @@ def example(name: str, **changes: Any) -> dict[str, Any]:
 
 
 async def wait_routed(database_url: str, count: int, within: float = 15) -> None:
+    """Until `count` cases are routed: confirmed by their queues, not only decided."""
     conn = await asyncpg.connect(database_url)
     try:
         for _ in range(int(within * 20)):
-            if await conn.fetchval("SELECT count(*) FROM decisions") >= count:
+            if await conn.fetchval("SELECT count(*) FROM case_deliveries") >= count:
                 return
             await asyncio.sleep(0.05)
     finally:

@@ -227,6 +227,18 @@ async def test_status_follows_the_decision(intake: AsyncTestClient[Any], databas
             )
         with pytest.raises(asyncpg.RaiseError, match="append-only"):
             await conn.execute("UPDATE decisions SET unit = 'x'")
+        decided = [
+            (await intake.get(r.headers["location"], headers=auth("alpha"))).json()["status"]
+            for r in (routed, triaged)
+        ]
+        # Routed or triaged only once the queue confirmed the case.
+        assert decided == ["decided", "decided"]
+        for response, unit in ((routed, "oslo.vold-naere-relasjoner"), (triaged, "triage")):
+            await conn.execute(
+                "INSERT INTO case_deliveries (report_id, unit) VALUES ($1, $2)",
+                uuid.UUID(response.json()["report_id"]),
+                unit,
+            )
     finally:
         await conn.close()
     shown = [

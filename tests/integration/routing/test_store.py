@@ -74,3 +74,42 @@ async def test_stored_decisions_are_found_by_report(pool: asyncpg.Pool) -> None:
     (stood,) = await store.store_decisions(pool, [decision(decided, "oslo.a")])
     found = await store.stored_decisions(pool, [decided, undecided, uuid.uuid4()])
     assert found == {decided: stood}
+
+
+# --- confirmed deliveries and waiting cases ---------------------------------------------------
+
+
+async def _waits(pool: asyncpg.Pool, report_id: uuid.UUID) -> tuple[int, float]:
+    row = await pool.fetchrow(
+        "SELECT returns, extract(epoch FROM next_attempt_at - last_returned_at)::float8 AS wait"
+        " FROM waiting_cases WHERE report_id = $1",
+        report_id,
+    )
+    return row["returns"], round(row["wait"], 3)
+
+
+async def test_a_returned_case_waits_longer_each_time_up_to_the_cap(pool: asyncpg.Pool) -> None:
+    report_id = await a_report(pool)
+    waits = []
+    for _ in range(7):
+        # The same case returned twice in one batch counts once.
+        await store.record_outcomes(pool, [], [(report_id, "oslo.a")] * 2, 2.0, 60.0)
+        waits.append(await _waits(pool, report_id))
+    # 2 s after the first return, doubling, at most 60 s.
+    assert waits == [(1, 2.0), (2, 4.0), (3, 8.0), (4, 16.0), (5, 32.0), (6, 60.0), (7, 60.0)]
+
+
+async def test_a_confirmed_case_is_recorded_once_and_ends_its_wait(pool: asyncpg.Pool) -> None:
+    report_id = await a_report(pool)
+    await store.record_outcomes(pool, [], [(report_id, "oslo.a")], 2.0, 60.0)
+    for _ in range(2):  # delivered again (a redelivery): still one row, the first
+        await store.record_outcomes(pool, [(report_id, "oslo.a")] * 2, [], 2.0, 60.0)
+    rows = await pool.fetch("SELECT unit FROM case_deliveries WHERE report_id = $1", report_id)
+    assert [r["unit"] for r in rows] == ["oslo.a"]
+    assert await pool.fetchval(
+        "SELECT delivered_at IS NOT NULL FROM waiting_cases WHERE report_id = $1", report_id
+    )
+    # Returned afterwards (its queue deleted since): it is where it should be; it does not wait.
+    assert await store.record_outcomes(pool, [], [(report_id, "oslo.a")], 2.0, 60.0) == {}
+    with pytest.raises(asyncpg.RaiseError, match="append-only"):
+        await pool.execute("DELETE FROM case_deliveries")

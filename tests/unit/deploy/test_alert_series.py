@@ -28,16 +28,21 @@ from tests.unit.deploy.test_monitoring import CONTRACT, MONITORING, _family
 ALERTS_TEST = MONITORING / "alerts.test.yml"
 # The clients file names the sources whose outcomes are counted (services/intake/access.py).
 REPORT_SOURCES = "fsi_intake_reports_total"
+# The unit catalogue names the units whose returned cases are counted (the router's start).
+UNROUTABLE_UNITS = "fsi_routing_unroutable_total"
 
 
 def known_at_start(name: str) -> bool:
     """Whether the exporter has every series of a counter (or histogram) family before its
     first event: each label's values are known in code (enumerated in the contract), or,
-    for report outcomes, come from the clients file."""
+    for report outcomes, come from the clients file, or, for returned cases, from the unit
+    catalogue."""
     metric = CONTRACT[name]
     if metric.kind not in {"counter", "histogram"}:
         return False
-    return name == REPORT_SOURCES or all(values is not None for values in metric.labels.values())
+    return name in {REPORT_SOURCES, UNROUTABLE_UNITS} or all(
+        values is not None for values in metric.labels.values()
+    )
 
 
 def _input_series() -> list[tuple[str, str, dict[str, str], str]]:
@@ -148,6 +153,8 @@ def _exported() -> set[tuple[str, frozenset[tuple[str, str]]]]:
 def test_counters_with_known_label_values_are_exported_at_zero_from_the_start() -> None:
     sources = frozenset({"nettanmeldelse", "patrulje"})
     intake_metrics.known_sources(sources)
+    units = ("oslo.vold", "agder.okonomi")
+    routing_metrics.known_units(units)
     exported = _exported()
     for name, metric in CONTRACT.items():
         if metric.kind != "counter" or not metric.labels or not known_at_start(name):
@@ -155,6 +162,8 @@ def test_counters_with_known_label_values_are_exported_at_zero_from_the_start() 
         choices: dict[str, Any] = dict(metric.labels)
         if name == REPORT_SOURCES:
             choices["source"] = {*sources, intake_metrics.UNKNOWN_SOURCE, "other"}
+        if name == UNROUTABLE_UNITS:
+            choices["unit"] = {*units, "triage"}
         for combination in itertools.product(*choices.values()):
             labels = frozenset(zip(choices, combination, strict=True))
             assert (name, labels) in exported, (name, dict(labels))

@@ -126,6 +126,8 @@ CONTRACT: dict[str, Metric] = {
     "fsi_routing_ruleset_loaded_timestamp_seconds": Metric("gauge"),
     "fsi_routing_rule_reloads_total": Metric("counter", {"result": _values("loaded", "refused")}),
     "fsi_routing_rules_refused": Metric("gauge"),
+    # every unit of the catalogue (and triage), exported at 0 from the router's start
+    "fsi_routing_unroutable_total": Metric("counter", {"unit": None}),
 }
 
 

@@ -1,0 +1,125 @@
+"""Connecting to RabbitMQ, and saying plainly why a connection or a declare failed.
+
+`connect` is how every part opens a connection; `broker_error` turns what aio-pika raised
+into one line naming FSI_BROKER_URL's host and port (never its user or password) and the
+exit code a command leaves with.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import socket
+import urllib.parse
+
+import aio_pika
+import aiormq
+
+from services.common.startup import (
+    EXIT_CONFIG,
+    EXIT_TOPOLOGY,
+    EXIT_UNAVAILABLE,
+    StartupError,
+    where,
+)
+from services.common.topology import TopologyMismatch
+
+SCHEMES = {"amqp": 5672, "amqps": 5671}
+_NOT_FOUND = {-2, -3, -5, socket.EAI_NONAME}  # getaddrinfo's "no such host" codes
+
+
+class _TransportErrorFilter(logging.Filter):
+    """aiormq logs every failed connection attempt with its exception before raising it;
+    the caller reports the same failure in its own words, so the copy is dropped."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("error when creating transport")
+
+
+# On the logger itself, from import: every connection attempt of the process (the intake's
+# monitor too) goes through it, whoever opens it.
+logging.getLogger("aiormq.connection").addFilter(_TransportErrorFilter())
+
+
+def port_of(url: str) -> int:
+    """The default port of the URL's scheme (5672, or 5671 for amqps)."""
+    return SCHEMES.get(urllib.parse.urlsplit(url).scheme, 5672)
+
+
+def check_url(url: str, setting: str = "FSI_BROKER_URL") -> None:
+    """A `StartupError` unless the URL is amqp:// or amqps:// with a host (aio-pika reads
+    any scheme as amqp and an empty host as an error deep inside the connect)."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in SCHEMES or not parts.hostname:
+        raise StartupError(
+            f"{setting} is not a RabbitMQ URL (amqp://user:password@host:5672/vhost)", EXIT_CONFIG
+        )
+
+
+async def connect(
+    url: str, *, robust: bool = False, wait_seconds: float = 10
+) -> aio_pika.abc.AbstractConnection:
+    """A connection to RabbitMQ (robust: reconnecting by itself once established).
+
+    Raises what aio-pika raises; `broker_error` says what it means."""
+    check_url(url)
+    if robust:
+        return await aio_pika.connect_robust(url, timeout=wait_seconds)
+    return await aio_pika.connect(url, timeout=wait_seconds)
+
+
+def _reason(exc: BaseException) -> str:
+    code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
+    if isinstance(exc, socket.gaierror) or code in _NOT_FOUND:
+        return "host name not found"
+    if isinstance(exc, ConnectionRefusedError) or code == errno.ECONNREFUSED:
+        return "connection refused"
+    if isinstance(exc, TimeoutError | asyncio.TimeoutError):
+        return "no answer in time"
+    if isinstance(exc, aiormq.exceptions.AMQPConnectionError):
+        return "the connection closed before RabbitMQ answered (is it RabbitMQ on that port?)"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror[0].lower() + exc.strerror[1:]
+    return f"the connection failed ({type(exc).__name__})"
+
+
+def broker_error(exc: BaseException, url: str, setting: str = "FSI_BROKER_URL") -> StartupError:
+    """Why RabbitMQ at `url` cannot be used, as one line with its exit code."""
+    if isinstance(exc, StartupError):
+        return exc
+    at = where(url, port_of(url))
+    vhost = urllib.parse.unquote(urllib.parse.urlsplit(url).path[1:]) or "/"
+    if isinstance(exc, TopologyMismatch):
+        return StartupError(
+            f"RabbitMQ at {at} ({setting}) is reachable but its topology differs: {exc} "
+            f"(delete the {exc.difference.kind} or align its arguments; docs/operations.md)",
+            EXIT_TOPOLOGY,
+        )
+    if isinstance(
+        exc, aiormq.exceptions.ProbableAuthenticationError | aiormq.exceptions.AuthenticationError
+    ):
+        return StartupError(
+            f"RabbitMQ at {at} ({setting}) refused the login: check the user and password",
+            EXIT_CONFIG,
+        )
+    # Refusing Connection.Open is how RabbitMQ answers an unknown or forbidden virtual host
+    # (530 NOT_ALLOWED; aiormq raises it as an unexpected frame).
+    closed = isinstance(exc, aiormq.exceptions.ConnectionClosed) and exc.args[:1] == (530,)
+    if closed or isinstance(exc, aiormq.exceptions.InvalidFrameError):
+        return StartupError(
+            f"RabbitMQ at {at} ({setting}) refused to open virtual host '{vhost}': does it "
+            "exist, and may the user use it?",
+            EXIT_CONFIG,
+        )
+    if isinstance(exc, ValueError):
+        return StartupError(
+            f"{setting} is not a RabbitMQ URL (amqp://user:password@host:5672/vhost)", EXIT_CONFIG
+        )
+    return StartupError(
+        f"cannot reach RabbitMQ at {at} ({setting}): {_reason(exc)}", EXIT_UNAVAILABLE
+    )

@@ -1,0 +1,65 @@
+"""Publishing one case to its unit's queue: mandatory, persistent, confirmed, or returned.
+
+A case is routed only when a queue confirmed it. With `mandatory` RabbitMQ returns a case
+no queue is bound for (basic.return, then the confirm); aiormq raises that as `PublishError`,
+which `returned` recognises, so a missing unit queue is never taken for a delivery.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import aio_pika
+import aiormq
+import msgspec
+
+from schemas.decision import Decision
+from schemas.envelope import CASE_ROUTED_TYPE, CONTENT_TYPE
+
+_encoder = msgspec.json.Encoder()
+
+
+class CaseWire(msgspec.Struct):
+    """`CaseRouted` as written: the report spliced in as it was read, not re-encoded."""
+
+    report_id: uuid.UUID
+    report: msgspec.Raw
+    decision: Decision
+
+
+async def publish_case(
+    channel: aiormq.abc.AbstractChannel,
+    exchange: str,
+    case: CaseWire,
+    headers: dict[str, Any],
+) -> None:
+    """The case to its unit's queue (the routing key is the unit), confirmed with Basic.Ack.
+
+    Raises `aiormq.exceptions.PublishError` when the broker returned it (no queue for the
+    unit), `DeliveryError` for a negative confirm; its properties are built directly, since
+    an `aio_pika.Message` per case was a fifth of the cost of publishing it."""
+    decision = case.decision
+    confirmation = await channel.basic_publish(
+        _encoder.encode(case),
+        exchange=exchange,
+        routing_key=decision.unit,
+        properties=aiormq.spec.Basic.Properties(
+            content_type=CONTENT_TYPE,
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT.value,
+            headers=headers,
+            message_id=str(case.report_id),
+            message_type=CASE_ROUTED_TYPE,
+            priority=decision.amqp_priority,
+            timestamp=decision.decided_at,
+        ),
+        mandatory=True,
+        timeout=10,
+    )
+    if not isinstance(confirmation, aiormq.spec.Basic.Ack):  # a channel without confirms
+        raise aiormq.exceptions.DeliveryError(None, confirmation)  # type: ignore[arg-type]
+
+
+def returned(outcome: object) -> bool:
+    """Whether a publish's outcome is the broker returning the case: no queue for its unit."""
+    return isinstance(outcome, aiormq.exceptions.PublishError)

@@ -1,0 +1,108 @@
+"""`fsi-declare`: declare the whole RabbitMQ topology, unit queues included, and exit.
+
+Everything the unit catalogue (FSI_RULES_UNITS_FILE) names is declared under
+FSI_BROKER_PREFIX: the exchanges, the routing, triage and dead-letter queues and one queue
+per unit, with their bindings. Declaring is idempotent, so this is also the repair after a
+unit queue was deleted: the cases waiting for it are published again within a minute.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from pathlib import Path
+
+import aio_pika
+import msgspec
+
+from schemas import reference
+from services.common import broker, startup
+from services.common import settings as fsi_settings
+from services.common.settings import BrokerSettings
+from services.common.topology import Topology, declare
+from services.routing.reading import RulesError, read_file
+from services.routing.rules import load_catalogue
+from services.routing.settings import RulesSettings
+
+
+class DeclareSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Settings of the declare command: the broker and the unit catalogue."""
+
+    broker: BrokerSettings = BrokerSettings()
+    rules: RulesSettings = RulesSettings()
+
+
+def topology_of(settings: DeclareSettings) -> Topology:
+    """The topology with every unit of the catalogue, or a `StartupError` naming
+    FSI_RULES_UNITS_FILE."""
+    path = settings.rules.units_file
+    try:
+        catalogue = load_catalogue(read_file(Path(path)), path, reference.load())
+    except OSError as exc:
+        raise startup.StartupError(
+            f"FSI_RULES_UNITS_FILE: cannot read {path}: {exc.strerror}", startup.EXIT_CONFIG
+        ) from None
+    except RulesError as exc:
+        raise startup.StartupError(f"FSI_RULES_UNITS_FILE: {exc}", startup.EXIT_CONFIG) from None
+    return Topology(
+        prefix=settings.broker.prefix,
+        queue_type=settings.broker.queue_type,
+        units=catalogue.units,
+    )
+
+
+async def declare_all(url: str, topology: Topology) -> None:
+    """Connect, declare everything, disconnect; a `StartupError` when RabbitMQ cannot be
+    reached or holds a queue or exchange with other arguments."""
+    try:
+        connection = await broker.connect(url)
+    except (aio_pika.exceptions.AMQPError, OSError, ValueError, TimeoutError) as exc:
+        raise broker.broker_error(exc, url) from None
+    async with connection:
+        try:
+            await declare(await connection.channel(), topology)
+        except (aio_pika.exceptions.AMQPError, OSError, TimeoutError) as exc:
+            raise broker.broker_error(exc, url) from None
+
+
+def _parser() -> argparse.ArgumentParser:
+    return argparse.ArgumentParser(
+        prog="fsi-declare",
+        description=(
+            "Declare the RabbitMQ topology (exchanges, the routing, triage and dead-letter "
+            "queues, and one queue per unit of the catalogue, with their bindings) and exit. "
+            "Idempotent: also the repair for a deleted queue."
+        ),
+        epilog=(
+            "Settings come from the environment: FSI_BROKER_URL, FSI_BROKER_PREFIX, "
+            "FSI_BROKER_QUEUE_TYPE, FSI_RULES_UNITS_FILE. Exit codes: 69 RabbitMQ unreachable, "
+            "76 RabbitMQ holds a queue or exchange with other arguments, 78 a setting or file "
+            "is wrong."
+        ),
+    )
+
+
+def main() -> None:
+    """Declare the topology named by the settings, or exit with one line saying why not."""
+    _parser().parse_args()
+    try:
+        settings = fsi_settings.load(DeclareSettings)
+    except fsi_settings.SettingsError as exc:
+        startup.fail("fsi-declare", startup.StartupError(str(exc), startup.EXIT_CONFIG))
+    try:
+        topology = topology_of(settings)
+        asyncio.run(declare_all(settings.broker.url, topology))
+    except startup.StartupError as exc:
+        startup.fail("fsi-declare", exc)
+    units = len(topology.units)
+    print(
+        f"topology declared under prefix '{topology.prefix}': "
+        f"{', '.join(e.name for e in topology.exchanges)} (exchanges); "
+        f"{topology.routing_queue.name}, {topology.triage_queue.name}, "
+        f"{topology.dead_letter_queue.name} and {units} unit queues "
+        f"({topology.prefix}unit.<district>.<section>)"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,92 @@
+"""Cases waiting for their unit's queue: published again, with backoff, until one takes them.
+
+A case the broker returned (no queue bound for its unit, e.g. a queue deleted while the
+router runs) waits in `waiting_cases`. Every router looks for cases due (locked, so two
+routers never publish the same one at once) and publishes each again from the stored report
+and decision: confirmed, it is recorded as delivered and its wait ends; returned again, it
+is counted and waits longer (2 s, doubling, at most 60 s). An operator's repair
+(`fsi-declare`, which declares every unit queue of the catalogue) is thus picked up within
+a minute, without a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+from dataclasses import dataclass
+
+from services.common.logging import get_logger
+from services.routing import metrics, store
+from services.routing.cases import CaseWire, publish_case, returned
+from services.routing.consumer import FIRST_WAIT_SECONDS, MAX_WAIT_SECONDS, Router, case_headers
+from services.routing.deliveries import TRANSIENT
+
+log = get_logger("router")
+
+
+@dataclass
+class WaitingCases:
+    """Publishes due waiting cases again through the router's channel until cancelled."""
+
+    router: Router
+    poll_seconds: float = 1.0
+    batch: int = 200
+    delivered: int = 0  # waiting cases a queue took, since start
+    _failing: str | None = None  # the failure last logged, until a look succeeds
+
+    async def run(self) -> None:
+        """Look for due cases every `poll_seconds`; a database or broker failure passes
+        (logged once, not at every look)."""
+        while True:
+            try:
+                while await self.retry_due() == self.batch:
+                    pass  # a full batch: more may be due
+                self._failing = None
+            except TRANSIENT as exc:
+                if self._failing != type(exc).__name__:
+                    log.warning("publishing waiting cases failed", error=type(exc).__name__)
+                self._failing = type(exc).__name__
+            await asyncio.sleep(self.poll_seconds)
+
+    async def retry_due(self) -> int:
+        """Publish the cases due now, once each; how many were due."""
+        async with self.router.pool.acquire() as conn, conn.transaction():
+            due = await store.due_waiting_cases(conn, self.batch)
+            if not due:
+                return 0
+            channel, exchange = await self.router.case_channel()
+            results = await asyncio.gather(
+                *(
+                    publish_case(
+                        channel,
+                        exchange,
+                        CaseWire(c.report_id, c.report, c.decision),
+                        case_headers(c.decision),
+                    )
+                    for c in due
+                ),
+                return_exceptions=True,
+            )
+            outcomes = [
+                (c.report_id, c.decision.unit, r) for c, r in zip(due, results, strict=True)
+            ]
+            confirmed = [(i, unit) for i, unit, r in outcomes if r is None]
+            bounced = [(i, unit) for i, unit, r in outcomes if returned(r)]
+            # A case neither confirmed nor returned (the channel failed) keeps its time and
+            # is tried again at the next look.
+            await store.record_outcomes(
+                conn, confirmed, bounced, FIRST_WAIT_SECONDS, MAX_WAIT_SECONDS
+            )
+        self.delivered += len(confirmed)
+        for report_id, unit in confirmed:
+            log.info("waiting case routed", report_id=str(report_id), unit=unit)
+        # One line per unit, not per case: a missing queue may hold back many.
+        for unit, cases in collections.Counter(unit for _, unit in bounced).items():
+            metrics.unroutable.labels(unit).inc(cases)
+            log.warning(
+                "cases still wait: no queue for their unit",
+                unit=unit,
+                queue=self.router.topology.case_queue(unit).name,
+                cases=cases,
+            )
+        return len(due)

@@ -1,0 +1,166 @@
+"""A case whose queue is missing is never reported as routed: RabbitMQ returns it (mandatory
+publish), the router counts and logs it by unit and keeps it waiting in PostgreSQL, and the
+status says so; `fsi-declare`, the operator's repair, lets it through within a minute."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+import aio_pika
+import asyncpg
+from prometheus_client import REGISTRY
+
+from services.common.topology import REPORT_ACCEPTED_KEY
+from tests.conftest import LogCapture
+from tests.integration.conftest import auth
+from tests.integration.stack import Stack, example, take, wait_routed
+from tests.support.broker_inputs import command, run_script
+
+DV_UNIT = "trondelag.vold-naere-relasjoner"  # where the domestic-violence example goes
+
+
+def unroutable(unit: str) -> float:
+    return REGISTRY.get_sample_value("fsi_routing_unroutable_total", {"unit": unit}) or 0.0
+
+
+async def status(stack: Stack, report_id: str) -> str:
+    shown = await stack.intake.get(f"/v1/reports/{report_id}", headers=auth("alpha"))
+    return str(shown.json()["status"])
+
+
+async def until_status(stack: Stack, report_id: str, wanted: str, within: float = 30) -> None:
+    for _ in range(int(within * 10)):
+        if await status(stack, report_id) == wanted:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(
+        f"{report_id} not {wanted} in {within} s: {await status(stack, report_id)}"
+    )
+
+
+async def rows(stack: Stack, sql: str, report_id: str) -> list[asyncpg.Record]:
+    conn = await asyncpg.connect(stack.database_url)
+    try:
+        return list(await conn.fetch(sql, uuid.UUID(report_id)))
+    finally:
+        await conn.close()
+
+
+async def declare_again(stack: Stack, amqp_url: str) -> None:
+    """The operator's repair: `fsi-declare` under the stack's prefix."""
+    answer = await command(
+        "fsi-declare", FSI_BROKER_URL=amqp_url, FSI_BROKER_PREFIX=stack.topology.prefix
+    )
+    assert answer.code == 0, answer.err
+
+
+async def test_a_unit_queue_deleted_while_the_router_runs(
+    stack: Stack, amqp_url: str, log_capture: LogCapture
+) -> None:
+    queue_name = stack.topology.unit_queue(DV_UNIT).name
+    # real-inputs-1/delete-queue.py, as an operator ran it
+    run_script("delete-queue", amqp_url, stack.topology.prefix, queue_name)
+    before = unroutable(DV_UNIT)
+    posted = await stack.intake.post(
+        "/v1/reports", json=example("domestic-violence"), headers=auth("alpha")
+    )
+    report_id = posted.json()["report_id"]
+    await until_status(stack, report_id, "waiting_for_unit_queue")
+    assert unroutable(DV_UNIT) >= before + 1
+    assert not await rows(stack, "SELECT 1 FROM case_deliveries WHERE report_id = $1", report_id)
+    (waiting,) = await rows(
+        stack, "SELECT unit, returns FROM waiting_cases WHERE report_id = $1", report_id
+    )
+    assert waiting["unit"] == DV_UNIT
+    logged = [line for _, line in log_capture.lines if "case returned" in line]
+    assert any(report_id in line and DV_UNIT in line and queue_name in line for line in logged)
+    overview = (await stack.intake.get("/v1/ops/overview", headers=auth("ops"))).json()
+    assert report_id not in {case["report_id"] for case in overview["latest"]}
+
+    await declare_again(stack, amqp_url)
+    await until_status(stack, report_id, "routed", within=60)
+    (delivered,) = await rows(
+        stack, "SELECT unit FROM case_deliveries WHERE report_id = $1", report_id
+    )
+    assert delivered["unit"] == DV_UNIT
+    got = await take(await stack.queue(queue_name), 2)
+    assert [m.message_id for m in got] == [report_id]  # returned copies never arrived
+
+
+async def test_the_triage_queue_deleted_keeps_a_triage_case_waiting(
+    stack: Stack, amqp_url: str
+) -> None:
+    run_script("delete-queue", amqp_url, stack.topology.prefix, stack.topology.triage_queue.name)
+    body = example("bicycle-theft")
+    body["incident"]["municipality"] = "9998"  # unknown: triage
+    posted = await stack.intake.post("/v1/reports", json=body, headers=auth("alpha"))
+    report_id = posted.json()["report_id"]
+    await until_status(stack, report_id, "waiting_for_unit_queue")
+    assert unroutable("triage") >= 1
+    await declare_again(stack, amqp_url)
+    await until_status(stack, report_id, "triaged", within=60)
+
+
+async def _republish(stack: Stack, report_id: str) -> None:
+    """The accepted message again, as the relay sends it after a crash before its mark."""
+    conn = await asyncpg.connect(stack.database_url)
+    try:
+        payload = await conn.fetchval(
+            "SELECT payload FROM outbox WHERE report_id = $1", uuid.UUID(report_id)
+        )
+    finally:
+        await conn.close()
+    reports = await stack.channel.get_exchange(stack.topology.reports_exchange.name)
+    await reports.publish(
+        aio_pika.Message(payload, message_id=report_id), routing_key=REPORT_ACCEPTED_KEY
+    )
+
+
+async def _confirmed(stack: Stack, report_id: str) -> list[Any]:
+    return [
+        r["confirmed_at"]
+        for r in await rows(
+            stack, "SELECT confirmed_at FROM case_deliveries WHERE report_id = $1", report_id
+        )
+    ]
+
+
+async def test_a_report_delivered_again_stays_confirmed_once(stack: Stack) -> None:
+    posted = await stack.intake.post(
+        "/v1/reports", json=example("domestic-violence"), headers=auth("alpha")
+    )
+    report_id = posted.json()["report_id"]
+    await wait_routed(stack.database_url, 1)
+    first = await _confirmed(stack, report_id)
+    await _republish(stack, report_id)
+    queue = await stack.queue(stack.topology.unit_queue(DV_UNIT).name)
+    got = await take(queue, 2)
+    assert [m.message_id for m in got] == [report_id, report_id]  # at-least-once on the wire
+    assert await _confirmed(stack, report_id) == first  # one delivery, the first
+    assert await status(stack, report_id) == "routed"
+
+
+async def test_a_redelivery_returned_after_its_queue_went_is_still_routed(
+    stack: Stack, amqp_url: str
+) -> None:
+    posted = await stack.intake.post(
+        "/v1/reports", json=example("domestic-violence"), headers=auth("alpha")
+    )
+    report_id = posted.json()["report_id"]
+    await wait_routed(stack.database_url, 1)
+    queue_name = stack.topology.unit_queue(DV_UNIT).name
+    run_script("delete-queue", amqp_url, stack.topology.prefix, queue_name)
+    before = unroutable(DV_UNIT)
+    await _republish(stack, report_id)
+    for _ in range(100):
+        if unroutable(DV_UNIT) > before:
+            break
+        await asyncio.sleep(0.1)
+    assert unroutable(DV_UNIT) == before + 1  # the return is counted
+    # The queue confirmed it before: it stays routed, and nothing waits.
+    assert await status(stack, report_id) == "routed"
+    assert not await rows(stack, "SELECT 1 FROM waiting_cases WHERE report_id = $1", report_id)
+    routing = await stack.queue(stack.topology.routing_queue.name)
+    assert routing.declaration_result.message_count == 0
