@@ -182,5 +182,5 @@ def create_app(settings: IntakeSettings, *, configure_logging: bool = True) -> L
     app.state.max_batch_body_bytes = settings.http.max_batch_body_bytes
     app.state.body_timeout_seconds = settings.http.body_timeout_seconds
     app.state.ops_refresh_seconds = max(5, round(settings.ops.interval_seconds))
-    openapi.complete(app)
+    openapi.complete(app, settings.http.max_batch_items)
     return app

@@ -206,9 +206,55 @@ async def test_health_and_openapi(intake: AsyncTestClient[Any]) -> None:
     assert "application/problem+json" in submit["responses"]["422"]["content"]
     accepted = submit["responses"]["202"]["content"]["application/json"]["schema"]["$ref"]
     assert spec["components"]["schemas"][accepted.rsplit("/", 1)[1]]["required"] == ["report_id"]
-    sources = spec["paths"]["/v1/sources/{format_name}/reports"]["post"]["requestBody"]
-    assert len(sources["content"]["application/json"]["schema"]["oneOf"]) == 3
     assert "occurred_from" in spec["components"]["schemas"]["Incident"]["properties"]
+
+
+async def test_the_openapi_document_says_what_the_server_does(
+    intake: AsyncTestClient[Any],
+) -> None:
+    spec = (await intake.get("/schema/openapi.json")).json()
+    schemas, paths = spec["components"]["schemas"], spec["paths"]
+    # Time fields are RFC 3339 date-times (or Norwegian local time without an offset).
+    occurred = schemas["Incident"]["properties"]["occurred_from"]
+    assert occurred["anyOf"][0]["format"] == "date-time"
+    assert schemas["ReportView"]["properties"]["received_at"]["format"] == "date-time"
+    # An offence needs a code or a label.
+    assert [a["required"] for a in schemas["Offence"]["anyOf"]] == [["code"], ["label"]]
+    # One operation per source format, each with its own body.
+    for name, struct in (("citizen", "Citizen"), ("patrol", "Patrol"), ("agency", "Agency")):
+        body = paths[f"/v1/sources/{name}/reports"]["post"]["requestBody"]["content"]
+        assert body["application/json"]["schema"]["$ref"].endswith(f"/{struct}Report")
+    assert "/v1/sources/{format_name}/reports" not in paths
+    # Batch items are judged one by one: any value is an item, outcomes are named.
+    items = schemas["BatchRequest"]["properties"]["reports"]["items"]
+    assert {} in items["anyOf"]
+    assert "invalid" in schemas["ItemResult"]["properties"]["outcome"]["enum"]
+    # The API key, and the headers and answers the server gives.
+    assert spec["components"]["securitySchemes"]["apiKey"]["scheme"] == "bearer"
+    answers = paths["/v1/reports"]["post"]["responses"]
+    assert {
+        "200",
+        "202",
+        "400",
+        "401",
+        "403",
+        "408",
+        "409",
+        "413",
+        "415",
+        "422",
+        "429",
+        "503",
+    } <= set(answers)
+    assert answers["202"]["headers"]["Location"]["required"] is True
+    assert answers["401"]["headers"]["WWW-Authenticate"]["required"] is True
+    assert answers["429"]["headers"]["Retry-After"]["required"] is True
+    assert answers["503"]["headers"]["Retry-After"]["required"] is True
+    assert "Accept-Encoding" in answers["415"]["headers"]
+    assert paths["/v1/reports/{report_id}"]["get"]["security"] == [{"apiKey": []}]
+    # HEAD answers as GET does, without a body.
+    head = paths["/healthz"]["head"]["responses"]["200"]
+    assert "content" not in head
 
 
 async def test_status_follows_the_decision(intake: AsyncTestClient[Any], database_url: str) -> None:
