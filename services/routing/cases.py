@@ -63,3 +63,12 @@ async def publish_case(
 def returned(outcome: object) -> bool:
     """Whether a publish's outcome is the broker returning the case: no queue for its unit."""
     return isinstance(outcome, aiormq.exceptions.PublishError)
+
+
+def unroutable_target(exc: BaseException) -> str | None:
+    """Where a returned message was going (`exchange/routing key`), for a log line; None for
+    any other failure."""
+    if not returned(exc):
+        return None
+    frame = getattr(exc, "frame", None)
+    return f"{getattr(frame, 'exchange', '?')}/{getattr(frame, 'routing_key', '?')}"

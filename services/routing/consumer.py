@@ -30,7 +30,7 @@ from schemas.envelope import REPORT_ACCEPTED_TYPE
 from services.common.logging import get_logger
 from services.common.topology import Topology
 from services.routing import metrics, store
-from services.routing.cases import CaseWire, publish_case, returned
+from services.routing.cases import CaseWire, publish_case, returned, unroutable_target
 from services.routing.deliveries import (
     TRANSIENT,
     Delivery,
@@ -118,7 +118,7 @@ class Router:
     retry_seconds: float = 2.0
     max_batch: int = 64
     batches_in_flight: int = 2
-    routed: int = 0  # reports acknowledged after routing, since start
+    routed: int = 0  # reports whose case a queue confirmed, since start
     _channel: aio_pika.abc.AbstractChannel | None = None
     _cases: str = ""  # the cases exchange's name
     _dead_letters: aio_pika.abc.AbstractExchange | None = None
@@ -283,6 +283,8 @@ class Router:
         log.warning(
             "routing failed; the reports go back to the queue",
             error=type(exc).__name__,
+            # A dead letter returned: the dead-letter queue is missing (fsi-declare repairs).
+            unroutable=unroutable_target(exc),
             reports=len(messages),
         )
         await asyncio.sleep(self.retry_seconds)

@@ -164,3 +164,23 @@ async def test_a_redelivery_returned_after_its_queue_went_is_still_routed(
     assert not await rows(stack, "SELECT 1 FROM waiting_cases WHERE report_id = $1", report_id)
     routing = await stack.queue(stack.topology.routing_queue.name)
     assert routing.declaration_result.message_count == 0
+
+
+async def test_the_dead_letter_queue_deleted_keeps_poison_named_until_declared(
+    stack: Stack, amqp_url: str, log_capture: LogCapture
+) -> None:
+    dead_letter = stack.topology.dead_letter_queue.name
+    run_script("delete-queue", amqp_url, stack.topology.prefix, dead_letter)
+    reports = await stack.channel.get_exchange(stack.topology.reports_exchange.name)
+    await reports.publish(aio_pika.Message(b"\xff not json"), routing_key=REPORT_ACCEPTED_KEY)
+    target = f"{stack.topology.dead_letter_exchange.name}/"
+    for _ in range(100):
+        named = [line for _, line in log_capture.lines if target in line]
+        if named:
+            break
+        await asyncio.sleep(0.1)
+    assert named, "the returned dead letter was not named"
+    assert "routing failed; the reports go back to the queue" in named[0]
+    await declare_again(stack, amqp_url)
+    (dead,) = await take(await stack.queue(dead_letter), 1)
+    assert dead.headers["x-fsi-reason"].startswith("not a fsi.report.accepted.v1 message")
