@@ -52,6 +52,7 @@ MATRIX = {
     "GET /ops/login":                    (200, 200,  200, 200,  200,  200, 200,  200),
     "POST /ops/login":                   (401, 401,  401, 401,  401,  303, 401,  401),
     "POST /ops/logout":                  (303, 303,  303, 303,  303,  303, 303,  303),
+    "GET /ops/static/ops.js":            (200, 200,  200, 200,  200,  200, 200,  200),
     "GET /metrics":                      (200, 200,  200, 200,  200,  200, 200,  200),
     "GET /healthz":                      (200, 200,  200, 200,  200,  200, 200,  200),
     "GET /readyz":                       (200, 200,  200, 200,  200,  200, 200,  200),
@@ -163,7 +164,7 @@ async def seeded(
     amqp_url: str,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[Seeded]:
-    """One intake for the whole matrix (128 cells), with a database and prefix of its own."""
+    """One intake for the whole matrix (136 cells), with a database and prefix of its own."""
     name = f"fsi_test_{RUN_ID}_matrix_{uuid.uuid4().hex[:6]}"
     template = template_database_url.rsplit("/", 1)[1]
     await _admin(admin_db_url, f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
@@ -291,6 +292,7 @@ def test_the_matrix_covers_every_route_of_the_app() -> None:
     }
     called = {
         re.sub(r"/v1/sources/\w+/", "/v1/sources/{format_name:str}/", call)
+        .replace("/ops/static/ops.js", "/ops/static/{name:str}")
         .replace("{own}", "{report_id:uuid}")
         .replace("{other}", "{report_id:uuid}")
         for call in MATRIX
