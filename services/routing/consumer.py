@@ -66,7 +66,8 @@ def triage_reason(decision: Decision, quality_issues: bool) -> str | None:
     return "quality_issues" if quality_issues else "rule"
 
 
-def _count(decision: Decision, quality_issues: bool) -> None:
+def count_decision(decision: Decision, quality_issues: bool) -> None:
+    """Count a decision whose case a queue confirmed for the first time."""
     metrics.decisions.labels(decision.district or "", decision.unit, decision.priority.value).inc()
     for rule in decision.matched_rules:
         metrics.rule_matches.labels(rule).inc()
@@ -299,7 +300,7 @@ class Router:
             assert decision is not None
             metrics.handle_seconds.observe(now - d.received)
             if d.fresh:
-                _count(decision, bool(d.report.quality_issues))
+                count_decision(decision, bool(d.report.quality_issues))
             if d.message.redelivered:
                 metrics.redeliveries.inc()
             log.info(

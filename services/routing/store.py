@@ -167,10 +167,12 @@ class WaitingCase(msgspec.Struct):
     report_id: uuid.UUID
     report: msgspec.Raw
     decision: Decision
+    quality_issues: bool  # whether the report has any (a triage reason of the decision)
 
 
 _DUE = """
-SELECT w.report_id, r.report::text AS report, d.decision::text AS decision
+SELECT w.report_id, r.report::text AS report, d.decision::text AS decision,
+       r.quality_issues <> '[]'::jsonb AS quality_issues
 FROM waiting_cases w
 JOIN reports r ON r.id = w.report_id
 JOIN decisions d ON d.report_id = w.report_id
@@ -189,6 +191,7 @@ async def due_waiting_cases(conn: asyncpg.Connection, limit: int) -> list[Waitin
             r["report_id"],
             msgspec.Raw(r["report"].encode()),
             msgspec.json.decode(r["decision"], type=Decision),
+            r["quality_issues"],
         )
         for r in await conn.fetch(_DUE, limit)
     ]

@@ -18,7 +18,13 @@ from dataclasses import dataclass
 from services.common.logging import get_logger
 from services.routing import metrics, store
 from services.routing.cases import CaseWire, publish_case, returned
-from services.routing.consumer import FIRST_WAIT_SECONDS, MAX_WAIT_SECONDS, Router, case_headers
+from services.routing.consumer import (
+    FIRST_WAIT_SECONDS,
+    MAX_WAIT_SECONDS,
+    Router,
+    case_headers,
+    count_decision,
+)
 from services.routing.deliveries import TRANSIENT
 
 log = get_logger("router")
@@ -67,19 +73,20 @@ class WaitingCases:
                 ),
                 return_exceptions=True,
             )
-            outcomes = [
-                (c.report_id, c.decision.unit, r) for c, r in zip(due, results, strict=True)
-            ]
-            confirmed = [(i, unit) for i, unit, r in outcomes if r is None]
-            bounced = [(i, unit) for i, unit, r in outcomes if returned(r)]
+            outcomes = list(zip(due, results, strict=True))
+            taken = [c for c, r in outcomes if r is None]
+            confirmed = [(c.report_id, c.decision.unit) for c in taken]
+            bounced = [(c.report_id, c.decision.unit) for c, r in outcomes if returned(r)]
             # A case neither confirmed nor returned (the channel failed) keeps its time and
             # is tried again at the next look.
             await store.record_outcomes(
                 conn, confirmed, bounced, FIRST_WAIT_SECONDS, MAX_WAIT_SECONDS
             )
         self.delivered += len(confirmed)
-        for report_id, unit in confirmed:
-            log.info("waiting case routed", report_id=str(report_id), unit=unit)
+        for case in taken:
+            # Its first confirmation (a case a queue took before never waits): counted now.
+            count_decision(case.decision, case.quality_issues)
+            log.info("waiting case routed", report_id=str(case.report_id), unit=case.decision.unit)
         # One line per unit, not per case: a missing queue may hold back many.
         for unit, cases in collections.Counter(unit for _, unit in bounced).items():
             metrics.unroutable.labels(unit).inc(cases)

@@ -78,9 +78,15 @@ async def test_a_unit_queue_deleted_while_the_router_runs(
     assert any(report_id in line and DV_UNIT in line and queue_name in line for line in logged)
     overview = (await stack.intake.get("/v1/ops/overview", headers=auth("ops"))).json()
     assert report_id not in {case["report_id"] for case in overview["latest"]}
+    shown = await stack.intake.get(f"/v1/reports/{report_id}", headers=auth("alpha"))
+    decision = shown.json()["decision"]
+    labels = {"district": decision["district"], "unit": DV_UNIT, "priority": decision["priority"]}
+    counted = REGISTRY.get_sample_value("fsi_routing_decisions_total", labels) or 0.0
 
     await declare_again(stack, amqp_url)
     await until_status(stack, report_id, "routed", within=60)
+    # Counted as routed once, when its queue took it.
+    assert REGISTRY.get_sample_value("fsi_routing_decisions_total", labels) == counted + 1
     (delivered,) = await rows(
         stack, "SELECT unit FROM case_deliveries WHERE report_id = $1", report_id
     )
