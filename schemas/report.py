@@ -16,6 +16,8 @@ SCHEMA_VERSION = 1
 # Times outside these years are typing errors, not crimes; they are refused structurally
 # (and would overflow when converted to UTC).
 EARLIEST_YEAR, LATEST_YEAR = 1900, 2100
+# An age at the incident past this is a typing error in a date, not a person.
+MAX_AGE = 150
 
 # Text: at least one character that is not white space (trimming never leaves ""), and no
 # U+0000, which no PostgreSQL text can hold.
@@ -116,7 +118,7 @@ class Person(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     phone: Annotated[str, Meta(min_length=1, max_length=40, pattern=TEXT)] | None = None
     arrested_at: dt.datetime | None = None
     id_kind: IdKind | None = None
-    age_at_incident: Annotated[int, Meta(ge=0, le=150)] | None = None
+    age_at_incident: Annotated[int, Meta(ge=0, le=MAX_AGE)] | None = None
 
     def __post_init__(self) -> None:
         _in_range("birth_date", self.birth_date)

@@ -190,15 +190,8 @@ SOURCE_TEXTS: dict[str, dict[str, str]] = {
     "AgencyParty": {"fodselsnummer": TEXT, "navn": TEXT},
 }
 # Rules across fields, which JSON Schema cannot state: said in the schemas' descriptions.
-_AGE = (
-    "A person is at most 150 years old at the incident, by birth date or identity number "
-    "(else a 422)."
-)
 CROSS_FIELD = {
     "Incident": "`occurred_to`, when given, is not before `occurred_from` (else a 422).",
-    "Person": _AGE,
-    "CitizenPerson": _AGE,
-    "PatrolPerson": _AGE,
     "CitizenReport": (
         "`hendelse_til`, when given, is not before `hendelse_fra`; a person's `fornavn` and "
         "`etternavn` together (with a space) are at most 200 characters (else a 422)."

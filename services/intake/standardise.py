@@ -15,7 +15,7 @@ import phonenumbers
 
 from schemas.localtime import OSLO, Kind, Readings, fits_period, period, readings
 from schemas.reference import Reference
-from schemas.report import IdKind, Incident, Person, Report, Role
+from schemas.report import MAX_AGE, IdKind, Incident, Person, Report, Role
 from services.common.identity import IdentityError, age_on, classify, valid_orgnr
 from services.intake import lawrefs, municipality
 from services.intake.findings import Findings, local
@@ -94,6 +94,14 @@ def _person(
     age = age_on(born, incident_day) if born is not None and born <= incident_day else None
     if born is not None and born > incident_day:
         found.issue("person.born_after_incident", f"{path}.birth_date", "born after the incident")
+    if age is not None and age > MAX_AGE:
+        # A date typed wrong, not a person: no age rather than a report refused.
+        found.issue(
+            "person.age_implausible",
+            f"{path}.birth_date",
+            f"born more than {MAX_AGE} years before the incident",
+        )
+        age = None
     if arrested is not None and age is None:
         # The custody deadline (strpl. § 183) is shorter under 18: someone must find out.
         found.issue(

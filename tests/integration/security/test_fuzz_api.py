@@ -124,26 +124,13 @@ def _ordered(body: Any, start: str, end: str, form: str | None = None) -> bool:
     return begun is None or ended is None or ended >= begun
 
 
-def _ages(body: Any, start: str, people: list[Any], born: str, form: str | None) -> bool:
-    """No one older than 150 at the incident (the intake computes the age at it)."""
-    begun = _instant(body.get(start), form + " %H:%M" if form else None)
-    for person in people:
-        birth = _instant(person.get(born), form) if isinstance(person, dict) else None
-        if begun is not None and birth is not None and (begun - birth).days > 150 * 365.25:
-            return False
-    return True
-
-
 def keeps_rules_across_fields(path: str, body: Any) -> bool:
     """The rules across fields that the document states in words (JSON Schema cannot)."""
     if not isinstance(body, dict):
         return True
     if path == "/v1/reports":
         incident = body.get("incident") if isinstance(body.get("incident"), dict) else {}
-        persons = body.get("persons") if isinstance(body.get("persons"), list) else []
-        return _ordered(incident, "occurred_from", "occurred_to") and _ages(
-            incident, "occurred_from", persons, "birth_date", None
-        )
+        return _ordered(incident, "occurred_from", "occurred_to")
     if path == "/v1/sources/citizen/reports":
         people = [body.get("anmelder"), *body.get("mistenkte", []), *body.get("vitner", [])]
         names = [
@@ -151,14 +138,11 @@ def keeps_rules_across_fields(path: str, body: Any) -> bool:
             for p in people
             if isinstance(p, dict)
         ]
-        return (
-            _ordered(body, "hendelse_fra", "hendelse_til", "%d.%m.%Y %H:%M")
-            and all(len(name) <= 200 for name in names)
-            and _ages(body, "hendelse_fra", people, "fodselsdato", "%d.%m.%Y")
+        return _ordered(body, "hendelse_fra", "hendelse_til", "%d.%m.%Y %H:%M") and all(
+            len(name) <= 200 for name in names
         )
     if path == "/v1/sources/patrol/reports":
-        people = body.get("people") if isinstance(body.get("people"), list) else []
-        return _ordered(body, "started", "ended") and _ages(body, "started", people, "dob", None)
+        return _ordered(body, "started", "ended")
     if path == "/v1/sources/agency/reports":
         return _ordered(body.get("gjerningsperiode"), "fra", "til")
     return True

@@ -184,3 +184,26 @@ def test_incident_after_its_report_is_flagged() -> None:
     assert ("time.incident_after_report", "$.incident.occurred_from") in {
         (q.code, q.path) for q in out.quality_issues
     }
+
+
+@pytest.mark.parametrize(
+    ("born", "occurred", "age"),
+    [
+        # 1901-01-01 to 2060-01-01 is 159 whole years: past the contract's 150.
+        ("1901-01-01", "2060-01-01T12:00:00+01:00", None),
+        # 1909-06-02 to 2059-06-01 is 149 years and 364 days: 149, a possible age.
+        ("1909-06-02", "2059-06-01T12:00:00+01:00", 149),
+    ],
+)
+def test_an_age_past_150_is_a_quality_issue_not_a_refusal(
+    born: str, occurred: str, age: int | None
+) -> None:
+    report = make(
+        incident={"occurred_from": occurred, "description": "hendelse"},
+        persons=[{"role": "victim", "birth_date": born}],
+    )
+    out = standardise(report, REF, RECEIVED)
+    assert out.persons[0].age_at_incident == age
+    assert ("person.age_implausible" in codes(out)) is (age is None)
+    # What comes out still meets the contract (a 422 "after standardisation" before).
+    msgspec.convert(msgspec.to_builtins(out), Report)
