@@ -18,7 +18,6 @@ from litestar.middleware.session.client_side import CookieBackendConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsPlugin
-from litestar.plugins.prometheus import PrometheusController
 from litestar.template.config import TemplateConfig
 
 from schemas import reference
@@ -143,7 +142,7 @@ def create_app(settings: IntakeSettings, *, configure_logging: bool = True) -> L
         api.SourcesController,
         api.healthz,
         api.readyz,
-        PrometheusController,
+        metrics.endpoint,
         ops_api.OpsController,
     ]
     app = Litestar(

@@ -15,9 +15,10 @@ import functools
 import time
 from typing import Any
 
-from litestar.enums import ScopeType
+from litestar import Response, route
+from litestar.enums import HttpMethod, ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 
 RESULTS = ("accepted", "soft_flagged", "duplicate", "conflict", "invalid", "refused")
 PUBLISH_RESULTS = ("published", "failed")
@@ -134,3 +135,11 @@ def http_metrics(app: ASGIApp) -> ASGIApp:
                 errors.inc()
 
     return middleware
+
+
+@route("/metrics", http_method=[HttpMethod.GET, HttpMethod.HEAD], tags=["health"])
+async def endpoint() -> Response[bytes]:
+    """This process's metrics in Prometheus' text format (HEAD: the same without a body).
+    Litestar's `PrometheusController` answers GET only; with several workers each has its
+    own registry, so one intake process is one scrape target."""
+    return Response(generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -15,7 +15,7 @@ import hmac
 from pathlib import Path
 from typing import Annotated, Any
 
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Request, Response, post, route
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath
 from litestar.response import Redirect, Template
@@ -24,7 +24,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_303_SEE_OTHER
 from schemas.report import OSLO
 from services.common.logging import get_logger
 from services.intake.access import Client
-from services.intake.api import problem, state_of
+from services.intake.api import GET_AND_HEAD, problem, state_of
 from services.intake.ops import Overview
 
 log = get_logger("ops")
@@ -117,12 +117,19 @@ class OpsController(Controller):
     tags = ("operations",)
     include_in_schema = True
 
-    @get("/v1/ops/overview", summary="The operations overview (operators)")
+    @route(
+        "/v1/ops/overview", http_method=GET_AND_HEAD, summary="The operations overview (operators)"
+    )
     async def overview(self, request: Request[Any, Any, Any]) -> Overview:
         _require_operator(request)
         return _overview(request)
 
-    @get("/ops", summary="The operations page (operators)", include_in_schema=False)
+    @route(
+        "/ops",
+        http_method=GET_AND_HEAD,
+        summary="The operations page (operators)",
+        include_in_schema=False,
+    )
     async def page(self, request: Request[Any, Any, Any]) -> Template | Redirect:
         client = _operator(request, allow_session=True)
         if client is None:
@@ -145,7 +152,7 @@ class OpsController(Controller):
             headers=PAGE_HEADERS,
         )
 
-    @get("/ops/static/{name:str}", include_in_schema=False)
+    @route("/ops/static/{name:str}", http_method=GET_AND_HEAD, include_in_schema=False)
     async def static(self, name: FromPath[str]) -> Response[bytes]:
         """The page's style and script (public: no data in them)."""
         found = _ASSETS.get(name)
@@ -161,7 +168,7 @@ class OpsController(Controller):
             },
         )
 
-    @get("/ops/login", include_in_schema=False)
+    @route("/ops/login", http_method=GET_AND_HEAD, include_in_schema=False)
     async def login_form(self) -> Template:
         return Template("login.html", context={"error": None, "asset": asset}, headers=PAGE_HEADERS)
 

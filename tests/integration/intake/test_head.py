@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import time
 from collections.abc import Callable, Iterator
 
 import httpx
@@ -73,3 +74,41 @@ def test_head_is_no_way_around_a_post_only_route(server: str) -> None:
     status, fields, rest = head(server, "/v1/reports/batch", auth("alpha"))
     assert (status, rest) == (405, b"")
     assert set(fields["allow"].split(", ")) == {"OPTIONS", "POST"}
+
+
+def test_every_get_route_of_ours_answers_head(
+    intake_settings: Callable[..., IntakeSettings],
+) -> None:
+    app = create_app(intake_settings(), configure_logging=False)
+    get_only = {
+        route.path
+        for route in app.routes
+        if "GET" in getattr(route, "methods", set())
+        and "HEAD" not in route.methods  # type: ignore[attr-defined]
+        and not route.path.startswith("/schema")  # Litestar's own OpenAPI renderings
+    }
+    assert get_only == set()
+
+
+@pytest.mark.parametrize(
+    ("path", "who"),
+    [
+        ("/metrics", None),
+        ("/ops/login", None),
+        ("/ops/static/ops.js", None),
+        ("/v1/ops/overview", "ops"),
+    ],
+)
+def test_metrics_and_operations_answer_head_like_get(
+    server: str, path: str, who: str | None
+) -> None:
+    headers = auth(who) if who else {}
+    got = httpx.get(f"{server}{path}", headers=headers)
+    for _ in range(100):  # the overview answers 503 until the monitor's first reading
+        if got.status_code != 503:
+            break
+        time.sleep(0.1)
+        got = httpx.get(f"{server}{path}", headers=headers)
+    status, fields, rest = head(server, path, headers)
+    assert (status, rest) == (got.status_code, b"")
+    assert fields["content-type"] == got.headers["content-type"]

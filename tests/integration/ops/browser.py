@@ -122,13 +122,14 @@ async def browser() -> AsyncIterator[Browser]:
 
 
 async def sign_in(page: Page, url: str) -> None:
-    """Sign in on /ops/login with the operator key and wait for the first figures."""
+    """Sign in on /ops/login with the operator key and wait for the first figures, the
+    units among them (they come from the router's first rule load, read by the monitor)."""
     await page.goto(f"{url}/ops")
     assert page.url.endswith("/ops/login")
     await page.fill("#key", KEYS["ops"])
     await page.click("button[type=submit]")
     for _ in range(40):
-        if await page.query_selector("#districts"):
+        if await page.query_selector("#districts tr[data-unit]"):
             return
         await asyncio.sleep(0.5)
         await page.reload()
