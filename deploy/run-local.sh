@@ -36,7 +36,13 @@ The router sends it to the unit queue ${PREFIX}unit.trondelag.vold-naere-relasjo
 Rules: deploy/routing/rules.yaml (reloaded when changed).
 
 MSG
+# Both in the background, and the script waits for them: a signal that arrives while one is
+# still starting is then handled at once (bash defers a trap until a foreground command
+# ends, so an intake started just after Ctrl-C or a TERM would keep the script alive).
+# When either ends, or the script is stopped, the other is stopped too.
+trap 'trap - EXIT; kill $(jobs -p) 2>/dev/null; wait' EXIT
+trap 'exit 143' TERM
+trap 'exit 130' INT
 .venv/bin/fsi-router &
-ROUTER=$!
-trap 'kill $ROUTER 2>/dev/null; wait $ROUTER 2>/dev/null' EXIT INT TERM
-.venv/bin/fsi-intake
+.venv/bin/fsi-intake &
+wait -n
