@@ -40,8 +40,8 @@ unacked_gauge = Gauge(
 consumers_gauge = Gauge("fsi_queue_consumers", "Consumers of a queue.", _LABELS)
 deadline_gauge = Gauge(
     "fsi_cases_deadline",
-    "Routed cases by deadline window (overdue: passed within the look-back; due_7d includes "
-    "due_24h).",
+    "Cases decided for a unit by deadline window, delivered or waiting for a missing queue "
+    "(overdue: passed within the look-back; due_7d includes due_24h).",
     ["district", "unit", "window"],
 )
 routed_gauge = Gauge(
@@ -79,6 +79,8 @@ class UnitView(msgspec.Struct):
     due_24h: int = 0
     due_7d: int = 0
     nearest_deadline: dt.datetime | None = None
+    # Cases decided for the unit that its queue returned (missing): not routed yet.
+    waiting: int = 0
 
 
 class DistrictView(msgspec.Struct):
@@ -88,6 +90,7 @@ class DistrictView(msgspec.Struct):
     routed_last_hour: int = 0
     overdue: int = 0
     due_24h: int = 0
+    waiting: int = 0
 
 
 class Service(msgspec.Struct):
@@ -108,7 +111,8 @@ class RulesetView(msgspec.Struct):
 
 
 class CaseView(msgspec.Struct):
-    """One routed case: ids and decision only, never the report's content."""
+    """One case: ids and decision only, never the report's content; `waiting` when its
+    unit's queue is missing and the router keeps publishing it again."""
 
     report_id: str
     unit: str
@@ -116,6 +120,7 @@ class CaseView(msgspec.Struct):
     decided_at: dt.datetime
     deadline_at: dt.datetime | None
     rules: list[str]
+    waiting: bool = False
 
 
 class OutboxView(msgspec.Struct):
@@ -140,6 +145,9 @@ class Overview(msgspec.Struct):
     overdue_look_back_days: int
     latest: list[CaseView] = []
     urgent: list[CaseView] = []
+    # Cases whose queue (a unit's, or triage) is missing: decided, not routed, published
+    # again by the router until the queue is back (`fsi-declare`).
+    waiting: int = 0
 
 
 class _Unit(msgspec.Struct):
@@ -164,28 +172,42 @@ SELECT version, at, rules, router, catalogue::text FROM rule_loads
 WHERE outcome = 'loaded' ORDER BY at DESC, id DESC LIMIT 1
 """
 _REFUSED = "SELECT at, error FROM rule_loads WHERE outcome = 'refused' ORDER BY at DESC LIMIT 1"
-# Routed means a queue confirmed the case (case_deliveries), not that it was decided: a case
-# waiting for a missing unit queue is neither counted nor listed as routed.
+# Routed means a queue confirmed the case (case_deliveries), not that it was decided. A
+# deadline runs from the decision whether or not the unit's queue has taken the case yet, so
+# the deadline figures count every case decided for the unit, and `waiting` counts those a
+# missing queue returned (waiting_cases), which the router publishes again.
 _UNITS = """
-SELECT c.unit,
-       count(*) FILTER (WHERE c.confirmed_at > now() - interval '1 hour') AS routed_last_hour,
-       count(*) FILTER (WHERE d.deadline_at < now()
-                          AND d.deadline_at > now() - $1::interval) AS overdue,
-       count(*) FILTER (WHERE d.deadline_at >= now()
-                          AND d.deadline_at < now() + interval '24 hours') AS due_24h,
-       count(*) FILTER (WHERE d.deadline_at >= now()
-                          AND d.deadline_at < now() + interval '7 days') AS due_7d,
-       min(d.deadline_at) FILTER (WHERE d.deadline_at >= now()) AS nearest
-FROM case_deliveries c JOIN decisions d USING (report_id)
-WHERE c.confirmed_at > now() - interval '1 hour' OR d.deadline_at > now() - $1::interval
-GROUP BY c.unit
+SELECT unit, sum(routed)::int AS routed_last_hour, sum(overdue)::int AS overdue,
+       sum(due_24h)::int AS due_24h, sum(due_7d)::int AS due_7d, min(nearest) AS nearest,
+       sum(waiting)::int AS waiting
+FROM (
+    SELECT unit, 1 AS routed, 0 AS overdue, 0 AS due_24h, 0 AS due_7d,
+           NULL::timestamptz AS nearest, 0 AS waiting
+    FROM case_deliveries WHERE confirmed_at > now() - interval '1 hour'
+    UNION ALL
+    SELECT unit, 0, (deadline_at < now())::int,
+           (deadline_at >= now() AND deadline_at < now() + interval '24 hours')::int,
+           (deadline_at >= now() AND deadline_at < now() + interval '7 days')::int,
+           CASE WHEN deadline_at >= now() THEN deadline_at END, 0
+    FROM decisions WHERE deadline_at > now() - $1::interval
+    UNION ALL
+    SELECT unit, 0, 0, 0, 0, NULL, 1 FROM waiting_cases WHERE delivered_at IS NULL
+) AS figures
+GROUP BY unit
 """
-_CASES = """
-SELECT d.report_id, c.unit, d.priority, d.decided_at, d.deadline_at, d.matched_rules
+_LATEST = """
+SELECT d.report_id, c.unit, d.priority, d.decided_at, d.deadline_at, d.matched_rules,
+       false AS waiting
 FROM case_deliveries c JOIN decisions d USING (report_id)
+ORDER BY c.confirmed_at DESC LIMIT $1
 """
-_LATEST = _CASES + " ORDER BY c.confirmed_at DESC LIMIT $1"
-_URGENT = _CASES + " WHERE d.deadline_at >= now() ORDER BY d.deadline_at LIMIT $1"
+_URGENT = """
+SELECT d.report_id, d.unit, d.priority, d.decided_at, d.deadline_at, d.matched_rules,
+       w.report_id IS NOT NULL AS waiting
+FROM decisions d
+LEFT JOIN waiting_cases w ON w.report_id = d.report_id AND w.delivered_at IS NULL
+WHERE d.deadline_at >= now() ORDER BY d.deadline_at LIMIT $1
+"""
 _OUTBOX = """
 SELECT count(*) FILTER (WHERE set_aside_at IS NULL) AS pending,
        coalesce(extract(epoch FROM now() - min(created_at) FILTER (WHERE set_aside_at IS NULL)),
@@ -213,6 +235,7 @@ def _case(row: asyncpg.Record) -> CaseView:
         row["decided_at"],
         row["deadline_at"],
         list(row["matched_rules"]),
+        row["waiting"],
     )
 
 
@@ -409,6 +432,7 @@ class Monitor:
             overdue_look_back_days=self.settings.overdue_look_back_days,
             latest=db.latest,
             urgent=db.urgent,
+            waiting=sum(row["waiting"] for row in db.units.values()),
         )
 
     def _district(
@@ -428,6 +452,7 @@ class Monitor:
                     row["due_7d"],
                 )
                 view.nearest_deadline = row["nearest"]
+                view.waiting = row["waiting"]
             units.append(view)
         return DistrictView(
             district.name,
@@ -436,6 +461,7 @@ class Monitor:
             sum(u.routed_last_hour for u in units),
             sum(u.overdue for u in units),
             sum(u.due_24h for u in units),
+            sum(u.waiting for u in units),
         )
 
     def _set_gauges(self, overview: Overview) -> None:

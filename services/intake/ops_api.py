@@ -218,6 +218,7 @@ def summary(overview: Overview | None) -> str:
         f"In triage: {count(o.triage.ready if o.triage else None)}; "
         f"dead letters: {count(o.dead_letter.ready if o.dead_letter else None)}; "
         f"in the outbox: {count(o.outbox.pending if o.outbox else None)}."
+        + (f" Waiting for a missing queue: {o.waiting}." if o.waiting else "")
     )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import aio_pika
@@ -48,6 +49,25 @@ async def rows(stack: Stack, sql: str, report_id: str) -> list[asyncpg.Record]:
         await conn.close()
 
 
+async def overview_where(
+    stack: Stack, holds: Callable[[dict[str, Any]], bool], within: float = 30
+) -> dict[str, Any]:
+    """The operations overview once `holds` is true of it (the monitor reads every second)."""
+    for _ in range(int(within * 10)):
+        answer = await stack.intake.get("/v1/ops/overview", headers=auth("ops"))
+        if answer.status_code == 200 and holds(overview := answer.json()):
+            return overview
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"the overview did not change within {within} s")
+
+
+def unit_row(overview: dict[str, Any], unit: str) -> dict[str, Any]:
+    found: dict[str, Any] = next(
+        u for d in overview["districts"] for u in d["units"] if u["unit"] == unit
+    )
+    return found
+
+
 async def declare_again(stack: Stack, amqp_url: str) -> None:
     """The operator's repair: `fsi-declare` under the stack's prefix."""
     answer = await command(
@@ -76,8 +96,12 @@ async def test_a_unit_queue_deleted_while_the_router_runs(
     assert waiting["unit"] == DV_UNIT
     logged = [line for _, line in log_capture.lines if "case returned" in line]
     assert any(report_id in line and DV_UNIT in line and queue_name in line for line in logged)
-    overview = (await stack.intake.get("/v1/ops/overview", headers=auth("ops"))).json()
+    overview = await overview_where(stack, lambda o: o["waiting"] >= 1)
     assert report_id not in {case["report_id"] for case in overview["latest"]}
+    assert unit_row(overview, DV_UNIT)["waiting"] == overview["waiting"] == 1
+    assert all(not case["waiting"] for case in overview["latest"])
+    page = await stack.intake.get("/ops", headers=auth("ops"))
+    assert "1 case waits for a queue that is missing" in page.text
     shown = await stack.intake.get(f"/v1/reports/{report_id}", headers=auth("alpha"))
     decision = shown.json()["decision"]
     labels = {"district": decision["district"], "unit": DV_UNIT, "priority": decision["priority"]}
@@ -93,6 +117,8 @@ async def test_a_unit_queue_deleted_while_the_router_runs(
     assert delivered["unit"] == DV_UNIT
     got = await take(await stack.queue(queue_name), 2)
     assert [m.message_id for m in got] == [report_id]  # returned copies never arrived
+    overview = await overview_where(stack, lambda o: o["waiting"] == 0)
+    assert unit_row(overview, DV_UNIT)["routed_last_hour"] == 1
 
 
 async def test_the_triage_queue_deleted_keeps_a_triage_case_waiting(
