@@ -143,7 +143,13 @@ async def _insert_once(pool: asyncpg.Pool, items: list[NewReport]) -> list[Store
 # person); waiting because RabbitMQ returned its case (no queue for its unit); routed or
 # triaged once its queue confirmed the case.
 ReportStatus = Literal[
-    "accepted", "published", "decided", "waiting_for_unit_queue", "routed", "triaged"
+    "accepted",
+    "set_aside",
+    "published",
+    "decided",
+    "waiting_for_unit_queue",
+    "routed",
+    "triaged",
 ]
 
 
@@ -186,7 +192,8 @@ async def get_report(pool: asyncpg.Pool, report_id: uuid.UUID) -> ReportRow | No
 
     `routed` and `triaged` mean a queue confirmed the case (`case_deliveries`); before that
     it is `decided`, or `waiting_for_unit_queue` when RabbitMQ returned it because no queue
-    is bound for its unit; before a decision, `published` or `accepted`."""
+    is bound for its unit; before a decision, `published` or `accepted`, or `set_aside` when
+    the relay set its outbox row aside for an operator (docs/operations.md)."""
     row = await pool.fetchrow(
         """
         SELECT r.id, r.client_id, r.source_format, r.received_at, o.published_at,
@@ -195,6 +202,7 @@ async def get_report(pool: asyncpg.Pool, report_id: uuid.UUID) -> ReportRow | No
                     WHEN w.report_id IS NOT NULL THEN 'waiting_for_unit_queue'
                     WHEN d.report_id IS NOT NULL THEN 'decided'
                     WHEN o.published_at IS NOT NULL THEN 'published'
+                    WHEN o.set_aside_at IS NOT NULL THEN 'set_aside'
                     ELSE 'accepted' END AS status,
                r.report::text AS report_json, r.quality_issues::text AS quality_issues_json,
                d.decision::text AS decision_json

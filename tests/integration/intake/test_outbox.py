@@ -260,6 +260,7 @@ async def test_a_row_whose_mark_keeps_failing_is_published_max_attempts_times_th
                 )
 
             await until(aside)
+            aside_status = await client.get(f"/v1/reports/{report_id}", headers=auth("alpha"))
             await asyncio.sleep(1.0)  # three claim periods more: nothing is published now
             copies = await drain(routing_queue, 3, within=5)
             row = await conn.fetchrow("SELECT attempts, unsettled, published_at FROM outbox")
@@ -295,6 +296,7 @@ async def test_a_row_whose_mark_keeps_failing_is_published_max_attempts_times_th
     assert "1 set aside" in listed
     assert put_back == "1 put back\n"
     assert [m.message_id for m in again] == [report_id]
+    assert aside_status.json()["status"] == "set_aside"
     assert status["status"] == "published"
 
 
