@@ -40,7 +40,14 @@ from services.intake.service import (
     Unstandardisable,
     from_source,
 )
-from services.intake.validation import NotJson, Problem, decode
+from services.intake.validation import (
+    BOM,
+    NotJson,
+    Problem,
+    decode,
+    has_repeated_keys,
+    repeated_keys,
+)
 
 __all__ = ["problem"]  # ops_api raises its problems through this module too
 log = get_logger("api")
@@ -182,12 +189,12 @@ def _forbidden_source(source: str) -> ProblemDetailsException:
 
 
 async def _decode(
-    request: Request[Any, Any, Any], tp: type[Any], limit: int
+    request: Request[Any, Any, Any], tp: type[Any], limit: int, *, check_repeats: bool = True
 ) -> tuple[Any, bytes, str]:
     media = _check_json(request)
     body = await read_body(request, limit)
     try:
-        value, problems = decode(body, tp)
+        value, problems = decode(body, tp, check_repeats=check_repeats)
     except NotJson as exc:
         raise _not_json(exc) from None
     if problems:
@@ -280,7 +287,12 @@ class ReportsController(Controller):
         client = _authenticate(request)
         _require_format(client, CANONICAL)
         limit = request.app.state.max_batch_body_bytes
-        batch, _, media = await _decode(request, BatchIn, limit)
+        batch, body, media = await _decode(request, BatchIn, limit, check_repeats=False)
+        # One reading of the whole body for keys given twice, items included: a repeat in
+        # the batch itself refuses it; only when there is one are the items read for theirs.
+        repeats = has_repeated_keys(body)
+        if repeats and (found := repeated_keys(body.removeprefix(BOM).decode(), BatchIn)):
+            raise _invalid(found)
         state = state_of(request)
         if not batch.reports:
             raise _invalid([Problem("$.reports", "Expected `array` of length >= 1")])
@@ -291,7 +303,7 @@ class ReportsController(Controller):
                 "Too many reports in one batch",
                 f"at most {state.max_batch_items} reports per batch",
             )
-        return await _run_batch(state, client, batch.reports, media)
+        return await _run_batch(state, client, batch.reports, media, check_repeats=repeats)
 
     @route(
         "/{report_id:uuid}",
@@ -321,14 +333,19 @@ class ReportsController(Controller):
 
 
 async def _run_batch(
-    state: IntakeState, client: Client, items: list[msgspec.Raw], media: str
+    state: IntakeState,
+    client: Client,
+    items: list[msgspec.Raw],
+    media: str,
+    *,
+    check_repeats: bool = True,
 ) -> BatchOut:
     results: list[ItemResult | None] = [None] * len(items)
     pending: list[tuple[int, Submission]] = []
     for index, raw in enumerate(items):
         body = bytes(raw)
         try:
-            report, problems = decode(body, Report)
+            report, problems = decode(body, Report, check_repeats=check_repeats)
         except NotJson:
             report, problems = None, [Problem("$", "not JSON")]
         if report is None:

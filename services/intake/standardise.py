@@ -127,6 +127,8 @@ def _clock(
 ) -> None:
     """Findings for a time around a change of clock; `fitting`: how many of its readings
     the rest of the report (a period) allows."""
+    if time.kind is Kind.ORDINARY:
+        return
     written = f"{time.written:%d.%m.%Y %H:%M}"
     if time.kind is Kind.NONEXISTENT:
         how = "moved forward by the gap" if chosen == time.chosen else "as the period allows"

@@ -199,6 +199,16 @@ def _repeats(value: Any, tp: Any, path: str, found: list[Problem]) -> None:
             _repeats(item, item_type, f"{path}[{index}]", found)
 
 
+def has_repeated_keys(sent: bytes) -> bool:
+    """Whether any object of a JSON body (already known to be JSON; a byte order mark
+    ignored) gives a key twice, at any depth, batch items included."""
+    try:
+        json.loads(sent.removeprefix(BOM).decode("utf-8"), object_pairs_hook=_unique)
+        return False
+    except _Repeated:
+        return True
+
+
 def repeated_keys(text: str, tp: Any) -> list[Problem]:
     """Keys given twice in one object of a JSON text (already known to be JSON): two parsers
     may read such a text differently (RFC 8259 section 4), so it is refused, not settled."""
@@ -211,16 +221,19 @@ def repeated_keys(text: str, tp: Any) -> list[Problem]:
         return found
 
 
-def decode(body: bytes, tp: type[T]) -> tuple[T | None, list[Problem]]:
-    """The body decoded as `tp`, or every problem found (a key given twice is one); a UTF-8
-    byte order mark is ignored; `NotJson` when it is not JSON."""
+def decode(
+    body: bytes, tp: type[T], *, check_repeats: bool = True
+) -> tuple[T | None, list[Problem]]:
+    """The body decoded as `tp`, or every problem found (a key given twice is one, unless
+    `check_repeats` is off because the caller knows there is none); a UTF-8 byte order mark
+    is ignored; `NotJson` when it is not JSON."""
     try:
-        return _decode(body, tp)
+        return _decode(body, tp, check_repeats)
     except RecursionError:
         raise NotJson("the JSON is nested too deeply") from None
 
 
-def _decode(sent: bytes, tp: type[T]) -> tuple[T | None, list[Problem]]:
+def _decode(sent: bytes, tp: type[T], check_repeats: bool) -> tuple[T | None, list[Problem]]:
     skipped = len(BOM) if sent.startswith(BOM) else 0
     body = sent[skipped:]
     value: T | None = None
@@ -235,7 +248,7 @@ def _decode(sent: bytes, tp: type[T]) -> tuple[T | None, list[Problem]]:
     except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         raise NotJson(_why(exc, sent, skipped)) from None
     # msgspec has read it as UTF-8 JSON, so the standard library can read it too.
-    repeated = repeated_keys(body.decode("utf-8"), tp)
+    repeated = repeated_keys(body.decode("utf-8"), tp) if check_repeats else []
     if repeated:
         return None, repeated
     if value is not None:
