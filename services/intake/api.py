@@ -98,6 +98,8 @@ class ReportView(msgspec.Struct):
     report: msgspec.Raw
     quality_issues: msgspec.Raw
     decision: msgspec.Raw | None
+    # Why the router dead-lettered it, while the status is `dead_lettered`.
+    dead_letter: store.DeadLetter | None = None
 
 
 class IntakeState(msgspec.Struct):
@@ -329,6 +331,7 @@ class ReportsController(Controller):
             report=msgspec.Raw(row.report_json.encode()),
             quality_issues=msgspec.Raw(row.quality_issues_json.encode()),
             decision=msgspec.Raw(row.decision_json.encode()) if row.decision_json else None,
+            dead_letter=row.dead_letter,
         )
 
 

@@ -139,13 +139,14 @@ async def _insert_once(pool: asyncpg.Pool, items: list[NewReport]) -> list[Store
     return results
 
 
-# Where a report is, in order: stored; published to the router; decided (by the rules or a
-# person); waiting because RabbitMQ returned its case (no queue for its unit); routed or
-# triaged once its queue confirmed the case.
+# Where a report is, in order: stored; published to the router; dead-lettered by the router
+# (it could not route it); decided (by the rules or a person); waiting because RabbitMQ
+# returned its case (no queue for its unit); routed or triaged once its queue confirmed it.
 ReportStatus = Literal[
     "accepted",
     "set_aside",
     "published",
+    "dead_lettered",
     "decided",
     "waiting_for_unit_queue",
     "routed",
@@ -154,8 +155,20 @@ ReportStatus = Literal[
 
 
 @dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """Why the router dead-lettered a report: `code` (`decision_failed`: the rules or the
+    router failed on it; `contract`, `undecodable`: its message could not be read), `reason`
+    in one line free of personal data, `at` (UTC)."""
+
+    code: str
+    reason: str
+    at: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
 class ReportRow:
-    """A stored report as the API shows it; JSON columns stay JSON text."""
+    """A stored report as the API shows it; JSON columns stay JSON text. `dead_letter` only
+    while the status is `dead_lettered`."""
 
     id: uuid.UUID
     client_id: str
@@ -166,6 +179,7 @@ class ReportRow:
     report_json: str
     quality_issues_json: str
     decision_json: str | None
+    dead_letter: DeadLetter | None = None
 
 
 _PURGE = """
@@ -192,8 +206,11 @@ async def get_report(pool: asyncpg.Pool, report_id: uuid.UUID) -> ReportRow | No
 
     `routed` and `triaged` mean a queue confirmed the case (`case_deliveries`); before that
     it is `decided`, or `waiting_for_unit_queue` when RabbitMQ returned it because no queue
-    is bound for its unit; before a decision, `published` or `accepted`, or `set_aside` when
-    the relay set its outbox row aside for an operator (docs/operations.md)."""
+    is bound for its unit; before a decision, `dead_lettered` when the router sent its
+    message to the dead-letter queue (`dead_letters`, the latest with its code and reason),
+    else `published` or `accepted`, or `set_aside` when the relay set its outbox row aside
+    for an operator (docs/operations.md). A decision outranks a dead letter: once the rules
+    decided, a later dead letter is of a stray copy, and the case goes on."""
     row = await pool.fetchrow(
         """
         SELECT r.id, r.client_id, r.source_format, r.received_at, o.published_at,
@@ -201,11 +218,14 @@ async def get_report(pool: asyncpg.Pool, report_id: uuid.UUID) -> ReportRow | No
                     WHEN c.unit IS NOT NULL THEN 'routed'
                     WHEN w.report_id IS NOT NULL THEN 'waiting_for_unit_queue'
                     WHEN d.report_id IS NOT NULL THEN 'decided'
+                    WHEN x.code IS NOT NULL THEN 'dead_lettered'
                     WHEN o.published_at IS NOT NULL THEN 'published'
                     WHEN o.set_aside_at IS NOT NULL THEN 'set_aside'
                     ELSE 'accepted' END AS status,
                r.report::text AS report_json, r.quality_issues::text AS quality_issues_json,
-               d.decision::text AS decision_json
+               d.decision::text AS decision_json,
+               x.code AS dead_letter_code, x.reason AS dead_letter_reason,
+               x.at AS dead_lettered_at
         FROM reports r
         LEFT JOIN outbox o ON o.report_id = r.id
         LEFT JOIN decisions d ON d.report_id = r.id
@@ -214,11 +234,24 @@ async def get_report(pool: asyncpg.Pool, report_id: uuid.UUID) -> ReportRow | No
             WHERE report_id = r.id ORDER BY confirmed_at DESC LIMIT 1
         ) c ON true
         LEFT JOIN waiting_cases w ON w.report_id = r.id AND w.delivered_at IS NULL
+        LEFT JOIN LATERAL (
+            SELECT code, reason, at FROM dead_letters
+            WHERE report_id = r.id ORDER BY id DESC LIMIT 1
+        ) x ON true
         WHERE r.id = $1
         """,
         report_id,
     )
-    return None if row is None else ReportRow(**dict(row))
+    if row is None:
+        return None
+    found = dict(row)
+    code, reason, at = (
+        found.pop("dead_letter_code"),
+        found.pop("dead_letter_reason"),
+        found.pop("dead_lettered_at"),
+    )
+    dead = DeadLetter(code, reason, at) if found["status"] == "dead_lettered" else None
+    return ReportRow(**found, dead_letter=dead)
 
 
 # What every intake statement needs: its tables, and parameters bound through the extended

@@ -2,8 +2,9 @@
 
 At-least-once in, exactly-once in effect: the decision is stored under the report id
 before anything is published, and a redelivered report republishes the stored decision
-(same `message_id`), never a new one. A message that cannot be read is published to the
-dead-letter exchange with its reason and acknowledged, so it never loops. Deliveries are
+(same `message_id`), never a new one. A message that cannot be read or routed is published
+to the dead-letter exchange with its reason, recorded when it is a report's own message (the
+report's status then says so), and acknowledged, so it never loops. Deliveries are
 routed in batches: one statement, the cases published together, one statement recording
 what the queues confirmed and what the broker returned, one acknowledgement. A returned
 case (no queue for its unit) is counted, logged and put to wait in PostgreSQL, from where
@@ -26,7 +27,6 @@ import asyncpg
 import msgspec
 
 from schemas.decision import TRIAGE_UNIT, Decision
-from schemas.envelope import REPORT_ACCEPTED_TYPE
 from services.common.logging import get_logger
 from services.common.topology import Topology
 from services.routing import metrics, store
@@ -35,11 +35,10 @@ from services.routing.deliveries import (
     TRANSIENT,
     Delivery,
     Pending,
-    accepted_decoder,
+    Refused,
     ack,
     ack_all,
-    redacted,
-    report_decoder,
+    read_delivery,
     report_id_or_not,
 )
 from services.routing.engine import decide
@@ -87,21 +86,6 @@ def case_headers(decision: Decision) -> dict[str, Any]:
     if decision.deadline:
         headers["x-fsi-deadline"] = msgspec.to_builtins(decision.deadline.due_at.astimezone(dt.UTC))
     return headers
-
-
-def _read(
-    message: aio_pika.abc.AbstractIncomingMessage, received: float
-) -> Delivery | tuple[str, str]:
-    """The delivery with its report, or why it must be dead-lettered (a code, a reason)."""
-    try:
-        envelope = accepted_decoder.decode(message.body)
-        report = report_decoder.decode(envelope.report)
-    except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError) as exc:
-        code = "contract" if isinstance(exc, msgspec.ValidationError) else "undecodable"
-        return code, f"not a {REPORT_ACCEPTED_TYPE} message: {redacted(exc)}"
-    if message.message_id and message.message_id != str(envelope.report_id):
-        return "message_id_mismatch", "message_id differs from the report id"
-    return Delivery(message, received, envelope, report)
 
 
 @dataclass
@@ -175,11 +159,11 @@ class Router:
         deliveries = []
         try:
             for message, received in batch:
-                read = _read(message, received)
+                read = read_delivery(message, received)
                 if isinstance(read, Delivery):
                     deliveries.append(read)
                 else:
-                    await self._dead_letter(message, *read)
+                    await self._dead_letter(message, read)
             deliveries = await self._decide(deliveries)
             channel, exchange = await self.case_channel()
             results = await asyncio.gather(
@@ -249,7 +233,8 @@ class Router:
                         decision = decide(d.report, d.envelope.report_id, ruleset, now)
                 except Exception as exc:  # a fault of the rules or the engine, not of the batch
                     log.error("no decision", report_id=str(d.envelope.report_id), exc_info=True)
-                    await self._dead_letter(d.message, "decision_failed", _undecided(exc))
+                    refused = Refused("decision_failed", _undecided(exc), d.envelope.report_id)
+                    await self._dead_letter(d.message, refused)
                     continue
                 fresh.append((d, decision))
         if not fresh:
@@ -259,9 +244,10 @@ class Router:
             if isinstance(result, asyncpg.ForeignKeyViolationError):
                 # Not a report of this intake's database: retrying cannot help.
                 reason = "no such report in the intake's database"
-                await self._dead_letter(d.message, "unknown_report", reason)
+                await self._dead_letter(d.message, Refused("unknown_report", reason))
             elif isinstance(result, BaseException):
-                await self._dead_letter(d.message, "decision_failed", _undecided(result))
+                refused = Refused("decision_failed", _undecided(result), d.envelope.report_id)
+                await self._dead_letter(d.message, refused)
             else:
                 d.decision, d.fresh = result, result is mine
         return [d for d in deliveries if d.decision is not None]
@@ -320,8 +306,11 @@ class Router:
             )
 
     async def _dead_letter(
-        self, message: aio_pika.abc.AbstractIncomingMessage, code: str, reason: str
+        self, message: aio_pika.abc.AbstractIncomingMessage, refused: Refused
     ) -> None:
+        """To the dead-letter queue (confirmed), recorded for the report whose own message it
+        is, then acknowledged: a report's status says `dead_lettered` only once the queue
+        holds it, and a failure before the acknowledgement puts it back to be tried again."""
         assert self._dead_letters is not None
         await self._dead_letters.publish(
             aio_pika.Message(
@@ -331,19 +320,23 @@ class Router:
                 content_type=message.content_type,
                 delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
                 headers={
-                    "x-fsi-reason": reason,
+                    "x-fsi-reason": refused.reason,
                     "x-fsi-original-queue": self.topology.routing_queue.name,
                 },
             ),
             routing_key="",
             timeout=10,
         )
+        if refused.report_id is not None:
+            await store.record_dead_letter(
+                self.pool, refused.report_id, refused.code, refused.reason
+            )
         await message.ack()
-        metrics.dead_letters.labels(code).inc()
+        metrics.dead_letters.labels(refused.code).inc()
         log.warning(
             "message dead-lettered",
             message_id=report_id_or_not(message.message_id),
-            reason=reason,
+            reason=refused.reason,
         )
 
 

@@ -15,6 +15,7 @@ import asyncpg
 import msgspec
 
 from schemas.decision import Decision
+from schemas.envelope import REPORT_ACCEPTED_TYPE
 from schemas.report import Report
 from services.common import db
 
@@ -48,6 +49,15 @@ def redacted(exc: Exception) -> str:
     return _UNKNOWN_FIELD.sub("unknown field `…`", _QUOTED.sub("'…'", str(exc)))[:300]
 
 
+def message_report_id(message_id: str | None) -> uuid.UUID | None:
+    """The report id a message names as its `message_id` (the relay sends every report so),
+    or None when it names none."""
+    try:
+        return uuid.UUID(message_id) if message_id else None
+    except ValueError:
+        return None
+
+
 def report_id_or_not(message_id: str | None) -> str | None:
     """The message id for a log line when it is a report id; any other string a publisher
     chose may hold anything, personal data included."""
@@ -67,6 +77,17 @@ class Delivery:
     report: Report
     decision: Decision | None = None
     fresh: bool = False  # decided now and stored, not found stored
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """A delivery the router cannot route: a fixed `code`, a `reason` free of personal data
+    (the x-fsi-reason header), and the report whose own message it is, when one is named
+    (recorded, so the report's status says so)."""
+
+    code: str
+    reason: str
+    report_id: uuid.UUID | None = None
 
 
 Pending = tuple[aio_pika.abc.AbstractIncomingMessage, float]
@@ -91,3 +112,31 @@ async def ack_all(messages: list[aio_pika.abc.AbstractIncomingMessage]) -> None:
             latest[key] = message
     for message in latest.values():
         await ack(message, multiple=True)
+
+
+_UNREADABLE = (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError)
+
+
+def read_delivery(
+    message: aio_pika.abc.AbstractIncomingMessage, received: float
+) -> Delivery | Refused:
+    """The delivery with its report, or why it must be dead-lettered."""
+    envelope = None
+    try:
+        envelope = accepted_decoder.decode(message.body)
+        report = report_decoder.decode(envelope.report)
+    except _UNREADABLE as exc:
+        code = "contract" if isinstance(exc, msgspec.ValidationError) else "undecodable"
+        reason = f"not a {REPORT_ACCEPTED_TYPE} message: {redacted(exc)}"
+        # Whose message it is: the report its envelope names, unless its id names another
+        # (then it is neither's own); without an envelope, the report its id names.
+        named = message_report_id(message.message_id)
+        if envelope is not None:
+            own = envelope.report_id if named in (None, envelope.report_id) else None
+            return Refused(code, reason, own)
+        return Refused(code, reason, named)
+    if message.message_id and message.message_id != str(envelope.report_id):
+        # Its id and its body name two reports: the relay sends a report under its own id,
+        # so this is neither report's own message, and neither's status changes.
+        return Refused("message_id_mismatch", "message_id differs from the report id")
+    return Delivery(message, received, envelope, report)

@@ -1,5 +1,5 @@
 """SQL of the router: decisions (append-only; a stored one is reused), confirmed deliveries,
-cases waiting for a missing unit queue, and rule set loads."""
+cases waiting for a missing unit queue, dead-lettered reports, and rule set loads."""
 
 from __future__ import annotations
 
@@ -159,6 +159,38 @@ async def record_outcomes(
         max_wait_seconds,
     )
     return {r["report_id"]: r["returns"] for r in rows}
+
+
+# Only a report of this database is recorded (another id inserts nothing, and is no error).
+_DEAD_LETTER = """
+INSERT INTO dead_letters (report_id, code, reason)
+SELECT id, $2, $3 FROM reports WHERE id = $1
+"""
+
+
+async def record_dead_letter(
+    pool: asyncpg.Pool, report_id: uuid.UUID, code: str, reason: str
+) -> bool:
+    """Note that a report's message went to the dead-letter queue, with its code and reason
+    (free of personal data), in one statement; False when the id is no report of this
+    database (nothing is recorded)."""
+    status = await pool.execute(_DEAD_LETTER, report_id, code, reason)
+    return bool(status == "INSERT 0 1")
+
+
+_WAITING_BY_UNIT = """
+SELECT unit, count(*)::int AS cases FROM waiting_cases
+WHERE delivered_at IS NULL AND unit = ANY($1::text[])
+GROUP BY unit
+"""
+
+
+async def waiting_by_unit(
+    conn: asyncpg.Pool | asyncpg.Connection, units: list[str]
+) -> dict[str, int]:
+    """How many cases wait for each of these units' queues now (returned, not yet taken),
+    whether or not they are due to be published again."""
+    return {r["unit"]: r["cases"] for r in await conn.fetch(_WAITING_BY_UNIT, units)}
 
 
 class WaitingCase(msgspec.Struct):

@@ -323,3 +323,49 @@ async def test_text_that_grows_past_its_limit_is_named(intake: AsyncTestClient[A
     assert response.status_code == 422
     assert response.json()["errors"][0]["path"] == "$.incident.description"
     assert "after standardisation" in response.json()["errors"][0]["message"]
+
+
+async def test_a_dead_lettered_report_says_so_until_decided(
+    intake: AsyncTestClient[Any], database_url: str
+) -> None:
+    posted = await intake.post("/v1/reports", json=report(), headers=auth("alpha"))
+    report_id = uuid.UUID(posted.json()["report_id"])
+    reason = "the router could not decide or store a decision: OverflowError"
+    conn = await asyncpg.connect(database_url)
+    try:
+        for code, why in (
+            ("contract", "not a fsi.report.accepted.v1 message"),
+            ("decision_failed", reason),
+        ):
+            await conn.execute(
+                "INSERT INTO dead_letters (report_id, code, reason) VALUES ($1, $2, $3)",
+                report_id,
+                code,
+                why,
+            )
+        dead = (await intake.get(posted.headers["location"], headers=auth("alpha"))).json()
+        # Whoever reads it learns the latest reason; another client still sees nothing.
+        other = await intake.get(posted.headers["location"], headers=auth("beta"))
+        await conn.execute(
+            "INSERT INTO decisions (report_id, unit, priority, amqp_priority, ruleset_version,"
+            " decided_at, decision) VALUES ($1, 'triage', 'high', 7, 'v-test', now(), $2::jsonb)",
+            report_id,
+            json.dumps({"report_id": str(report_id), "unit": "triage", "priority": "high"}),
+        )
+        decided = (await intake.get(posted.headers["location"], headers=auth("alpha"))).json()
+    finally:
+        await conn.close()
+    assert dead["status"] == "dead_lettered"
+    assert dead["decision"] is None
+    assert (dead["dead_letter"]["code"], dead["dead_letter"]["reason"]) == (
+        "decision_failed",
+        reason,
+    )
+    assert other.status_code == 404
+    # Decided after all (a redelivery, a republished message): the later status, no reason.
+    assert (decided["status"], decided["dead_letter"]) == ("decided", None)
+    spec = (await intake.get("/schema/openapi.json")).json()
+    view = spec["components"]["schemas"]["ReportView"]["properties"]
+    statuses = view["status"]["enum"]
+    assert {"dead_lettered", "published", "decided", "routed"} <= set(statuses)
+    assert "dead_letter" in view
