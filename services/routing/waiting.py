@@ -82,18 +82,23 @@ class WaitingCases:
             await store.record_outcomes(
                 conn, confirmed, bounced, FIRST_WAIT_SECONDS, MAX_WAIT_SECONDS
             )
+            # The cases returned in this look are only those due now: the others of their
+            # unit wait for a later look, and the log line counts them all.
+            units = sorted({unit for _, unit in bounced})
+            still = await store.waiting_by_unit(conn, units) if units else {}
         self.delivered += len(confirmed)
         for case in taken:
             # Its first confirmation (a case a queue took before never waits): counted now.
             count_decision(case.decision, case.quality_issues)
             log.info("waiting case routed", report_id=str(case.report_id), unit=case.decision.unit)
         # One line per unit, not per case: a missing queue may hold back many.
-        for unit, cases in collections.Counter(unit for _, unit in bounced).items():
-            metrics.unroutable.labels(unit).inc(cases)
+        for unit, returned_now in collections.Counter(unit for _, unit in bounced).items():
+            metrics.unroutable.labels(unit).inc(returned_now)
             log.warning(
                 "cases still wait: no queue for their unit",
                 unit=unit,
                 queue=self.router.topology.case_queue(unit).name,
-                cases=cases,
+                cases=still.get(unit, returned_now),
+                returned_again=returned_now,
             )
         return len(due)

@@ -5,6 +5,7 @@ status says so; `fsi-declare`, the operator's repair, lets it through within a m
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -216,3 +217,47 @@ async def test_the_dead_letter_queue_deleted_keeps_poison_named_until_declared(
     await declare_again(stack, amqp_url)
     (dead,) = await take(await stack.queue(dead_letter), 1)
     assert dead.headers["x-fsi-reason"].startswith("not a fsi.report.accepted.v1 message")
+
+
+def _still_waiting(log_capture: LogCapture, unit: str, after: int) -> list[dict[str, Any]]:
+    """The router's "cases still wait" lines for a unit, logged after line `after`."""
+    found = []
+    for _, line in log_capture.lines[after:]:
+        if "cases still wait" in line and line.startswith("{"):
+            event = json.loads(line)
+            if event.get("unit") == unit:
+                found.append(event)
+    return found
+
+
+async def test_the_waiting_line_counts_every_case_that_waits(
+    stack: Stack, amqp_url: str, log_capture: LogCapture
+) -> None:
+    """Two cases wait for one missing queue, returned at different times and so due at
+    different times: each look publishes only the case due, and the line still says how many
+    wait (the new user saw "cases=1" with two waiting)."""
+    queue_name = stack.topology.unit_queue(DV_UNIT).name
+    run_script("delete-queue", amqp_url, stack.topology.prefix, queue_name)
+    ids = []
+    for _ in range(2):
+        posted = await stack.intake.post(
+            "/v1/reports", json=example("domestic-violence"), headers=auth("alpha")
+        )
+        ids.append(posted.json()["report_id"])
+        await until_status(stack, ids[-1], "waiting_for_unit_queue")
+        # More than the router's look interval (1 s): the two never fall due in one look.
+        await asyncio.sleep(1.5)
+    mark = len(log_capture.lines)
+    for _ in range(100):
+        lines = _still_waiting(log_capture, DV_UNIT, mark)
+        if len(lines) >= 3:
+            break
+        await asyncio.sleep(0.1)
+    await declare_again(stack, amqp_url)  # the repair, so no case waits past this test
+    for report_id in ids:
+        await until_status(stack, report_id, "routed", within=60)
+    assert len(lines) >= 3, lines
+    assert [line["cases"] for line in lines] == [2] * len(lines)
+    # Each look published again only the case due then.
+    assert {line["returned_again"] for line in lines} == {1}
+    assert all(line["queue"] == queue_name for line in lines)
