@@ -13,14 +13,19 @@ where `1:30` is the number 90, `0301` the octal number 193, `no` and `on` boolea
 | a decimal fraction (`0.5`), only where the file asks for `floats` | a float |
 | anything else: `1:30`, `0301`, `0o17`, `0x1F`, `1_000`, `no`, `on`, `2026-11-27` | text |
 
-Mapping keys are always text as written. Aliases, tags, keys given twice, nesting deeper
-than `MAX_DEPTH`, files larger than `MAX_FILE_BYTES` and text that is not UTF-8 are
-refused: rule and configuration files need none of them, and each is a way to make a file
-read differently from how it looks (or to make reading it cost without bound).
+Mapping keys are always text as written. A quoted value (`"12"`, `'1'`) is text, and its
+container remembers how it was written, so a message quotes `hours: "12"`, never `hours: 12`
+(`written_in`). Where a type asks for a time, `convert` reads text as ISO 8601 (`2026-11-27
+12:00`, `2026-11-27T12:00:00+01:00`; without an offset the caller's zone applies). Aliases,
+tags, keys given twice, nesting deeper than `MAX_DEPTH`, files larger than `MAX_FILE_BYTES`
+and text that is not UTF-8 are refused: rule and configuration files need none of them, and
+each is a way to make a file read differently from how it looks (or to make reading it cost
+without bound).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,16 +35,27 @@ import msgspec
 import msgspec.inspect as mi
 import yaml
 
-# The default rules are 7 KB and nest 8 levels: far past either is a mistake or an attack
-# (a huge file would hold a process for minutes; deep nesting would recurse).
-MAX_FILE_BYTES = 1_048_576
-MAX_DEPTH = 64
+from services.common.yamlloader import MAX_DEPTH, FloatLoader, Loader, Located, LocatedList
 
-_NULL = re.compile(r"^(?:~|null|)$")
-_BOOL = re.compile(r"^(?:true|false)$")
-# No leading zeros, no sign on zero, no `+`: every int read here prints back as written.
-_INT = re.compile(r"^(?:0|-?[1-9][0-9]*)$")
-_FLOAT = re.compile(r"^-?(?:0|[1-9][0-9]*)\.[0-9]+$")
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_FILE_BYTES",
+    "Located",
+    "LocatedList",
+    "YamlTextError",
+    "convert",
+    "is_quoted",
+    "load",
+    "load_file",
+    "read_text",
+    "time_of",
+    "written",
+    "written_in",
+]
+
+# The default rules are 7 KB: far past it is a mistake or an attack (a huge file would hold
+# a process for minutes).
+MAX_FILE_BYTES = 1_048_576
 _AT = re.compile(r" - at `(?P<path>\$[^`]*)`$")
 
 _STEP = re.compile(r"\.(?P<key>[^.\[]+)|\[(?P<index>\d+)\]|\[\.\.\.\]")
@@ -54,123 +70,44 @@ class YamlTextError(ValueError):
         super().__init__(f"{file}{f':{line}' if line else ''}: {problem}")
 
 
-class Located(dict[str, Any]):
-    """A YAML mapping that remembers the line of itself and of each key (1-based)."""
-
-    line: int = 0
-    key_lines: dict[str, int]
-
-
-class LocatedList(list[Any]):
-    """A YAML sequence that remembers the line of itself and of each item (1-based)."""
-
-    line: int = 0
-    item_lines: list[int]
-
-
 def written(value: Any) -> str:
-    """A value read by `load` as it was written in the file (exact for every scalar but
-    floats, which print in Python's shortest form)."""
+    """A value read by `load` as it was written in the file (exact for every plain scalar
+    but floats, which print in Python's shortest form; a list or mapping in flow style, its
+    quoted members with their quotes). A quoted scalar alone is shown without its quotes:
+    `written_in` knows them."""
     if value is None:
         return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, list):
+        return "[" + ", ".join(written_in(value, i) for i in range(len(value))) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {written_in(value, k)}" for k in value) + "}"
     return str(value)
 
 
-class _Loader(yaml.SafeLoader):
-    """PyYAML's safe loader with the resolution table above, and the refusals."""
-
-    depth = 0
-
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        event = self.peek_event()  # type: ignore[no-untyped-call]
-        if isinstance(event, yaml.AliasEvent):
-            self.refuse("aliases are not allowed here", event.start_mark)
-        if getattr(event, "tag", None) is not None:
-            self.refuse(f"tags ({event.tag}) are not allowed here", event.start_mark)
-        if self.depth >= MAX_DEPTH:
-            self.refuse(f"nested more than {MAX_DEPTH} levels deep", event.start_mark)
-        self.depth += 1
-        try:
-            return super().compose_node(parent, index)
-        finally:
-            self.depth -= 1
-
-    def construct_object(self, node: Any, deep: bool = False) -> Any:
-        try:
-            return super().construct_object(node, deep)
-        except (ValueError, TypeError) as exc:  # a 5,000-digit number, say
-            text = node.value if len(node.value) <= 40 else node.value[:40] + "…"
-            self.refuse(f"cannot read `{text}`: {exc}", node.start_mark)
-
-    @staticmethod
-    def refuse(problem: str, mark: Any) -> Any:
-        raise yaml.MarkedYAMLError(None, None, problem, mark)
+def written_in(container: Any, key: Any) -> str:
+    """`container[key]` as written in the file, with its quotes if it was quoted."""
+    source = getattr(container, "quoted", {}).get(key)
+    return source if source is not None else written(container[key])
 
 
-class _FloatLoader(_Loader):
-    """The same, with decimal fractions read as floats."""
+def is_quoted(container: Any, key: Any) -> bool:
+    """Whether `container[key]` was written in quotes (and so is text, whatever it reads)."""
+    return key in getattr(container, "quoted", {})
 
 
-_NULL_TAG, _BOOL_TAG = "tag:yaml.org,2002:null", "tag:yaml.org,2002:bool"
-_INT_TAG, _FLOAT_TAG = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
-_DIGITS = list("-0123456789")
-_Loader.yaml_implicit_resolvers = {}  # replaces YAML 1.1's table, not extends it
-_Loader.add_implicit_resolver(_NULL_TAG, _NULL, ["~", "n", ""])
-_Loader.add_implicit_resolver(_BOOL_TAG, _BOOL, list("tf"))
-_Loader.add_implicit_resolver(_INT_TAG, _INT, _DIGITS)
-_FloatLoader.yaml_implicit_resolvers = {
-    k: list(v) for k, v in _Loader.yaml_implicit_resolvers.items()
-}
-_FloatLoader.add_implicit_resolver(_FLOAT_TAG, _FLOAT, _DIGITS)
-
-
-def _scalar(loader: _Loader, node: yaml.ScalarNode) -> Any:
-    text = node.value
-    if node.tag == _NULL_TAG:
-        return None
-    if node.tag == _BOOL_TAG:
-        return text == "true"
-    if node.tag == _INT_TAG:
-        if len(text) > 64:  # Python refuses past 4,300 digits; no file needs a tenth of that
-            raise ValueError(f"a whole number of {len(text)} digits is too long")
-        return int(text)
-    if node.tag == _FLOAT_TAG:
-        return float(text)
-    return text
-
-
-def _mapping(loader: _Loader, node: yaml.MappingNode) -> Located:
-    result = Located()
-    result.line = node.start_mark.line + 1
-    result.key_lines = {}
-    for key_node, value_node in node.value:
-        if not isinstance(key_node, yaml.ScalarNode):
-            loader.refuse("a key must be a plain text, not a list or mapping", key_node.start_mark)
-        key = key_node.value  # a key is text as written, whatever it looks like
-        line = key_node.start_mark.line + 1
-        if key in result.key_lines:
-            loader.refuse(
-                f"key `{key}` is given twice (lines {result.key_lines[key]} and {line})",
-                key_node.start_mark,
-            )
-        result[key] = loader.construct_object(value_node, deep=True)
-        result.key_lines[key] = line
-    return result
-
-
-def _sequence(loader: _Loader, node: yaml.SequenceNode) -> LocatedList:
-    result = LocatedList(loader.construct_object(item, deep=True) for item in node.value)
-    result.line = node.start_mark.line + 1
-    result.item_lines = [item.start_mark.line + 1 for item in node.value]
-    return result
-
-
-for _tag in (_NULL_TAG, _BOOL_TAG, _INT_TAG, _FLOAT_TAG, "tag:yaml.org,2002:str"):
-    _Loader.add_constructor(_tag, _scalar)
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _sequence)
+def time_of(text: str) -> dt.datetime:
+    """A time written as ISO 8601 (`2026-11-27 12:00`, `2026-11-27T12:00:00+01:00`,
+    `2026-11-27`: midnight), or as RFC 3339; naive where no offset is written.
+    `ValueError` when it is neither."""
+    try:
+        return dt.datetime.fromisoformat(text)
+    except ValueError:
+        try:  # RFC 3339 forms that fromisoformat does not read: nanoseconds, a lower-case t
+            return msgspec.convert(text, dt.datetime)
+        except msgspec.ValidationError:
+            raise ValueError(f"`{text}` is not a date or time") from None
 
 
 def read_text(path: Path, limit: int = MAX_FILE_BYTES) -> str:
@@ -200,7 +137,7 @@ def load(text: str, file: str, *, floats: bool = False) -> Any:
     Mappings come back as `Located`, sequences as `LocatedList`; `file` only names the
     source in errors. `floats` reads decimal fractions as floats (else they stay text).
     """
-    loader = _FloatLoader if floats else _Loader
+    loader = FloatLoader if floats else Loader
     try:
         return yaml.load(text, Loader=loader)  # noqa: S506 - a SafeLoader with fewer types
     except yaml.MarkedYAMLError as exc:
@@ -235,37 +172,32 @@ def _steps(document: Any, path: str) -> Iterator[tuple[Any, Any, int | None]]:
             return
 
 
-def locate(document: Any, path: str) -> tuple[int | None, Any, bool]:
-    """Where a msgspec error path leads in a document read by `load`: the line of the
-    deepest node it reaches, that node, and whether the path reached its end."""
-    line, node = getattr(document, "line", None), document
-    steps = list(_steps(document, path))
-    for parent, key, at in steps:
-        line, node = at or line, parent[key]
-    return line, node, len(steps) == len(_STEP.findall(path.removeprefix("$")))
-
-
 def convert(document: Any, kind: type[T], file: str) -> T:
     """`msgspec.convert` of a document read by `load`; a failure is a `YamlTextError`
-    naming the line, the path and the value as written.
+    naming the line, the path and the value as written. The document is left as read.
 
-    Where the type expects only text, a plain number or `true`/`false` is the text as
-    written (`postal_code: 5003`, `external_id: 12345` are texts): the document is changed
-    in place, in one pass guided by the type, before it is converted.
+    Guided by the type, in one pass before converting: where it expects only text, a plain
+    number or `true`/`false` is the text as written (`postal_code: 5003`, `external_id:
+    12345` are texts); where it expects a time, text is read by `time_of`, so a time is
+    written as in the rest of the file (`2026-11-27 10:00`), and one that is no time is
+    refused here, named as such.
     """
-    _texts(document, mi.type_info(kind))
+    plain = _plain(document, mi.type_info(kind), "$", file, getattr(document, "line", None))
     try:
-        return msgspec.convert(document, kind)
+        return msgspec.convert(plain, kind)
     except msgspec.ValidationError as exc:
         message = str(exc)
         found = _AT.search(message)
         if found is None:
             raise YamlTextError(message, file=file, line=getattr(document, "line", None)) from None
         path = found.group("path")
-        line, value, reached = locate(document, path)
+        steps = list(_steps(document, path))
+        line = next((at for _, _, at in reversed(steps) if at), getattr(document, "line", None))
         problem = f"{path}: {message[: found.start()]}"
-        if reached and not isinstance(value, dict | list):
-            problem += f" (written `{written(value)}`)"
+        if steps and len(steps) == len(_STEP.findall(path.removeprefix("$"))):
+            parent, key, _ = steps[-1]
+            if not isinstance(parent[key], dict | list):
+                problem += f" (written `{written_in(parent, key)}`)"
         raise YamlTextError(problem, file=file, line=line) from None
 
 
@@ -290,27 +222,46 @@ def _text_only(kinds: tuple[mi.Type, ...]) -> bool:
     return texts and not numbers
 
 
-def _texts(node: Any, kind: mi.Type) -> Any:
-    """`node` with every int or bool that `kind` takes only as text replaced by its text."""
+def _plain(node: Any, kind: mi.Type, path: str, file: str, line: int | None) -> Any:
+    """A copy of `node` with every int or bool that `kind` takes only as text replaced by
+    its text, and every text where `kind` takes a time read as one (`YamlTextError` at
+    `path` and `line` when it is none)."""
     kinds = _members(kind)
     if isinstance(node, int):  # bool is an int too
         return written(node) if _text_only(kinds) else node
-    if isinstance(node, Located):
+    if isinstance(node, str):
+        if any(isinstance(k, mi.DateTimeType) for k in kinds):
+            try:
+                return time_of(node)
+            except ValueError:
+                problem = (
+                    f"{path}: `{node}` is not a date or time (write 2026-11-30T10:05:00+01:00)"
+                )
+                raise YamlTextError(problem, file=file, line=line) from None
+        return node
+    if isinstance(node, dict):
+        lines = getattr(node, "key_lines", {})
         struct = next((k for k in kinds if isinstance(k, mi.StructType)), None)
         mapping = next((k for k in kinds if isinstance(k, mi.DictType)), None)
-        if struct is not None:
-            fields = {f.encode_name: f.type for f in struct.fields}
-            for key in node:
-                if key in fields:
-                    node[key] = _texts(node[key], fields[key])
-        elif mapping is not None:
-            for key in node:
-                node[key] = _texts(node[key], mapping.value_type)
-    elif isinstance(node, LocatedList):
+        fields = {f.encode_name: f.type for f in struct.fields} if struct is not None else {}
+        inner = mapping.value_type if mapping is not None and struct is None else None
+        return {
+            key: _plain(value, fields[key], f"{path}.{key}", file, lines.get(key, line))
+            if key in fields
+            else _plain(value, inner, f"{path}[...]", file, lines.get(key, line))
+            if inner is not None
+            else value
+            for key, value in node.items()
+        }
+    if isinstance(node, list):
+        lines = getattr(node, "item_lines", [])
         sequence = next((k for k in kinds if isinstance(k, _SEQUENCES)), None)
-        if sequence is not None:
-            for i, item in enumerate(node):
-                node[i] = _texts(item, sequence.item_type)
+        if sequence is None:
+            return list(node)
+        return [
+            _plain(item, sequence.item_type, f"{path}[{i}]", file, lines[i] if lines else line)
+            for i, item in enumerate(node)
+        ]
     return node
 
 

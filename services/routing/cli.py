@@ -12,10 +12,12 @@ Exit status:
        that its format refuses; a bad argument or date; no database to replay from. One
        line on standard error names the file, the line where there is one, and the problem.
 
-`check` fails on warnings (a unit rule that never decides, a unit nothing reaches, a
-deadline lost when a report lacks a fact); its notes (unit rules that overlap with
-different units) fail it only with --strict. A time without offset (a case's `now`,
-`--since`) is Europe/Oslo, as in reports.
+`check` fails on warnings (a rule that matches no report, a unit rule that never decides,
+a unit nothing reaches, a deadline lost when a report lacks a fact, a deadline from an
+arrest in a report with no arrest); its notes (unit rules that overlap with different
+units) fail it only with --strict. Its last line starts with `ok` or `failed`, as the exit
+status says. A time without offset (a case's `now`, `--since`) is Europe/Oslo, as in
+reports; every time lies within the years a report's times can have (1900-2100).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import re
 import sys
 import uuid
 from collections.abc import Sequence
@@ -33,7 +36,6 @@ import asyncpg
 import msgspec
 
 from schemas import reference
-from schemas.report import as_utc
 from services.common import settings as fsi_settings
 from services.routing import conditions, ruletests
 from services.routing.engine import decide, facts_of
@@ -69,17 +71,26 @@ class _Parser(argparse.ArgumentParser):
         raise _Exit(status)
 
     def error(self, message: str) -> NoReturn:
-        print(f"error: {self.prog}: {message} (see {self.prog} --help)", file=self.err)
+        print(one_line(f"error: {self.prog}: {message} (see {self.prog} --help)"), file=self.err)
         raise _Exit(UNUSABLE)
 
 
+# Line breaks and other control characters, as Python's str.splitlines() counts them.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
+
+
+def one_line(text: str) -> str:
+    """`text` with every control character escaped (`\\n`), so it stays one line whatever a
+    file name or an argument holds."""
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
 def _moment(text: str) -> dt.datetime:
+    """A `--since` time, read as a rule test's `now` is (`ruletests.moment`)."""
     try:
-        return as_utc(dt.datetime.fromisoformat(text))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"not a date or time: {text!r} (write 2026-11-01 or 2026-11-01T12:00+01:00)"
-        ) from None
+        return ruletests.moment(text, f"`{text}`")
+    except InputError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _parser(out: TextIO, err: TextIO) -> _Parser:
@@ -123,7 +134,7 @@ def main(
     except _Exit as done:
         return done.code
     except InputError as exc:
-        print(f"error: {exc}", file=err)
+        print(one_line(f"error: {exc}"), file=err)
         return UNUSABLE
     return code
 
@@ -142,9 +153,21 @@ def _check(args: argparse.Namespace, out: TextIO) -> int:
     findings = lint(ruleset)
     for finding in findings:
         print(f"{finding.severity}: {finding.text}", file=out)
+    counts = {s: sum(f.severity == s for f in findings) for s in ("warning", "note")}
+    failing = [
+        f"{n} {severity}{'' if n == 1 else 's'}"
+        for severity, n in counts.items()
+        if n and (severity == "warning" or args.strict)
+    ]
     units = len(ruleset.catalogue.units)
-    print(f"ok: {len(ruleset.rules)} rules, {units} units, version {ruleset.version}", file=out)
-    return FAILED if any(f.severity == "warning" or args.strict for f in findings) else OK
+    rules = len(ruleset.rules)
+    summary = f"{rules} rule{'' if rules == 1 else 's'}, {units} units, version {ruleset.version}"
+    if failing:  # the last line says what the exit status says
+        strict = " (--strict)" if args.strict and counts["note"] else ""
+        print(f"failed: {' and '.join(failing)}{strict}; {summary}", file=out)
+        return FAILED
+    print(f"ok: {summary}", file=out)
+    return OK
 
 
 def _test(args: argparse.Namespace, out: TextIO) -> int:

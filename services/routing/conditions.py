@@ -26,11 +26,14 @@ import msgspec
 from schemas.reference import SSB_GROUPS, Reference
 from schemas.report import Flags, Role
 from services.routing.reading import (
+    Located,
     Reader,
     UnknownReferenceError,
     WrongTypeError,
     duration,
-    written,
+    shown,
+    suggestion,
+    written_in,
 )
 
 Predicate = Callable[["Facts"], bool]
@@ -67,26 +70,40 @@ class Facts(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def _listed(
-    read: Reader, value: Any, line: int, what: str, known: Collection[str] | None = None
+    read: Reader,
+    parent: Located,
+    key: str,
+    line: int,
+    what: str,
+    known: Collection[str] | None = None,
+    aliases: dict[str, str] | None = None,
 ) -> frozenset[str]:
-    items = frozenset(read.strings(value, line, what))
+    """The text or texts of `parent[key]`; each must be `known` (when given), else refused
+    quoting each unknown one as written, with the known one meant where one is close."""
+    value = parent[key]
+    items = read.strings(value, line, what)
     if known is not None:
-        unknown = sorted(items - set(known))
+        unknown = [
+            f"`{written_in(value, i) if isinstance(value, list) else written_in(parent, key)}`"
+            + suggestion(item, known, aliases)
+            for i, item in enumerate(items)
+            if item not in known
+        ]
         if unknown:
-            raise read.fail(UnknownReferenceError, f"unknown {what}: {', '.join(unknown)}", line)
-    return items
+            raise read.fail(UnknownReferenceError, f"unknown {what} {', '.join(unknown)}", line)
+    return frozenset(items)
 
 
 def _offence(read: Reader, value: Any, line: int, ref: Reference) -> Predicate:
     spec = read.mapping(value, line, "offence", {"code", "law", "ssb_group"})
     if "code" in spec:
-        _listed(read, spec["code"], line, "offence code", ref.offences)
+        _listed(read, spec, "code", line, "offence code", ref.offences, ref.offence_labels)
     if "law" in spec:
-        _listed(read, spec["law"], line, "law", {o.law for o in ref.offences.values()})
+        _listed(read, spec, "law", line, "law", {o.law for o in ref.offences.values()})
     if "ssb_group" in spec:
-        _listed(read, spec["ssb_group"], line, "SSB group", SSB_GROUPS)
+        _listed(read, spec, "ssb_group", line, "SSB group", SSB_GROUPS)
     # Law and SSB group follow from the code, so every offence condition is a set of codes.
-    codes = _offence_codes(spec, ref)
+    codes = offence_codes(spec, ref)
 
     def test(f: Facts) -> bool:
         return not codes.isdisjoint(f.codes)
@@ -94,11 +111,10 @@ def _offence(read: Reader, value: Any, line: int, ref: Reference) -> Predicate:
     return test
 
 
-def _int(read: Reader, value: Any, line: int, what: str) -> int:
+def _int(read: Reader, spec: Located, key: str, line: int) -> int:
+    value = spec[key]
     if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 150:
-        raise read.fail(
-            WrongTypeError, f"`{what}: {written(value)}` must be a whole number 0-150", line
-        )
+        raise read.fail(WrongTypeError, f"{shown(spec, key)} must be a whole number 0-150", line)
     return value
 
 
@@ -107,11 +123,9 @@ _PERSON_KEYS = {"role", "age_under", "age_at_least", "age_known", "arrested"}
 
 def _person(read: Reader, value: Any, line: int) -> Predicate:
     spec = read.mapping(value, line, "person", _PERSON_KEYS)
-    roles = _listed(read, spec["role"], line, "role", _ROLES) if "role" in spec else None
-    under = _int(read, spec["age_under"], line, "age_under") if "age_under" in spec else None
-    least = (
-        _int(read, spec["age_at_least"], line, "age_at_least") if "age_at_least" in spec else None
-    )
+    roles = _listed(read, spec, "role", line, "role", _ROLES) if "role" in spec else None
+    under = _int(read, spec, "age_under", line) if "age_under" in spec else None
+    least = _int(read, spec, "age_at_least", line) if "age_at_least" in spec else None
     known = read.flag(spec, "age_known")
     if known is False and (under is not None or least is not None):
         raise read.fail(
@@ -142,7 +156,7 @@ def _person(read: Reader, value: Any, line: int) -> Predicate:
 
 def _age(read: Reader, value: Any, line: int, moment: str) -> Predicate:
     spec = read.mapping(value, line, moment, {"weeks", "days", "hours", "minutes"})
-    limit = duration(read, spec)
+    limit = duration(read, spec).delta
     attribute = "incident_at" if moment == "incident_older_than" else "reported_at"
 
     def test(f: Facts) -> bool:
@@ -194,7 +208,8 @@ def _quality(want: bool) -> Predicate:
     return test
 
 
-def _one(read: Reader, key: str, inner: Any, at: int, ref: Reference) -> Predicate:
+def _one(read: Reader, spec: Located, key: str, at: int, ref: Reference) -> Predicate:
+    inner = spec[key]
     if key in {"all", "any"}:
         if not isinstance(inner, list) or not inner:
             raise read.fail(WrongTypeError, f"`{key}` takes a non-empty list of conditions", at)
@@ -205,20 +220,30 @@ def _one(read: Reader, key: str, inner: Any, at: int, ref: Reference) -> Predica
     if key == "offence":
         return _offence(read, inner, at, ref)
     if key == "municipality":
-        return _member("municipality", _listed(read, inner, at, "municipality", ref.municipalities))
+        named = {
+            n: numbers[0] for n, numbers in ref.municipality_names.items() if len(numbers) == 1
+        }
+        moved = {old: new[0] for old, new in ref.municipality_changes.items() if len(new) == 1}
+        zeros = {n.lstrip("0"): n for n in ref.municipalities if n.startswith("0")}
+        aliases = {**named, **moved, **zeros}  # Oslo, 3024 (now 3201), 301 -> the number
+        numbers = _listed(read, spec, key, at, key, ref.municipalities, aliases)
+        return _member("municipality", numbers)
     if key == "district":
         districts = {m.police_district for m in ref.municipalities.values()}
-        return _member("district", _listed(read, inner, at, "district", districts))
+        return _member("district", _listed(read, spec, key, at, "district", districts))
     if key == "source":
-        return _member("source", _listed(read, inner, at, "source"))
+        return _member("source", _listed(read, spec, key, at, "source"))
     if key == "person":
         return _person(read, inner, at)
     if key in {"flag", "flags"}:
-        return _flags(_listed(read, inner, at, "flag", FLAGS))
+        return _flags(_listed(read, spec, key, at, "flag", FLAGS))
     if key == "quality_issues":
         if not isinstance(inner, bool):
             raise read.fail(
-                WrongTypeError, f"`quality_issues: {written(inner)}` must be true or false", at
+                WrongTypeError,
+                f"{shown(spec, key)} must be true or false (whether the report has any quality "
+                "issue; a rule cannot name one)",
+                at,
             )
         return _quality(inner)
     return _age(read, inner, at, key)
@@ -246,9 +271,9 @@ def compile(read: Reader, value: Any, line: int, ref: Reference) -> Predicate:
         raise read.fail(WrongTypeError, "an empty condition", spec.line)
     here = spec.line
     parts: list[Predicate] = []
-    for key, inner in spec.items():
+    for key in spec:
         at = spec.key_lines.get(key, here)
-        parts.append(_one(read, key, inner, at, ref))
+        parts.append(_one(read, spec, key, at, ref))
     return parts[0] if len(parts) == 1 else _all(tuple(parts))
 
 
@@ -258,76 +283,26 @@ def explain(
     """The first top-level condition of a `when` that does not hold (its key and line), or
     None when all hold."""
     spec = read.mapping(value, line, "a condition")
-    for key, inner in spec.items():
+    for key in spec:
         at = spec.key_lines.get(key, spec.line)
-        if not _one(read, key, inner, at, ref)(facts):
+        if not _one(read, spec, key, at, ref)(facts):
             return key, at
     return None
 
 
-# --- indexing: necessary conditions per rule, so most rules are never evaluated --------------
-
-Requirements = dict[str, frozenset[Any]]  # per dimension, values of which one must be present
-DIMENSIONS = ("offence", "district", "municipality", "flag", "source", "quality")
-
-
-def _names(value: Any) -> list[Any]:
+def names(value: Any) -> list[Any]:
     """The values of a checked text-or-list, each as the text `_listed` compares (a plain
     number such as `municipality: [5001]` is the text "5001", as in reports)."""
     items = value if isinstance(value, list) else [value]
     return [str(i) if isinstance(i, int) and not isinstance(i, bool) else i for i in items]
 
 
-def _offence_codes(spec: Any, ref: Reference) -> frozenset[str]:
+def offence_codes(spec: Any, ref: Reference) -> frozenset[str]:
     codes = set(ref.offences)
     if "code" in spec:
-        codes &= set(_names(spec["code"]))
+        codes &= set(names(spec["code"]))
     if "law" in spec:
-        codes = {c for c in codes if ref.offences[c].law in _names(spec["law"])}
+        codes = {c for c in codes if ref.offences[c].law in names(spec["law"])}
     if "ssb_group" in spec:
-        codes = {c for c in codes if ref.offences[c].ssb_group in _names(spec["ssb_group"])}
+        codes = {c for c in codes if ref.offences[c].ssb_group in names(spec["ssb_group"])}
     return frozenset(codes)
-
-
-def _both(a: Requirements, b: Requirements) -> Requirements:
-    """Both hold: each dimension's values narrowed by the other."""
-    merged = dict(a)
-    for dimension, values in b.items():
-        merged[dimension] = merged[dimension] & values if dimension in merged else values
-    return merged
-
-
-def _key_requirements(key: str, inner: Any, ref: Reference) -> Requirements:
-    if key == "offence":
-        return {"offence": _offence_codes(inner, ref)}
-    if key == "district":
-        return {"district": frozenset(_names(inner))}
-    if key == "municipality":
-        return {"municipality": frozenset(_names(inner))}
-    if key == "source":
-        return {"source": frozenset(_names(inner))}
-    if key in {"flag", "flags"}:
-        return {"flag": frozenset(_names(inner)[:1])}
-    if key == "quality_issues":
-        return {"quality": frozenset([inner])}
-    if key == "all":
-        merged: Requirements = {}
-        for condition in inner:
-            merged = _both(merged, requirements(condition, ref))
-        return merged
-    if key == "any":
-        # One branch holds: only a dimension every branch constrains narrows the whole.
-        parts = [requirements(condition, ref) for condition in inner]
-        common = set.intersection(*(set(p) for p in parts))
-        return {d: frozenset().union(*(p[d] for p in parts)) for d in common}
-    return {}  # `not`, persons and ages give no value to look a rule up by
-
-
-def requirements(value: Any, ref: Reference) -> Requirements:
-    """Necessary conditions of an already checked condition: in each dimension named, one of
-    the values must be among the report's (offence codes, district, municipality, flags,
-    source, quality)."""
-    merged: Requirements = {}
-    for key, inner in value.items():
-        merged = _both(merged, _key_requirements(key, inner, ref))
-    return merged

@@ -1,4 +1,4 @@
-"""Deadline lint: a rule whose legal deadline is lost when a report lacks an optional fact.
+"""Deadline lint: a rule whose legal deadline is lost when a report lacks a fact or an arrest.
 
 A legal deadline holds whether or not a report says everything: a suspect arrested without
 an identity number still has the custody deadline of strpl. § 183. For every deadline rule
@@ -7,6 +7,10 @@ lint looks over the finite model of `model.Model` for a report the rule gives it
 where the same report with the fact missing gets no deadline from the same moment due no
 later. The intake may add a quality issue where a fact is missing (`person.age_unknown`),
 so the report with the fact missing is tried both with and without one.
+
+A deadline `from: arrest` runs from the earliest arrest of a person in the report: a rule
+with one whose condition holds for a report in which nobody is arrested matches and gives
+no deadline, silently. The lint looks for such a report too.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from services.routing.model import (
     Choice,
     Finding,
     Model,
+    Question,
     Signs,
     describe,
     erased,
@@ -31,7 +36,6 @@ from services.routing.model import (
     merge,
     person_words,
     product_size,
-    span,
 )
 from services.routing.rules import Rule
 
@@ -73,11 +77,14 @@ FACTS = {
 
 def lost_deadlines(model: Model) -> list[Finding]:
     """A warning for every deadline rule and optional fact where a report loses the
-    deadline when the fact is missing; a note where the search was bounded."""
+    deadline when the fact is missing, and for every deadline from an arrest that a report
+    without one matches; a note where the search was bounded."""
     rules = [r for r in model.ruleset.rules if r.deadline is not None]
     findings = []
     for rule in rules:
         assert rule.deadline is not None
+        if rule.deadline.moment == "arrest":
+            findings += _without_arrest(model, rule)
         covering = [
             d
             for d in rules
@@ -91,6 +98,32 @@ def lost_deadlines(model: Model) -> list[Finding]:
                 continue  # the rule itself still holds with the fact missing
             findings += _ask(model, rule, covering, fact, missing)
     return findings
+
+
+def _without_arrest(model: Model, rule: Rule) -> list[Finding]:
+    """A warning if a report in which nobody is arrested matches a deadline rule `from:
+    arrest` (the engine then has no moment to count from, and gives no deadline)."""
+
+    def unarrested(f: Facts) -> bool:
+        return rule.test(f) and not any(p.arrested for p in f.persons)
+
+    # The model's person of each class is unarrested where the class has one such person,
+    # so the search over the rule's own atoms is exact for this question too.
+    answer = model.ask(Question(unarrested, model.signs[rule.id]))
+    assert rule.deadline is not None
+    where = f"{model.ruleset.file}:{rule.line}: rule {rule.id}"
+    if answer.facts is not None:
+        text = (
+            f"{where} gives a deadline ({rule.deadline.duration} from the arrest) that a "
+            f"report with no arrested person does not get: {answer.witness} matches the rule "
+            "and gets no deadline from it (a deadline from the arrest needs `arrested: true` "
+            "in a `person` condition that must hold)"
+        )
+        return [Finding("warning", text)]
+    if answer.bound:
+        text = f"{where}: no report found that matches it with nobody arrested ({answer.bound})"
+        return [Finding("note", text)]
+    return []
 
 
 def _ask(
@@ -107,7 +140,7 @@ def _ask(
     dims, bound = _dimensions(model, signs, ghosts, _wanted(model, model.signs[rule.id]))
     assert rule.deadline is not None
     where = f"{model.ruleset.file}:{rule.line}: rule {rule.id}"
-    deadline = f"{span(rule.deadline.after)} from the {rule.deadline.moment}"
+    deadline = f"{rule.deadline.duration} from the {rule.deadline.moment}"
     for combo in itertools.islice(itertools.product(*dims), finite.BUDGET):
         fields = {**finite.BASE}
         for choice in combo:
@@ -117,7 +150,7 @@ def _ask(
             text = (
                 f"{where} gives a deadline ({deadline}) that is lost when {fact} is missing: "
                 f"{describe(combo)} gets it, but with {why} no rule gives a deadline from "
-                f"the {rule.deadline.moment} within {span(rule.deadline.after)}"
+                f"the {rule.deadline.moment} within {rule.deadline.duration}"
             )
             return [Finding("warning", text)]
     if bound:

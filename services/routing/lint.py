@@ -1,4 +1,4 @@
-"""Rule lint: unit rules that never decide, unreached units, unit rules that overlap."""
+"""Rule lint: rules that match nothing, unit rules that never decide, unreached units, overlaps."""
 
 from __future__ import annotations
 
@@ -17,13 +17,16 @@ __all__ = ["Finding", "lint"]
 
 
 def lint(ruleset: RuleSet) -> list[Finding]:
-    """Unit rules that never decide, units nothing reaches, unit rules that overlap, and
-    deadlines lost when a report lacks a fact (`deadline_lint`)."""
+    """Rules that match no report, unit rules that never decide, units nothing reaches,
+    unit rules that overlap, and deadlines lost when a report lacks a fact or an arrest
+    (`deadline_lint`)."""
     model = Model(ruleset)
+    findings, never = _matching_nothing(model)
     unit_rules = [r for r in ruleset.rules if r.names_unit]
-    findings: list[Finding] = []
     lives: dict[str, Answer] = {}
     for i, rule in enumerate(unit_rules):
+        if rule.id in never:
+            continue  # said already: it matches nothing, so it decides nothing
         answer = model.ask(_first(model, rule, unit_rules[:i]))
         if answer.facts is None and answer.bound:
             lives[rule.id] = answer  # undecided: counted as reaching its unit, no overlaps
@@ -37,6 +40,37 @@ def lint(ruleset: RuleSet) -> list[Finding]:
     findings += _overlaps(model, unit_rules, lives)
     findings += lost_deadlines(model)
     return findings
+
+
+def _matching_nothing(model: Model) -> tuple[list[Finding], set[str]]:
+    """A warning for each rule whose condition holds for no report of the model (which is
+    exact: every offence, person and place is tried, and each time and source the rules
+    tell apart), and the ids of those rules; a note where the search was bounded."""
+    findings, never = [], set()
+    for rule in model.ruleset.rules:
+        answer = model.ask(Question(rule.test, model.signs[rule.id]))
+        if answer.facts is not None:
+            continue
+        if answer.bound:
+            text = f"{_where(model, rule)} may match no report: none found ({answer.bound})"
+            findings.append(Finding("note", text))
+            continue
+        never.add(rule.id)
+        findings.append(
+            Finding("warning", f"{_where(model, rule)} matches no report: {_why(model, rule)}")
+        )
+    return findings, never
+
+
+def _why(model: Model, rule: Rule) -> str:
+    """Which condition of a rule that matches nothing holds for nothing alone, if one does."""
+    for ident, polarities in model.signs[rule.id].items():
+        atom = model.atoms[ident]
+        alone = atom.dimension in model.elements and not model.truth(atom.dimension, ident)
+        if polarities == {True} and alone:
+            noun = {"offences": "offence", "persons": "person", "place": "place"}
+            return f"`{atom.key}` (line {atom.line}) holds for no {noun[atom.dimension]}"
+    return "its conditions never hold together"
 
 
 def _where(model: Model, rule: Rule) -> str:

@@ -11,9 +11,9 @@ from typing import Any, NamedTuple
 
 from schemas.decision import TRIAGE_UNIT
 from schemas.report import Role
-from services.routing import conditions
+from services.routing import conditions, index
 from services.routing.conditions import Facts, PersonFacts
-from services.routing.reading import Located, Reader, duration
+from services.routing.reading import Duration, Located, Reader, duration
 from services.routing.rules import Rule, RuleSet
 
 NOW = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -169,24 +169,20 @@ def _place_elements(ruleset: RuleSet) -> list[Place]:
     return [*known, (None, None)]
 
 
-def span(delta: dt.timedelta) -> str:
-    minutes = int(delta.total_seconds() // 60)
-    for size, unit in ((1440, "day"), (60, "hour"), (1, "minute")):
-        if minutes % size == 0:
-            count = minutes // size
-            return f"{count} {unit}{'' if count == 1 else 's'}"
-    return str(delta)
-
-
-def _ages(attribute: str, limits: Sequence[dt.timedelta]) -> list[Choice]:
-    """One elapsed time per interval between the thresholds `older_than` compares with."""
+def _ages(attribute: str, limits: Sequence[Duration]) -> list[Choice]:
+    """One elapsed time per interval between the thresholds `older_than` compares with,
+    each threshold in words as the rule wrote it (the first rule to, where two agree)."""
     what = "incident" if attribute == "incident_at" else "report"
-    bounds = sorted(set(limits))
-    choices = [Choice({attribute: NOW}, tail=(f"the {what} at most {span(bounds[0])} old",))]
+    words: dict[dt.timedelta, str] = {}
+    for limit in limits:
+        words.setdefault(limit.delta, str(limit))
+    bounds = sorted(words)
+    first = f"the {what} at most {words[bounds[0]]} old"
+    choices = [Choice({attribute: NOW}, tail=(first,))]
     for low, high in itertools.pairwise(bounds):
-        words = f"the {what} more than {span(low)} but at most {span(high)} old"
-        choices.append(Choice({attribute: NOW - high}, tail=(words,)))
-    last = f"the {what} more than {span(bounds[-1])} old"
+        between = f"the {what} more than {words[low]} but at most {words[high]} old"
+        choices.append(Choice({attribute: NOW - high}, tail=(between,)))
+    last = f"the {what} more than {words[bounds[-1]]} old"
     choices.append(Choice({attribute: NOW - bounds[-1] - dt.timedelta(days=1)}, tail=(last,)))
     return choices
 
@@ -232,7 +228,7 @@ class Model:
         }
         self._truth: dict[str, frozenset[int]] = {}
         self._classes: dict[tuple[str, tuple[str, ...]], list[tuple[int, Any]]] = {}
-        self._needs: dict[str, conditions.Requirements] = {}
+        self._needs: dict[str, index.Requirements] = {}
         districts = ruleset.catalogue.districts
         self.all_districts = frozenset(districts)
         self.owner = {d.unit(s): name for name, d in districts.items() for s in d.sections}
@@ -253,19 +249,19 @@ class Model:
 
     # --- which rules can match one report together ------------------------------------------
 
-    def needs(self, rule: Rule) -> conditions.Requirements:
-        """The rule's necessary conditions (see `conditions.requirements`), municipalities
+    def needs(self, rule: Rule) -> index.Requirements:
+        """The rule's necessary conditions (see `index.requirements`), municipalities
         also as their districts."""
         if rule.id not in self._needs:
             ref = self.ruleset.reference
-            found = dict(conditions.requirements(rule.source["when"], ref))
+            found = dict(index.requirements(rule.source["when"], ref))
             if "municipality" in found:
                 places = frozenset(ref.district_of(m) for m in found["municipality"])
                 found["district"] = found.get("district", places) & places
             self._needs[rule.id] = found
         return self._needs[rule.id]
 
-    def apart(self, a: conditions.Requirements, b: Rule, one_offence: bool = False) -> bool:
+    def apart(self, a: index.Requirements, b: Rule, one_offence: bool = False) -> bool:
         """No report matches both: they need different values of a one-valued fact (or of
         the offence, when a report has one)."""
         other = self.needs(b)

@@ -8,20 +8,30 @@ YAML itself is read by `services.common.yamltext` (a plain value means what it s
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import re
+import unicodedata
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
+from schemas.reference import name_key
 from services.common import yamltext
-from services.common.yamltext import MAX_DEPTH, MAX_FILE_BYTES, Located, written
+from services.common.yamltext import MAX_DEPTH, MAX_FILE_BYTES, Located, written, written_in
 
-__all__ = ["MAX_DEPTH", "MAX_FILE_BYTES", "Located", "written"]
+__all__ = ["MAX_DEPTH", "MAX_FILE_BYTES", "Located", "written", "written_in"]
 
 DURATION_KEYS = frozenset({"weeks", "days", "hours", "minutes"})
 _MINUTES = {"weeks": 7 * 24 * 60, "days": 24 * 60, "hours": 60, "minutes": 1}
 _UNITS = ("weeks", "days", "hours", "minutes")  # largest first
 _CLOCK = re.compile(r"^(?P<hours>\d+):(?P<minutes>[0-5]\d)$")
+# The longest duration a rule may name: 100 years (of 365.25 days), in minutes. No time in
+# criminal law comes near it: the longest limitation period is 25 years (straffeloven
+# § 86), and an offence without one (§ 91) has no period to count. A deadline or an age
+# of an act beyond a lifetime is a typing error, and 100 years after any time a report can
+# have (1900-2100) is still a time Python and PostgreSQL hold, so no deadline overflows.
+MAX_DURATION_MINUTES = 36_525 * 24 * 60
 
 
 class RulesError(ValueError):
@@ -118,7 +128,7 @@ class Reader:
         if value is not None and not isinstance(value, bool):
             raise self.fail(
                 WrongTypeError,
-                f"`{key}: {written(value)}` must be true or false",
+                f"{shown(spec, key)} must be true or false",
                 spec.key_lines.get(key, spec.line),
             )
         return value
@@ -127,10 +137,30 @@ class Reader:
         return kind(message, file=self.file, line=line, rule=self.rule)
 
 
-def duration(read: Reader, spec: Located) -> dt.timedelta:
-    """One of `weeks`, `days`, `hours`, `minutes`, a plain whole number. Anything else is
-    refused quoting the text as written and, where it reads as an amount, the fix
-    (`hours: 1:30` is not a whole number; write `minutes: 90`)."""
+class Duration(NamedTuple):
+    """A duration as a rule gives it: `delta`, and the `amount` and `unit` as written."""
+
+    delta: dt.timedelta
+    amount: int
+    unit: str
+
+    def __str__(self) -> str:
+        """As written, in words: `hours: 0` is "0 hours", `weeks: 1` "1 week"."""
+        return f"{self.amount} {self.unit if self.amount != 1 else self.unit[:-1]}"
+
+
+def shown(spec: Located, key: str) -> str:
+    """`key: value` as written in `spec`, and whether quotes made the value text: the
+    start of a message about a value that should have been a number or true/false."""
+    text = f"`{key}: {written_in(spec, key)}`"
+    return text + " (quoted, so it is text)" if yamltext.is_quoted(spec, key) else text
+
+
+def duration(read: Reader, spec: Located) -> Duration:
+    """One of `weeks`, `days`, `hours`, `minutes`, a plain whole number from 0 to 100 years
+    (`MAX_DURATION_MINUTES`). Anything else is refused quoting the text as written and,
+    where it reads as an amount, the fix (`hours: 1:30` is not a whole number; write
+    `minutes: 90`)."""
     given = [unit for unit in _UNITS if unit in spec]
     if len(given) != 1:
         named = " and ".join(given) or "none of them"
@@ -143,12 +173,18 @@ def duration(read: Reader, spec: Located) -> dt.timedelta:
     value, line = spec[unit], spec.key_lines.get(unit, spec.line)
     if isinstance(value, int) and not isinstance(value, bool):
         if value < 0:
-            raise read.fail(WrongTypeError, f"`{unit}: {value}` is negative", line)
-        return dt.timedelta(**{unit: value})
-    text = written(value)
-    raise read.fail(
-        WrongTypeError, f"`{unit}: {text}` is not a whole number; {_fix(unit, text)}", line
-    )
+            raise read.fail(WrongTypeError, f"{shown(spec, unit)} is negative", line)
+        if value * _MINUTES[unit] > MAX_DURATION_MINUTES:  # ints: no overflow to check
+            most = MAX_DURATION_MINUTES // _MINUTES[unit]
+            raise read.fail(
+                WrongTypeError,
+                f"{shown(spec, unit)} is longer than 100 years, more than any time in law: "
+                f"write at most `{unit}: {most}`",
+                line,
+            )
+        return Duration(dt.timedelta(minutes=value * _MINUTES[unit]), value, unit)
+    fix = _fix(unit, written(value))
+    raise read.fail(WrongTypeError, f"{shown(spec, unit)} is not a whole number; {fix}", line)
 
 
 def _fix(unit: str, text: str) -> str:
@@ -166,3 +202,34 @@ def _fix(unit: str, text: str) -> str:
             if amount == amount.to_integral_value():
                 return f"write `{smaller}: {int(amount)}`"
     return f"write a whole number of {unit}"
+
+
+# --- suggestions for a name that is not known -------------------------------------------------
+
+# Letters a slug writes plainly (`Sør-Øst` is `sor-ost`, `Møre og Romsdal` `more-og-romsdal`).
+_PLAIN = str.maketrans({"ø": "o", "æ": "ae", "đ": "d", "ł": "l", "ŋ": "n", "ß": "ss"})
+
+
+def _fold(text: str) -> str:
+    """A name's key (`name_key`) with accents dropped and words joined by `-`, as slugs are."""
+    key = unicodedata.normalize("NFKD", name_key(text).translate(_PLAIN))
+    bare = "".join(c for c in key if not unicodedata.combining(c))
+    return re.sub(r"[\s_]+", "-", bare)
+
+
+def suggestion(text: str, known: Iterable[str], aliases: Mapping[str, str] | None = None) -> str:
+    """` (did you mean `X`?)` for a name not in `known`, or "" when nothing is close: the
+    known name written another way (case, accents, spaces for `-`: `oslo` is `Oslo`), an
+    alias of one (`aliases`: other text -> a known name), or, for a name that is not a
+    number, one a typing error away (`wepon`: `weapon`)."""
+    folded: dict[str, str] = {}
+    for name in known:
+        folded.setdefault(_fold(name), name)
+    for alias, name in (aliases or {}).items():
+        folded.setdefault(_fold(alias), name)
+    key = _fold(text)
+    found = folded.get(key)
+    if found is None and not key.isdigit():  # a number one digit away is another place
+        close = difflib.get_close_matches(key, list(folded), n=1, cutoff=0.8)
+        found = folded[close[0]] if close else None
+    return f" (did you mean `{found}`?)" if found is not None and found != text else ""

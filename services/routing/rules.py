@@ -18,8 +18,10 @@ from typing import Any
 from schemas.decision import TRIAGE_UNIT, Priority
 from schemas.reference import Reference
 from services.routing import conditions
+from services.routing.index import RuleIndex
 from services.routing.reading import (
     DURATION_KEYS,
+    Duration,
     Located,
     Reader,
     UnknownReferenceError,
@@ -27,7 +29,10 @@ from services.routing.reading import (
     duration,
     parse_yaml,
     read_file,
+    shown,
+    suggestion,
     written,
+    written_in,
 )
 
 MOMENTS = ("report", "incident", "arrest")
@@ -75,14 +80,16 @@ def load_catalogue(text: str, file: str, reference: Reference) -> Catalogue:
     for name, spec in raw.items():
         line = raw.key_lines[name]
         if name not in known:
-            raise read.fail(UnknownReferenceError, f"unknown police district `{name}`", line)
+            hint = suggestion(name, known)
+            raise read.fail(UnknownReferenceError, f"unknown police district `{name}`{hint}", line)
         spec = read.mapping(spec, line, f"district {name}", {"slug", "default", "sections"})
         slug = read.text(spec.get("slug"), line, f"the `slug` of district {name}")
         default = read.text(spec.get("default"), line, f"the `default` section of district {name}")
         own = tuple(read.strings(spec.get("sections", list(names)), line, "sections"))
         for section in (*own, default):
             if section not in names:
-                raise read.fail(UnknownReferenceError, f"unknown section `{section}`", line)
+                hint = suggestion(section, names, {v: k for k, v in names.items()})
+                raise read.fail(UnknownReferenceError, f"unknown section `{section}`{hint}", line)
         districts[name] = District(name, slug, own, default)
     missing = known - set(districts)
     if missing:
@@ -101,9 +108,13 @@ def load_catalogue(text: str, file: str, reference: Reference) -> Catalogue:
 class DeadlineRule:
     """A deadline: a duration after a named moment, with its legal basis."""
 
-    after: dt.timedelta
+    duration: Duration
     moment: str
     basis: str
+
+    @property
+    def after(self) -> dt.timedelta:
+        return self.duration.delta
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,54 +133,6 @@ class Rule:
     @property
     def names_unit(self) -> bool:
         return self.section is not None or self.unit is not None
-
-
-class RuleIndex:
-    """Which rules can match a report at all, from necessary conditions of each rule.
-
-    Per dimension (offence code, district, municipality, flag, source, quality issues) a
-    rule is either unconstrained or needs one of some values. A report's candidates are the
-    rules allowed in every dimension, as bit masks, in rule order; only they are tested, so
-    a rule set ten times larger, mostly per district or per offence, costs little more.
-    """
-
-    def __init__(self, rules: tuple[Rule, ...], reference: Reference) -> None:
-        self.rules = rules
-        everything = (1 << len(rules)) - 1
-        self.free = dict.fromkeys(conditions.DIMENSIONS, everything)
-        self.masks: dict[str, dict[Any, int]] = {d: {} for d in conditions.DIMENSIONS}
-        for bit, rule in enumerate(rules):
-            for dimension, values in conditions.requirements(
-                rule.source["when"], reference
-            ).items():
-                self.free[dimension] &= ~(1 << bit)
-                by_value = self.masks[dimension]
-                for value in values:
-                    by_value[value] = by_value.get(value, 0) | 1 << bit
-        self._chosen: dict[int, tuple[Rule, ...]] = {}
-
-    def candidates(self, f: conditions.Facts) -> tuple[Rule, ...]:
-        free, masks = self.free, self.masks
-        codes = free["offence"]
-        for code, _, _ in f.offences:
-            codes |= masks["offence"].get(code, 0)
-        flags = free["flag"]
-        for flag in f.flags:
-            flags |= masks["flag"].get(flag, 0)
-        mask = (
-            codes
-            & flags
-            & (free["district"] | masks["district"].get(f.district, 0))
-            & (free["municipality"] | masks["municipality"].get(f.municipality, 0))
-            & (free["source"] | masks["source"].get(f.source, 0))
-            & (free["quality"] | masks["quality"].get(f.quality_issues, 0))
-        )
-        chosen = self._chosen.get(mask)
-        if chosen is None:
-            chosen = tuple(r for bit, r in enumerate(self.rules) if mask >> bit & 1)
-            if len(self._chosen) < 65536:  # bounded; distinct masks are few in practice
-                self._chosen[mask] = chosen
-        return chosen
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,7 +158,8 @@ def _deadline(read: Reader, value: Any, line: int) -> DeadlineRule:
     if moment not in MOMENTS:
         raise read.fail(
             WrongTypeError,
-            f"`from: {written(moment)}`: a deadline runs from one of {', '.join(MOMENTS)}",
+            f"{shown(spec, 'from')}: a deadline runs from one of {', '.join(MOMENTS)}"
+            + suggestion(str(moment), MOMENTS),
             spec.key_lines.get("from", spec.line),
         )
     basis = spec.get("basis")
@@ -203,7 +167,7 @@ def _deadline(read: Reader, value: Any, line: int) -> DeadlineRule:
         raise read.fail(
             WrongTypeError, "a deadline needs its `basis` (legal basis as text)", spec.line
         )
-    return DeadlineRule(duration(read, spec), moment, basis.strip())
+    return DeadlineRule(duration(read, spec), str(moment), basis.strip())
 
 
 def _rule(
@@ -213,20 +177,28 @@ def _rule(
     section, unit = then.get("section"), then.get("unit")
     if section is not None and unit is not None:
         raise read.fail(WrongTypeError, "a rule names a `section` or a `unit`, not both", then.line)
-    if section is not None and section not in catalogue.section_names:
+    names = catalogue.section_names
+    if section is not None and section not in names:
+        hint = suggestion(str(section), names, {v: k for k, v in names.items()})
         raise read.fail(
             UnknownReferenceError,
-            f"unknown section `{written(section)}`",
+            f"unknown section `{written_in(then, 'section')}`{hint}",
             then.key_lines["section"],
         )
     if unit is not None and unit != TRIAGE_UNIT and unit not in catalogue.units:
+        hint = suggestion(str(unit), [*catalogue.units, TRIAGE_UNIT])
         raise read.fail(
-            UnknownReferenceError, f"unknown unit `{written(unit)}`", then.key_lines["unit"]
+            UnknownReferenceError,
+            f"unknown unit `{written_in(then, 'unit')}`{hint}",
+            then.key_lines["unit"],
         )
     priority = then.get("priority")
-    if priority is not None and priority not in {p.value for p in Priority}:
+    levels = [p.value for p in Priority]
+    if priority is not None and priority not in levels:
         raise read.fail(
-            WrongTypeError, f"unknown priority `{written(priority)}`", then.key_lines["priority"]
+            WrongTypeError,
+            f"unknown priority `{written_in(then, 'priority')}`{suggestion(str(priority), levels)}",
+            then.key_lines["priority"],
         )
     deadline = (
         _deadline(read, then["deadline"], then.key_lines["deadline"])
@@ -261,9 +233,10 @@ def load_ruleset(rules_path: Path, units_path: Path, reference: Reference) -> Ru
     )
     version = doc.get("version")
     if version != 1 or isinstance(version, bool):
+        given = shown(doc, "version") if "version" in doc else "no `version`"
         raise read.fail(
             WrongTypeError,
-            f"`version: {written(version)}`: `version: 1` is the only rules format",
+            f"{given}: the only rules format is `version: 1`, a plain number",
             doc.key_lines.get("version", doc.line),
         )
     levels = read.mapping(
@@ -273,9 +246,14 @@ def load_ruleset(rules_path: Path, units_path: Path, reference: Reference) -> Ru
     for level in Priority:
         value = levels.get(level.value)
         if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 9:
+            given = (
+                shown(levels, level.value)
+                if level.value in levels
+                else f"`priorities` has no `{level.value}`"
+            )
             raise read.fail(
                 WrongTypeError,
-                f"`{level.value}: {written(value)}`: each priority needs an AMQP priority 0-9",
+                f"{given}: each priority needs an AMQP priority 0-9",
                 levels.key_lines.get(level.value, levels.line),
             )
         amqp[level] = value

@@ -16,6 +16,11 @@ cases:
       rules: [custody-age-unknown]         # these (at least) matched
 ```
 
+Every time in the file (`now`, `due_at` and the report's own times) is read alike: ISO 8601
+(`2026-11-30 12:00`, `2026-11-30T12:00:00+01:00`, `2026-11-30`: midnight), without an offset
+Europe/Oslo, and within the years a report's times can have (1900-2100 in UTC). A report
+file is read as the intake reads a body (`services.common.jsontext`).
+
 Anything that makes a file unusable is an `InputError`: one line naming the file, the line
 where there is one, and the problem, with the value as written.
 """
@@ -23,7 +28,6 @@ where there is one, and the problem, with the value as written.
 from __future__ import annotations
 
 import datetime as dt
-import re
 import uuid
 from pathlib import Path
 from typing import TextIO
@@ -32,17 +36,15 @@ import msgspec
 from msgspec import UNSET, UnsetType
 
 from schemas.decision import Decision, Priority
-from schemas.report import Report, as_utc
-from services.common import yamltext
+from schemas.report import EARLIEST_YEAR, LATEST_YEAR, Report, as_utc
+from services.common import jsontext, yamltext
 from services.common.yamltext import Located
 from services.intake.standardise import Options, standardise
 from services.routing.engine import decide
 from services.routing.rules import RuleSet
 
 MAX_REPORT_BYTES = 1_048_576  # as the intake's default body limit
-NEWLINE = b"\n"
-_BYTE = re.compile(r"\(byte (?P<offset>\d+)\)$")
-_AT = re.compile(r" - at `(?P<path>\$[^`]*)`$")
+_WRITE = "write 2026-11-30T10:05:00+01:00"
 
 
 class InputError(ValueError):
@@ -55,7 +57,7 @@ class Expect(msgspec.Struct, forbid_unknown_fields=True):
     unit: str | UnsetType = UNSET
     priority: Priority | UnsetType = UNSET
     deadline_rule: str | UnsetType | None = UNSET
-    due_at: str | UnsetType | None = UNSET  # a time, read by `moment`
+    due_at: dt.datetime | UnsetType | None = UNSET  # bounded by `moment`
     rules: list[str] | UnsetType = UNSET
 
 
@@ -66,7 +68,7 @@ class Case(msgspec.Struct, forbid_unknown_fields=True):
     expect: Expect
     report: Report | None = None
     report_file: str | None = None
-    now: str | None = None  # a time, read by `moment`
+    now: dt.datetime | None = None  # bounded by `moment`
 
 
 class CasesFile(msgspec.Struct, forbid_unknown_fields=True):
@@ -74,7 +76,8 @@ class CasesFile(msgspec.Struct, forbid_unknown_fields=True):
 
 
 def read_report(path: Path) -> Report:
-    """A canonical report from a JSON file, or `InputError`."""
+    """A canonical report from a JSON file, read as the intake reads a body (a UTF-8 byte
+    order mark ignored, a key given twice refused), or `InputError`."""
     try:
         with path.open("rb") as handle:
             data = handle.read(MAX_REPORT_BYTES + 1)
@@ -83,20 +86,10 @@ def read_report(path: Path) -> Report:
     if len(data) > MAX_REPORT_BYTES:
         raise InputError(f"{path}: larger than {MAX_REPORT_BYTES} bytes")
     try:
-        return msgspec.json.decode(data, type=Report)
-    except msgspec.ValidationError as exc:
-        message = str(exc)
-        found = _AT.search(message)
-        if found:
-            message = f"{found['path']}: {message[: found.start()]}"
-        raise InputError(f"{path}: {message}") from None
-    except msgspec.DecodeError as exc:
-        message = str(exc)
-        found = _BYTE.search(message)
-        where = str(path)
-        if found:
-            where += f":{data.count(NEWLINE, 0, int(found['offset'])) + 1}"
-        raise InputError(f"{where}: {message}") from None
+        return jsontext.decode(data, Report)
+    except jsontext.JsonTextError as exc:
+        where = f"{path}:{exc.line}" if exc.line else str(path)
+        raise InputError(f"{where}: {exc.problem}") from None
 
 
 def read_cases(path: Path) -> list[tuple[Case, int]]:
@@ -123,9 +116,9 @@ def read_cases(path: Path) -> list[tuple[Case, int]]:
             ("now", case.now, item),
             ("due_at", case.expect.due_at, item.get("expect")),
         ):
-            if isinstance(value, str):
-                at = where.key_lines.get(name, line) if isinstance(where, Located) else line
-                moment(value, f"{path}:{at}: `{name}`")
+            if isinstance(value, dt.datetime) and isinstance(where, Located):
+                at = where.key_lines.get(name, line)
+                moment(value, f"{path}:{at}: `{name}: {yamltext.written_in(where, name)}`")
         if (case.report is None) == (case.report_file is None):
             raise InputError(f"{path}:{line}: a case needs `report` or `report_file`, one of them")
         if all(getattr(case.expect, f) is UNSET for f in Expect.__struct_fields__):
@@ -133,15 +126,26 @@ def read_cases(path: Path) -> list[tuple[Case, int]]:
     return list(zip(cases, lines, strict=True))
 
 
-def moment(text: str, where: str) -> dt.datetime:
-    """A time as ISO 8601 (`2026-11-30T10:05+01:00`, `2026-11-30 10:05`, `2026-11-30`), in
-    UTC; without an offset it is Europe/Oslo, as in reports. `InputError` names `where`."""
+def moment(value: str | dt.datetime, where: str) -> dt.datetime:
+    """A time (text as `yamltext.time_of` reads it, or read already) as a UTC instant; without
+    an offset it is Europe/Oslo, as in reports. `InputError` names `where` when it is no
+    time, or lies outside the years a report's times can have (`EARLIEST_YEAR` to
+    `LATEST_YEAR` in UTC, as `schemas.report` checks them)."""
+    if isinstance(value, str):
+        try:
+            value = yamltext.time_of(value)
+        except ValueError:
+            raise InputError(f"{where}: not a date or time ({_WRITE})") from None
     try:
-        return as_utc(dt.datetime.fromisoformat(text))
-    except ValueError:
+        instant = as_utc(value)
+    except OverflowError:  # the year 1 in Oslo is before the year 1 in UTC, say
+        instant = None
+    if instant is None or not EARLIEST_YEAR <= instant.year <= LATEST_YEAR:
         raise InputError(
-            f"{where}: `{text}` is not a date or time (write 2026-11-30T10:05:00+01:00)"
-        ) from None
+            f"{where}: outside the years {EARLIEST_YEAR}-{LATEST_YEAR} (UTC) a report's times"
+            " can have"
+        )
+    return instant
 
 
 def check(decision: Decision, expect: Expect) -> list[str]:

@@ -7,6 +7,7 @@ date (YAML 1.1 type repository, yaml.org/type/int.html, bool.html, timestamp.htm
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -196,3 +197,103 @@ def test_the_source_mappings_are_read_as_written(
 def test_every_shipped_file_reads_strictly(path: str) -> None:
     document = yamltext.load_file(ROOT / path, floats=True)
     assert isinstance(document, Located)
+
+
+# --- quoted values, keys given twice on one line, times (the new user's inputs) -------------
+
+
+def test_a_quoted_value_is_text_and_its_container_knows_how_it_was_written() -> None:
+    document = yamltext.load(
+        "hours: \"12\"\nversion: '1'\nplain: 12\nlist: [\"0301\", 0301, 'a''b']\n", "f.yaml"
+    )
+    assert document == {"hours": "12", "version": "1", "plain": 12, "list": ["0301", "0301", "a'b"]}
+    assert yamltext.written_in(document, "hours") == '"12"'
+    assert yamltext.written_in(document, "version") == "'1'"
+    assert yamltext.written_in(document, "plain") == "12"
+    assert yamltext.is_quoted(document, "hours")
+    assert not yamltext.is_quoted(document, "plain")
+    assert [yamltext.written_in(document["list"], i) for i in range(3)] == [
+        '"0301"',
+        "0301",
+        "'a''b'",
+    ]
+
+
+def test_a_list_or_mapping_is_written_as_yaml_not_as_python() -> None:
+    document = yamltext.load(
+        "a: [person.age_unknown]\nb: {x: 'y', z: [1, no]}\nc: [\"q\"]\n", "f.yaml"
+    )
+    assert yamltext.written(document["a"]) == "[person.age_unknown]"  # not ['person.age_unknown']
+    assert yamltext.written(document["b"]) == "{x: 'y', z: [1, no]}"
+    assert yamltext.written_in(document, "c") == '["q"]'
+
+
+def test_a_quoted_value_over_lines_is_shown_short_and_on_one_line() -> None:
+    document = yamltext.load('a: "x\n  y"\nb: "' + "z" * 90 + '"\n', "f.yaml")
+    assert yamltext.written_in(document, "a") == '"x y"'
+    assert yamltext.written_in(document, "b") == '"' + "z" * 40 + '…"'
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "words"),
+    [
+        # the new user's flow mapping: one line, so the columns tell the two keys apart
+        (
+            "a:\n  b: {flag: x, flag: y}\n",
+            2,
+            "key `flag` is given twice (line 2, columns 7 and 16)",
+        ),
+        ("- {a: 1, b: 2, a: 3}\n", 1, "key `a` is given twice (line 1, columns 4 and 16)"),
+        ("a: {b: 1,\n    b: 2}\n", 2, "key `b` is given twice (lines 1 and 2)"),
+    ],
+)
+def test_a_key_given_twice_is_placed_by_column_on_one_line(
+    text: str, line: int, words: str
+) -> None:
+    with pytest.raises(YamlTextError) as caught:
+        yamltext.load(text, "f.yaml")
+    assert caught.value.line == line
+    assert caught.value.problem == words
+
+
+class Timed(msgspec.Struct, forbid_unknown_fields=True):
+    at: dt.datetime
+    maybe: dt.datetime | None = None
+
+
+@pytest.mark.parametrize(
+    ("written", "read"),
+    [
+        # ISO 8601 as people type it: a space or T, with or without seconds; no offset: naive
+        ("2026-11-27 10:00", dt.datetime(2026, 11, 27, 10, 0)),
+        ("2026-11-27T10:00", dt.datetime(2026, 11, 27, 10, 0)),
+        ("2026-11-27 10:00:00", dt.datetime(2026, 11, 27, 10, 0)),
+        ("2026-11-27", dt.datetime(2026, 11, 27)),
+        ("2026-11-27T10:00:00+01:00", dt.datetime(2026, 11, 27, 9, 0, tzinfo=dt.UTC)),
+        ("2026-11-27T09:00:00Z", dt.datetime(2026, 11, 27, 9, 0, tzinfo=dt.UTC)),
+        ("'2026-11-27T09:00:00Z'", dt.datetime(2026, 11, 27, 9, 0, tzinfo=dt.UTC)),
+        # RFC 3339 forms beyond ISO's reading in Python: a lower-case t, nanoseconds
+        ("2026-11-27t09:00:00.123456789z", dt.datetime(2026, 11, 27, 9, 0, 0, 123457, dt.UTC)),
+    ],
+)
+def test_a_time_is_read_where_the_type_asks_for_one(written: str, read: dt.datetime) -> None:
+    timed = yamltext.convert(yamltext.load(f"at: {written}\n", "f.yaml"), Timed, "f.yaml")
+    assert timed.at == read
+    assert (timed.at.tzinfo is None) == (read.tzinfo is None)
+
+
+def test_a_time_that_is_no_time_is_named_with_its_path_and_line() -> None:
+    document = yamltext.load("at: 2026-11-27 10:00\nmaybe: tomorrow\n", "f.yaml")
+    with pytest.raises(YamlTextError) as caught:
+        yamltext.convert(document, Timed, "f.yaml")
+    assert str(caught.value) == (
+        "f.yaml:2: $.maybe: `tomorrow` is not a date or time (write 2026-11-30T10:05:00+01:00)"
+    )
+    assert document["maybe"] == "tomorrow"  # the document is left as it was read
+
+
+def test_a_quoted_value_of_the_wrong_kind_is_quoted_with_its_quotes() -> None:
+    document = yamltext.load('code: a\ncount: "3"\n', "f.yaml")
+    with pytest.raises(YamlTextError) as caught:
+        yamltext.convert(document, Entry, "f.yaml")
+    assert str(caught.value) == 'f.yaml:2: $.count: Expected `int`, got `str` (written `"3"`)'

@@ -45,7 +45,9 @@ def test_check_bad_rules_names_the_line(tmp_path: Path) -> None:
     bad.write_text(
         HEAD + "  - id: a\n    when: {flag: wepon}\n    then: {priority: high}\n", "utf-8"
     )
-    assert refused("check", bad) == f"error: {bad}:5: rule a: unknown flag: wepon"
+    assert refused("check", bad) == (
+        f"error: {bad}:5: rule a: unknown flag `wepon` (did you mean `weapon`?)"
+    )
 
 
 def test_check_lints_shadowed_rules_and_unreached_sections(tmp_path: Path) -> None:
@@ -98,7 +100,7 @@ def test_overlaps_are_notes_that_fail_check_only_when_strict(tmp_path: Path) -> 
 def test_the_default_rules_pass_their_test_file() -> None:
     code, text = run("test", RULES, CASES)
     assert code == 0
-    assert text.rstrip().endswith("40 passed, 0 failed")
+    assert text.rstrip().endswith("43 passed, 0 failed")
 
 
 def test_a_failing_case_fails_the_run(tmp_path: Path) -> None:
@@ -124,7 +126,7 @@ def test_explain_says_which_condition_failed() -> None:
     code, text = run("explain", RULES, ROOT / "schemas/examples/report.youth-robbery.json")
     assert code == 0
     assert "match     custody-youth" in text
-    assert "no match  homicide (line 57): `offence` (line 59) fails" in text
+    assert "no match  homicide (line 61): `offence` (line 63) fails" in text
     assert '"unit": "vest.barn-og-unge"' in text
 
 
@@ -136,3 +138,25 @@ def test_missing_and_unreadable_input(tmp_path: Path) -> None:
     assert refused("test", RULES, broken) == (
         f"error: {broken}:1: $.cases[0]: Object missing required field `expect`"
     )
+
+
+def test_the_last_line_of_check_agrees_with_its_exit_status(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        HEAD
+        + "  - {id: first, when: {flag: weapon}, then: {section: vold-og-seksual}}\n"
+        + "  - {id: second, when: {flag: weapon}, then: {section: barn-og-unge}}\n",
+        "utf-8",
+    )
+    code, text = run("check", rules)
+    warnings = sum(line.startswith("warning:") for line in text.splitlines())
+    assert (code, warnings) == (1, 7)  # rule second, and six sections nothing reaches
+    assert text.splitlines()[-1].startswith("failed: 7 warnings; 2 rules, 96 units, version ")
+    assert "ok:" not in text
+    # notes fail it only with --strict, and then the last line says so
+    code, text = run("check", RULES)
+    assert (code, text.splitlines()[-1][:12]) == (0, "ok: 26 rules")
+    notes = sum(line.startswith("note:") for line in text.splitlines())
+    code, text = run("check", RULES, "--strict")
+    assert code == 1
+    assert text.splitlines()[-1].startswith(f"failed: {notes} notes (--strict); 26 rules, ")

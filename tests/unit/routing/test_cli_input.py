@@ -90,11 +90,13 @@ def test_a_failed_case_is_status_1_not_2(tmp_path: Path) -> None:
 BAD_CASES = {
     "a time that is no time": (
         "cases:\n  - name: x\n    now: tomorrow\n" + REPORT + "    expect: {priority: low}\n",
-        "{path}:3: `now`: `tomorrow` is not a date or time (write 2026-11-30T10:05:00+01:00)",
+        "{path}:3: $.cases[0].now: `tomorrow` is not a date or time"
+        " (write 2026-11-30T10:05:00+01:00)",
     ),
     "a due time that is no time": (
         "cases:\n  - name: x\n" + REPORT + "    expect:\n      due_at: soon\n",
-        "{path}:10: `due_at`: `soon` is not a date or time (write 2026-11-30T10:05:00+01:00)",
+        "{path}:10: $.cases[0].expect.due_at: `soon` is not a date or time"
+        " (write 2026-11-30T10:05:00+01:00)",
     ),
     "a misspelt expectation": (
         "cases:\n  - name: x\n" + REPORT + "    expect:\n      priorty: low\n",
@@ -110,10 +112,10 @@ BAD_CASES = {
         + "    expect: {priority: low}\n",
         "{path}:9: $.cases[0].report.persons[0].role: Invalid enum value 'boss' (written `boss`)",
     ),
-    "a report time without seconds": (
-        "cases:\n  - name: x\n" + REPORT.replace("T10:00:00+01:00", " 10:00") + "    expect: {}\n",
-        "{path}:6: $.cases[0].report.reported_at: Invalid RFC3339 encoded datetime"
-        " (written `2026-11-27 10:00`)",
+    "a report time that is no time": (
+        "cases:\n  - name: x\n" + REPORT.replace("T10:00:00+01:00", " 10h") + "    expect: {}\n",
+        "{path}:6: $.cases[0].report.reported_at: `2026-11-27 10h` is not a date or time"
+        " (write 2026-11-30T10:05:00+01:00)",
     ),
     "no report": (
         "cases:\n  - name: x\n    expect: {priority: low}\n",
@@ -182,8 +184,8 @@ def test_replay_arguments(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
         "error: fsi-rules replay: the following arguments are required: --since"
     )
     assert refused("replay", RULES, "--since", "last week") == (
-        "error: fsi-rules replay: argument --since: not a date or time: 'last week'"
-        " (write 2026-11-01 or 2026-11-01T12:00+01:00) (see fsi-rules replay --help)"
+        "error: fsi-rules replay: argument --since: `last week`: not a date or time"
+        " (write 2026-11-30T10:05:00+01:00) (see fsi-rules replay --help)"
     )
     monkeypatch.setenv("FSI_DB_URL", "postgresql://postgres@127.0.0.1:1/none")
     line = refused("replay", RULES, "--since", "2026-11-01")
@@ -232,3 +234,49 @@ def test_the_installed_tool_answers_in_one_line_without_a_traceback(tmp_path: Pa
             assert len(done.stderr.splitlines()) == 1
         else:
             assert done.stderr == ""
+
+
+BAD_ARGUMENTS = [
+    ["--bogus"],
+    ["check", RULES, "--bogus"],
+    ["check"],
+    ["check", RULES, "--units"],
+    ["check", RULES, "--strict=yes"],
+    ["test", RULES],
+    ["explain"],
+    ["replay", RULES, "--since"],
+    ["replay", RULES, "--since", "2026-13-01"],
+    ["replay", RULES, "--since", "2026-11-01\nnext line"],
+    ["lint\nx", RULES],
+    ["check", RULES, "extra", "arguments"],
+    ["-x"],
+    ["--help=now"],
+]
+
+
+@pytest.mark.parametrize("args", BAD_ARGUMENTS, ids=[" ".join(map(str, a)) for a in BAD_ARGUMENTS])
+def test_every_argument_error_is_one_line_and_status_2(args: list[str | Path]) -> None:
+    line = refused(*args)
+    assert line.startswith("error: fsi-rules")
+    assert line.endswith("--help)")
+
+
+def test_the_installed_tool_answers_argument_errors_in_one_line() -> None:
+    for args in BAD_ARGUMENTS:
+        done = subprocess.run(  # noqa: S603 - our own entry point
+            [str(TOOL), *map(str, args)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            env=ENV,
+        )
+        assert done.returncode == 2, (args, done.stderr)
+        assert done.stdout == ""
+        assert len(done.stderr.splitlines()) == 1, done.stderr
+        assert "Traceback" not in done.stderr
+
+
+def test_a_file_name_with_a_line_break_stays_one_line(tmp_path: Path) -> None:
+    odd = tmp_path / "two\nlines.yaml"
+    assert refused("check", odd) == f"error: {tmp_path}/two\\nlines.yaml: No such file or directory"

@@ -69,8 +69,8 @@ def test_the_default_rules_before_the_unknown_age_rules_lose_six_deadlines(tmp_p
     assert custody.severity == "warning"
     assert custody.text.endswith(
         "rule custody-adult gives a deadline (3 days from the arrest) that is lost when a "
-        "person's age is missing: offence strl-155 with an arrested suspect aged 30 gets it, "
-        "but with the age of an arrested suspect unknown no rule gives a deadline from the "
+        "person's age is missing: offence strl-155 with an arrested victim aged 30 gets it, "
+        "but with the age of an arrested victim unknown no rule gives a deadline from the "
         "arrest within 3 days"
     )
 
@@ -177,3 +177,60 @@ def test_the_installed_tool_passes_the_default_rules() -> None:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "warning:" not in done.stdout
+
+
+# --- a deadline from an arrest in a report with no arrest ------------------------------------
+
+
+def arrests(tmp_path: Path, *rules: str) -> list[Finding]:
+    return [f for f in findings(tmp_path, *rules) if "no arrested person" in f.text]
+
+
+def test_a_deadline_from_an_arrest_that_a_report_without_one_matches(tmp_path: Path) -> None:
+    # the new user's: the condition can hold with nobody arrested, so the rule matches and
+    # the engine, with no arrest to count from, gives `deadline: null`
+    (found,) = arrests(
+        tmp_path, deadline_rule("custody-suspect", "{person: {role: suspect}}", "days: 1")
+    )
+    assert found.severity == "warning"
+    assert found.text == (
+        f"{tmp_path}/rules.yaml:4: rule custody-suspect gives a deadline (1 day from the arrest)"
+        " that a report with no arrested person does not get: offence strl-155 with a suspect"
+        " matches the rule and gets no deadline from it (a deadline from the arrest needs"
+        " `arrested: true` in a `person` condition that must hold)"
+    )
+
+
+@pytest.mark.parametrize(
+    "when",
+    [
+        "{flag: weapon}",  # no person at all
+        "{any: [{person: {arrested: true}}, {flag: weapon}]}",  # one branch needs no arrest
+        "{person: {arrested: false}}",
+        "{not: {person: {arrested: true}}}",
+        "{person: {role: victim, age_under: 18}}",
+    ],
+)
+def test_every_condition_that_holds_without_an_arrest_is_found(tmp_path: Path, when: str) -> None:
+    found = arrests(tmp_path, deadline_rule("r", when, "hours: 12"))
+    assert [f.severity for f in found] == ["warning"]
+
+
+def test_a_condition_that_needs_an_arrest_is_not_warned_about(tmp_path: Path) -> None:
+    assert arrests(tmp_path, deadline_rule("any", ANY_ARREST, "days: 1")) == []
+    assert arrests(tmp_path, deadline_rule("youth", YOUTH, "days: 1")) == []
+    both = "{all: [{person: {arrested: true, role: victim}}, {not: {flag: weapon}}]}"
+    assert arrests(tmp_path, deadline_rule("both", both, "days: 1")) == []
+    # a deadline from the report needs no arrest
+    assert arrests(tmp_path, deadline_rule("r", "{flag: weapon}", "days: 1", "report")) == []
+
+
+def test_the_default_custody_rules_hold_for_anyone_arrested() -> None:
+    # strpl. § 183: "den som er pågrepet": no role is asked for, so an arrested "victim" or
+    # "reporter" (flagged person.arrest_not_suspect by the intake) keeps the deadline
+    ruleset = load_ruleset(RULES, UNITS, reference.load())
+    custody = {r.id: r for r in ruleset.rules if r.deadline and r.deadline.moment == "arrest"}
+    assert set(custody) == {"custody-adult", "custody-youth", "custody-age-unknown"}
+    for rule in custody.values():
+        assert "role" not in rule.source["when"]["person"]
+        assert rule.source["when"]["person"]["arrested"] is True

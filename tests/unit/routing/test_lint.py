@@ -186,7 +186,8 @@ def test_incident_and_report_ages(tmp_path: Path) -> None:
     assert "rules a, d (lines 4, 7) always match first" in dead(found)["e"]
     assert any(
         "rule d overlaps rule b" in n
-        and "the incident more than 10 days but at most 14 days old goes to barn-og-unge" in n
+        # the bound as rule d writes it (weeks: 2), not as another rule or a computation would
+        and "the incident more than 10 days but at most 2 weeks old goes to barn-og-unge" in n
         for n in notes(found)
     )
 
@@ -218,7 +219,11 @@ def test_a_condition_that_never_holds(tmp_path: Path) -> None:
         tmp_path,
         "a: {all: [{flag: weapon}, {not: {flag: weapon}}]} -> vold-og-seksual",
     )
-    assert dead(found)["a"].endswith("rule a can never decide the unit: no report matches it")
+    # said once, as a rule that matches nothing (not again as one that never decides)
+    assert dead(found) == {}
+    (never,) = [f for f in found if "matches no report" in f.text]
+    assert never.severity == "warning"
+    assert never.text.endswith("rule a matches no report: its conditions never hold together")
     assert "section vold-og-seksual is reached by no rule and no default" in [f.text for f in found]
 
 
@@ -297,3 +302,59 @@ def test_the_default_rules_have_no_warnings() -> None:
         in f.text
         for f in found
     )
+
+
+# --- a rule that matches no report ---------------------------------------------------------
+
+
+def never(tmp_path: Path, when: str, then: str = "{priority: high}") -> list[str]:
+    path = tmp_path / "rules.yaml"
+    path.write_text(HEAD + f"  - {{id: a, when: {when}, then: {then}}}\n", "utf-8")
+    found = lint(load_ruleset(path, UNITS, reference.load()))
+    texts = [f.text for f in found if "matches no report" in f.text]
+    assert all(f.severity == "warning" for f in found if f.text in texts)
+    return texts
+
+
+@pytest.mark.parametrize(
+    ("when", "why"),
+    [
+        # the new user's: nobody is both under 18 and at least 18
+        ("{person: {age_under: 18, age_at_least: 18}}", "`person` (line 4) holds for no person"),
+        ("{person: {age_under: 0}}", "`person` (line 4) holds for no person"),
+        ("{person: {age_at_least: 30, age_under: 20}}", "`person` (line 4) holds for no person"),
+        ("{all: [{district: Oslo}, {district: Vest}]}", "its conditions never hold together"),
+        (
+            "{all: [{incident_older_than: {days: 14}}, {not: {incident_older_than: {weeks: 2}}}]}",
+            "its conditions never hold together",
+        ),
+        (
+            "{all: [{municipality: '4601'}, {district: Oslo}]}",  # Bergen is in Vest
+            "its conditions never hold together",
+        ),
+        (
+            "{all: [{quality_issues: true}, {quality_issues: false}]}",
+            "its conditions never hold together",
+        ),
+    ],
+)
+def test_a_rule_whose_condition_never_holds_is_a_warning(
+    tmp_path: Path, when: str, why: str
+) -> None:
+    assert never(tmp_path, when) == [f"{tmp_path}/rules.yaml:4: rule a matches no report: {why}"]
+    # a unit rule the same, once (not again as a rule that never decides the unit)
+    assert never(tmp_path, when, "{section: barn-og-unge}") == [
+        f"{tmp_path}/rules.yaml:4: rule a matches no report: {why}"
+    ]
+
+
+@pytest.mark.parametrize(
+    "when",
+    [
+        "{person: {age_under: 18, age_at_least: 17}}",  # a 17-year-old
+        "{all: [{person: {age_under: 18}}, {person: {age_at_least: 18}}]}",  # two persons
+        "{all: [{municipality: '4601'}, {district: Vest}]}",
+    ],
+)
+def test_a_rule_that_some_report_matches_is_not(tmp_path: Path, when: str) -> None:
+    assert never(tmp_path, when) == []

@@ -136,7 +136,7 @@ def test_words_yaml_1_1_takes_for_booleans_are_text(tmp_path: Path) -> None:
         (
             "  - id: a\n    when: {municipality: [0301, 301]}\n    then: {priority: high}\n",
             5,
-            "unknown municipality: 301",
+            "unknown municipality `301` (did you mean `0301`?)",
         ),
         (
             "  - id: a\n    when: {flag: weapon}\n    then: {priority: 2026-11-27}\n",
@@ -172,7 +172,7 @@ def test_the_priorities_and_version_are_quoted_as_written(tmp_path: Path) -> Non
     with pytest.raises(WrongTypeError, match="`critical: 09`: each priority needs an AMQP"):
         load_ruleset(path, UNITS, REF)
     path.write_text("version: 1.0\n", "utf-8")
-    with pytest.raises(WrongTypeError, match=r"rules.yaml:1: `version: 1.0`: `version: 1` is"):
+    with pytest.raises(WrongTypeError, match=r"rules.yaml:1: `version: 1.0`: the only rules"):
         load_ruleset(path, UNITS, REF)
 
 
