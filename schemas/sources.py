@@ -13,6 +13,8 @@ import msgspec
 from msgspec import Meta
 
 Short = Annotated[str, Meta(min_length=1, max_length=200)]
+# An optional text: "" (or only white space) is taken as not given, as forms send it.
+OptionalShort = Annotated[str, Meta(max_length=200)]
 Reference = Annotated[str, Meta(min_length=1, max_length=128)]
 Account = Annotated[str, Meta(min_length=1, max_length=20_000)]
 LocalTime = Annotated[
@@ -33,8 +35,8 @@ LocalDate = Annotated[
 class CitizenPerson(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     """A person as the form asks for one."""
 
-    fornavn: Short | None = None
-    etternavn: Short | None = None
+    fornavn: OptionalShort | None = None
+    etternavn: OptionalShort | None = None
     fodselsnummer: Annotated[str, Meta(max_length=20)] | None = None
     fodselsdato: LocalDate | None = None
     telefon: Annotated[str, Meta(max_length=40)] | None = None
@@ -51,7 +53,7 @@ class CitizenReport(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=Tr
     anmelder: CitizenPerson
     hendelse_til: LocalTime | None = None
     kommunenummer: Annotated[str, Meta(pattern=r"^[0-9]{4}$")] | None = None
-    kommune: Short | None = None
+    kommune: OptionalShort | None = None
     adresse: Annotated[str, Meta(max_length=500)] | None = None
     postnummer: Annotated[str, Meta(pattern=r"^[0-9]{4}$")] | None = None
     anmelder_er_fornaermet: bool = True
@@ -77,7 +79,7 @@ class PatrolArrest(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=Tru
     """An arrest made on the scene."""
 
     at: dt.datetime
-    by: Short | None = None
+    by: OptionalShort | None = None
 
 
 class PatrolPerson(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
@@ -86,7 +88,7 @@ class PatrolPerson(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=Tru
     r: Annotated[str, Meta(min_length=1, max_length=2)]
     fnr: Annotated[str, Meta(max_length=20)] | None = None
     dob: dt.date | None = None
-    name: Short | None = None
+    name: OptionalShort | None = None
     tlf: Annotated[str, Meta(max_length=40)] | None = None
     arrest: PatrolArrest | None = None
 
@@ -116,7 +118,7 @@ class AgencySender(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=Tru
 
     organisasjonsnummer: Annotated[str, Meta(pattern=r"^[0-9 ]{9,11}$")]
     etat: Short
-    saksbehandler: Short | None = None
+    saksbehandler: OptionalShort | None = None
 
 
 class AgencyCount(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
@@ -133,7 +135,7 @@ class AgencyParty(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True
     type: Annotated[str, Meta(pattern=r"^(person|virksomhet)$")] = "person"
     fodselsnummer: Annotated[str, Meta(max_length=20)] | None = None
     organisasjonsnummer: Annotated[str, Meta(max_length=11)] | None = None
-    navn: Short | None = None
+    navn: OptionalShort | None = None
 
 
 class AgencyPeriod(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):

@@ -16,7 +16,7 @@ from schemas.reference.laws import (
     Offence,
     load_laws,
 )
-from schemas.reference.names import name_key
+from schemas.reference.names import name_key, visible_text
 from schemas.reference.places import (
     HERE,
     POLICE_DISTRICTS,
@@ -39,7 +39,12 @@ __all__ = [
     "ReferenceDataError",
     "load",
     "name_key",
+    "visible_text",
 ]
+
+
+# 'Oslo kommune': the word people write after a municipality's name.
+_MUNICIPALITY_WORD = " kommune"
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,8 +80,17 @@ class Reference:
     def municipality_named(self, name: str) -> tuple[str, ...]:
         """The numbers of the municipalities (or other places) with this name: none when
         unknown, several when ambiguous ('Våler'). Any Unicode form, case or spacing; an
-        SSB-style combined name ('Porsanger - Porsáŋgu - Porsanki') in any order."""
+        SSB-style combined name ('Porsanger - Porsáŋgu - Porsanki') in any order; with the
+        word 'kommune' after it ('Oslo kommune', 'Guovdageaidnu kommune'). The Sami and Kven
+        words for a municipality ('suohkan', 'komuuni') are not read: the reference data holds
+        no name written with them (their forms also change the name: 'Guovdageainnu')."""
         key = name_key(name)
+        found = self._named(key)
+        if found or not key.endswith(_MUNICIPALITY_WORD):
+            return found
+        return self._named(key.removesuffix(_MUNICIPALITY_WORD).rstrip(" -,"))
+
+    def _named(self, key: str) -> tuple[str, ...]:
         found = self.municipality_names.get(key)
         if found is not None:
             return found

@@ -12,6 +12,14 @@ _FORMAT_CHARACTERS: dict[int, None] = dict.fromkeys(
 )
 
 
+def visible_text(text: str) -> str:
+    """`text` as one line that shows the same: NFC, invisible and bidirectional control
+    characters (Unicode category Cf) removed, runs of white space made one space, trimmed.
+    Case is kept; '' when nothing visible is left."""
+    # Removed before composing: a character between a letter and its accent keeps them apart.
+    return " ".join(unicodedata.normalize("NFC", text.translate(_FORMAT_CHARACTERS)).split())
+
+
 def name_key(text: str) -> str:
     """The lookup key of a name, label, alias or code as people and systems write it.
 

@@ -136,6 +136,16 @@ def _names(
     for row in elsewhere:
         for name in (row["name"], *filter(None, row["other_names"].split(";"))):
             add(name, row["number"])
+    for line, row in enumerate(rows("municipality_spellings.csv"), start=2):
+        # Another register's spelling of an official name, read as that name.
+        number, spelling = row["kommunenummer"], row["spelling"]
+        of = municipalities.get(number)
+        where = f"municipality_spellings.csv:{line}"
+        if of is None or row["stands_for"] not in (of.name, *of.other_names):
+            raise ReferenceDataError(f"{where}: {row['stands_for']!r} is no name of {number}")
+        if named.get(name_key(spelling), [number]) != [number]:
+            raise ReferenceDataError(f"{where}: {spelling!r} is another place's name")
+        add(spelling, number)
     return {key: tuple(numbers) for key, numbers in named.items()}
 
 

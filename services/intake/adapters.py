@@ -20,23 +20,19 @@ from typing import Any
 import msgspec
 
 from schemas import sources
-from schemas.reference import Reference, name_key
-from schemas.report import Flags, Incident, Offence, Person, Report, Role
+from schemas.reference import Reference, name_key, visible_text
+from schemas.report import Report, Role
 from services.common import yamltext
 from services.intake import lawrefs
+
+# AdapterError is raised here and by the trace; callers import it from this module.
+from services.intake.sourcepaths import AdapterError as AdapterError
+from services.intake.sourcepaths import Trace
 from services.intake.validation import Problem
 
 MAPPINGS = Path(__file__).parent / "mappings"
 _LOCAL_TIME = "%d.%m.%Y %H:%M"
 _LOCAL_DATE = "%d.%m.%Y"
-
-
-class AdapterError(ValueError):
-    """The source report cannot become a canonical one; each problem has its path."""
-
-    def __init__(self, problems: list[Problem]) -> None:
-        super().__init__(f"{len(problems)} problem(s)")
-        self.problems = problems
 
 
 class CitizenMapping(msgspec.Struct, forbid_unknown_fields=True):
@@ -79,26 +75,32 @@ def _local(value: str, fmt: str, path: str, problems: list[Problem]) -> Any:
         return None
 
 
+def _given(value: str | None) -> str | None:
+    """An optional text as the sender meant it: '' or nothing visible (spaces, invisible
+    characters) is not given, as if the field were left out."""
+    return value if value is not None and visible_text(value) else None
+
+
 def _name(person: sources.CitizenPerson) -> str | None:
-    parts = [p for p in (person.fornavn, person.etternavn) if p]
+    parts = [p for p in (_given(person.fornavn), _given(person.etternavn)) if p]
     return " ".join(parts) if parts else None
 
 
 def _citizen_person(
     person: sources.CitizenPerson, role: Role, path: str, problems: list[Problem]
-) -> Person:
+) -> dict[str, Any]:
     born = (
         _local(person.fodselsdato, _LOCAL_DATE, f"{path}.fodselsdato", problems)
-        if (person.fodselsdato)
+        if person.fodselsdato
         else None
     )
-    return Person(
-        role=role,
-        national_id=person.fodselsnummer or None,
-        birth_date=born.date() if born else None,
-        name=_name(person),
-        phone=person.telefon or None,
-    )
+    return {
+        "role": role,
+        "national_id": _given(person.fodselsnummer),
+        "birth_date": born.date() if born else None,
+        "name": _name(person),
+        "phone": _given(person.telefon),
+    }
 
 
 def from_citizen(form: sources.CitizenReport, ref: Reference) -> Report:
@@ -107,42 +109,58 @@ def from_citizen(form: sources.CitizenReport, ref: Reference) -> Report:
     municipality by number and/or name (standardisation resolves the name)."""
     mapping: CitizenMapping = _mapping("citizen", CitizenMapping)
     problems: list[Problem] = []
+    trace = Trace()
     reported = _local(form.innsendt, _LOCAL_TIME, "$.innsendt", problems)
     start = _local(form.hendelse_fra, _LOCAL_TIME, "$.hendelse_fra", problems)
     end = (
         _local(form.hendelse_til, _LOCAL_TIME, "$.hendelse_til", problems)
-        if (form.hendelse_til)
+        if form.hendelse_til
         else None
     )
     reporter_role = Role.VICTIM if form.anmelder_er_fornaermet else Role.REPORTER
-    persons = [_citizen_person(form.anmelder, reporter_role, "$.anmelder", problems)]
-    persons += [
-        _citizen_person(p, Role.SUSPECT, f"$.mistenkte[{i}]", problems)
-        for i, p in enumerate(form.mistenkte)
-    ]
-    persons += [
-        _citizen_person(p, Role.WITNESS, f"$.vitner[{i}]", problems)
-        for i, p in enumerate(form.vitner)
-    ]
+    people = [(form.anmelder, reporter_role, "$.anmelder")]
+    people += [(p, Role.SUSPECT, f"$.mistenkte[{i}]") for i, p in enumerate(form.mistenkte)]
+    people += [(p, Role.WITNESS, f"$.vitner[{i}]") for i, p in enumerate(form.vitner)]
+    persons = []
+    for i, (person, role, path) in enumerate(people):
+        persons.append(_citizen_person(person, role, path, problems))
+        trace.at(f"$.persons[{i}]", path, national_id="fodselsnummer", phone="telefon")
+        trace.at(f"$.persons[{i}]", path, birth_date="fodselsdato")
+        # The name is made of two fields: a problem with it is the person's.
+        trace.paths[f"$.persons[{i}].name"] = path
+        trace.notes[f"$.persons[{i}].name"] = "fornavn and etternavn together, with a space"
     if problems:
         raise AdapterError(problems)
-    code = ref.citizen_categories.get(name_key(form.kategori))
-    return Report(
-        source=mapping.source,
-        external_id=form.referanse,
-        reported_at=reported,
-        incident=Incident(
-            occurred_from=start,
-            occurred_to=end,
-            municipality=form.kommunenummer,
-            municipality_name=form.kommune if form.kommune and form.kommune.strip() else None,
-            address=form.adresse or None,
-            postal_code=form.postnummer,
-            description=form.beskrivelse,
-        ),
-        offences=[Offence(code=code, label=form.kategori)],
-        persons=persons,
-        flags=Flags(domestic_violence=form.nare_relasjoner, hate_motive=form.hatmotiv),
+    trace.at("$", "$", external_id="referanse", reported_at="innsendt")
+    trace.at("$.incident", "$", occurred_from="hendelse_fra", occurred_to="hendelse_til")
+    trace.at("$.incident", "$", municipality="kommunenummer", municipality_name="kommune")
+    trace.at("$.incident", "$", address="adresse", postal_code="postnummer")
+    trace.at("$.incident", "$", description="beskrivelse")
+    trace.at("$.offences[0]", "$.kategori")
+    trace.paths["$.offences[0].label"] = "$.kategori"
+    return trace.report(
+        {
+            "source": mapping.source,
+            "external_id": form.referanse,
+            "reported_at": reported,
+            "incident": {
+                "occurred_from": start,
+                "occurred_to": end,
+                "municipality": form.kommunenummer,
+                "municipality_name": _given(form.kommune),
+                "address": _given(form.adresse),
+                "postal_code": form.postnummer,
+                "description": form.beskrivelse,
+            },
+            "offences": [
+                {
+                    "code": ref.citizen_categories.get(name_key(form.kategori)),
+                    "label": form.kategori,
+                }
+            ],
+            "persons": persons,
+            "flags": {"domestic_violence": form.nare_relasjoner, "hate_motive": form.hatmotiv},
+        }
     )
 
 
@@ -150,21 +168,25 @@ def from_patrol(patrol: sources.PatrolReport, _ref: Reference) -> Report:
     """A patrol's on-scene report: role and marker codes from the patrol mapping."""
     mapping: PatrolMapping = _mapping("patrol", PatrolMapping)
     problems: list[Problem] = []
-    persons = []
+    trace = Trace()
+    persons: list[dict[str, Any]] = []
     for i, person in enumerate(patrol.people):
         role = mapping.roles.get(name_key(person.r))
         if role is None:
             problems.append(Problem(f"$.people[{i}].r", "unknown role code"))
             continue
+        trace.at(f"$.persons[{len(persons)}]", f"$.people[{i}]", national_id="fnr", name="name")
+        trace.at(f"$.persons[{len(persons)}]", f"$.people[{i}]", phone="tlf", birth_date="dob")
+        trace.paths[f"$.persons[{len(persons)}].arrested_at"] = f"$.people[{i}].arrest.at"
         persons.append(
-            Person(
-                role=role,
-                national_id=person.fnr,
-                birth_date=person.dob,
-                name=person.name,
-                phone=person.tlf,
-                arrested_at=person.arrest.at if person.arrest else None,
-            )
+            {
+                "role": role,
+                "national_id": _given(person.fnr),
+                "birth_date": person.dob,
+                "name": _given(person.name),
+                "phone": _given(person.tlf),
+                "arrested_at": person.arrest.at if person.arrest else None,
+            }
         )
     flags: dict[str, bool] = {}
     for i, marker in enumerate(patrol.markers):
@@ -175,66 +197,99 @@ def from_patrol(patrol: sources.PatrolReport, _ref: Reference) -> Report:
             flags[flag] = True
     if problems:
         raise AdapterError(problems)
-    return Report(
-        source=mapping.source,
-        external_id=patrol.case_ref,
-        reported_at=patrol.logged_at,
-        incident=Incident(
-            occurred_from=patrol.started,
-            occurred_to=patrol.ended,
-            municipality=patrol.scene.kommune,
-            address=patrol.scene.address,
-            description=patrol.narrative,
-        ),
-        offences=[Offence(code=code) for code in patrol.codes],
-        persons=persons,
-        flags=msgspec.convert(flags, Flags),
+    trace.at("$", "$", external_id="case_ref", reported_at="logged_at")
+    trace.at("$.incident", "$", occurred_from="started", occurred_to="ended")
+    trace.at("$.incident", "$", description="narrative")
+    trace.at("$.incident", "$.scene", municipality="kommune", address="address")
+    for i in range(len(patrol.codes)):
+        trace.at(f"$.offences[{i}]", f"$.codes[{i}]")
+        trace.paths[f"$.offences[{i}].code"] = f"$.codes[{i}]"
+    return trace.report(
+        {
+            "source": mapping.source,
+            "external_id": patrol.case_ref,
+            "reported_at": patrol.logged_at,
+            "incident": {
+                "occurred_from": patrol.started,
+                "occurred_to": patrol.ended,
+                "municipality": patrol.scene.kommune,
+                "address": _given(patrol.scene.address),
+                "description": patrol.narrative,
+            },
+            "offences": [{"code": code} for code in patrol.codes],
+            "persons": persons,
+            "flags": flags,
+        }
     )
 
 
-def _agency_offence(count: sources.AgencyCount, mapping: AgencyMapping, ref: Reference) -> Offence:
+def _agency_code(count: sources.AgencyCount, mapping: AgencyMapping, ref: Reference) -> str:
     reference = " ".join(count.lovhenvisning.split())
     explicit = mapping.law_references.get(name_key(reference))
     if explicit is not None:
-        return Offence(code=explicit)
+        return explicit
     if len(reference) <= 64:
         # Passed on as written: standardisation reads it (its version, its year) as it
         # reads every law reference, and records what it cannot read.
-        return Offence(code=reference)
+        return reference
     read = lawrefs.read(reference, ref)
-    return Offence(code=read.written_short() if read else reference[:64])
+    if read is not None and read.clear:
+        return read.written_short()
+    # Too long for an offence code and not plainly one offence: shortened visibly, so that
+    # standardisation finds it unclear and a person reads the whole in the raw report.
+    return reference[:63] + "…"
 
 
 def from_agency(report: sources.AgencyReport, ref: Reference) -> Report:
     """A partner agency's report: counts by law reference, parties with ids."""
     mapping: AgencyMapping = _mapping("agency", AgencyMapping)
     problems: list[Problem] = []
-    persons = []
+    trace = Trace()
+    persons: list[dict[str, Any]] = []
     for i, party in enumerate(report.involverte):
         role = mapping.roles.get(name_key(party.rolle))
         if role is None:
             problems.append(Problem(f"$.involverte[{i}].rolle", "unknown role"))
         elif party.type == "person":
-            persons.append(Person(role=role, national_id=party.fodselsnummer, name=party.navn))
+            where = f"$.persons[{len(persons)}]"
+            trace.at(where, f"$.involverte[{i}]", national_id="fodselsnummer", name="navn")
+            persons.append(
+                {
+                    "role": role,
+                    "national_id": _given(party.fodselsnummer),
+                    "name": _given(party.navn),
+                }
+            )
     if problems:
         raise AdapterError(problems)
     period = report.gjerningsperiode
     place = report.gjerningssted or sources.AgencyPlace()
     org = report.avsender.organisasjonsnummer.replace(" ", "")
-    return Report(
-        source=f"{mapping.source_prefix}{org}",
-        external_id=report.meldings_id,
-        reported_at=report.meldingstidspunkt,
-        incident=Incident(
-            occurred_from=dt.datetime.combine(period.fra, dt.time()),
-            occurred_to=dt.datetime.combine(period.til, dt.time(23, 59)) if period.til else None,
-            municipality=place.kommunenummer,
-            address=place.beskrivelse,
-            description=report.sammendrag,
-        ),
-        offences=[_agency_offence(c, mapping, ref) for c in report.forhold],
-        persons=persons,
-        reporter_org=org,
+    trace.at("$", "$", external_id="meldingsId", reported_at="meldingstidspunkt")
+    trace.at("$", "$.avsender", reporter_org="organisasjonsnummer", source="organisasjonsnummer")
+    trace.at("$.incident", "$.gjerningsperiode", occurred_from="fra", occurred_to="til")
+    trace.at("$.incident", "$.gjerningssted", municipality="kommunenummer", address="beskrivelse")
+    trace.paths["$.incident.description"] = "$.sammendrag"
+    for i in range(len(report.forhold)):
+        trace.at(f"$.offences[{i}]", f"$.forhold[{i}]", code="lovhenvisning")
+    return trace.report(
+        {
+            "source": f"{mapping.source_prefix}{org}",
+            "external_id": report.meldings_id,
+            "reported_at": report.meldingstidspunkt,
+            "incident": {
+                "occurred_from": dt.datetime.combine(period.fra, dt.time()),
+                "occurred_to": dt.datetime.combine(period.til, dt.time(23, 59))
+                if period.til
+                else None,
+                "municipality": place.kommunenummer,
+                "address": _given(place.beskrivelse),
+                "description": report.sammendrag,
+            },
+            "offences": [{"code": _agency_code(c, mapping, ref)} for c in report.forhold],
+            "persons": persons,
+            "reporter_org": org,
+        }
     )
 
 

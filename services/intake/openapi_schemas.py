@@ -162,32 +162,32 @@ def enum_of(schemas: dict[str, Any], name: str, field: str, values: list[str]) -
 
 
 # Source-format fields that become canonical text, which must hold a character that is not
-# white space (TEXT); those the adapter drops when empty may also be "" (TEXT_OR_EMPTY).
-TEXT_OR_EMPTY = r"^(?:|[^\x00]*[^\x00\s][^\x00]*)$"
+# white space (TEXT); optional ones the adapter takes as not given when nothing visible is in
+# them ("", white space) hold only no U+0000 (NO_NUL).
 NO_NUL = r"^[^\x00]*$"
 SOURCE_TEXTS: dict[str, dict[str, str]] = {
     "CitizenReport": {
         "referanse": TEXT,
         "kategori": TEXT,
         "beskrivelse": TEXT,
-        "adresse": TEXT_OR_EMPTY,
+        "adresse": NO_NUL,
         "kommune": NO_NUL,
     },
     "CitizenPerson": {
-        "fornavn": TEXT,
-        "etternavn": TEXT,
-        "fodselsnummer": TEXT_OR_EMPTY,
-        "telefon": TEXT_OR_EMPTY,
+        "fornavn": NO_NUL,
+        "etternavn": NO_NUL,
+        "fodselsnummer": NO_NUL,
+        "telefon": NO_NUL,
     },
     "PatrolReport": {"case_ref": TEXT, "narrative": TEXT, "codes": TEXT},
-    "PatrolScene": {"address": TEXT},
-    "PatrolPerson": {"fnr": TEXT, "name": TEXT, "tlf": TEXT},
+    "PatrolScene": {"address": NO_NUL},
+    "PatrolPerson": {"fnr": NO_NUL, "name": NO_NUL, "tlf": NO_NUL},
     "AgencyReport": {"meldingsId": TEXT, "sammendrag": TEXT},
     # An organisasjonsnummer is nine digits, often written in threes.
     "AgencySender": {"organisasjonsnummer": r"^[0-9]{3} ?[0-9]{3} ?[0-9]{3}$"},
     "AgencyCount": {"lovhenvisning": TEXT},
-    "AgencyPlace": {"beskrivelse": TEXT},
-    "AgencyParty": {"fodselsnummer": TEXT, "navn": TEXT},
+    "AgencyPlace": {"beskrivelse": NO_NUL},
+    "AgencyParty": {"fodselsnummer": NO_NUL, "navn": NO_NUL},
 }
 # Rules across fields, which JSON Schema cannot state: said in the schemas' descriptions.
 CROSS_FIELD = {

@@ -19,7 +19,7 @@ from schemas.report import MAX_AGE, IdKind, Incident, Person, Report, Role
 from services.common.identity import IdentityError, age_on, classify, valid_orgnr
 from services.intake import lawrefs, municipality
 from services.intake.findings import Findings, local
-from services.intake.offences import standardise_offence
+from services.intake.offences import standardise_offence, titled
 from services.intake.text import normalise_account, normalise_text
 
 __all__ = ["Options", "normalise_account", "normalise_text", "offence_code", "standardise"]
@@ -39,50 +39,117 @@ class Options:
 
 def offence_code(text: str, reference: Reference) -> str | None:
     """'strl. 321', 'straffeloven § 321', 'STRL-321' → 'strl-321'; 'straffeloven (1902) § 231'
-    → 'strl1902-231' (the repealed code, not converted here); None when unreadable."""
+    and 'straffeloven § 231 av 1902' → 'strl1902-231' (the repealed code, not converted here);
+    None when unreadable, or not one clear offence (several sections, text not understood)."""
     found = lawrefs.read(text, reference)
-    return found.code if found else None
+    return found.code if found and (found.clear or titled(found, reference)) else None
 
 
 def _national_id(
     person: Person, path: str, today: dt.date, options: Options, found: Findings
 ) -> tuple[str | None, IdKind | None, dt.date | None]:
-    if person.national_id is None:
+    # Invisible characters (a copy-paste's zero-width space) are no part of a number.
+    written = normalise_text(person.national_id) if person.national_id else ""
+    if not written:
         return None, None, None
     try:
-        id_ = classify(person.national_id, today=today, allow_2032=options.accept_2032_checksums)
+        id_ = classify(written, today=today, allow_2032=options.accept_2032_checksums)
     except IdentityError as exc:
         found.issue(exc.code, f"{path}.national_id", str(exc))
-        return normalise_text(person.national_id).replace(" ", ""), None, None
+        return written.replace(" ", ""), None, None
     if id_.kind is IdKind.SYNTHETIC and not options.accept_synthetic_ids:
         found.issue("national_id.synthetic", f"{path}.national_id", "a synthetic test number")
     return id_.number, id_.kind, id_.birth_date
 
 
 def _phone(value: str | None, path: str, options: Options, found: Findings) -> str | None:
-    if value is None:
+    written = normalise_text(value) if value else ""
+    if not written:
         return None
     try:
-        parsed = phonenumbers.parse(value, options.phone_region)
+        parsed = phonenumbers.parse(written, options.phone_region)
     except phonenumbers.NumberParseException:
         parsed = None
     if parsed is None or not phonenumbers.is_valid_number(parsed):
         found.issue("phone.invalid", f"{path}.phone", "not a valid phone number")
-        return normalise_text(value)
+        return written
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _wrong(born: dt.date, incident_day: dt.date) -> str | None:
+    """Why a birth date gives no age at the incident, or None when it gives one."""
+    if born > incident_day:
+        return "after the incident"
+    if age_on(born, incident_day) > MAX_AGE:
+        return f"more than {MAX_AGE} years before the incident"
+    return None
+
+
+_FROM_ID, _GIVEN = "the national id's birth date", "birth_date as sent"
+
+
+def _mismatch(ages: dict[str, int], source: str | None) -> str:
+    """What the intake did with two birth dates that disagree (`ages`: by the dates that
+    give one; `source`: the date used)."""
+    said = "differs from the birth date in the national id"
+    if source is None:
+        return f"{said}; neither gives an age at the incident"
+    if len(ages) == 1:
+        other = _GIVEN if source == _FROM_ID else _FROM_ID
+        return f"{said}; the age is taken from {source}, as {other} gives none"
+    other_age = next(age for src, age in ages.items() if src != source)
+    return (
+        f"{said}; the age is taken from the later date, {source} ({ages[source]} at the "
+        f"incident, not {other_age}): the younger age is the stricter reading for every age "
+        "rule (custody under 18, strpl. § 249, barnehus)"
+    )
+
+
+def _age(
+    person: Person,
+    ids: tuple[str | None, IdKind | None, dt.date | None],
+    path: str,
+    incident_day: dt.date,
+    found: Findings,
+) -> tuple[int | None, str]:
+    """The age at the incident, and what made it unknown ('' when known).
+
+    Where the national id and `birth_date` disagree, the later date gives the age: the
+    younger age is the stricter reading for every age rule of the law (custody under 18,
+    strpl. § 183; strpl. § 249; barnehus). `birth_date` itself is kept as sent."""
+    number, kind, from_id = ids
+    given = person.birth_date
+    dates = {_FROM_ID: from_id} if from_id else {}
+    if given is not None and given != from_id:
+        dates[_GIVEN] = given
+    ages = {src: age_on(d, incident_day) for src, d in dates.items() if not _wrong(d, incident_day)}
+    source = max(ages, key=lambda src: dates[src]) if ages else None
+    if len(dates) == 2:
+        found.issue("person.birth_date_mismatch", f"{path}.birth_date", _mismatch(ages, source))
+    for src, born in dates.items():
+        wrong = _wrong(born, incident_day)
+        code = "person.born_after_incident" if born > incident_day else "person.age_implausible"
+        if wrong:
+            found.issue(code, f"{path}.birth_date", f"{src}: born {wrong}")
+    if source is not None:
+        return ages[source], ""
+    if number is None:
+        id_part = "no national id"
+    elif kind is None:
+        id_part = "a national id that is not valid"
+    elif from_id is None:
+        id_part = "an FH-number, which holds no birth date"
+    else:
+        id_part = f"a national id that gives a birth date {_wrong(from_id, incident_day)}"
+    if given is None or given == from_id:
+        return None, f"{id_part}, and no birth date" if given is None else id_part
+    return None, f"{id_part}, and a birth date {_wrong(given, incident_day)}"
 
 
 def _person(
     person: Person, path: str, incident_day: dt.date, options: Options, found: Findings
 ) -> Person:
-    number, kind, id_birth = _national_id(person, path, incident_day, options, found)
-    birth = person.birth_date or id_birth
-    if id_birth is not None and birth != id_birth:
-        # The sender's date is kept as sent (so standardising again finds the same issue);
-        # the age comes from the identity number, the better source.
-        found.issue(
-            "person.birth_date_mismatch", f"{path}.birth_date", "differs from the national id"
-        )
+    ids = _national_id(person, path, incident_day, options, found)
     arrested = None
     if person.arrested_at is not None:
         arrested = _instant(readings(person.arrested_at), f"{path}.arrested_at", found)
@@ -90,31 +157,22 @@ def _person(
             found.issue(
                 "person.arrest_not_suspect", f"{path}.arrested_at", "only suspects are arrested"
             )
-    born = id_birth or birth
-    age = age_on(born, incident_day) if born is not None and born <= incident_day else None
-    if born is not None and born > incident_day:
-        found.issue("person.born_after_incident", f"{path}.birth_date", "born after the incident")
-    if age is not None and age > MAX_AGE:
-        # A date typed wrong, not a person: no age rather than a report refused.
-        found.issue(
-            "person.age_implausible",
-            f"{path}.birth_date",
-            f"born more than {MAX_AGE} years before the incident",
-        )
-        age = None
+    age, unknown = _age(person, ids, path, incident_day, found)
     if arrested is not None and age is None:
         # The custody deadline (strpl. § 183) is shorter under 18: someone must find out.
         found.issue(
             "person.age_unknown",
             path,
-            "arrested, and the age at the incident cannot be derived (no valid national id, "
-            "no birth date): the custody deadline depends on it (strpl. § 183)",
+            f"arrested, and the age at the incident cannot be derived ({unknown}): the "
+            "custody deadline depends on it (strpl. § 183)",
         )
+    number, kind, from_id = ids
     return Person(
         role=person.role,
         national_id=number,
-        birth_date=birth,
-        name=normalise_text(person.name) if person.name else None,
+        # The sender's date is kept as sent (so standardising again finds the same issue).
+        birth_date=person.birth_date or from_id,
+        name=(normalise_text(person.name) or None) if person.name else None,
         phone=_phone(person.phone, path, options, found),
         arrested_at=arrested,
         id_kind=kind,
@@ -171,13 +229,15 @@ def _incident(incident: Incident, ref: Reference, found: Findings) -> Incident:
         fits_end = len(fits_period(end, start, is_start=False))
         _clock(start, first, "$.incident.occurred_from", found, fits_start)
         _clock(end, last, "$.incident.occurred_to", found, fits_end)
-    name = normalise_text(incident.municipality_name) if incident.municipality_name else None
+    name = (
+        (normalise_text(incident.municipality_name) or None) if incident.municipality_name else None
+    )
     return Incident(
         occurred_from=first,
         occurred_to=last,
         municipality=municipality.resolve(incident.municipality, name, ref, found),
         municipality_name=name,
-        address=normalise_text(incident.address) if incident.address else None,
+        address=(normalise_text(incident.address) or None) if incident.address else None,
         postal_code=incident.postal_code,
         description=normalise_account(incident.description),
     )

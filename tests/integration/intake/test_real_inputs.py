@@ -12,7 +12,13 @@ from litestar.testing import AsyncTestClient
 from tests.integration.conftest import auth, unique
 
 DATA = Path(__file__).parents[2] / "data" / "real_inputs"
-REFERENCE_FIELD = {"citizen": "referanse", "agency": "meldingsId"}
+REFERENCE_FIELD = {"citizen": "referanse", "agency": "meldingsId", "patrol": "case_ref"}
+EXAMPLES = Path(__file__).parents[3] / "schemas" / "examples" / "sources"
+
+
+def example(format_name: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads((EXAMPLES / f"{format_name}.json").read_text("utf-8"))
+    return loaded
 
 
 def cases(name: str) -> dict[str, dict[str, Any]]:
@@ -130,3 +136,74 @@ async def test_an_old_municipality_number_is_a_note_and_the_same_report_as_the_n
     again = await intake.post("/v1/reports", json=body, headers=auth("alpha"))
     assert again.status_code == 200, again.text
     assert again.json()["report_id"] == first.json()["report_id"]
+
+
+# --- found by a new user after the real-inputs work ----------------------------------------
+
+
+async def test_a_version_after_the_section_is_read_whole(intake: AsyncTestClient[Any]) -> None:
+    agency = example("agency")
+    agency["gjerningsperiode"] = {"fra": "2020-06-01", "til": "2020-06-01"}
+    agency["forhold"] = [
+        {"lovhenvisning": "straffeloven § 231 av 1902"},  # 1902 § 231 is 2005 § 274 (Lovdata)
+        {"lovhenvisning": "straffeloven (1902) §§ 229 og 231"},
+        {"lovhenvisning": "straffeloven § 231 (se vedlegg)"},
+    ]
+    stored = await post(intake, "agency", agency)
+    assert [o["code"] for o in stored["report"]["offences"]] == [
+        "strl-274",
+        "straffeloven (1902) §§ 229 og 231",
+        "straffeloven § 231 (se vedlegg)",
+    ]
+    assert codes(stored["quality_issues"]) >= {
+        ("offence.several_sections", "$.offences[1].code"),
+        ("offence.unclear_reference", "$.offences[2].code"),
+    }
+    assert codes(stored["report"]["notes"]) == {("offence.converted", "$.offences[0].code")}
+
+
+async def test_the_younger_of_two_birth_dates_gives_the_age(intake: AsyncTestClient[Any]) -> None:
+    patrol = example("patrol")
+    # 15051000045: born 15 May 1910 (116); the patrol's date: 15 May 2012 (14 at the incident).
+    patrol["people"] = [
+        {
+            "r": "M",
+            "fnr": "15051000045",
+            "dob": "2012-05-15",
+            "arrest": {"at": "2026-11-26T23:12:00+01:00"},
+        }
+    ]
+    stored = await post(intake, "patrol", patrol)
+    (person,) = stored["report"]["persons"]
+    assert (person["age_at_incident"], person["birth_date"]) == (14, "2012-05-15")
+    assert codes(stored["quality_issues"]) == {
+        ("person.birth_date_mismatch", "$.persons[0].birth_date")
+    }
+
+
+async def test_empty_source_fields_are_not_given(intake: AsyncTestClient[Any]) -> None:
+    patrol = example("patrol")
+    patrol["people"][0] |= {"fnr": "", "name": "", "tlf": " "}
+    stored = await post(intake, "patrol", patrol)
+    assert stored["report"]["persons"][0] == {"role": "victim"}
+    patrol = example("patrol")
+    patrol["narrative"] = "   "
+    patrol["case_ref"] = "PAT-blank"
+    refused = await intake.post("/v1/sources/patrol/reports", json=patrol, headers=auth("alpha"))
+    assert refused.status_code == 422
+    assert [e["path"] for e in refused.json()["errors"]] == ["$.narrative"]
+
+
+async def test_names_without_invisible_characters_and_with_kommune(
+    intake: AsyncTestClient[Any],
+) -> None:
+    citizen = example("citizen")
+    citizen |= {"kommune": "Ber\u200bgen", "kategori": "Innbrudd i bil\u200b"}
+    stored = await post(intake, "citizen", citizen)
+    incident = stored["report"]["incident"]
+    assert (incident["municipality"], incident["municipality_name"]) == ("4601", "Bergen")
+    assert stored["report"]["offences"] == [{"code": "strl-321", "label": "Innbrudd i bil"}]
+    for name, number in (("Oslo kommune", "0301"), ("Porsángu", "5622")):
+        stored = await post(intake, "citizen", example("citizen") | {"kommune": name})
+        assert stored["report"]["incident"]["municipality"] == number
+        assert not [i for i in stored["quality_issues"] if i["code"].startswith("municipality")]

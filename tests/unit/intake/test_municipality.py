@@ -161,3 +161,54 @@ def test_a_name_beside_its_number_agrees_or_is_flagged() -> None:
 def test_an_unknown_number_stays_unknown() -> None:
     out = report(municipality="9998")
     assert issues(out) == {("municipality.unknown", "$.incident.municipality")}
+
+
+@pytest.mark.parametrize(
+    ("name", "number"),
+    [
+        ("Oslo kommune", "0301"),
+        ("BERGEN KOMMUNE", "4601"),
+        ("Kautokeino kommune", "5612"),
+        ("Guovdageaidnu kommune", "5612"),  # the Sami name with the Norwegian word
+        ("Porsanger - Porsáŋgu - Porsanki kommune", "5622"),
+        ("Våler (Østfold) kommune", "3114"),
+        ("Nore og Uvdal\u00a0kommune", "3338"),
+    ],
+)
+def test_a_name_with_the_word_kommune_after_it_resolves(name: str, number: str) -> None:
+    out = report(municipality_name=name)
+    assert out.incident.municipality == number
+    assert out.quality_issues == []
+
+
+@pytest.mark.parametrize(
+    ("name", "code"),
+    [
+        ("Våler kommune", "municipality.ambiguous"),
+        # The reference data holds no name with the Sami word for municipality (and the
+        # name takes another form with it): a person reads it.
+        ("Guovdageainnu suohkan", "municipality.unknown_name"),
+        ("kommune", "municipality.unknown_name"),
+        ("Atlantis kommune", "municipality.unknown_name"),
+    ],
+)
+def test_the_word_kommune_makes_no_unknown_name_known(name: str, code: str) -> None:
+    out = report(municipality_name=name)
+    assert out.incident.municipality is None
+    assert issues(out) == {(code, "$.incident.municipality_name")}
+
+
+@pytest.mark.parametrize(
+    ("name", "number"),
+    [
+        # SSB KLASS 131 writes Porsanger's North Sami name without ŋ (municipalities.csv note).
+        ("Porsángu", "5622"),
+        ("Porsanger - Porsángu - Porsanki", "5622"),
+        # SSB printed Røros's South Sami name 'Rossen' in March and April 2024.
+        ("Rossen", "5025"),
+    ],
+)
+def test_ssb_spellings_the_data_names_resolve(name: str, number: str) -> None:
+    out = report(municipality_name=name)
+    assert out.incident.municipality == number
+    assert out.quality_issues == []

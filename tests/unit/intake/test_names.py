@@ -77,6 +77,14 @@ def test_every_municipality_name_in_every_form_finds_its_numbers(data: st.DataOb
         assert out.incident.municipality == numbers[0]
 
 
+@settings(max_examples=200, deadline=None)
+@given(data=st.data())
+def test_every_municipality_name_with_the_word_kommune_finds_the_same(data: st.DataObject) -> None:
+    name, numbers = data.draw(st.sampled_from(MUNICIPALITY_NAMES))
+    written = data.draw(spelled(f"{name} kommune"))
+    assert tuple(sorted(REF.municipality_named(written))) == numbers
+
+
 @settings(max_examples=300, deadline=None)
 @given(data=st.data())
 def test_every_label_and_form_category_in_every_form_finds_its_offence(

@@ -160,3 +160,19 @@ def test_the_citizen_forms_categories_are_mapped_with_their_source() -> None:
     assert ref.citizen_categories[name_key("Innbrudd i bil")] == "strl-321"
     assert ref.citizen_categories[name_key("Tyveri fra bil")] == "strl-321"
     assert all(row["source"] for row in places.rows("citizen_categories.csv"))
+
+
+def test_another_registers_spelling_is_read_as_the_name_it_stands_for() -> None:
+    ref = reference.load()
+    rows = places.rows("municipality_spellings.csv")
+    assert {row["spelling"] for row in rows} >= {"Porsángu"}  # the note on 5622 Porsanger
+    for row in rows:
+        number = row["kommunenummer"]
+        assert ref.municipality_named(row["spelling"]) == (number,)
+        assert ref.municipality_named(row["stands_for"]) == (number,)
+        assert row["stands_for"] in ref.municipalities[number].other_names
+        # The data itself says the register writes it so (the municipality's note).
+        (note,) = [
+            m["note"] for m in places.rows("municipalities.csv") if m["kommunenummer"] == number
+        ]
+        assert f"'{row['spelling']}'" in note

@@ -1,0 +1,71 @@
+"""Where each field of a canonical report came from in its source format (pure)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import msgspec
+
+from schemas.report import TEXT, Report
+from services.intake.validation import Problem, walk
+
+
+class AdapterError(ValueError):
+    """The source report cannot become a canonical one; each problem has its path."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__(f"{len(problems)} problem(s)")
+        self.problems = problems
+
+
+class Trace:
+    """Where each field of the canonical report came from in the source format, so that a
+    problem of the contract is named where the sender can fix it."""
+
+    def __init__(self) -> None:
+        self.paths: dict[str, str] = {"$": "$"}
+        self.notes: dict[str, str] = {}
+
+    def at(self, canonical: str, source: str, /, **fields: str) -> None:
+        """`canonical` came from `source`; `fields`: its fields from fields of `source`."""
+        self.paths[canonical] = source
+        for name, field in fields.items():
+            self.paths[f"{canonical}.{name}"] = f"{source}.{field}"
+
+    def report(self, built: dict[str, Any]) -> Report:
+        """The canonical report, or `AdapterError` with every problem at its source path."""
+        try:
+            return msgspec.convert(built, Report)
+        except msgspec.ValidationError:
+            raise AdapterError([self._locate(p) for p in walk(built, Report)]) from None
+
+    def _locate(self, problem: Problem) -> Problem:
+        path, message = problem.path, problem.message
+        # A struct's own rule names its fields: '`occurred_to` is before `occurred_from`'.
+        named = _NAMED.findall(message)
+        if named and f"{path}.{named[0]}" in self.paths:
+            path, parent = f"{path}.{named[0]}", path
+            for name in named:
+                source = self.paths.get(f"{parent}.{name}", name)
+                message = message.replace(f"`{name}`", f"`{_leaf(source)}`")
+        for rule in _TEXT_RULES:
+            message = message.replace(rule, "must hold a visible character and no U+0000")
+        note = self.notes.get(path)
+        while path not in self.paths:
+            path = _parent(path)
+        return Problem(self.paths[path], f"{message} ({note})" if note else message)
+
+
+_NAMED = re.compile(r"`(\w+)`")
+_TEXT_RULES = (f"Expected `str` matching regex {TEXT!r}", "Expected `str` of length >= 1")
+
+
+def _parent(path: str) -> str:
+    """'$.persons[1].name' → '$.persons[1]' → '$.persons' → '$'."""
+    cut = path.rfind("[") if path.endswith("]") else path.rfind(".")
+    return path[:cut] if cut > 0 else "$"
+
+
+def _leaf(path: str) -> str:
+    return path.rsplit(".", 1)[-1]
