@@ -114,7 +114,7 @@ def _without_arrest(model: Model, rule: Rule) -> list[Finding]:
     where = f"{model.ruleset.file}:{rule.line}: rule {rule.id}"
     if answer.facts is not None:
         text = (
-            f"{where} gives a deadline ({rule.deadline.duration} from the arrest) that a "
+            f"{where} gives a deadline ({rule.deadline.written} from the arrest) that a "
             f"report with no arrested person does not get: {answer.witness} matches the rule "
             "and gets no deadline from it (a deadline from the arrest needs `arrested: true` "
             "in a `person` condition that must hold)"
@@ -140,7 +140,7 @@ def _ask(
     dims, bound = _dimensions(model, signs, ghosts, _wanted(model, model.signs[rule.id]))
     assert rule.deadline is not None
     where = f"{model.ruleset.file}:{rule.line}: rule {rule.id}"
-    deadline = f"{rule.deadline.duration} from the {rule.deadline.moment}"
+    deadline = f"{rule.deadline.written} from the {rule.deadline.moment}"
     for combo in itertools.islice(itertools.product(*dims), finite.BUDGET):
         fields = {**finite.BASE}
         for choice in combo:
@@ -150,7 +150,7 @@ def _ask(
             text = (
                 f"{where} gives a deadline ({deadline}) that is lost when {fact} is missing: "
                 f"{describe(combo)} gets it, but with {why} no rule gives a deadline from "
-                f"the {rule.deadline.moment} within {rule.deadline.duration}"
+                f"the {rule.deadline.moment} within {rule.deadline.written}"
             )
             return [Finding("warning", text)]
     if bound:

@@ -21,7 +21,6 @@ from services.routing import conditions
 from services.routing.index import RuleIndex
 from services.routing.reading import (
     DURATION_KEYS,
-    Duration,
     Located,
     Reader,
     UnknownReferenceError,
@@ -106,15 +105,13 @@ def load_catalogue(text: str, file: str, reference: Reference) -> Catalogue:
 
 @dataclass(frozen=True, slots=True)
 class DeadlineRule:
-    """A deadline: a duration after a named moment, with its legal basis."""
+    """A deadline: a duration (`after`) from a named moment, with its legal basis, and the
+    duration in words as the rule wrote it (`written`: "0 hours", "1 week")."""
 
-    duration: Duration
+    after: dt.timedelta
     moment: str
     basis: str
-
-    @property
-    def after(self) -> dt.timedelta:
-        return self.duration.delta
+    written: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +164,8 @@ def _deadline(read: Reader, value: Any, line: int) -> DeadlineRule:
         raise read.fail(
             WrongTypeError, "a deadline needs its `basis` (legal basis as text)", spec.line
         )
-    return DeadlineRule(duration(read, spec), str(moment), basis.strip())
+    span = duration(read, spec)
+    return DeadlineRule(span.delta, str(moment), basis.strip(), str(span))
 
 
 def _rule(
