@@ -298,6 +298,8 @@ def names(value: Any) -> list[Any]:
 
 
 def offence_codes(spec: Any, ref: Reference) -> frozenset[str]:
+    """The catalogue codes an already checked `offence` condition holds for: its law and
+    SSB group follow from the code, so every offence condition is a set of codes."""
     codes = set(ref.offences)
     if "code" in spec:
         codes &= set(names(spec["code"]))
