@@ -7,10 +7,7 @@ exit code a command leaves with.
 
 from __future__ import annotations
 
-import asyncio
-import errno
 import logging
-import socket
 import urllib.parse
 
 import aio_pika
@@ -21,12 +18,13 @@ from services.common.startup import (
     EXIT_TOPOLOGY,
     EXIT_UNAVAILABLE,
     StartupError,
+    port_problem,
+    unreachable,
     where,
 )
 from services.common.topology import TopologyMismatch
 
 SCHEMES = {"amqp": 5672, "amqps": 5671}
-_NOT_FOUND = {-2, -3, -5, socket.EAI_NONAME}  # getaddrinfo's "no such host" codes
 
 
 class _TransportErrorFilter(logging.Filter):
@@ -48,8 +46,12 @@ def port_of(url: str) -> int:
 
 
 def check_url(url: str, setting: str = "FSI_BROKER_URL") -> None:
-    """A `StartupError` unless the URL is amqp:// or amqps:// with a host (aio-pika reads
-    any scheme as amqp and an empty host as an error deep inside the connect)."""
+    """A `StartupError` unless the URL is amqp:// or amqps:// with a host and, when it names
+    one, a port from 1 to 65535 (aio-pika reads any scheme as amqp, an empty host as an error
+    deep inside the connect, and port 0 as 5672)."""
+    problem = port_problem(url)
+    if problem is not None:
+        raise StartupError(f"{setting}: {problem}", EXIT_CONFIG)
     try:
         parts = urllib.parse.urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError for a port that is not a number
@@ -71,21 +73,6 @@ async def connect(
     if robust:
         return await aio_pika.connect_robust(url, timeout=wait_seconds)
     return await aio_pika.connect(url, timeout=wait_seconds)
-
-
-def _reason(exc: BaseException) -> str:
-    code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
-    if isinstance(exc, socket.gaierror) or code in _NOT_FOUND:
-        return "host name not found"
-    if isinstance(exc, ConnectionRefusedError) or code == errno.ECONNREFUSED:
-        return "connection refused"
-    if isinstance(exc, TimeoutError | asyncio.TimeoutError):
-        return "no answer in time"
-    if isinstance(exc, aiormq.exceptions.AMQPConnectionError):
-        return "the connection closed before RabbitMQ answered (is it RabbitMQ on that port?)"
-    if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror[0].lower() + exc.strerror[1:]
-    return f"the connection failed ({type(exc).__name__})"
 
 
 def broker_error(exc: BaseException, url: str, setting: str = "FSI_BROKER_URL") -> StartupError:
@@ -121,5 +108,6 @@ def broker_error(exc: BaseException, url: str, setting: str = "FSI_BROKER_URL") 
             f"{setting} is not a RabbitMQ URL (amqp://user:password@host:5672/vhost)", EXIT_CONFIG
         )
     return StartupError(
-        f"cannot reach RabbitMQ at {at} ({setting}): {_reason(exc)}", EXIT_UNAVAILABLE
+        f"cannot reach RabbitMQ at {at} ({setting}): {unreachable(exc, 'RabbitMQ')}",
+        EXIT_UNAVAILABLE,
     )

@@ -167,7 +167,14 @@ def main() -> None:
         if args.create and asyncio.run(create_database(url)):
             print("database created")
         applied = asyncio.run(migrate(url))
-    except (MigrationError, asyncpg.PostgresError, OSError, asyncpg.InterfaceError) as exc:
+    except (
+        MigrationError,
+        asyncpg.PostgresError,
+        OSError,
+        asyncpg.InterfaceError,
+        ValueError,  # a URL asyncpg cannot read (a port that is no number)
+        OverflowError,  # a port out of range, refused by the socket
+    ) as exc:
         # One line: the setting, host and port (never the password), and why.
         startup.fail("fsi-migrate", startup.database_error(exc, url, setting))
     print(f"migrations applied: {applied or 'none (up to date)'}")

@@ -173,6 +173,7 @@ def create_app(settings: IntakeSettings, *, configure_logging: bool = True) -> L
             version="1.0.0",
             description="Felles straffesaksinntak: crime reports in, standardised, routed.",
             path="/schema",
+            openapi_router=openapi.documents_router("/schema"),
         ),
         logging_config=None,
         debug=False,

@@ -1,19 +1,23 @@
 """`fsi-intake`: check the settings and PostgreSQL, migrate, then serve the API (uvicorn).
 
 What stops a start (a setting, the clients file, PostgreSQL out of reach, a migration
-refused) is one line on stderr and an exit code (services.common.startup), before anything
-listens. RabbitMQ is not needed to start: reports wait in the outbox until it answers, and
-`/readyz` says what the broker is.
+refused, FSI_HTTP_HOST:FSI_HTTP_PORT that cannot be listened on) is one line on stderr and an
+exit code (services.common.startup), before the intake says it is starting. RabbitMQ is not
+needed to start: reports wait in the outbox until it answers, and `/readyz` says what the
+broker is.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import socket
 import sys
+import urllib.parse
 
 import uvicorn
 from litestar import Litestar
+from uvicorn.supervisors import Multiprocess
 
 from services.common import broker, startup
 from services.common import logging as fsi_logging
@@ -44,6 +48,49 @@ async def check_database(settings: IntakeSettings) -> None:
     await pool.close()
 
 
+def check_management_url(url: str) -> None:
+    """A `StartupError` unless FSI_OPS_MANAGEMENT_URL is empty or an http(s) URL with a host
+    and, when it names one, a port from 1 to 65535 (read by the operations overview, which
+    would otherwise fail on it at every reading)."""
+    if not url:
+        return
+    problem = startup.port_problem(url)
+    if problem is not None:
+        raise startup.StartupError(f"FSI_OPS_MANAGEMENT_URL: {problem}", startup.EXIT_CONFIG)
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise startup.StartupError(
+            "FSI_OPS_MANAGEMENT_URL is not a RabbitMQ management URL "
+            "(http://user:password@host:15672)",
+            startup.EXIT_CONFIG,
+        )
+
+
+def serve(settings: IntakeSettings, sock: socket.socket) -> None:
+    """Serve the app on the socket `startup.listen` bound (uvicorn, FSI_HTTP_WORKERS
+    processes); exits with uvicorn's status 3 when the app itself cannot start."""
+    config = uvicorn.Config(
+        "services.intake.main:app_factory",
+        factory=True,
+        workers=settings.http.workers,
+        host=settings.http.host,
+        port=settings.http.port,
+        access_log=False,
+        log_config=None,
+        server_header=False,
+    )
+    server = uvicorn.Server(config)
+    try:
+        if config.workers > 1:
+            Multiprocess(config, sockets=[sock]).run()
+        else:
+            server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass
+    if config.workers == 1 and not server.started:
+        sys.exit(3)  # uvicorn's STARTUP_FAILURE: the app's start-up failed (logged)
+
+
 def _parser() -> argparse.ArgumentParser:
     return argparse.ArgumentParser(
         prog="fsi-intake",
@@ -55,7 +102,8 @@ def _parser() -> argparse.ArgumentParser:
             "Settings come from the environment: FSI_DB_URL, FSI_BROKER_URL, "
             "FSI_BROKER_PREFIX, FSI_ACCESS_CLIENTS_FILE (required), FSI_HTTP_HOST, "
             "FSI_HTTP_PORT, FSI_HTTP_WORKERS (README.md, Settings). Exit codes: 69 PostgreSQL "
-            "unreachable, 78 a setting, file, login or database is wrong."
+            "unreachable or FSI_HTTP_PORT in use, 78 a setting, file, login or database is "
+            "wrong."
         ),
     )
 
@@ -68,6 +116,7 @@ def main() -> None:
     try:
         load_clients(settings)  # fail here, clearly, not in a worker
         broker.check_url(settings.broker.url)
+        check_management_url(settings.ops.management_url)
     except fsi_settings.SettingsError as exc:
         startup.fail("fsi-intake", startup.StartupError(str(exc), startup.EXIT_CONFIG))
     except startup.StartupError as exc:
@@ -75,23 +124,17 @@ def main() -> None:
     fsi_logging.configure(settings.log)
     try:
         asyncio.run(check_database(settings))
+        sock = startup.listen(
+            settings.http.host, settings.http.port, "FSI_HTTP_HOST", "FSI_HTTP_PORT"
+        )
     except startup.StartupError as exc:
         startup.fail("fsi-intake", exc)
     print(
-        f"FSI intake starting on http://{settings.http.host}:{settings.http.port} "
+        f"FSI intake starting on http://{startup.address(settings.http.host, settings.http.port)} "
         f"(OpenAPI: /schema/openapi.json, workers: {settings.http.workers})",
         flush=True,
     )
-    uvicorn.run(
-        "services.intake.main:app_factory",
-        factory=True,
-        workers=settings.http.workers,
-        host=settings.http.host,
-        port=settings.http.port,
-        access_log=False,
-        log_config=None,
-        server_header=False,
-    )
+    serve(settings, sock)
 
 
 if __name__ == "__main__":

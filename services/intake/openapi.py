@@ -1,5 +1,6 @@
 """The OpenAPI document, completed with what Litestar cannot see: bodies read raw, the answers
-each operation really gives (with their headers), the API key, one operation per source format.
+each operation really gives (with their headers), the API key, one operation per source format;
+and the router that serves it, where HEAD answers like GET as on every GET route of ours.
 
 Handlers read their bodies themselves (to list every problem and keep the bytes as sent), so
 Litestar does not know their shapes; they are added here from the msgspec contracts, made as
@@ -11,8 +12,10 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from litestar import Litestar
+from litestar import Litestar, Router
 from litestar._openapi.plugin import OpenAPIPlugin
+from litestar.handlers import HTTPRouteHandler
+from litestar.types import ControllerRouterHandler
 
 from schemas.decision import Deadline, Decision
 from schemas.report import QualityIssue, Report
@@ -34,6 +37,25 @@ from services.intake.validation import Problem
 REF = refine.REF
 SECURITY = "apiKey"
 SOURCES = "/v1/sources/{format_name}/reports"
+
+
+class _DocumentsRouter(Router):
+    """Litestar's render plugins register their pages and files as GET only; here each such
+    GET answers HEAD too: the same status and headers without the body (RFC 9110 section
+    9.3.2; the server drops the body)."""
+
+    def register(self, value: ControllerRouterHandler) -> list[Any]:
+        if isinstance(value, HTTPRouteHandler) and value.http_methods == {"GET"}:
+            value.http_methods = {"GET", "HEAD"}
+        return super().register(value)
+
+
+def documents_router(path: str) -> Router:
+    """The router of the OpenAPI document and its renderings under `path` (`/schema`):
+    OpenAPIConfig(openapi_router=...), left out of the document like Litestar's own."""
+    return _DocumentsRouter(
+        path, route_handlers=[], include_in_schema=False, dto=None, return_dto=None
+    )
 
 
 class ProblemDetails(msgspec.Struct):

@@ -3,7 +3,8 @@
 The rules file is checked and swapped in atomically when it changes (polled) or on SIGHUP;
 an invalid file is refused, logged and counted, and the running rules stay. What stops a
 start (a setting, a rules file, PostgreSQL or RabbitMQ out of reach, a queue the broker holds
-with other arguments) is one line on stderr and an exit code (services.common.startup).
+with other arguments, FSI_METRICS_PORT in use) is one line on stderr and an exit code
+(services.common.startup).
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ import contextlib
 import os
 import signal
 import socket
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from wsgiref.simple_server import WSGIServer
 
 import aio_pika
 import asyncpg
@@ -149,7 +152,8 @@ async def serve(
 ) -> None:
     """Route until `stop` is set; `on_start` receives the rules watch once consuming.
 
-    Raises `StartupError` when the rules, PostgreSQL or RabbitMQ stop it from starting."""
+    Raises `StartupError` when the rules, PostgreSQL, RabbitMQ or the metrics endpoint's
+    address stop it from starting."""
     try:
         ruleset = load_rules(settings)
     except (RulesError, OSError) as exc:
@@ -159,13 +163,18 @@ async def serve(
         queue_type=settings.broker.queue_type,
         units=ruleset.catalogue.units,
     )
-    pool, connection, channel = await _connect(settings, topology)
-    metrics.known_units(topology.units)
+    # First: a port in use stops the start before anything connects, in one line.
     endpoint = (
         metrics.serve(settings.metrics.host, settings.metrics.port)
         if settings.metrics.enabled
         else None
     )
+    try:
+        pool, connection, channel = await _connect(settings, topology)
+    except BaseException:
+        _stop_serving(endpoint)
+        raise
+    metrics.known_units(topology.units)
     try:
         router = Router(pool=pool, topology=topology, ruleset=ruleset)
         await router.bind(channel)
@@ -198,10 +207,14 @@ async def serve(
     finally:
         await connection.close()
         await pool.close()
-        if endpoint is not None:
-            endpoint[0].shutdown()
-            endpoint[0].server_close()
+        _stop_serving(endpoint)
         log.info("router stopped")
+
+
+def _stop_serving(endpoint: tuple[WSGIServer, threading.Thread] | None) -> None:
+    if endpoint is not None:
+        endpoint[0].shutdown()
+        endpoint[0].server_close()
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -215,8 +228,8 @@ def _parser() -> argparse.ArgumentParser:
             "Settings come from the environment: FSI_DB_URL, FSI_BROKER_URL, "
             "FSI_BROKER_PREFIX, FSI_RULES_FILE, FSI_RULES_UNITS_FILE, FSI_CONSUMER_PREFETCH, "
             "FSI_METRICS_PORT (README.md, Settings). Exit codes: 69 PostgreSQL or RabbitMQ "
-            "unreachable, 76 RabbitMQ holds a queue or exchange with other arguments, "
-            "78 a setting or file is wrong."
+            "unreachable or FSI_METRICS_PORT in use, 76 RabbitMQ holds a queue or exchange "
+            "with other arguments, 78 a setting or file is wrong."
         ),
     )
 

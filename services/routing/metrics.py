@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import socket
 import threading
-from wsgiref.simple_server import WSGIServer
+from collections.abc import Callable, Iterable
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from prometheus_client import (
     Counter,
@@ -11,12 +14,12 @@ from prometheus_client import (
     Histogram,
     Info,
     disable_created_metrics,
-    start_http_server,
+    make_wsgi_app,
 )
+from prometheus_client.exposition import ThreadingWSGIServer
 
-from services.common.logging import get_logger
+from services.common import startup
 
-log = get_logger("router")
 disable_created_metrics()  # type: ignore[no-untyped-call]  # no dashboard reads `_created`
 
 # Label values known in code. Each is exported at 0 from the start: a counter series that
@@ -90,11 +93,56 @@ _zeroed(triage, TRIAGE_REASONS)
 _zeroed(reloads, RELOAD_RESULTS)
 
 
-def serve(host: str, port: int) -> tuple[WSGIServer, threading.Thread] | None:
-    """Serve `/metrics` on a thread of its own; None (logged) when the port is taken, since
-    routing matters more than its metrics."""
+_ALLOW = "GET, HEAD, OPTIONS"
+_Wsgi = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+def _head_like_get(app: _Wsgi) -> _Wsgi:
+    """HEAD answers as GET does without the body (RFC 9110 section 9.3.2), with the length
+    GET would send; prometheus_client's app answers only GET and OPTIONS."""
+
+    def wrapped(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        answer: list[Any] = []
+
+        def keep(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            allow = [(k, _ALLOW if k.lower() == "allow" else v) for k, v in headers]
+            answer[:] = [status, allow]
+            return lambda data: None
+
+        head = environ["REQUEST_METHOD"] == "HEAD"
+        body = b"".join(app({**environ, "REQUEST_METHOD": "GET"} if head else environ, keep))
+        status, headers = answer
+        headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
+        start_response(status, [*headers, ("Content-Length", str(len(body)))])
+        return [] if head else [body]
+
+    return wrapped
+
+
+class _Quiet(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        """Scrapes are not logged (one every few seconds says nothing)."""
+
+
+def serve(host: str, port: int) -> tuple[WSGIServer, threading.Thread]:
+    """Serve `/metrics` (GET and HEAD) on a thread of its own; the server and its thread.
+
+    Raises a `StartupError` naming FSI_METRICS_PORT (in use: 69) or FSI_METRICS_HOST (not an
+    address of this machine: 78): a router whose metrics are not served would only look down
+    to Prometheus, with nothing said."""
     try:
-        return start_http_server(port, addr=host)
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+
+        class MetricsServer(ThreadingWSGIServer):
+            address_family = found[0][0]  # IPv6 when the host is one
+
+        server = make_server(
+            host, port, _head_like_get(make_wsgi_app()), MetricsServer, handler_class=_Quiet
+        )
     except OSError as exc:
-        log.error("metrics endpoint not started", port=port, error=exc.strerror)
-        return None
+        raise startup.listen_error(
+            exc, host, port, "FSI_METRICS_HOST", "FSI_METRICS_PORT"
+        ) from None
+    thread = threading.Thread(target=server.serve_forever, name="metrics", daemon=True)
+    thread.start()
+    return server, thread

@@ -1,16 +1,20 @@
 """The installed commands as an operator meets them: `--help` prints help and does nothing
 else; what stops a start is one line naming the setting and the host and port (never a
-password), no traceback, and an exit code a supervisor can act on; `fsi-declare` declares
-every queue the unit catalogue names; `make run` prints the names under the prefix in use."""
+password), in words (no traceback, no exception class), and an exit code a supervisor can act
+on: PostgreSQL or RabbitMQ out of reach, a port to listen on in use or not of this machine, a
+URL's port that is no TCP port; `fsi-declare` declares every queue the unit catalogue names;
+`make run` prints the names under the prefix in use."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import os
+import re
 import signal
+import socket
 import sys
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import aio_pika
@@ -294,3 +298,288 @@ async def test_make_run_prints_the_queue_names_under_the_prefix_in_use(
     (named,) = [line for line in said if "sends it to the unit queue" in line]
     assert f"{topo.prefix}unit.trondelag.vold-naere-relasjoner" in named
     assert "fsi.unit." not in named
+
+
+# --- what a process listens on, and URLs whose port or host cannot work ------------------
+
+# A class name such as ConnectionError or OverflowError, or Python's "[Errno 98]".
+CLASS_NAME = re.compile(r"[A-Za-z]+(?:Error|Exception)\b|\[Errno")
+
+
+def plain(answer: Answer) -> str:
+    """The one line, in words: no exception class name, no errno in brackets."""
+    line = one_line(answer)
+    assert not CLASS_NAME.search(line), line
+    return line
+
+
+async def ends(name: str, within: float = 60, **settings: str) -> Answer:
+    """Run an installed command to its end; one still running after `within` seconds (it
+    started although it should not have) is stopped, and its answer has the code -1."""
+    process = await asyncio.create_subprocess_exec(
+        str(Path(sys.executable).parent / name),
+        env=environment(**settings),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        out, err = await asyncio.wait_for(process.communicate(), within)
+    except TimeoutError:
+        process.kill()
+        out, err = await process.communicate()
+        return Answer(-1, out.decode(), err.decode())
+    return Answer(process.returncode or 0, out.decode(), err.decode())
+
+
+@contextlib.contextmanager
+def port_held(host: str = "127.0.0.1") -> Iterator[int]:
+    """A loopback port another process's socket listens on (bound on `host`)."""
+    with socket.socket() as holder:
+        holder.bind((host, 0))
+        holder.listen()
+        yield int(holder.getsockname()[1])
+
+
+@pytest.mark.parametrize(
+    ("name", "setting", "held_on"),
+    [
+        ("fsi-intake", "FSI_HTTP_PORT", "127.0.0.1"),
+        # Held on every address: 127.0.0.1 is among them.
+        ("fsi-intake", "FSI_HTTP_PORT", "0.0.0.0"),  # noqa: S104 - a test's own socket
+        ("fsi-router", "FSI_METRICS_PORT", "127.0.0.1"),
+    ],
+)
+async def test_a_port_in_use_stops_the_start_in_one_line(
+    name: str,
+    setting: str,
+    held_on: str,
+    database_url: str,
+    amqp_url: str,
+    make_topology: Callable[..., Topology],
+) -> None:
+    topo = make_topology(units=catalogue_units())  # whatever a router declares is removed
+    with port_held(held_on) as port:
+        answer = await ends(
+            name,
+            FSI_DB_URL=database_url,
+            FSI_BROKER_URL=amqp_url,
+            FSI_BROKER_PREFIX=topo.prefix,
+            FSI_ACCESS_CLIENTS_FILE=str(ROOT / "deploy" / "clients.dev.yaml"),
+            **{setting: str(port)},
+        )
+    assert plain(answer) == (
+        f"{name}: {setting}: 127.0.0.1:{port} is in use (another process listens there)"
+    )
+    assert answer.code == EXIT_UNAVAILABLE
+
+
+@pytest.mark.parametrize(
+    ("name", "setting", "value", "says"),
+    [
+        # 203.0.113.0/24 is TEST-NET-3 (RFC 5737): no machine's own address.
+        (
+            "fsi-intake",
+            "FSI_HTTP_HOST",
+            "203.0.113.9",
+            "203.0.113.9 is not an address of this machine",
+        ),
+        (
+            "fsi-router",
+            "FSI_METRICS_HOST",
+            "203.0.113.9",
+            "203.0.113.9 is not an address of this machine",
+        ),
+        # .invalid never resolves (RFC 6761 section 6.4).
+        ("fsi-intake", "FSI_HTTP_HOST", "intake.invalid", "host name 'intake.invalid' not found"),
+        (
+            "fsi-router",
+            "FSI_METRICS_HOST",
+            "router.invalid",
+            "host name 'router.invalid' not found",
+        ),
+    ],
+)
+async def test_an_address_to_listen_on_that_cannot_be_had_is_a_setting_error(
+    name: str,
+    setting: str,
+    value: str,
+    says: str,
+    database_url: str,
+    amqp_url: str,
+    make_topology: Callable[..., Topology],
+) -> None:
+    topo = make_topology(units=catalogue_units())
+    answer = await ends(
+        name,
+        FSI_DB_URL=database_url,
+        FSI_BROKER_URL=amqp_url,
+        FSI_BROKER_PREFIX=topo.prefix,
+        FSI_ACCESS_CLIENTS_FILE=str(ROOT / "deploy" / "clients.dev.yaml"),
+        FSI_HTTP_PORT=str(closed_port()),
+        FSI_METRICS_PORT=str(closed_port()),
+        **{setting: value},
+    )
+    assert plain(answer) == f"{name}: {setting}: {says}"
+    assert answer.code == EXIT_CONFIG
+
+
+def _with_port(url: str, port: str) -> str:
+    """The URL with its host's port replaced by `port` as written."""
+    at = url.index("@") + 1
+    host_end = url.index("/", at)
+    host = url[at:host_end].rsplit(":", 1)[0]
+    return f"{url[:at]}{host}:{port}{url[host_end:]}"
+
+
+@pytest.mark.parametrize(
+    ("name", "setting", "port"),
+    [
+        # The new user's: a port past 65535 (TCP ports are 16 bits, RFC 9293 section 3.1).
+        ("fsi-intake", "FSI_DB_URL", "99999"),
+        ("fsi-router", "FSI_DB_URL", "99999"),
+        ("fsi-migrate", "FSI_DB_URL", "99999"),
+        ("fsi-migrate", "FSI_DB_URL", "0"),
+        ("fsi-migrate", "FSI_DB_URL", "54x2"),
+        ("fsi-intake", "FSI_DB_DIRECT_URL", "65536"),
+        ("fsi-router", "FSI_BROKER_URL", "99999"),
+        # aio-pika read port 0 as 5672 and declared on the default port.
+        ("fsi-declare", "FSI_BROKER_URL", "0"),
+        ("fsi-intake", "FSI_BROKER_URL", "-1"),
+    ],
+)
+async def test_a_port_that_is_no_tcp_port_is_a_setting_error_quoting_it(
+    name: str,
+    setting: str,
+    port: str,
+    database_url: str,
+    amqp_url: str,
+    make_topology: Callable[..., Topology],
+) -> None:
+    topo = make_topology(units=catalogue_units())
+    settings = {"FSI_DB_URL": database_url, "FSI_BROKER_URL": amqp_url}
+    settings[setting] = _with_port(settings.get(setting, database_url), port)
+    host = settings[setting].partition("@")[2].split("/", 1)[0]
+    answer = await ends(
+        name,
+        FSI_BROKER_PREFIX=topo.prefix,
+        FSI_ACCESS_CLIENTS_FILE=str(ROOT / "deploy" / "clients.dev.yaml"),
+        FSI_METRICS_ENABLED="false",
+        FSI_HTTP_PORT=str(closed_port()),
+        **settings,
+    )
+    assert plain(answer) == (
+        f"{name}: {setting}: port '{port}' of {host} is not a TCP port (a number from 1 to 65535)"
+    )
+    assert answer.code == EXIT_CONFIG
+
+
+async def test_a_management_url_with_no_tcp_port_stops_the_intake(database_url: str) -> None:
+    answer = await ends(
+        "fsi-intake",
+        FSI_DB_URL=database_url,
+        FSI_ACCESS_CLIENTS_FILE=str(ROOT / "deploy" / "clients.dev.yaml"),
+        FSI_OPS_MANAGEMENT_URL=f"http://guest:{SECRET}@127.0.0.1:156720",
+    )
+    assert plain(answer) == (
+        "fsi-intake: FSI_OPS_MANAGEMENT_URL: port '156720' of 127.0.0.1:156720 is not a TCP "
+        "port (a number from 1 to 65535)"
+    )
+    assert answer.code == EXIT_CONFIG
+
+
+# TCP connects to unicast addresses only (RFC 9293 section 3.9.1.1 refuses a multicast
+# foreign socket): Linux answers at once that no route leads there (ENETUNREACH).
+UNROUTABLE = "224.0.0.1"
+
+
+@pytest.mark.parametrize("name", ["fsi-intake", "fsi-router", "fsi-migrate"])
+async def test_an_unroutable_database_host_is_said_plainly(
+    name: str, amqp_url: str, make_topology: Callable[..., Topology]
+) -> None:
+    answer = await ends(
+        name,
+        FSI_DB_URL=f"postgresql://fsi:{SECRET}@{UNROUTABLE}:5432/fsi",
+        FSI_BROKER_URL=amqp_url,
+        FSI_BROKER_PREFIX=make_topology().prefix,
+        FSI_ACCESS_CLIENTS_FILE=str(ROOT / "deploy" / "clients.dev.yaml"),
+        FSI_METRICS_ENABLED="false",
+    )
+    assert plain(answer) == (
+        f"{name}: cannot reach PostgreSQL at {UNROUTABLE}:5432 (FSI_DB_URL): network is unreachable"
+    )
+    assert answer.code == EXIT_UNAVAILABLE
+
+
+@pytest.mark.parametrize("name", ["fsi-router", "fsi-declare"])
+async def test_an_unroutable_broker_host_is_said_plainly(name: str, database_url: str) -> None:
+    answer = await ends(
+        name,
+        FSI_DB_URL=database_url,
+        FSI_BROKER_URL=f"amqp://fsi:{SECRET}@{UNROUTABLE}:5672/",
+        FSI_METRICS_ENABLED="false",
+    )
+    assert plain(answer) == (
+        f"{name}: cannot reach RabbitMQ at {UNROUTABLE}:5672 (FSI_BROKER_URL): "
+        "network is unreachable"
+    )
+    assert answer.code == EXIT_UNAVAILABLE
+
+
+@contextlib.asynccontextmanager
+async def closing_at_once() -> AsyncIterator[int]:
+    """A loopback port where something takes each connection and closes it unanswered (as a
+    proxy or firewall in front of an unreachable host may)."""
+
+    async def close(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.close()
+
+    server = await asyncio.start_server(close, "127.0.0.1", 0)
+    async with server:
+        yield int(server.sockets[0].getsockname()[1])
+
+
+def _db_at(port: int) -> str:
+    return f"postgresql://fsi:{SECRET}@127.0.0.1:{port}/fsi"
+
+
+def _broker_at(port: int) -> str:
+    return f"amqp://fsi:{SECRET}@127.0.0.1:{port}/"
+
+
+@pytest.mark.parametrize("name", ["fsi-intake", "fsi-migrate"])
+async def test_a_database_url_where_no_postgresql_answers_is_said_plainly(
+    name: str, amqp_url: str
+) -> None:
+    async with closing_at_once() as closing:
+        # Something closing at once, and RabbitMQ's own port (a URL given the wrong port).
+        for port in (closing, int(_port(amqp_url))):
+            answer = await ends(
+                name,
+                FSI_DB_URL=_db_at(port),
+                FSI_ACCESS_CLIENTS_FILE=str(ROOT / "deploy" / "clients.dev.yaml"),
+            )
+            assert plain(answer) == (
+                f"{name}: cannot reach PostgreSQL at 127.0.0.1:{port} (FSI_DB_URL): the "
+                "connection was closed before PostgreSQL answered (check the host and port)"
+            )
+            assert answer.code == EXIT_UNAVAILABLE
+
+
+@pytest.mark.parametrize("name", ["fsi-router", "fsi-declare"])
+async def test_a_broker_url_where_no_rabbitmq_answers_is_said_plainly(
+    name: str, database_url: str
+) -> None:
+    async with closing_at_once() as closing:
+        # Something closing at once, and PostgreSQL's own port.
+        for port in (closing, int(_port(database_url))):
+            answer = await ends(
+                name,
+                FSI_DB_URL=database_url,
+                FSI_BROKER_URL=_broker_at(port),
+                FSI_METRICS_ENABLED="false",
+            )
+            assert plain(answer) == (
+                f"{name}: cannot reach RabbitMQ at 127.0.0.1:{port} (FSI_BROKER_URL): the "
+                "connection was closed before RabbitMQ answered (check the host and port)"
+            )
+            assert answer.code == EXIT_UNAVAILABLE

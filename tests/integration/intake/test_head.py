@@ -1,4 +1,6 @@
-"""HEAD answers like GET without the body (RFC 9110 section 9.3.2), on a real uvicorn server."""
+"""HEAD answers like GET without the body (RFC 9110 section 9.3.2), on a real uvicorn server:
+every GET route of the intake (its OpenAPI document and renderings too), and the router's
+metrics endpoint."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import pytest
 
 from services.intake.app import create_app
 from services.intake.settings import IntakeSettings
+from services.routing import metrics as router_metrics
 from tests.integration.conftest import auth
 from tests.integration.intake.test_reports_api import report
 from tests.support.server import served
@@ -83,11 +86,73 @@ def test_every_get_route_of_ours_answers_head(
     get_only = {
         route.path
         for route in app.routes
-        if "GET" in getattr(route, "methods", set())
-        and "HEAD" not in route.methods  # type: ignore[attr-defined]
-        and not route.path.startswith("/schema")  # Litestar's own OpenAPI renderings
+        if "GET" in getattr(route, "methods", set()) and "HEAD" not in route.methods  # type: ignore[attr-defined]
     }
     assert get_only == set()
+    # Litestar's OpenAPI document and its renderings are among them.
+    assert {"/schema", "/schema/openapi.json", "/schema/{path:str}"} <= {
+        route.path for route in app.routes
+    }
+
+
+# The OpenAPI document as JSON and YAML, its renderings, and the answer for a path under
+# /schema that is none of them (404).
+SCHEMA_PATHS = [
+    "/schema",
+    "/schema/openapi.json",
+    "/schema/openapi.yaml",
+    "/schema/openapi.yml",
+    "/schema/swagger",
+    "/schema/redoc",
+    "/schema/elements",
+    "/schema/rapidoc",
+    "/schema/oauth2-redirect.html",
+    "/schema/no-such-page",
+]
+
+
+@pytest.mark.parametrize("path", SCHEMA_PATHS)
+def test_the_openapi_document_answers_head_like_get(server: str, path: str) -> None:
+    got = httpx.get(f"{server}{path}")
+    assert got.status_code == (404 if path.endswith("no-such-page") else 200)
+    status, fields, rest = head(server, path)
+    assert (status, rest) == (got.status_code, b"")
+    assert fields["content-type"] == got.headers["content-type"]
+    assert int(fields["content-length"]) == len(got.content)
+
+
+@pytest.fixture
+def router_endpoint() -> Iterator[str]:
+    """The router's metrics endpoint, as fsi-router serves it, on a free port."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server, _ = router_metrics.serve("127.0.0.1", port)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_the_routers_metrics_answer_head_like_get(router_endpoint: str) -> None:
+    got = httpx.get(f"{router_endpoint}/metrics")
+    assert got.status_code == 200
+    assert "# TYPE fsi_routing_decisions_total counter" in got.text
+    status, fields, rest = head(router_endpoint, "/metrics")
+    assert (status, rest) == (200, b"")
+    assert fields["content-type"] == got.headers["content-type"]
+    # The length GET sends, give or take the digits of the process_* gauges (CPU seconds,
+    # memory), which move between two requests.
+    assert abs(int(fields["content-length"]) - len(got.content)) < 16
+
+
+def test_the_routers_metrics_name_head_among_the_methods_they_allow(router_endpoint: str) -> None:
+    options = httpx.options(f"{router_endpoint}/metrics")
+    refused = httpx.post(f"{router_endpoint}/metrics")
+    assert (options.status_code, refused.status_code) == (200, 405)
+    for answer in (options, refused):
+        assert set(answer.headers["allow"].split(", ")) == {"GET", "HEAD", "OPTIONS"}
 
 
 @pytest.mark.parametrize(
