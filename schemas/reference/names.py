@@ -16,6 +16,8 @@ def visible_text(text: str) -> str:
     """`text` as one line that shows the same: NFC, invisible and bidirectional control
     characters (Unicode category Cf) removed, runs of white space made one space, trimmed.
     Case is kept; '' when nothing visible is left."""
+    if text.isascii():  # no format characters and nothing to compose: the common case
+        return " ".join(text.split())
     # Removed before composing: a character between a letter and its accent keeps them apart.
     return " ".join(unicodedata.normalize("NFC", text.translate(_FORMAT_CHARACTERS)).split())
 
@@ -29,6 +31,8 @@ def name_key(text: str) -> str:
     white space (any Unicode space, tabs, line breaks) made one space, trimmed.
     'Ålesund' decomposed (as macOS sends it), 'ÅLESUND' and 'Åle\u200bsund' share one key.
     """
+    if text.isascii():  # ASCII case folding is lower case; nothing to compose or remove
+        return " ".join(text.lower().split())
     composed = unicodedata.normalize("NFC", text)
     visible = composed.translate(_FORMAT_CHARACTERS)
     # Case folding can decompose (for example U+0130), so compose again after it.

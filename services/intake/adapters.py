@@ -27,7 +27,7 @@ from services.intake import lawrefs
 
 # AdapterError is raised here and by the trace; callers import it from this module.
 from services.intake.sourcepaths import AdapterError as AdapterError
-from services.intake.sourcepaths import Trace
+from services.intake.sourcepaths import Trace, checked
 from services.intake.validation import Problem
 
 MAPPINGS = Path(__file__).parent / "mappings"
@@ -109,7 +109,6 @@ def from_citizen(form: sources.CitizenReport, ref: Reference) -> Report:
     municipality by number and/or name (standardisation resolves the name)."""
     mapping: CitizenMapping = _mapping("citizen", CitizenMapping)
     problems: list[Problem] = []
-    trace = Trace()
     reported = _local(form.innsendt, _LOCAL_TIME, "$.innsendt", problems)
     start = _local(form.hendelse_fra, _LOCAL_TIME, "$.hendelse_fra", problems)
     end = (
@@ -121,24 +120,26 @@ def from_citizen(form: sources.CitizenReport, ref: Reference) -> Report:
     people = [(form.anmelder, reporter_role, "$.anmelder")]
     people += [(p, Role.SUSPECT, f"$.mistenkte[{i}]") for i, p in enumerate(form.mistenkte)]
     people += [(p, Role.WITNESS, f"$.vitner[{i}]") for i, p in enumerate(form.vitner)]
-    persons = []
-    for i, (person, role, path) in enumerate(people):
-        persons.append(_citizen_person(person, role, path, problems))
-        trace.at(f"$.persons[{i}]", path, national_id="fodselsnummer", phone="telefon")
-        trace.at(f"$.persons[{i}]", path, birth_date="fodselsdato")
-        # The name is made of two fields: a problem with it is the person's.
-        trace.paths[f"$.persons[{i}].name"] = path
-        trace.notes[f"$.persons[{i}].name"] = "fornavn and etternavn together, with a space"
+    persons = [_citizen_person(person, role, path, problems) for person, role, path in people]
     if problems:
         raise AdapterError(problems)
-    trace.at("$", "$", external_id="referanse", reported_at="innsendt")
-    trace.at("$.incident", "$", occurred_from="hendelse_fra", occurred_to="hendelse_til")
-    trace.at("$.incident", "$", municipality="kommunenummer", municipality_name="kommune")
-    trace.at("$.incident", "$", address="adresse", postal_code="postnummer")
-    trace.at("$.incident", "$", description="beskrivelse")
-    trace.at("$.offences[0]", "$.kategori")
-    trace.paths["$.offences[0].label"] = "$.kategori"
-    return trace.report(
+
+    def where(trace: Trace) -> None:
+        trace.at("$", "$", external_id="referanse", reported_at="innsendt")
+        trace.at("$.incident", "$", occurred_from="hendelse_fra", occurred_to="hendelse_til")
+        trace.at("$.incident", "$", municipality="kommunenummer", municipality_name="kommune")
+        trace.at("$.incident", "$", address="adresse", postal_code="postnummer")
+        trace.at("$.incident", "$", description="beskrivelse")
+        trace.at("$.offences[0]", "$.kategori")
+        trace.paths["$.offences[0].label"] = "$.kategori"
+        for i, (_, _, path) in enumerate(people):
+            trace.at(f"$.persons[{i}]", path, national_id="fodselsnummer", phone="telefon")
+            trace.at(f"$.persons[{i}]", path, birth_date="fodselsdato")
+            # The name is made of two fields: a problem with it is the person's.
+            trace.paths[f"$.persons[{i}].name"] = path
+            trace.notes[f"$.persons[{i}].name"] = "fornavn and etternavn together, with a space"
+
+    return checked(
         {
             "source": mapping.source,
             "external_id": form.referanse,
@@ -160,7 +161,8 @@ def from_citizen(form: sources.CitizenReport, ref: Reference) -> Report:
             ],
             "persons": persons,
             "flags": {"domestic_violence": form.nare_relasjoner, "hate_motive": form.hatmotiv},
-        }
+        },
+        where,
     )
 
 
@@ -168,16 +170,14 @@ def from_patrol(patrol: sources.PatrolReport, _ref: Reference) -> Report:
     """A patrol's on-scene report: role and marker codes from the patrol mapping."""
     mapping: PatrolMapping = _mapping("patrol", PatrolMapping)
     problems: list[Problem] = []
-    trace = Trace()
     persons: list[dict[str, Any]] = []
+    origins: list[int] = []  # the source index of each person kept
     for i, person in enumerate(patrol.people):
         role = mapping.roles.get(name_key(person.r))
         if role is None:
             problems.append(Problem(f"$.people[{i}].r", "unknown role code"))
             continue
-        trace.at(f"$.persons[{len(persons)}]", f"$.people[{i}]", national_id="fnr", name="name")
-        trace.at(f"$.persons[{len(persons)}]", f"$.people[{i}]", phone="tlf", birth_date="dob")
-        trace.paths[f"$.persons[{len(persons)}].arrested_at"] = f"$.people[{i}].arrest.at"
+        origins.append(i)
         persons.append(
             {
                 "role": role,
@@ -197,14 +197,21 @@ def from_patrol(patrol: sources.PatrolReport, _ref: Reference) -> Report:
             flags[flag] = True
     if problems:
         raise AdapterError(problems)
-    trace.at("$", "$", external_id="case_ref", reported_at="logged_at")
-    trace.at("$.incident", "$", occurred_from="started", occurred_to="ended")
-    trace.at("$.incident", "$", description="narrative")
-    trace.at("$.incident", "$.scene", municipality="kommune", address="address")
-    for i in range(len(patrol.codes)):
-        trace.at(f"$.offences[{i}]", f"$.codes[{i}]")
-        trace.paths[f"$.offences[{i}].code"] = f"$.codes[{i}]"
-    return trace.report(
+
+    def where(trace: Trace) -> None:
+        trace.at("$", "$", external_id="case_ref", reported_at="logged_at")
+        trace.at("$.incident", "$", occurred_from="started", occurred_to="ended")
+        trace.at("$.incident", "$", description="narrative")
+        trace.at("$.incident", "$.scene", municipality="kommune", address="address")
+        for i in range(len(patrol.codes)):
+            trace.at(f"$.offences[{i}]", f"$.codes[{i}]")
+            trace.paths[f"$.offences[{i}].code"] = f"$.codes[{i}]"
+        for k, i in enumerate(origins):
+            trace.at(f"$.persons[{k}]", f"$.people[{i}]", national_id="fnr", name="name")
+            trace.at(f"$.persons[{k}]", f"$.people[{i}]", phone="tlf", birth_date="dob")
+            trace.paths[f"$.persons[{k}].arrested_at"] = f"$.people[{i}].arrest.at"
+
+    return checked(
         {
             "source": mapping.source,
             "external_id": patrol.case_ref,
@@ -219,7 +226,8 @@ def from_patrol(patrol: sources.PatrolReport, _ref: Reference) -> Report:
             "offences": [{"code": code} for code in patrol.codes],
             "persons": persons,
             "flags": flags,
-        }
+        },
+        where,
     )
 
 
@@ -244,15 +252,14 @@ def from_agency(report: sources.AgencyReport, ref: Reference) -> Report:
     """A partner agency's report: counts by law reference, parties with ids."""
     mapping: AgencyMapping = _mapping("agency", AgencyMapping)
     problems: list[Problem] = []
-    trace = Trace()
     persons: list[dict[str, Any]] = []
+    origins: list[int] = []  # the source index of each person kept
     for i, party in enumerate(report.involverte):
         role = mapping.roles.get(name_key(party.rolle))
         if role is None:
             problems.append(Problem(f"$.involverte[{i}].rolle", "unknown role"))
         elif party.type == "person":
-            where = f"$.persons[{len(persons)}]"
-            trace.at(where, f"$.involverte[{i}]", national_id="fodselsnummer", name="navn")
+            origins.append(i)
             persons.append(
                 {
                     "role": role,
@@ -265,14 +272,25 @@ def from_agency(report: sources.AgencyReport, ref: Reference) -> Report:
     period = report.gjerningsperiode
     place = report.gjerningssted or sources.AgencyPlace()
     org = report.avsender.organisasjonsnummer.replace(" ", "")
-    trace.at("$", "$", external_id="meldingsId", reported_at="meldingstidspunkt")
-    trace.at("$", "$.avsender", reporter_org="organisasjonsnummer", source="organisasjonsnummer")
-    trace.at("$.incident", "$.gjerningsperiode", occurred_from="fra", occurred_to="til")
-    trace.at("$.incident", "$.gjerningssted", municipality="kommunenummer", address="beskrivelse")
-    trace.paths["$.incident.description"] = "$.sammendrag"
-    for i in range(len(report.forhold)):
-        trace.at(f"$.offences[{i}]", f"$.forhold[{i}]", code="lovhenvisning")
-    return trace.report(
+
+    def where(trace: Trace) -> None:
+        trace.at("$", "$", external_id="meldingsId", reported_at="meldingstidspunkt")
+        trace.at(
+            "$", "$.avsender", reporter_org="organisasjonsnummer", source="organisasjonsnummer"
+        )
+        trace.at("$.incident", "$.gjerningsperiode", occurred_from="fra", occurred_to="til")
+        trace.at(
+            "$.incident", "$.gjerningssted", municipality="kommunenummer", address="beskrivelse"
+        )
+        trace.paths["$.incident.description"] = "$.sammendrag"
+        for i in range(len(report.forhold)):
+            trace.at(f"$.offences[{i}]", f"$.forhold[{i}]", code="lovhenvisning")
+        for k, i in enumerate(origins):
+            trace.at(
+                f"$.persons[{k}]", f"$.involverte[{i}]", national_id="fodselsnummer", name="navn"
+            )
+
+    return checked(
         {
             "source": f"{mapping.source_prefix}{org}",
             "external_id": report.meldings_id,
@@ -289,7 +307,8 @@ def from_agency(report: sources.AgencyReport, ref: Reference) -> Report:
             "offences": [{"code": _agency_code(c, mapping, ref)} for c in report.forhold],
             "persons": persons,
             "reporter_org": org,
-        }
+        },
+        where,
     )
 
 

@@ -46,6 +46,7 @@ _LAW_WORD = r"(?:\s*-?\s*(?:lov(?:en|a)?|straffelov(?:en|a)?)" + _END + ")?"
 _SECTION = r"\d+(?:-\d+)?(?:\s?(?!i\s)[a-z](?![a-zæøå]|\.[a-zæøå]))?"
 # More sections: '229 og 231', '229, § 231'; a year after a comma is a version ('§ 231, 1902').
 _SECTIONS = rf"{_SECTION}(?:\s*(?:,|og|/|&|\+)\s*§*\s*(?!{_YEAR}){_SECTION})*"
+_ONE_SECTION = re.compile(_SECTION, re.I)
 _OLD = r"gml\.\s*|(?:gml|gamle?|gammel|tidligere|opphevede?)\s+"
 _NEW = r"nye?\s+"
 _OLD_IN_BRACKETS = r"gml\.?|gamle?|gammel"
@@ -267,11 +268,9 @@ def _law_named(part: re.Match[str], reading: _Reading, ref: Reference) -> int | 
 
 
 def _split_sections(text: str) -> list[str]:
-    return [
-        re.sub(r"\s", "", s).lower()
-        for s in re.findall(_SECTION, text.replace("og", ","), re.I)
-        if s.strip()
-    ]
+    if text.isdigit():  # one plain section: the common case
+        return [text]
+    return ["".join(s.split()).lower() for s in _ONE_SECTION.findall(text.replace("og", ","))]
 
 
 def _lovdata_id(given: str | None, match: re.Match[str]) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -33,14 +34,8 @@ class Trace:
         for name, field in fields.items():
             self.paths[f"{canonical}.{name}"] = f"{source}.{field}"
 
-    def report(self, built: dict[str, Any]) -> Report:
-        """The canonical report, or `AdapterError` with every problem at its source path."""
-        try:
-            return msgspec.convert(built, Report)
-        except msgspec.ValidationError:
-            raise AdapterError([self._locate(p) for p in walk(built, Report)]) from None
-
-    def _locate(self, problem: Problem) -> Problem:
+    def locate(self, problem: Problem) -> Problem:
+        """The problem at its source path, its message naming the source's fields."""
         path, message = problem.path, problem.message
         # A struct's own rule names its fields: '`occurred_to` is before `occurred_from`'.
         named = _NAMED.findall(message)
@@ -55,6 +50,17 @@ class Trace:
         while path not in self.paths:
             path = _parent(path)
         return Problem(self.paths[path], f"{message} ({note})" if note else message)
+
+
+def checked(built: dict[str, Any], where: Callable[[Trace], None]) -> Report:
+    """The canonical report an adapter built (as builtins), or `AdapterError` with every
+    problem at its source path; `where` records the paths, only when there is a problem."""
+    try:
+        return msgspec.convert(built, Report)
+    except msgspec.ValidationError:
+        trace = Trace()
+        where(trace)
+        raise AdapterError([trace.locate(p) for p in walk(built, Report)]) from None
 
 
 _NAMED = re.compile(r"`(\w+)`")
