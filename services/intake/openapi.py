@@ -21,6 +21,7 @@ from schemas.decision import Deadline, Decision
 from schemas.report import QualityIssue, Report
 from schemas.sources import (
     AgencyParty,
+    AgencyPeriod,
     AgencyReport,
     CitizenPerson,
     CitizenReport,
@@ -28,6 +29,7 @@ from schemas.sources import (
     PatrolReport,
 )
 from services.common import yamltext
+from services.intake import openapi_health as health
 from services.intake import openapi_schemas as refine
 from services.intake.adapters import ADAPTERS, MAPPINGS
 from services.intake.api import Accepted
@@ -170,16 +172,31 @@ def _source_codes(schemas: dict[str, Any]) -> None:
     markers = schemas[PatrolReport.__name__]["properties"]["markers"]
     markers["items"] = {"type": "string", "enum": sorted(patrol["markers"])}
     refine.enum_of(schemas, AgencyParty.__name__, "rolle", list(agency["roles"]))
-    # The form's own time forms, as strptime reads them (days every year has).
+    # The form's own time forms, as strptime reads them (what a pattern cannot say, in words).
     citizen = schemas[CitizenReport.__name__]["properties"]
     for field in ("innsendt", "hendelse_fra", "hendelse_til"):
         citizen[field] = refine.replace_string(
-            citizen[field], {"type": "string", "pattern": refine.LOCAL_TIME_FORM}
+            citizen[field],
+            {
+                "type": "string",
+                "pattern": refine.LOCAL_TIME_FORM,
+                "description": refine.LOCAL_TIME_FORM_TEXT,
+            },
         )
     person = schemas[CitizenPerson.__name__]["properties"]
     person["fodselsdato"] = refine.replace_string(
-        person["fodselsdato"], {"type": "string", "pattern": refine.LOCAL_DATE_FORM}
+        person["fodselsdato"],
+        {
+            "type": "string",
+            "pattern": refine.LOCAL_DATE_FORM,
+            "description": refine.LOCAL_DATE_FORM_TEXT,
+        },
     )
+    period = schemas[AgencyPeriod.__name__]["properties"]
+    period["fra"] = {
+        **period["fra"],
+        "description": f"{refine.DAY_START_TEXT} {period['fra']['description']}",
+    }
 
 
 def complete(app: Litestar, max_batch_items: int = 1000) -> None:
@@ -215,12 +232,12 @@ def complete(app: Litestar, max_batch_items: int = 1000) -> None:
     }
     paths = document.get("paths", {})
     _source_operations(paths)
+    health.complete(paths)
     for path, item in paths.items():
         for method, operation in item.items():
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue
             _operation(path, method, operation, batch)
-    _metrics_as_text(document)
 
 
 def _operation(path: str, method: str, operation: dict[str, Any], batch: dict[str, Any]) -> None:
@@ -259,10 +276,3 @@ def _report_view(schemas: dict[str, Any]) -> None:
         "items": {"$ref": REF.format(name=QualityIssue.__name__)},
     }
     view["decision"] = {"anyOf": [{"$ref": REF.format(name=Decision.__name__)}, {"type": "null"}]}
-
-
-def _metrics_as_text(document: dict[str, Any]) -> None:
-    """`/metrics` answers in Prometheus' text format, not the JSON Litestar assumes."""
-    ok = document.get("paths", {}).get("/metrics", {}).get("get", {}).get("responses", {})
-    if "200" in ok:
-        ok["200"]["content"] = {"text/plain": {"schema": {"type": "string"}}}

@@ -18,45 +18,75 @@ from schemas.report import EARLIEST_YEAR, LATEST_YEAR, Offence, Report
 REF = "#/components/schemas/{name}"
 
 # Digits are `[0-9]`: Python's `\d` also matches other scripts' digits, which msgspec refuses.
-# Times are read by msgspec (RFC 3339; a time without an offset is Norwegian local time) and
-# refused outside EARLIEST_YEAR..LATEST_YEAR once in UTC. The document promises the years
-# strictly inside, which hold in UTC whatever the offset, and only days that every year has
-# (29 February is read, but is left out of a pattern that cannot tell leap years).
-_YEAR = r"(?:19(?:0[1-9]|[1-9][0-9])|20[0-9][0-9])"  # EARLIEST_YEAR + 1 .. LATEST_YEAR - 1
+# Times are read by msgspec (RFC 3339 section 5.6; a time without an offset is Norwegian local
+# time), rounded to the microsecond and refused unless the instant lies in EARLIEST_YEAR to
+# LATEST_YEAR in UTC. The patterns say what a pattern can: the years in those bounds, every
+# day a month can have (29 February too: a pattern cannot tell leap years, and a generated
+# client must not refuse a real leap day), RFC 3339's forms, lowercase `t` and `z` included
+# (its ABNF is case-insensitive) and any number of fractional digits (.NET writes 7, Go and
+# Java up to 9). What a pattern cannot say is in the descriptions, each a 422: 29 February of
+# a year that is not a leap year, and an instant an offset moves out of the years. Stricter
+# than the server only where no client gains: a space for the `T`, an offset without its
+# colon (not RFC 3339; every library writes the RFC's form).
+_YEAR = r"(?:19[0-9][0-9]|20[0-9][0-9]|2100)"  # EARLIEST_YEAR .. LATEST_YEAR
 _DAY = (
-    r"(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])|(?:0[13-9]|1[0-2])-(?:29|30)"
+    r"(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-9])|(?:0[13-9]|1[0-2])-30"
     r"|(?:0[13578]|1[02])-31)"
 )
-_TIME = r"(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]{1,6})?"
-_OFFSET = r"(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])"
-_YEARS = f"from {EARLIEST_YEAR + 1} to {LATEST_YEAR - 1}"
+_TIME = r"[Tt](?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]+)?"
+_OFFSET = r"(?:[Zz]|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])"
+_YEARS = f"from {EARLIEST_YEAR} to {LATEST_YEAR}"
+LEAP_DAY = (
+    "29 February of a year that is not a leap year is refused with 422 (a pattern cannot "
+    "tell leap years)."
+)
+_IN_UTC = (
+    f"The instant, rounded to the microsecond, must lie in the years {_YEARS} in UTC, else "
+    f"422: early on 1 January {EARLIEST_YEAR} with a positive offset (or in Europe/Oslo time, "
+    f"then UTC+1), or late on 31 December {LATEST_YEAR} with a negative offset."
+)
 DATE_TIME: dict[str, Any] = {
     "type": "string",
     "format": "date-time",
-    "pattern": f"^{_YEAR}-{_DAY}T{_TIME}{_OFFSET}$",
+    "pattern": f"^{_YEAR}-{_DAY}{_TIME}{_OFFSET}$",
 }
 LOCAL_DATE_TIME: dict[str, Any] = {
     "type": "string",
-    "pattern": f"^{_YEAR}-{_DAY}T{_TIME}$",
+    "pattern": f"^{_YEAR}-{_DAY}{_TIME}$",
     "description": "Without an offset: Norwegian local time (Europe/Oslo).",
 }
 TIME_IN: dict[str, Any] = {
     "anyOf": [DATE_TIME, LOCAL_DATE_TIME],
-    "description": f"An RFC 3339 date-time {_YEARS}; without an offset it is Europe/Oslo time.",
+    "description": (
+        f"An RFC 3339 date-time {_YEARS}; without an offset it is Europe/Oslo time. "
+        f"{_IN_UTC} {LEAP_DAY}"
+    ),
 }
 DATE_IN: dict[str, Any] = {
     "type": "string",
     "format": "date",
     "pattern": f"^{_YEAR}-{_DAY}$",
-    "description": f"An RFC 3339 full-date {_YEARS}.",
+    "description": f"An RFC 3339 full-date {_YEARS}. {LEAP_DAY}",
 }
 # The citizen form's own forms, 'dd.mm.åååå' and 'dd.mm.åååå tt:mm' (Europe/Oslo).
 _DAY_FIRST = (
-    r"(?:(?:0[1-9]|1[0-9]|2[0-8])\.(?:0[1-9]|1[0-2])|(?:29|30)\.(?:0[13-9]|1[0-2])"
+    r"(?:(?:0[1-9]|1[0-9]|2[0-9])\.(?:0[1-9]|1[0-2])|30\.(?:0[13-9]|1[0-2])"
     r"|31\.(?:0[13578]|1[02]))"
 )
 LOCAL_DATE_FORM = f"^{_DAY_FIRST}\\.{_YEAR}$"
 LOCAL_TIME_FORM = f"^{_DAY_FIRST}\\.{_YEAR} (?:[01][0-9]|2[0-3]):[0-5][0-9]$"
+LOCAL_DATE_FORM_TEXT = f"The form's date, 'dd.mm.åååå', {_YEARS}. {LEAP_DAY}"
+LOCAL_TIME_FORM_TEXT = (
+    f"The form's time, 'dd.mm.åååå tt:mm', Europe/Oslo local time, {_YEARS}: before 01:00 "
+    f"on 1 January {EARLIEST_YEAR} is {EARLIEST_YEAR - 1} in UTC and refused with 422. "
+    f"{LEAP_DAY}"
+)
+# A date that the intake turns into a time of day (an agency's period starts at 00:00
+# Europe/Oslo time): its first day in UTC is the year before.
+DAY_START_TEXT = (
+    f"The incident's first day; it starts at 00:00 Europe/Oslo time, so 1 January "
+    f"{EARLIEST_YEAR} (in UTC still {EARLIEST_YEAR - 1}) is refused with 422."
+)
 # Text the canonical contract takes: a character that is not white space, no U+0000. White
 # space as the server's Python reads `\s` (str.isspace), spelt out: ECMA-262's `\s`, which
 # JSON Schema validators use, differs (U+001C-U+001F and U+0085 are not in it, U+FEFF is).

@@ -1,18 +1,23 @@
 """Every operation of the real intake fuzzed from its own OpenAPI (schemathesis): never a 5xx,
 and every answer as the document says (status, content type, schema, headers); every request
-the document allows is accepted and every one it forbids refused."""
+the document allows is accepted, or refused with the 422 its descriptions name, and every one
+it forbids refused. The health routes' answers, /readyz's 503 with PostgreSQL cut off
+included, are in the document."""
 
 from __future__ import annotations
 
 import collections
 import datetime as dt
 import json
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
+import jsonschema
 import msgspec
 import pytest
 import schemathesis
@@ -21,10 +26,13 @@ from schemathesis.engine import StopReason, events
 from schemathesis.specs.openapi.checks import RejectedPositiveData
 
 from schemas.report import as_utc
+from services.common.settings import DatabaseSettings
 from services.intake.access import ANY, hash_key
 from services.intake.app import create_app
 from services.intake.settings import IntakeSettings
 from tests.integration.conftest import CLIENTS_YAML
+from tests.support.documented_times import refused_as_documented
+from tests.support.proxy import TcpProxy
 from tests.support.server import served
 
 ROOT = Path(__file__).parents[3]
@@ -148,13 +156,59 @@ def keeps_rules_across_fields(path: str, body: Any) -> bool:
     return True
 
 
+# How the intake words a time or date it refuses: not one (msgspec's, the citizen form's), or
+# one whose instant is outside the contract's years.
+TIME_REFUSED = re.compile(
+    r"Invalid RFC3339 encoded date(?:time)?|not a valid date or time"
+    r"|`\w+` must lie between [0-9]+ and [0-9]+"
+)
+
+
+def _strings(value: Any, path: str = "$") -> Iterator[tuple[str, str]]:
+    """Every string in a JSON body with its JSON path."""
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _strings(item, f"{path}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _strings(item, f"{path}[{index}]")
+
+
+def _at_or_around(error_path: str, value_path: str) -> bool:
+    """The error names the value's path, or the object holding it (a check of its Struct)."""
+    return value_path == error_path or value_path.startswith((f"{error_path}.", f"{error_path}["))
+
+
+def refused_as_described(body: Any, answer: bytes) -> bool:
+    """A 422 the document's descriptions name: the body holds a time or date they say is
+    refused (29 February of a year that is not a leap year, an instant outside the years),
+    and every problem the answer lists refuses a time or date at one of those values."""
+    refused = [path for path, text in _strings(body) if refused_as_documented(path, text)]
+    try:
+        errors = json.loads(answer).get("errors") or []
+    except (ValueError, AttributeError):
+        return False
+    return bool(refused and errors) and all(
+        isinstance(error, dict)
+        and TIME_REFUSED.fullmatch(str(error.get("message")))
+        and any(_at_or_around(str(error.get("path")), path) for path in refused)
+        for error in errors
+    )
+
+
 def filter_failure(ctx: Any, failure: Any, case: Any, response: Any) -> bool:
-    """A 422 for a body the schema allows but that breaks a rule across fields the document
-    states in words is what the document says, not a failure; every other failure stays."""
+    """A 422 for a body the schema allows but that the document's words refuse (a rule
+    across fields, a leap day of a year that has none, an instant outside the years) is what
+    the document says, not a failure; every other failure stays."""
     return not (
         isinstance(failure, RejectedPositiveData)
         and response.status_code == 422
-        and not keeps_rules_across_fields(case.operation.path, case.body)
+        and (
+            not keeps_rules_across_fields(case.operation.path, case.body)
+            or refused_as_described(case.body, response.content)
+        )
     )
 
 
@@ -176,7 +230,7 @@ class Fuzzed:
     failures: list[str] = field(default_factory=list)
     not_problems: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
-    excused: int = 0  # 422s for bodies breaking a rule across fields the document states
+    excused: int = 0  # 422s the document's words name (rules across fields, times, dates)
     stop_reason: StopReason | None = None
 
     def take(self, event: events.EngineEvent) -> None:
@@ -223,7 +277,7 @@ class Fuzzed:
         return [
             f"{name}: {self.cases} cases, {sum(by_status.values())} responses, "
             f"{self.server_errors} 5xx, {len(self.failures)} check failures "
-            f"({self.excused} 422s for a rule across fields)",
+            f"({self.excused} 422s the document's words name)",
             f"  statuses: {counts}",
         ]
 
@@ -297,3 +351,51 @@ def test_fuzzing_without_a_key_finds_no_server_error_and_nothing_served(
         documented_method = label.split(" ")[0]
         if label.split(" ")[-1].startswith("/v1/") and method == documented_method:
             assert status in {401, 404}, (label, status)
+
+
+def conforms(document: dict[str, Any], operation: dict[str, Any], answer: httpx.Response) -> None:
+    """The answer is one the operation documents: its status, content type and schema."""
+    documented = operation["responses"].get(str(answer.status_code))
+    assert documented is not None, (answer.status_code, sorted(operation["responses"]))
+    content = documented.get("content")
+    if not content or not answer.content:
+        return
+    media = answer.headers["content-type"].split(";")[0]
+    assert media in content, (media, sorted(content))
+    if media == "application/json":
+        schema = {**content[media]["schema"], "components": document["components"]}
+        jsonschema.Draft202012Validator(schema).validate(answer.json())
+
+
+async def test_every_answer_of_the_health_routes_is_in_the_document(
+    database_url: str, intake_settings: Callable[..., IntakeSettings]
+) -> None:
+    target = urlsplit(database_url)
+    proxy = TcpProxy(target.hostname or "127.0.0.1", target.port or 5432)
+    await proxy.start()
+    settings = msgspec.structs.replace(
+        intake_settings(),
+        db=DatabaseSettings(
+            url=database_url.replace(f":{target.port or 5432}", f":{proxy.port}", 1),
+            pool_min=1,
+            pool_max=2,
+        ),
+    )
+    answers: list[tuple[str, str, httpx.Response]] = []
+    try:
+        with served(create_app(settings, configure_logging=False)) as url:
+            async with httpx.AsyncClient(base_url=url) as client:
+                document = (await client.get("/schema/openapi.json")).json()
+                for path in ("/healthz", "/readyz", "/metrics"):
+                    for method in ("get", "head"):
+                        answers.append((path, method, await client.request(method, path)))
+                await proxy.cut()  # PostgreSQL out of reach: /readyz says 503
+                for method in ("get", "head"):
+                    answers.append(("/readyz", method, await client.request(method, "/readyz")))
+    finally:
+        await proxy.stop()
+    assert [answer.status_code for _, _, answer in answers] == [200] * 6 + [503, 503]
+    for path, method, answer in answers:
+        conforms(document, document["paths"][path][method], answer)
+    not_ready = answers[-2][2].json()
+    assert (not_ready["status"], not_ready["database"]) == ("not ready", "down")
