@@ -18,12 +18,11 @@ import sys
 import uuid
 from collections.abc import Sequence
 from typing import TextIO
-from urllib.parse import urlsplit
 
 import msgspec
 from asyncpg import PostgresError
 
-from services.common import db
+from services.common import db, startup
 from services.common import settings as fsi_settings
 from services.intake import outbox_store
 
@@ -84,14 +83,12 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
         return 2
     try:
         asyncio.run(_run(settings, args, out))
-    except (PostgresError, *db.CONNECTION_ERRORS) as exc:
-        where = urlsplit(settings.db.url)
-        print(
-            f"error: PostgreSQL at {where.hostname}:{where.port or 5432} failed "
-            f"({type(exc).__name__})",
-            file=sys.stderr,
-        )
-        return 1
+    except (PostgresError, ValueError, OverflowError, *db.CONNECTION_ERRORS) as exc:
+        # In words, as the services' start-up says it; a setting that is wrong (a port that
+        # is no TCP port, a login refused) is bad input (2), the rest a failure (1).
+        error = startup.database_error(exc, settings.db.url)
+        print(f"error: {error}", file=sys.stderr)
+        return 2 if error.exit_code == startup.EXIT_CONFIG else 1
     return 0
 
 

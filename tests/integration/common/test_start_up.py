@@ -583,3 +583,35 @@ async def test_a_broker_url_where_no_rabbitmq_answers_is_said_plainly(
                 "connection was closed before RabbitMQ answered (check the host and port)"
             )
             assert answer.code == EXIT_UNAVAILABLE
+
+
+@pytest.mark.parametrize(
+    ("url", "says", "code"),
+    [
+        (
+            f"postgresql://fsi:{SECRET}@127.0.0.1:99999/fsi",
+            "FSI_DB_URL: port '99999' of 127.0.0.1:99999 is not a TCP port (a number from 1 "
+            "to 65535)",
+            2,  # bad input, as the command's other settings
+        ),
+        (
+            f"postgresql://fsi:{SECRET}@{UNROUTABLE}:5432/fsi",
+            f"cannot reach PostgreSQL at {UNROUTABLE}:5432 (FSI_DB_URL): network is unreachable",
+            1,
+        ),
+    ],
+)
+async def test_the_outbox_command_says_the_same_in_words(url: str, says: str, code: int) -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "services.intake.outbox_cli",
+        "list",
+        env=environment(FSI_DB_URL=url),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    answer = Answer(process.returncode or 0, out.decode(), err.decode())
+    assert plain(answer) == f"error: {says}"
+    assert answer.code == code

@@ -42,5 +42,5 @@ def test_an_unreachable_database_is_one_line_without_the_password(
     assert outbox_cli.main(["put-back", "--all"]) == 1
     err = capsys.readouterr().err
     assert err.splitlines() == [err.strip()]
-    assert err.startswith("error: PostgreSQL at 127.0.0.1:1 failed (")
+    assert err == "error: cannot reach PostgreSQL at 127.0.0.1:1 (FSI_DB_URL): connection refused\n"
     assert "s3cret" not in err
