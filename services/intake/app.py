@@ -94,7 +94,13 @@ def create_app(settings: IntakeSettings, *, configure_logging: bool = True) -> L
         relay_task: asyncio.Task[None] | None = None
         if settings.relay.enabled:
             relay_task = asyncio.create_task(relay.run(), name="outbox-relay")
-        monitor = Monitor(pool, settings.broker.url, topology_of(settings), settings.ops)
+        monitor = Monitor(
+            pool,
+            settings.broker.url,
+            topology_of(settings),
+            settings.ops,
+            link=link if settings.relay.enabled else None,
+        )
         monitor_task = asyncio.create_task(monitor.run(), name="ops-monitor")
         app.state.intake = api.IntakeState(
             service=IntakeService(

@@ -14,19 +14,30 @@ import contextlib
 import datetime as dt
 import urllib.parse
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import aio_pika
 import aiormq
 import asyncpg
 import httpx
-import msgspec
 from prometheus_client import Gauge
 
-from services.common import db
 from services.common.logging import get_logger
 from services.common.topology import Topology
 from services.intake import metrics
+from services.intake.ops_store import Catalogue, DatabaseRead, District, cause, read_database
+from services.intake.ops_views import (
+    DistrictView,
+    Overview,
+    QueueState,
+    RelayView,
+    Service,
+    UnitView,
+)
 from services.intake.settings import OpsSettings
+
+if TYPE_CHECKING:
+    from services.intake.outbox import BrokerLink
 
 log = get_logger("ops")
 
@@ -60,200 +71,19 @@ metrics.outbox_oldest_age.set(UNKNOWN)
 metrics.outbox_set_aside_rows.set(UNKNOWN)
 
 
-class QueueState(msgspec.Struct):
-    """One queue as the broker reported it; None where it cannot tell."""
-
-    name: str
-    ready: int | None = None
-    unacknowledged: int | None = None
-    consumers: int | None = None
-    missing: bool = False
-
-
-class UnitView(msgspec.Struct):
-    unit: str
-    name: str
-    queue: QueueState | None = None
-    routed_last_hour: int = 0
-    overdue: int = 0
-    due_24h: int = 0
-    due_7d: int = 0
-    nearest_deadline: dt.datetime | None = None
-    # Cases decided for the unit that its queue returned (missing): not routed yet.
-    waiting: int = 0
-
-
-class DistrictView(msgspec.Struct):
-    name: str
-    units: list[UnitView]
-    default_unit: str
-    routed_last_hour: int = 0
-    overdue: int = 0
-    due_24h: int = 0
-    waiting: int = 0
-
-
-class Service(msgspec.Struct):
-    """Whether a backing service answered the last read, and since when it has not."""
-
-    up: bool
-    checked_at: dt.datetime
-    error: str | None = None
-
-
-class RulesetView(msgspec.Struct):
-    version: str
-    loaded_at: dt.datetime
-    rules: int
-    router: str
-    refused_at: dt.datetime | None = None
-    refused_error: str | None = None
-
-
-class CaseView(msgspec.Struct):
-    """One case: ids and decision only, never the report's content; `waiting` when its
-    unit's queue is missing and the router keeps publishing it again."""
-
-    report_id: str
-    unit: str
-    priority: str
-    decided_at: dt.datetime
-    deadline_at: dt.datetime | None
-    rules: list[str]
-    waiting: bool = False
-
-
-class OutboxView(msgspec.Struct):
-    pending: int
-    oldest_age_seconds: float
-    # Rows the relay set aside (not pending: they wait for an operator, see docs/operations.md).
-    set_aside: int = 0
-
-
-class Overview(msgspec.Struct):
-    """Everything the operations page shows, as one JSON document."""
-
-    generated_at: dt.datetime
-    broker: Service
-    database: Service
-    ruleset: RulesetView | None
-    outbox: OutboxView | None
-    triage: QueueState | None
-    dead_letter: QueueState | None
-    routing: QueueState | None
-    districts: list[DistrictView]
-    overdue_look_back_days: int
-    latest: list[CaseView] = []
-    urgent: list[CaseView] = []
-    # Cases whose queue (a unit's, or triage) is missing: decided, not routed, published
-    # again by the router until the queue is back (`fsi-declare`).
-    waiting: int = 0
-
-
-class _Unit(msgspec.Struct):
-    unit: str
-    section: str
-    name: str
-
-
-class _District(msgspec.Struct):
-    name: str
-    slug: str
-    default: str
-    units: list[_Unit]
-
-
-class _Catalogue(msgspec.Struct):
-    districts: list[_District]
-
-
-_LOADED = """
-SELECT version, at, rules, router, catalogue::text FROM rule_loads
-WHERE outcome = 'loaded' ORDER BY at DESC, id DESC LIMIT 1
-"""
-_REFUSED = "SELECT at, error FROM rule_loads WHERE outcome = 'refused' ORDER BY at DESC LIMIT 1"
-# Routed means a queue confirmed the case (case_deliveries), not that it was decided. A
-# deadline runs from the decision whether or not the unit's queue has taken the case yet, so
-# the deadline figures count every case decided for the unit, and `waiting` counts those a
-# missing queue returned (waiting_cases), which the router publishes again.
-_UNITS = """
-SELECT unit, sum(routed)::int AS routed_last_hour, sum(overdue)::int AS overdue,
-       sum(due_24h)::int AS due_24h, sum(due_7d)::int AS due_7d, min(nearest) AS nearest,
-       sum(waiting)::int AS waiting
-FROM (
-    SELECT unit, 1 AS routed, 0 AS overdue, 0 AS due_24h, 0 AS due_7d,
-           NULL::timestamptz AS nearest, 0 AS waiting
-    FROM case_deliveries WHERE confirmed_at > now() - interval '1 hour'
-    UNION ALL
-    SELECT unit, 0, (deadline_at < now())::int,
-           (deadline_at >= now() AND deadline_at < now() + interval '24 hours')::int,
-           (deadline_at >= now() AND deadline_at < now() + interval '7 days')::int,
-           CASE WHEN deadline_at >= now() THEN deadline_at END, 0
-    FROM decisions WHERE deadline_at > now() - $1::interval
-    UNION ALL
-    SELECT unit, 0, 0, 0, 0, NULL, 1 FROM waiting_cases WHERE delivered_at IS NULL
-) AS figures
-GROUP BY unit
-"""
-_LATEST = """
-SELECT d.report_id, c.unit, d.priority, d.decided_at, d.deadline_at, d.matched_rules,
-       false AS waiting
-FROM case_deliveries c JOIN decisions d USING (report_id)
-ORDER BY c.confirmed_at DESC LIMIT $1
-"""
-_URGENT = """
-SELECT d.report_id, d.unit, d.priority, d.decided_at, d.deadline_at, d.matched_rules,
-       w.report_id IS NOT NULL AS waiting
-FROM decisions d
-LEFT JOIN waiting_cases w ON w.report_id = d.report_id AND w.delivered_at IS NULL
-WHERE d.deadline_at >= now() ORDER BY d.deadline_at LIMIT $1
-"""
-_OUTBOX = """
-SELECT count(*) FILTER (WHERE set_aside_at IS NULL) AS pending,
-       coalesce(extract(epoch FROM now() - min(created_at) FILTER (WHERE set_aside_at IS NULL)),
-                0)::float8 AS oldest,
-       count(*) FILTER (WHERE set_aside_at IS NOT NULL) AS set_aside
-FROM outbox WHERE published_at IS NULL
-"""
-
-
-@dataclass
-class _DatabaseRead:
-    catalogue: _Catalogue | None = None
-    ruleset: RulesetView | None = None
-    units: dict[str, asyncpg.Record] = field(default_factory=dict)
-    outbox: OutboxView | None = None
-    latest: list[CaseView] = field(default_factory=list)
-    urgent: list[CaseView] = field(default_factory=list)
-
-
-def _case(row: asyncpg.Record) -> CaseView:
-    return CaseView(
-        str(row["report_id"]),
-        row["unit"],
-        row["priority"],
-        row["decided_at"],
-        row["deadline_at"],
-        list(row["matched_rules"]),
-        row["waiting"],
-    )
-
-
-def _cause(exc: BaseException) -> str:
-    # The class name says enough and never carries data from the request or the row.
-    return type(exc).__name__
-
-
 @dataclass
 class Monitor:
-    """Reads the overview every `settings.interval_seconds`; `latest` is the last one."""
+    """Reads the overview every `settings.interval_seconds`; `latest` is the last one.
+    `link`: this process's outbox relay's broker link (None: it runs no relay), whose state
+    the overview shows beside the monitor's own reading of RabbitMQ."""
 
     pool: asyncpg.Pool
     broker_url: str
     topology: Topology
     settings: OpsSettings
+    link: BrokerLink | None = None
     latest: Overview | None = None
-    _catalogue: _Catalogue | None = None
+    _catalogue: Catalogue | None = None
     _connection: aio_pika.abc.AbstractConnection | None = None
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -264,7 +94,7 @@ class Monitor:
                 try:
                     await self.refresh()
                 except Exception as exc:
-                    log.error("operations overview failed", error=_cause(exc))
+                    log.error("operations overview failed", error=cause(exc))
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(self.settings.interval_seconds):
                         await self._stopping.wait()
@@ -276,7 +106,7 @@ class Monitor:
 
     async def refresh(self) -> Overview:
         now = dt.datetime.now(dt.UTC)
-        db, database = await self._read_database(now)
+        db, database = await read_database(self.pool, self.settings, now)
         if db.catalogue is not None:
             self._catalogue = db.catalogue
         names = self._queue_names()
@@ -285,40 +115,6 @@ class Monitor:
         self._set_gauges(overview)
         self.latest = overview
         return overview
-
-    # --- PostgreSQL ---------------------------------------------------------------------
-
-    async def _read_database(self, now: dt.datetime) -> tuple[_DatabaseRead, Service]:
-        read = _DatabaseRead()
-        try:
-            async with asyncio.timeout(self.settings.read_timeout_seconds):
-                async with self.pool.acquire() as conn:
-                    await self._read_rules(conn, read)
-                    look_back = dt.timedelta(days=self.settings.overdue_look_back_days)
-                    read.units = {r["unit"]: r for r in await conn.fetch(_UNITS, look_back)}
-                    row = await conn.fetchrow(_OUTBOX)
-                    read.outbox = OutboxView(
-                        row["pending"], round(row["oldest"], 3), row["set_aside"]
-                    )
-                    count = self.settings.cases_shown
-                    read.latest = [_case(r) for r in await conn.fetch(_LATEST, count)]
-                    read.urgent = [_case(r) for r in await conn.fetch(_URGENT, count)]
-        except (asyncpg.PostgresError, *db.CONNECTION_ERRORS) as exc:
-            return read, Service(False, now, _cause(exc))
-        return read, Service(True, now)
-
-    async def _read_rules(self, conn: asyncpg.Connection, read: _DatabaseRead) -> None:
-        loaded = await conn.fetchrow(_LOADED)
-        if loaded is None:
-            return
-        read.catalogue = msgspec.json.decode(loaded["catalogue"], type=_Catalogue)
-        read.ruleset = RulesetView(
-            loaded["version"], loaded["at"], loaded["rules"], loaded["router"]
-        )
-        refused = await conn.fetchrow(_REFUSED)
-        if refused is not None and refused["at"] > loaded["at"]:
-            read.ruleset.refused_at = refused["at"]
-            read.ruleset.refused_error = refused["error"]
 
     # --- RabbitMQ -----------------------------------------------------------------------
 
@@ -347,7 +143,7 @@ class Monitor:
             RuntimeError,  # aio-pika's answer on a connection that died under it
         ) as exc:
             await self.close()
-            return {}, Service(False, now, _cause(exc))
+            return {}, Service(False, now, cause(exc))
         return states, Service(True, now)
 
     async def _from_declares(self, names: list[str]) -> dict[str, QueueState]:
@@ -407,7 +203,7 @@ class Monitor:
     def _build(
         self,
         now: dt.datetime,
-        db: _DatabaseRead,
+        db: DatabaseRead,
         database: Service,
         broker: Service,
         queues: dict[str, QueueState],
@@ -433,10 +229,21 @@ class Monitor:
             latest=db.latest,
             urgent=db.urgent,
             waiting=sum(row["waiting"] for row in db.units.values()),
+            relay=self._relay(),
         )
 
+    def _relay(self) -> RelayView:
+        link = self.link
+        if link is None:
+            return RelayView("disabled")
+        state = link.state
+        if state == "down" and link.problem is None:
+            # Not connected, and nothing failed: before the relay's first connection.
+            return RelayView("connecting")
+        return RelayView(state, link.problem, link.problem_since)
+
     def _district(
-        self, district: _District, db: _DatabaseRead, queues: dict[str, QueueState]
+        self, district: District, db: DatabaseRead, queues: dict[str, QueueState]
     ) -> DistrictView:
         units = []
         for entry in district.units:

@@ -25,17 +25,20 @@ from schemas.report import OSLO
 from services.common.logging import get_logger
 from services.intake.access import Client
 from services.intake.api import GET_AND_HEAD, problem, state_of
-from services.intake.ops import Overview
+from services.intake.ops_views import Overview, QueueState
 
 log = get_logger("ops")
 _SESSION_KEY = "operator"
 STATIC = Path(__file__).parent / "static"
 # URL name -> (file, media type). morphdom updates the page in place (vendored from npm,
-# pinned in package.json; its licence beside it).
+# pinned in package.json; its licence beside it). The page declares its icon, so browsers do
+# not ask for a /favicon.ico that is not there. Litestar adds `; charset=utf-8` to a text/*
+# type itself, so none is given here (it would be said twice).
 _ASSET_FILES = {
-    "ops.css": ("ops.css", "text/css; charset=utf-8"),
-    "ops.js": ("ops.js", "text/javascript; charset=utf-8"),
-    "morphdom.min.js": ("vendor/morphdom-2.7.8.min.js", "text/javascript; charset=utf-8"),
+    "ops.css": ("ops.css", "text/css"),
+    "ops.js": ("ops.js", "text/javascript"),
+    "morphdom.min.js": ("vendor/morphdom-2.7.8.min.js", "text/javascript"),
+    "favicon.svg": ("favicon.svg", "image/svg+xml"),
 }
 _ASSETS = {
     name: ((STATIC / file).read_bytes(), media) for name, (file, media) in _ASSET_FILES.items()
@@ -207,16 +210,26 @@ def summary(overview: Overview | None) -> str:
     def count(value: int | None) -> str:
         return "unknown" if value is None else str(value)
 
+    def depth(queue: QueueState | None) -> str:
+        if queue is not None and queue.missing:
+            return "queue missing"
+        return count(queue.ready if queue else None)
+
     def state(up: bool) -> str:
         return "up" if up else "cannot be reached"
 
     o = overview
+    blocked = {
+        "mismatch": " Reports cannot be published: RabbitMQ's topology differs from ours.",
+        "down": " Reports cannot be published: the outbox relay cannot use RabbitMQ.",
+    }
     return (
-        f"RabbitMQ {state(o.broker.up)}, PostgreSQL {state(o.database.up)}. "
-        f"Deadlines passed: {sum(d.overdue for d in o.districts)}; "
+        f"RabbitMQ {state(o.broker.up)}, PostgreSQL {state(o.database.up)}."
+        + blocked.get(o.relay.state, "")
+        + f" Deadlines passed: {sum(d.overdue for d in o.districts)}; "
         f"within 24 h: {sum(d.due_24h for d in o.districts)}. "
-        f"In triage: {count(o.triage.ready if o.triage else None)}; "
-        f"dead letters: {count(o.dead_letter.ready if o.dead_letter else None)}; "
+        f"In triage: {depth(o.triage)}; "
+        f"dead letters: {depth(o.dead_letter)}; "
         f"in the outbox: {count(o.outbox.pending if o.outbox else None)}."
         + (f" Waiting for a missing queue: {o.waiting}." if o.waiting else "")
     )

@@ -74,7 +74,9 @@ class BrokerLink:
 
     `state` is `up`, `down`, or `mismatch` (RabbitMQ answers but holds a queue or exchange of
     ours with other arguments); `problem` says why in one line, naming FSI_BROKER_URL's host
-    and port (never its credentials) or the queue and argument that differ."""
+    and port (never its credentials) or the queue and argument that differ, and
+    `problem_since` when that problem began (UTC). /readyz shows the state and problem, the
+    operations page all three."""
 
     url: str
     topology: Topology
@@ -83,6 +85,7 @@ class BrokerLink:
     exchange: aio_pika.abc.AbstractExchange | None = None
     problem: str | None = None
     mismatch: bool = False
+    problem_since: dt.datetime | None = None
 
     @property
     def connected(self) -> bool:
@@ -110,7 +113,7 @@ class BrokerLink:
         self.channel = await self.connection.channel(publisher_confirms=True, on_return_raises=True)
         await declare(self.channel, self.topology)
         self.exchange = await self.channel.get_exchange(self.topology.reports_exchange.name)
-        self.problem, self.mismatch = None, False
+        self.problem, self.mismatch, self.problem_since = None, False, None
         log.info("broker connected", broker=where(self.url, broker.port_of(self.url)))
         return self.exchange
 
@@ -129,6 +132,8 @@ class BrokerLink:
         else:
             problem = str(broker.broker_error(exc, self.url))
         changed = problem != self.problem
+        if changed:
+            self.problem_since = dt.datetime.now(dt.UTC)
         self.problem, self.mismatch = problem, isinstance(exc, TopologyMismatch)
         return changed
 

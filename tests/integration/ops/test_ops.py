@@ -6,14 +6,17 @@ import asyncio
 import datetime as dt
 import html.parser
 import re
+import uuid
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
+import asyncpg
 import msgspec
 from litestar.testing import AsyncTestClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from schemas.report import OSLO
 from services.common.settings import DatabaseSettings
 from services.intake.app import create_app
 from services.intake.settings import IntakeSettings, OpsSettings
@@ -311,17 +314,104 @@ async def test_page_assets_are_served_from_the_package(stack: Stack) -> None:
     await overview(stack)
     page = await stack.intake.get("/ops", headers=auth("ops"))
     urls = re.findall(r'(?:src|href)="(/ops/static/[^"]+)"', page.text)
-    assert {urlsplit(u).path for u in urls} == {
-        "/ops/static/ops.css",
-        "/ops/static/ops.js",
-        "/ops/static/morphdom.min.js",
+    kinds = {
+        "/ops/static/ops.css": "text/css; charset=utf-8",
+        "/ops/static/ops.js": "text/javascript; charset=utf-8",
+        "/ops/static/morphdom.min.js": "text/javascript; charset=utf-8",
+        "/ops/static/favicon.svg": "image/svg+xml",
     }
+    assert {urlsplit(u).path for u in urls} == set(kinds)
     for url in urls:
         answer = await stack.intake.get(url)
         assert answer.status_code == 200, url
         assert answer.headers["x-content-type-options"] == "nosniff"
-        kind = "text/css" if url.startswith("/ops/static/ops.css") else "text/javascript"
-        assert answer.headers["content-type"].startswith(kind), url
+        # One media type, its charset once (RFC 9110 8.3.1).
+        assert answer.headers.get_list("content-type") == [kinds[urlsplit(url).path]], url
         assert "immutable" in answer.headers["cache-control"]
     assert (await stack.intake.get("/ops/static/../app.py")).status_code == 404
     assert (await stack.intake.get("/ops/static/nothing.js")).status_code == 404
+
+
+async def test_the_page_declares_its_icon_so_no_favicon_request_fails(stack: Stack) -> None:
+    """Without an icon of its own a browser asks for /favicon.ico, a 404 in the console."""
+    await overview(stack)
+    for path, headers in (("/ops", auth("ops")), ("/ops/login", {})):
+        answer = await stack.intake.get(path, headers=headers)
+        icons = re.findall(r'<link rel="icon" href="([^"]+)" type="([^"]+)">', answer.text)
+        assert len(icons) == 1, path
+        ((href, kind),) = icons
+        assert urlsplit(href).path == "/ops/static/favicon.svg"
+        icon = await stack.intake.get(href)
+        assert icon.status_code == 200
+        assert icon.headers["content-type"] == kind == "image/svg+xml"
+        assert icon.content.startswith(b"<svg ")
+        # The page's own policy allows it: an image from the page's origin.
+        assert "img-src 'self'" in answer.headers["content-security-policy"]
+
+
+async def test_every_text_answer_names_its_charset_once(stack: Stack) -> None:
+    await overview(stack)
+    answers = {
+        "/ops": await stack.intake.get("/ops", headers=auth("ops")),
+        "/ops/login": await stack.intake.get("/ops/login"),
+        "/metrics": await stack.intake.get("/metrics"),
+        "/ops/static/ops.css": await stack.intake.get("/ops/static/ops.css"),
+        "/ops/static/ops.js": await stack.intake.get("/ops/static/ops.js"),
+        "/ops/static/nothing.css": await stack.intake.get("/ops/static/nothing.css"),
+        "/v1/ops/overview": await stack.intake.get("/v1/ops/overview", headers=auth("ops")),
+    }
+    for path, answer in answers.items():
+        (kind,) = answer.headers.get_list("content-type")
+        assert kind.lower().count("charset") <= 1, (path, kind)
+    assert answers["/ops"].headers["content-type"] == "text/html; charset=utf-8"
+
+
+async def test_latest_routed_shows_when_the_queue_confirmed_each_case(
+    intake_settings: Callable[..., IntakeSettings], database_url: str
+) -> None:
+    """Routed is the unit queue's confirmation, not the decision: a case decided three hours
+    before its queue took it (it waited for a missing queue) shows the confirmation."""
+    settings = msgspec.structs.replace(
+        intake_settings(), ops=OpsSettings(interval_seconds=1, cookie_secure=False)
+    )
+    async with AsyncTestClient(create_app(settings, configure_logging=False)) as client:
+        posted = await client.post(
+            "/v1/reports", json=example("bicycle-theft"), headers=auth("alpha")
+        )
+        report_id = posted.json()["report_id"]
+        conn = await asyncpg.connect(database_url)
+        try:
+            decided_at, confirmed_at = await conn.fetchrow(
+                """
+                WITH decided AS (
+                    INSERT INTO decisions (report_id, unit, priority, amqp_priority,
+                                           ruleset_version, decided_at, decision)
+                    VALUES ($1, 'oslo.felles-etterforskning', 'normal', 5, 'v-test',
+                            now() - interval '3 hours', '{}'::jsonb)
+                    RETURNING decided_at
+                ), confirmed AS (
+                    INSERT INTO case_deliveries (report_id, unit)
+                    VALUES ($1, 'oslo.felles-etterforskning') RETURNING confirmed_at
+                )
+                SELECT (SELECT decided_at FROM decided), (SELECT confirmed_at FROM confirmed)
+                """,
+                uuid.UUID(report_id),
+            )
+        finally:
+            await conn.close()
+        body = await _overview_of(
+            client, lambda o: report_id in {c["report_id"] for c in o["latest"]}
+        )
+        page = await client.get("/ops", headers=auth("ops"))
+    case = next(c for c in body["latest"] if c["report_id"] == report_id)
+    assert dt.datetime.fromisoformat(case["confirmed_at"]) == confirmed_at
+    assert dt.datetime.fromisoformat(case["decided_at"]) == decided_at
+    row = re.search(rf'<tr data-report="{report_id}">(.*?)</tr>', page.text, re.S)
+    assert row is not None
+    oslo = confirmed_at.astimezone(OSLO).strftime("%d.%m %H:%M")
+    assert (
+        f'<td data-col="confirmed"><time datetime="{confirmed_at.isoformat()}">{oslo}</time></td>'
+        in row.group(1)
+    )
+    assert decided_at.astimezone(OSLO).strftime("%d.%m %H:%M") not in row.group(1)
+    assert '<th scope="col">Queue confirmed</th>' in page.text

@@ -150,6 +150,27 @@ async def test_the_page_shows_where_each_report_went_and_the_broker_outage(
     assert refused == []
 
 
+async def test_the_page_loads_with_no_failed_request_and_no_console_error(
+    running: Running, browser: Browser
+) -> None:
+    """Every request the page makes succeeds (its icon among them: no /favicon.ico 404), and
+    the console stays free of errors, through an update in place."""
+    page = await browser.new_page(viewport=DESKTOP)
+    failed: list[str] = []
+    errors: list[str] = []
+    page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    page.on("requestfailed", lambda r: failed.append(f"failed {r.url}"))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    await sign_in(page, running.url)
+    await next_update(page)
+    assert failed == []
+    # Chromium asks for /favicon.ico when the page declares no icon, and logs its 404 here.
+    assert errors == []
+    icon = await page.get_attribute("link[rel=icon]", "href", timeout=1000)
+    assert icon is not None
+    assert (await page.request.get(running.url + icon)).status == 200
+
+
 async def test_axe_finds_nothing_serious_at_desktop_and_phone_width(
     running: Running, browser: Browser
 ) -> None:

@@ -1,0 +1,157 @@
+"""What the operations monitor reads from PostgreSQL: the unit catalogue and rule set the
+router last loaded, each unit's routed and deadline figures, the outbox, and the latest and
+most urgent cases (ids and decisions only, never a report's content)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from dataclasses import dataclass, field
+
+import asyncpg
+import msgspec
+
+from services.common import db
+from services.intake.ops_views import CaseView, OutboxView, RulesetView, Service
+from services.intake.settings import OpsSettings
+
+
+class CatalogueUnit(msgspec.Struct):
+    """One unit of the catalogue: its id (`district.section`), section and name."""
+
+    unit: str
+    section: str
+    name: str
+
+
+class District(msgspec.Struct):
+    """One district of the catalogue: its units and the unit its cases go to by default."""
+
+    name: str
+    slug: str
+    default: str
+    units: list[CatalogueUnit]
+
+
+class Catalogue(msgspec.Struct):
+    """The unit catalogue as the router recorded it with its last rule load (`rule_loads`)."""
+
+    districts: list[District]
+
+
+_LOADED = """
+SELECT version, at, rules, router, catalogue::text FROM rule_loads
+WHERE outcome = 'loaded' ORDER BY at DESC, id DESC LIMIT 1
+"""
+_REFUSED = "SELECT at, error FROM rule_loads WHERE outcome = 'refused' ORDER BY at DESC LIMIT 1"
+# Routed means a queue confirmed the case (case_deliveries), not that it was decided. A
+# deadline runs from the decision whether or not the unit's queue has taken the case yet, so
+# the deadline figures count every case decided for the unit, and `waiting` counts those a
+# missing queue returned (waiting_cases), which the router publishes again.
+_UNITS = """
+SELECT unit, sum(routed)::int AS routed_last_hour, sum(overdue)::int AS overdue,
+       sum(due_24h)::int AS due_24h, sum(due_7d)::int AS due_7d, min(nearest) AS nearest,
+       sum(waiting)::int AS waiting
+FROM (
+    SELECT unit, 1 AS routed, 0 AS overdue, 0 AS due_24h, 0 AS due_7d,
+           NULL::timestamptz AS nearest, 0 AS waiting
+    FROM case_deliveries WHERE confirmed_at > now() - interval '1 hour'
+    UNION ALL
+    SELECT unit, 0, (deadline_at < now())::int,
+           (deadline_at >= now() AND deadline_at < now() + interval '24 hours')::int,
+           (deadline_at >= now() AND deadline_at < now() + interval '7 days')::int,
+           CASE WHEN deadline_at >= now() THEN deadline_at END, 0
+    FROM decisions WHERE deadline_at > now() - $1::interval
+    UNION ALL
+    SELECT unit, 0, 0, 0, 0, NULL, 1 FROM waiting_cases WHERE delivered_at IS NULL
+) AS figures
+GROUP BY unit
+"""
+# The latest cases a queue confirmed, with when it did: routed is the confirmation, not the
+# decision (a case may wait for a missing queue between the two).
+_LATEST = """
+SELECT d.report_id, c.unit, d.priority, d.decided_at, d.deadline_at, d.matched_rules,
+       false AS waiting, c.confirmed_at
+FROM case_deliveries c JOIN decisions d USING (report_id)
+ORDER BY c.confirmed_at DESC LIMIT $1
+"""
+_URGENT = """
+SELECT d.report_id, d.unit, d.priority, d.decided_at, d.deadline_at, d.matched_rules,
+       w.report_id IS NOT NULL AS waiting, c.confirmed_at
+FROM decisions d
+LEFT JOIN waiting_cases w ON w.report_id = d.report_id AND w.delivered_at IS NULL
+LEFT JOIN case_deliveries c ON c.report_id = d.report_id AND c.unit = d.unit
+WHERE d.deadline_at >= now() ORDER BY d.deadline_at LIMIT $1
+"""
+_OUTBOX = """
+SELECT count(*) FILTER (WHERE set_aside_at IS NULL) AS pending,
+       coalesce(extract(epoch FROM now() - min(created_at) FILTER (WHERE set_aside_at IS NULL)),
+                0)::float8 AS oldest,
+       count(*) FILTER (WHERE set_aside_at IS NOT NULL) AS set_aside
+FROM outbox WHERE published_at IS NULL
+"""
+
+
+@dataclass
+class DatabaseRead:
+    """One reading: the catalogue and rule set (None before a router loaded one), each
+    unit's figures by unit id (`_UNITS` columns), the outbox, the latest and urgent cases."""
+
+    catalogue: Catalogue | None = None
+    ruleset: RulesetView | None = None
+    units: dict[str, asyncpg.Record] = field(default_factory=dict)
+    outbox: OutboxView | None = None
+    latest: list[CaseView] = field(default_factory=list)
+    urgent: list[CaseView] = field(default_factory=list)
+
+
+def _case(row: asyncpg.Record) -> CaseView:
+    return CaseView(
+        str(row["report_id"]),
+        row["unit"],
+        row["priority"],
+        row["decided_at"],
+        row["deadline_at"],
+        list(row["matched_rules"]),
+        row["waiting"],
+        row["confirmed_at"],
+    )
+
+
+def cause(exc: BaseException) -> str:
+    # The class name says enough and never carries data from the request or the row.
+    return type(exc).__name__
+
+
+async def read_database(
+    pool: asyncpg.Pool, settings: OpsSettings, now: dt.datetime
+) -> tuple[DatabaseRead, Service]:
+    """What PostgreSQL holds for the overview, and whether it could be read (within
+    `settings.read_timeout_seconds`; a failure is named by its class only)."""
+    read = DatabaseRead()
+    try:
+        async with asyncio.timeout(settings.read_timeout_seconds):
+            async with pool.acquire() as conn:
+                await _read_rules(conn, read)
+                look_back = dt.timedelta(days=settings.overdue_look_back_days)
+                read.units = {r["unit"]: r for r in await conn.fetch(_UNITS, look_back)}
+                row = await conn.fetchrow(_OUTBOX)
+                read.outbox = OutboxView(row["pending"], round(row["oldest"], 3), row["set_aside"])
+                count = settings.cases_shown
+                read.latest = [_case(r) for r in await conn.fetch(_LATEST, count)]
+                read.urgent = [_case(r) for r in await conn.fetch(_URGENT, count)]
+    except (asyncpg.PostgresError, *db.CONNECTION_ERRORS) as exc:
+        return read, Service(False, now, cause(exc))
+    return read, Service(True, now)
+
+
+async def _read_rules(conn: asyncpg.Connection, read: DatabaseRead) -> None:
+    loaded = await conn.fetchrow(_LOADED)
+    if loaded is None:
+        return
+    read.catalogue = msgspec.json.decode(loaded["catalogue"], type=Catalogue)
+    read.ruleset = RulesetView(loaded["version"], loaded["at"], loaded["rules"], loaded["router"])
+    refused = await conn.fetchrow(_REFUSED)
+    if refused is not None and refused["at"] > loaded["at"]:
+        read.ruleset.refused_at = refused["at"]
+        read.ruleset.refused_error = refused["error"]

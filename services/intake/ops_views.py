@@ -1,0 +1,127 @@
+"""The operations overview as JSON and the page read it: queues, units, cases, the outbox
+and what this process's outbox relay knows of RabbitMQ (msgspec Structs, times in UTC)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+import msgspec
+
+
+class QueueState(msgspec.Struct):
+    """One queue as the broker reported it; None where it cannot tell."""
+
+    name: str
+    ready: int | None = None
+    unacknowledged: int | None = None
+    consumers: int | None = None
+    missing: bool = False
+
+
+class UnitView(msgspec.Struct):
+    unit: str
+    name: str
+    queue: QueueState | None = None
+    routed_last_hour: int = 0
+    overdue: int = 0
+    due_24h: int = 0
+    due_7d: int = 0
+    nearest_deadline: dt.datetime | None = None
+    # Cases decided for the unit that its queue returned (missing): not routed yet.
+    waiting: int = 0
+
+
+class DistrictView(msgspec.Struct):
+    name: str
+    units: list[UnitView]
+    default_unit: str
+    routed_last_hour: int = 0
+    overdue: int = 0
+    due_24h: int = 0
+    waiting: int = 0
+
+
+class Service(msgspec.Struct):
+    """Whether a backing service answered the last read, and since when it has not."""
+
+    up: bool
+    checked_at: dt.datetime
+    error: str | None = None
+
+
+class RulesetView(msgspec.Struct):
+    version: str
+    loaded_at: dt.datetime
+    rules: int
+    router: str
+    refused_at: dt.datetime | None = None
+    refused_error: str | None = None
+
+
+class CaseView(msgspec.Struct):
+    """One case: ids and decision only, never the report's content; `waiting` when its
+    unit's queue is missing and the router keeps publishing it again; `confirmed_at` when
+    its queue confirmed it (routed), None while it is not yet taken."""
+
+    report_id: str
+    unit: str
+    priority: str
+    decided_at: dt.datetime
+    deadline_at: dt.datetime | None
+    rules: list[str]
+    waiting: bool = False
+    confirmed_at: dt.datetime | None = None
+
+
+class OutboxView(msgspec.Struct):
+    pending: int
+    oldest_age_seconds: float
+    # Rows the relay set aside (not pending: they wait for an operator, see docs/operations.md).
+    set_aside: int = 0
+
+
+RelayState = Literal["up", "down", "mismatch", "connecting", "disabled"]
+
+
+class RelayView(msgspec.Struct):
+    """What this process's outbox relay knows: whether it can publish accepted reports.
+
+    `state`: `up` (publishing), `down` (it cannot reach RabbitMQ, or RabbitMQ returned its
+    reports), `mismatch` (RabbitMQ holds a queue or exchange of ours with other arguments),
+    `connecting` (no connection yet and no failure), `disabled` (this process runs no relay;
+    FSI_RELAY_ENABLED). `problem`: why it cannot publish, in one line naming the host and
+    port (never credentials) or the queue and argument that differ; `since`: when that began.
+    """
+
+    state: RelayState
+    problem: str | None = None
+    since: dt.datetime | None = None
+
+    @property
+    def blocked(self) -> bool:
+        """True when accepted reports cannot be published (they stay in the outbox)."""
+        return self.state in ("down", "mismatch")
+
+
+class Overview(msgspec.Struct):
+    """Everything the operations page shows, as one JSON document."""
+
+    generated_at: dt.datetime
+    broker: Service
+    database: Service
+    ruleset: RulesetView | None
+    outbox: OutboxView | None
+    triage: QueueState | None
+    dead_letter: QueueState | None
+    routing: QueueState | None
+    districts: list[DistrictView]
+    overdue_look_back_days: int
+    latest: list[CaseView] = []
+    urgent: list[CaseView] = []
+    # Cases whose queue (a unit's, or triage) is missing: decided, not routed, published
+    # again by the router until the queue is back (`fsi-declare`).
+    waiting: int = 0
+    # The relay's own state: RabbitMQ may answer the monitor's reads while the relay cannot
+    # publish (a queue of ours declared with other arguments).
+    relay: RelayView = msgspec.field(default_factory=lambda: RelayView("disabled"))
