@@ -1,5 +1,6 @@
-"""A delivery of the routing queue as the router reads it, and how deliveries are
-acknowledged (one `multiple` acknowledgement per channel once a batch is settled)."""
+"""A delivery of the routing queue as the router reads it (or why it must be dead-lettered,
+and whose report it is), and how deliveries are acknowledged (one `multiple`
+acknowledgement per channel once a batch is settled)."""
 
 from __future__ import annotations
 
