@@ -20,7 +20,7 @@ import yaml
 from prometheus_client import REGISTRY
 
 from services.intake import metrics as intake_metrics
-from services.routing import consumer
+from services.routing import consumer, deliveries
 from services.routing import metrics as routing_metrics
 from tests.support.promtool import expand, promtool
 from tests.unit.deploy.test_monitoring import CONTRACT, MONITORING, _family
@@ -199,17 +199,42 @@ def _codes(tree: ast.AST, function: str) -> set[str]:
     return codes
 
 
+def _refused_codes(tree: ast.AST) -> set[str]:
+    """The codes a module gives `Refused(code, ...)`: a constant, or the constants of what
+    is assigned to the name passed (`code = "a" if ... else "b"`)."""
+    assigned: dict[str, set[str]] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign):
+            for target in node.targets:
+                if isinstance(target, ast.Name):
+                    assigned.setdefault(target.id, set()).update(
+                        c.value
+                        for c in ast.walk(node.value)
+                        if isinstance(c, ast.Constant) and isinstance(c.value, str)
+                    )
+    codes: set[str] = set()
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id == "Refused"
+            and node.args
+        ):
+            first = node.args[0]
+            if isinstance(first, ast.Constant) and isinstance(first.value, str):
+                codes.add(first.value)
+            elif isinstance(first, ast.Name):
+                codes |= assigned.get(first.id, set())
+    return codes
+
+
 def test_the_router_counts_only_the_reasons_it_exports_at_zero() -> None:
-    tree = ast.parse(Path(consumer.__file__).read_text(encoding="utf-8"))
-    dead_lettered = _codes(tree, "_read") | {
-        node.args[1].value
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Call)
-        and isinstance(node.func, ast.Attribute)
-        and node.func.attr == "_dead_letter"
-        and len(node.args) > 1
-        and isinstance(node.args[1], ast.Constant)
-    }
+    # Every dead letter goes out as a `Refused` made in these two modules.
+    trees = [
+        ast.parse(Path(m.__file__).read_text(encoding="utf-8")) for m in (consumer, deliveries)
+    ]
+    dead_lettered = set().union(*(_refused_codes(t) for t in trees))
+    tree = trees[0]
     assert dead_lettered == set(routing_metrics.DEAD_LETTER_REASONS)
     assert _codes(tree, "triage_reason") == set(routing_metrics.TRIAGE_REASONS)
     contract = CONTRACT["fsi_routing_dead_letters_total"].labels["reason"]
