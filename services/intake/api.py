@@ -25,6 +25,7 @@ from litestar.status_codes import (
 )
 
 from schemas.report import QualityIssue, Report
+from services.common.jsontext import BOM
 from services.common.logging import get_logger
 from services.intake import metrics, store
 from services.intake.access import Client, Clients, RateLimiter
@@ -41,7 +42,6 @@ from services.intake.service import (
     from_source,
 )
 from services.intake.validation import (
-    BOM,
     NotJson,
     Problem,
     decode,

@@ -16,15 +16,16 @@ from typing import Any, TypeVar
 
 import msgspec
 
+# RFC 8259 section 8.1: a parser MAY ignore a byte order mark; some clients (.NET's
+# Encoding.UTF8, PowerShell, Notepad) write one. The tools read files the same way.
+from services.common.jsontext import BOM
+
 T = TypeVar("T")
 MAX_PROBLEMS = 100
 _AT = re.compile(r" - at `\$(?P<rest>[^`]*)`$")
 # msgspec quotes the offending value in a few messages ("Invalid enum value 'x'"); a value
 # may be personal data, so a problem names the path and what is wrong, never the value.
 _VALUE_ECHO = re.compile(r"^(Invalid (?:enum )?value) .*$", re.DOTALL)
-# RFC 8259 section 8.1: a parser MAY ignore a byte order mark; some clients (.NET's
-# Encoding.UTF8, PowerShell, Notepad) write one.
-BOM = b"\xef\xbb\xbf"
 # A key that is not a field of ours stands in a path as this: a client's own key names may
 # be personal data, and a path is shown in a problem.
 UNKNOWN_KEY = "…"
