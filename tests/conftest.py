@@ -87,6 +87,15 @@ def pgbouncer(admin_db_url: str) -> Iterator[harness.PgBouncer]:
         running.__exit__(None, None, None)
 
 
+@pytest.fixture
+async def empty_database(admin_db_url: str) -> AsyncIterator[str]:
+    """A database of this test's own with nothing in it, not even the migrations."""
+    name = f"fsi_empty_{RUN_ID}_{uuid.uuid4().hex[:8]}"
+    await _admin(admin_db_url, f'CREATE DATABASE "{name}"')
+    yield harness.with_database(admin_db_url, name)
+    await _admin(admin_db_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 async def _admin(url: str, statement: str) -> None:
     conn = await asyncpg.connect(url)
     try:

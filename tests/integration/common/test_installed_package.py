@@ -16,9 +16,7 @@ import shutil
 import subprocess
 import sys
 import sysconfig
-import uuid
 import zipfile
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +24,6 @@ import asyncpg
 import pytest
 
 from services.common import migrate
-from tests import harness
 
 ROOT = Path(__file__).parents[3]
 PACKAGES = ("schemas", "services")
@@ -141,18 +138,6 @@ def test_the_installed_package_reads_its_data_from_itself(installed: Installed) 
     assert found["migrations"] == [m.version for m in migrate.discover()]
     assert {"base.html", "login.html", "ops.html"} <= set(found["templates"])
     assert found["adapted"] == ["agency", "citizen", "patrol"]
-
-
-@pytest.fixture
-async def empty_database(admin_db_url: str) -> AsyncIterator[str]:
-    name = f"fsi_pkg_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(admin_db_url)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    await admin.close()
-    yield harness.with_database(admin_db_url, name)
-    admin = await asyncpg.connect(admin_db_url)
-    await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    await admin.close()
 
 
 async def test_the_installed_fsi_migrate_applies_every_migration(

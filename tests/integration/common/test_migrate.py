@@ -7,27 +7,12 @@ import json
 import os
 import socket
 import sys
-import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
 import pytest
 
 from services.common import migrate
-from tests import harness
-
-
-@pytest.fixture
-async def empty_database(admin_db_url: str) -> AsyncIterator[str]:
-    name = f"fsi_mig_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(admin_db_url)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    await admin.close()
-    yield harness.with_database(admin_db_url, name)
-    admin = await asyncpg.connect(admin_db_url)
-    await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    await admin.close()
 
 
 async def _run_migrate_process(url: str) -> tuple[int, str]:

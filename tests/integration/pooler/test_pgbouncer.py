@@ -14,8 +14,7 @@ import json
 import os
 import shutil
 import sys
-import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -92,18 +91,6 @@ async def test_300_concurrent_posts_are_accepted_ready_and_published_exactly_onc
     assert len(rows) == POSTS
     assert all(r["published_at"] is not None for r in rows)
     assert {(r["attempts"], r["unsettled"]) for r in rows} == {(1, 0)}
-
-
-@pytest.fixture
-async def empty_database(admin_db_url: str) -> AsyncIterator[str]:
-    name = f"fsi_pool_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(admin_db_url)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    await admin.close()
-    yield harness.with_database(admin_db_url, name)
-    admin = await asyncpg.connect(admin_db_url)
-    await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    await admin.close()
 
 
 async def _migrate_process(url: str, within: float = 60) -> tuple[int, str]:
