@@ -5,7 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import zlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +13,6 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from services.intake.access import hash_key
-from services.intake.app import create_app
-from services.intake.settings import IntakeSettings
 from tests.integration.conftest import CLIENTS_YAML, unique
 
 ROOT = Path(__file__).parents[3]
@@ -39,15 +37,6 @@ def clients_file(tmp_path: Path) -> Path:
         "utf-8",
     )
     return path
-
-
-@pytest.fixture
-async def intake(
-    intake_settings: Callable[..., IntakeSettings],
-) -> AsyncIterator[AsyncTestClient[Any]]:
-    app = create_app(intake_settings(), configure_logging=False)
-    async with AsyncTestClient(app) as client:
-        yield client
 
 
 def headers(**extra: str) -> dict[str, str]:
