@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+export FSI_ENVIRONMENT="${FSI_ENVIRONMENT:-development}"
 export FSI_DB_URL="${FSI_DB_URL:-postgresql://postgres@127.0.0.1:5432/fsi}"
 export FSI_BROKER_URL="${FSI_BROKER_URL:-amqp://guest:guest@127.0.0.1:5672/}"
 export FSI_LOG_FORMAT="${FSI_LOG_FORMAT:-console}"

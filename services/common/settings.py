@@ -20,6 +20,12 @@ PREFIX = "FSI_"
 T = TypeVar("T", bound=msgspec.Struct)
 
 
+# `development`: a developer's machine or a test run, where conveniences that must never
+# reach a real deployment are allowed (the development keys of deploy/clients.dev.yaml,
+# migrations at start by default, the API explorer's script). Anything else is production.
+Environment = Literal["development", "production"]
+
+
 class SettingsError(ValueError):
     """Settings that cannot be used; the message names the environment variable."""
 
@@ -88,6 +94,7 @@ class MigrateSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
     db: DatabaseSettings = DatabaseSettings()
     log: LogSettings = LogSettings()
+    environment: Environment = "production"
 
 
 def _env_name(path: tuple[str, ...]) -> str:

@@ -7,7 +7,7 @@ from typing import Annotated
 import msgspec
 from msgspec import Meta
 
-from services.common.settings import BrokerSettings, DatabaseSettings, LogSettings
+from services.common.settings import BrokerSettings, DatabaseSettings, Environment, LogSettings
 
 
 class HttpSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -89,3 +89,5 @@ class IntakeSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     relay: RelaySettings = RelaySettings()
     standardise: StandardiseSettings = StandardiseSettings()
     ops: OpsSettings = OpsSettings()
+    # FSI_ENVIRONMENT: `development` or `production` (the default; see Environment).
+    environment: Environment = "production"

@@ -8,7 +8,7 @@ from typing import Annotated
 import msgspec
 from msgspec import Meta
 
-from services.common.settings import BrokerSettings, DatabaseSettings, LogSettings
+from services.common.settings import BrokerSettings, DatabaseSettings, Environment, LogSettings
 
 # The default rules and unit catalogue of a source checkout. They are the deployment's policy,
 # not package data: an installed package has none, and there both settings are required, so a
@@ -54,6 +54,8 @@ class RoutingSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     rules: RulesSettings = RulesSettings()
     consumer: ConsumerSettings = ConsumerSettings()
     metrics: MetricsSettings = MetricsSettings()
+    # FSI_ENVIRONMENT: `development` or `production` (the default; see Environment).
+    environment: Environment = "production"
 
     def __post_init__(self) -> None:
         for name, value in (
