@@ -23,6 +23,14 @@ from msgspec import Meta
 from services.common import yamltext
 
 ANY = "*"
+# The SHA-256 of the two keys deploy/clients.dev.yaml names in its comments (and the README):
+# known to everyone, so accepted only with FSI_ENVIRONMENT=development.
+DEVELOPMENT_KEYS = frozenset(
+    {
+        "cbdf25b0471a5fe896352287cb6f1cf9658eac59469f626a8e30d6a8760b2faf",
+        "810ef14fe4f5d4663106e7c7109d6c99cecfcd0137b98b2dd3b202e268052b11",
+    }
+)
 
 
 class Role(enum.StrEnum):
@@ -94,12 +102,25 @@ class Clients:
             parsed = yamltext.convert(yamltext.load(text, origin, floats=True), ClientsFile, origin)
         except yamltext.YamlTextError as exc:
             raise ClientsFileError(str(exc)) from None
-        by_hash: dict[str, Client] = {}
-        for client in parsed.clients:
+        by_hash: dict[str, tuple[int, Client]] = {}
+        by_id: dict[str, int] = {}
+        # Entries are named by their place (1st, 2nd, ...) in `clients`, as written.
+        for place, client in enumerate(parsed.clients, start=1):
+            # Two entries of one id would share its reports and its rate limit.
+            if client.id in by_id:
+                raise ClientsFileError(
+                    f"{origin}: client id {client.id!r} is given twice "
+                    f"(entries {by_id[client.id]} and {place} of `clients`)"
+                )
             if client.key_sha256 in by_hash:
-                raise ClientsFileError(f"{origin}: client {client.id} reuses another client's key")
-            by_hash[client.key_sha256] = client
-        return cls(by_hash)
+                first, other = by_hash[client.key_sha256]
+                raise ClientsFileError(
+                    f"{origin}: client {client.id} reuses the key of client {other.id} "
+                    f"(entries {first} and {place} of `clients`)"
+                )
+            by_id[client.id] = place
+            by_hash[client.key_sha256] = (place, client)
+        return cls({digest: client for digest, (_, client) in by_hash.items()})
 
     @classmethod
     def from_file(cls, path: str | Path) -> Clients:
@@ -108,6 +129,11 @@ class Clients:
         except yamltext.YamlTextError as exc:
             raise ClientsFileError(str(exc)) from None
         return cls.from_yaml(text, str(path))
+
+    def development_clients(self) -> list[str]:
+        """The ids of the clients holding a development key (deploy/clients.dev.yaml), whose
+        keys are published and must never be accepted in a deployment."""
+        return sorted(c.id for digest, c in self.by_hash.items() if digest in DEVELOPMENT_KEYS)
 
     def by_id(self, client_id: str) -> Client | None:
         """The client of this id (for a session that names it), or None."""

@@ -61,11 +61,19 @@ def load_clients(settings: IntakeSettings) -> Clients:
             "invalid setting FSI_ACCESS_CLIENTS_FILE: required (the API clients file)"
         )
     try:
-        return Clients.from_file(settings.access.clients_file)
+        clients = Clients.from_file(settings.access.clients_file)
     except OSError as exc:
         raise SettingsError(f"invalid setting FSI_ACCESS_CLIENTS_FILE: {exc.strerror}") from None
     except ClientsFileError as exc:
         raise SettingsError(f"invalid setting FSI_ACCESS_CLIENTS_FILE: {exc}") from None
+    shared = clients.development_clients()
+    if shared and settings.environment != "development":
+        raise SettingsError(
+            f"invalid setting FSI_ACCESS_CLIENTS_FILE: client(s) {', '.join(shared)} hold a "
+            "published development key (deploy/clients.dev.yaml); give them keys of their own "
+            "(python -m services.intake.access new-key), or set FSI_ENVIRONMENT=development"
+        )
+    return clients
 
 
 def _session_secret(settings: OpsSettings) -> bytes:

@@ -68,6 +68,7 @@ async def test_help_prints_help_and_does_nothing_else(
         "FSI_BROKER_URL": down_broker,
         "FSI_BROKER_PREFIX": topo.prefix,
         "FSI_ACCESS_CLIENTS_FILE": str(ROOT / "deploy" / "clients.dev.yaml"),
+        "FSI_ENVIRONMENT": "development",
     }
     if name.startswith("python"):
         process = await asyncio.create_subprocess_exec(
@@ -113,6 +114,7 @@ async def test_postgresql_out_of_reach_is_one_line_with_setting_host_and_port(
         FSI_BROKER_URL=amqp_url,
         FSI_BROKER_PREFIX=make_topology().prefix,
         FSI_ACCESS_CLIENTS_FILE=str(ROOT / "deploy" / "clients.dev.yaml"),
+        FSI_ENVIRONMENT="development",
         FSI_METRICS_ENABLED="false",
     )
     line = one_line(answer)
@@ -162,6 +164,7 @@ async def test_a_url_that_is_not_amqp_is_named(name: str, database_url: str) -> 
         FSI_DB_URL=database_url,
         FSI_BROKER_URL=f"http://fsi:{SECRET}@127.0.0.1:5672/",
         FSI_ACCESS_CLIENTS_FILE=str(ROOT / "deploy" / "clients.dev.yaml"),
+        FSI_ENVIRONMENT="development",
         FSI_METRICS_ENABLED="false",
     )
     assert one_line(answer) == (
@@ -245,6 +248,7 @@ async def test_the_intake_starts_without_rabbitmq_and_names_where_it_looked(
                 FSI_BROKER_URL=down_broker,
                 FSI_HTTP_PORT=str(port),
                 FSI_ACCESS_CLIENTS_FILE=str(ROOT / "deploy" / "clients.dev.yaml"),
+                FSI_ENVIRONMENT="development",
             ),
             stdout=out,
             stderr=out,
@@ -365,6 +369,7 @@ async def test_a_port_in_use_stops_the_start_in_one_line(
             FSI_BROKER_URL=amqp_url,
             FSI_BROKER_PREFIX=topo.prefix,
             FSI_ACCESS_CLIENTS_FILE=str(ROOT / "deploy" / "clients.dev.yaml"),
+            FSI_ENVIRONMENT="development",
             **{setting: str(port)},
         )
     assert plain(answer) == (
@@ -415,6 +420,7 @@ async def test_an_address_to_listen_on_that_cannot_be_had_is_a_setting_error(
         FSI_BROKER_URL=amqp_url,
         FSI_BROKER_PREFIX=topo.prefix,
         FSI_ACCESS_CLIENTS_FILE=str(ROOT / "deploy" / "clients.dev.yaml"),
+        FSI_ENVIRONMENT="development",
         FSI_HTTP_PORT=str(closed_port()),
         FSI_METRICS_PORT=str(closed_port()),
         **{setting: value},
@@ -463,6 +469,7 @@ async def test_a_port_that_is_no_tcp_port_is_a_setting_error_quoting_it(
         name,
         FSI_BROKER_PREFIX=topo.prefix,
         FSI_ACCESS_CLIENTS_FILE=str(ROOT / "deploy" / "clients.dev.yaml"),
+        FSI_ENVIRONMENT="development",
         FSI_METRICS_ENABLED="false",
         FSI_HTTP_PORT=str(closed_port()),
         **settings,
@@ -478,6 +485,7 @@ async def test_a_management_url_with_no_tcp_port_stops_the_intake(database_url: 
         "fsi-intake",
         FSI_DB_URL=database_url,
         FSI_ACCESS_CLIENTS_FILE=str(ROOT / "deploy" / "clients.dev.yaml"),
+        FSI_ENVIRONMENT="development",
         FSI_OPS_MANAGEMENT_URL=f"http://guest:{SECRET}@127.0.0.1:156720",
     )
     assert plain(answer) == (
@@ -502,6 +510,7 @@ async def test_an_unroutable_database_host_is_said_plainly(
         FSI_BROKER_URL=amqp_url,
         FSI_BROKER_PREFIX=make_topology().prefix,
         FSI_ACCESS_CLIENTS_FILE=str(ROOT / "deploy" / "clients.dev.yaml"),
+        FSI_ENVIRONMENT="development",
         FSI_METRICS_ENABLED="false",
     )
     assert plain(answer) == (
@@ -557,6 +566,7 @@ async def test_a_database_url_where_no_postgresql_answers_is_said_plainly(
                 name,
                 FSI_DB_URL=_db_at(port),
                 FSI_ACCESS_CLIENTS_FILE=str(ROOT / "deploy" / "clients.dev.yaml"),
+                FSI_ENVIRONMENT="development",
             )
             assert plain(answer) == (
                 f"{name}: cannot reach PostgreSQL at 127.0.0.1:{port} (FSI_DB_URL): the "

@@ -282,7 +282,9 @@ def test_clients_files_hold_keys_only_as_sha256_hashes(text: str, keys: list[str
 
 
 def test_the_matrix_covers_every_route_of_the_app() -> None:
-    settings = IntakeSettings(access=AccessSettings(clients_file=str(DEV_CLIENTS)))
+    settings = IntakeSettings(
+        access=AccessSettings(clients_file=str(DEV_CLIENTS)), environment="development"
+    )
     app = create_app(settings, configure_logging=False)
     routes = {
         f"{method} {route.path}"
