@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
+import datetime as dt
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +14,6 @@ import prometheus_client
 from litestar import Litestar
 from litestar.exceptions import HTTPException
 from litestar.middleware import DefineMiddleware
-from litestar.middleware.session.client_side import CookieBackendConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsPlugin
@@ -23,6 +22,7 @@ from litestar.template.config import TemplateConfig
 from schemas import reference
 from services.common import db, startup
 from services.common import logging as fsi_logging
+from services.common.sessions import Rules, Sessions
 from services.common.settings import SettingsError
 from services.common.topology import Topology
 from services.intake import api, body, metrics, openapi, ops_api
@@ -30,6 +30,7 @@ from services.intake.access import Clients, ClientsFileError, RateLimiter
 from services.intake.ops import Monitor
 from services.intake.outbox import BrokerLink, OutboxRelay
 from services.intake.service import IntakeService
+from services.intake.session_store import PgSessionStore
 from services.intake.settings import IntakeSettings, OpsSettings
 from services.intake.standardise import Options
 
@@ -76,8 +77,12 @@ def load_clients(settings: IntakeSettings) -> Clients:
     return clients
 
 
-def _session_secret(settings: OpsSettings) -> bytes:
-    return bytes.fromhex(settings.session_secret) if settings.session_secret else os.urandom(32)
+def session_rules(settings: OpsSettings) -> Rules:
+    """The operators' session lifetimes."""
+    return Rules(
+        absolute=dt.timedelta(hours=settings.session_hours),
+        idle=dt.timedelta(minutes=settings.session_idle_minutes),
+    )
 
 
 def create_app(settings: IntakeSettings, *, configure_logging: bool = True) -> Litestar:
@@ -125,6 +130,7 @@ def create_app(settings: IntakeSettings, *, configure_logging: bool = True) -> L
             max_batch_items=settings.http.max_batch_items,
             monitor=monitor,
         )
+        app.state.ops_sessions = Sessions(PgSessionStore(pool), session_rules(settings.ops))
         log.info("intake started")
         try:
             yield
@@ -141,16 +147,6 @@ def create_app(settings: IntakeSettings, *, configure_logging: bool = True) -> L
                 pool.terminate()
             log.info("intake stopped")
 
-    sessions = CookieBackendConfig(
-        secret=_session_secret(settings.ops),
-        key="fsi_ops_session",
-        max_age=int(settings.ops.session_hours * 3600),
-        path="/ops",
-        secure=settings.ops.cookie_secure,
-        httponly=True,
-        samesite="strict",
-        exclude=r"^/(v1|metrics|healthz|readyz|schema)",  # the operators' pages only
-    )
     handlers: list[Any] = [
         api.ReportsController,
         api.SourcesController,
@@ -167,7 +163,6 @@ def create_app(settings: IntakeSettings, *, configure_logging: bool = True) -> L
             DefineMiddleware(
                 body.read_before_answering, seconds=settings.http.body_timeout_seconds
             ),
-            sessions.middleware,
         ],
         after_exception=[api.count_refusal],
         template_config=TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine),
@@ -195,6 +190,7 @@ def create_app(settings: IntakeSettings, *, configure_logging: bool = True) -> L
     app.state.max_body_bytes = settings.http.max_body_bytes
     app.state.max_batch_body_bytes = settings.http.max_batch_body_bytes
     app.state.body_timeout_seconds = settings.http.body_timeout_seconds
+    app.state.ops_cookie_secure = settings.ops.cookie_secure
     app.state.ops_refresh_seconds = max(5, round(settings.ops.interval_seconds))
     openapi.complete(app, settings.http.max_batch_items)
     return app

@@ -1,8 +1,9 @@
 """The operations page (`/ops`, HTML for people) and its data (`/v1/ops/overview`, JSON).
 
 Both are for the operator role. Tools send the API key as a bearer token; people sign in
-once with it on `/ops/login` and get a session cookie (encrypted, HttpOnly, SameSite=Strict)
-that names the client and the key it signed in with, so a changed key ends the session.
+once with it on `/ops/login` and get a session cookie (`ops_signin`) for the page. The
+session is kept in PostgreSQL with the client and the key it signed in with, and ends at
+sign-out, after its absolute or idle lifetime, or when the client loses the role or its key.
 The page's style and script are files of this package (`static/`), served under
 `/ops/static/`; its Content-Security-Policy allows no other source and no inline code.
 """
@@ -13,22 +14,30 @@ import datetime as dt
 import hashlib
 import hmac
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 from litestar import Controller, Request, Response, post, route
-from litestar.enums import RequestEncodingType
-from litestar.params import Body, FromPath
+from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_200_OK, HTTP_303_SEE_OTHER
 
 from schemas.report import OSLO
+from services.common import sessions
 from services.common.logging import get_logger
 from services.intake.access import Client
 from services.intake.api import GET_AND_HEAD, problem, state_of
+from services.intake.ops_signin import (
+    COOKIE,
+    FORM_MAX_BYTES,
+    cleared_cookie,
+    read_form,
+    same_origin,
+    session_cookie,
+    sessions_of,
+)
 from services.intake.ops_views import Overview, QueueState
 
 log = get_logger("ops")
-_SESSION_KEY = "operator"
 STATIC = Path(__file__).parent / "static"
 # URL name -> (file, media type). morphdom updates the page in place (vendored from npm,
 # pinned in package.json; its licence beside it). The page declares its icon, so browsers do
@@ -63,31 +72,52 @@ def asset(name: str) -> str:
     return f"/ops/static/{name}?v={_VERSIONS[name]}"
 
 
-def _session_client(request: Request[Any, Any, Any]) -> Client | None:
-    session = request.scope.get("session")
-    entry = session.get(_SESSION_KEY) if isinstance(session, dict) else None
-    if not isinstance(entry, dict):
-        return None
-    client = state_of(request).clients.by_id(str(entry.get("client")))
-    if client is None or not client.is_operator:
-        return None
-    # A rotated key ends the sessions opened with the old one.
-    if not hmac.compare_digest(client.key_sha256[:16], str(entry.get("key"))):
-        return None
-    return client
+def _credential(client: Client) -> str:
+    """What a session keeps of the key it was opened with: a prefix of its hash."""
+    return client.key_sha256[:16]
 
 
-def _operator(request: Request[Any, Any, Any], *, allow_session: bool) -> Client | None:
-    state = state_of(request)
+async def _session_client(request: Request[Any, Any, Any]) -> Client | None:
+    """The operator of the request's session cookie, or None: no cookie, or one that does
+    not hold (a refusal is one log line with its reason, never the cookie)."""
+    token = request.cookies.get(COOKIE)
+    if token is None:
+        return None
+    clients = state_of(request).clients
+
+    # Checked at every request against the clients file as loaded: a client removed, no
+    # longer an operator, or with another key ends the sessions it opened.
+    def check(record: sessions.SessionRecord) -> str | None:
+        client = clients.by_id(record.subject)
+        if client is None:
+            return "client-removed"
+        if not client.is_operator:
+            return "not-operator"
+        if not hmac.compare_digest(_credential(client), record.credential):
+            return "key-changed"
+        return None
+
+    outcome = await sessions_of(request).resume(token, check)
+    if outcome.record is None:
+        if outcome.refused == sessions.MALFORMED:
+            log.warning("operator session cookie refused", reason=outcome.refused)
+        else:
+            log.info("operator session refused", reason=outcome.refused)
+        return None
+    return clients.by_id(outcome.record.subject)
+
+
+async def _operator(request: Request[Any, Any, Any]) -> Client | None:
+    """The client of the bearer key, else of the session cookie, or None."""
     header = request.headers.get("authorization")
-    client = state.clients.authenticate(header) if header else None
-    if client is None and allow_session:
-        client = _session_client(request)
-    return client
+    client = state_of(request).clients.authenticate(header) if header else None
+    return client if client is not None else await _session_client(request)
 
 
 def _require_operator(request: Request[Any, Any, Any]) -> Client:
-    client = _operator(request, allow_session=True)
+    # The overview is for tools: a bearer key only (the session cookie is for /ops pages).
+    header = request.headers.get("authorization")
+    client = state_of(request).clients.authenticate(header) if header else None
     if client is None:
         raise problem(
             401,
@@ -134,9 +164,15 @@ class OpsController(Controller):
         include_in_schema=False,
     )
     async def page(self, request: Request[Any, Any, Any]) -> Template | Redirect:
-        client = _operator(request, allow_session=True)
+        client = await _operator(request)
         if client is None:
-            return Redirect("/ops/login", status_code=HTTP_303_SEE_OTHER)
+            # A cookie that does not hold is cleared, so the browser stops sending it.
+            sent = COOKIE in request.cookies
+            return Redirect(
+                "/ops/login",
+                status_code=HTTP_303_SEE_OTHER,
+                cookies=[cleared_cookie(request)] if sent else None,
+            )
         if not client.is_operator:
             raise problem(403, "forbidden-role", "Operators only", "this client is not an operator")
         monitor = state_of(request).monitor
@@ -175,30 +211,57 @@ class OpsController(Controller):
     async def login_form(self) -> Template:
         return Template("login.html", context={"error": None, "asset": asset}, headers=PAGE_HEADERS)
 
-    @post("/ops/login", include_in_schema=False, status_code=HTTP_200_OK)
-    async def login(
-        self,
-        request: Request[Any, Any, Any],
-        data: Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)],
-    ) -> Template | Redirect:
-        key = (data.get("key") or "").strip()
+    @post(
+        "/ops/login",
+        include_in_schema=False,
+        status_code=HTTP_200_OK,
+        guards=[same_origin],
+        request_max_body_size=FORM_MAX_BYTES,
+    )
+    async def login(self, request: Request[Any, Any, Any]) -> Template | Redirect:
+        form = await read_form(request)
+        key = form.get("key", "").strip()
         client = state_of(request).clients.authenticate(f"Bearer {key}") if key else None
         if client is None or not client.is_operator:
-            log.warning("operator sign-in refused")
+            # Where it came from, so a proxy or an operator can act on repeated failures.
+            # Not rate-limited here: a 256-bit key cannot be guessed, and behind a proxy
+            # every attempt would share the proxy's address (docs/security.md).
+            log.warning(
+                "operator sign-in refused",
+                client_address=request.client.host if request.client else None,
+            )
             return Template(
                 "login.html",
                 context={"error": "That key does not belong to an operator.", "asset": asset},
                 status_code=401,
                 headers=PAGE_HEADERS,
             )
-        request.set_session({_SESSION_KEY: {"client": client.id, "key": client.key_sha256[:16]}})
+        signing = sessions_of(request)
+        # A session this browser held before ends: a sign-in always starts a new one.
+        if (earlier := request.cookies.get(COOKIE)) is not None:
+            await signing.close(earlier)
+        token = await signing.open(client.id, _credential(client))
         log.info("operator signed in", client=client.id)
-        return Redirect("/ops", status_code=HTTP_303_SEE_OTHER)
+        return Redirect(
+            "/ops",
+            status_code=HTTP_303_SEE_OTHER,
+            cookies=[session_cookie(request, token, signing.rules.absolute)],
+        )
 
-    @post("/ops/logout", include_in_schema=False, status_code=HTTP_303_SEE_OTHER)
+    @post(
+        "/ops/logout",
+        include_in_schema=False,
+        status_code=HTTP_303_SEE_OTHER,
+        guards=[same_origin],
+        request_max_body_size=FORM_MAX_BYTES,
+    )
     async def logout(self, request: Request[Any, Any, Any]) -> Redirect:
-        request.clear_session()
-        return Redirect("/ops/login", status_code=HTTP_303_SEE_OTHER)
+        await read_form(request, optional=True)
+        if (token := request.cookies.get(COOKIE)) is not None:
+            await sessions_of(request).close(token)
+        return Redirect(
+            "/ops/login", status_code=HTTP_303_SEE_OTHER, cookies=[cleared_cookie(request)]
+        )
 
 
 def summary(overview: Overview | None) -> str:

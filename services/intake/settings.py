@@ -71,10 +71,10 @@ class OpsSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     management_url: str = ""
     overdue_look_back_days: Annotated[int, Meta(ge=1, le=3650)] = 30
     cases_shown: Annotated[int, Meta(ge=1, le=200)] = 15
-    # 64 hex digits; empty: a random key per process (sessions end when it restarts, and
-    # several workers need one shared key).
-    session_secret: Annotated[str, Meta(pattern="^([0-9a-fA-F]{64})?$")] = ""
+    # An operator's sign-in ends this long after it began, however busy (absolute), and
+    # after this long without a request (idle); both are kept in PostgreSQL.
     session_hours: Annotated[float, Meta(gt=0, le=24)] = 8.0
+    session_idle_minutes: Annotated[float, Meta(gt=0, le=24 * 60)] = 30.0
     cookie_secure: bool = True
 
 
