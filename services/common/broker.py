@@ -22,7 +22,7 @@ from services.common.startup import (
     unreachable,
     where,
 )
-from services.common.topology import TopologyMismatch
+from services.common.topology import TopologyMismatch, TopologyMissing
 
 SCHEMES = {"amqp": 5672, "amqps": 5671}
 
@@ -81,6 +81,13 @@ def broker_error(exc: BaseException, url: str, setting: str = "FSI_BROKER_URL") 
         return exc
     at = where(url, port_of(url))
     vhost = urllib.parse.unquote(urllib.parse.urlsplit(url).path[1:]) or "/"
+    if isinstance(exc, TopologyMissing):
+        return StartupError(
+            f"RabbitMQ at {at} ({setting}) is reachable but {exc.difference.kind} "
+            f"'{exc.difference.name}' is missing, and this user may not declare it: "
+            "run fsi-declare as the topology's owner (deploy/rabbitmq)",
+            EXIT_TOPOLOGY,
+        )
     if isinstance(exc, TopologyMismatch):
         return StartupError(
             f"RabbitMQ at {at} ({setting}) is reachable but its topology differs: {exc} "

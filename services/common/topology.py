@@ -186,11 +186,25 @@ class TopologyMismatch(aio_pika.exceptions.AMQPError):
         return self.difference.describe()
 
 
+class TopologyMissing(TopologyMismatch):
+    """A queue or exchange of ours is missing and this user may not declare it: the user
+    has no configure permission (deploy/rabbitmq), so the topology is fsi-declare's."""
+
+    def __init__(self, kind: str, name: str) -> None:
+        reply = "it is missing, and this user may not declare it (run fsi-declare)"
+        super().__init__(Difference(kind, name, None, None, None, reply))
+
+
 async def declare(channel: aio_pika.abc.AbstractChannel, topology: Topology) -> None:
-    """Declare every exchange, queue and binding of the topology (idempotent).
+    """Declare every exchange, queue and binding of the topology (idempotent); for a user
+    that may not configure them, check that each exists instead.
 
     Raises `TopologyMismatch` for the first one the broker holds with other arguments (the
-    broker names one argument per refusal, and the refusal closes the channel)."""
+    broker names one argument per refusal, and the refusal closes the channel), and
+    `TopologyMissing` for one that a user without configure permission does not find."""
+    if not await _may_configure(channel, topology):
+        await _check_exists(channel, topology)
+        return
     exchanges = {}
     for exchange in topology.exchanges:
         try:
@@ -210,6 +224,49 @@ async def declare(channel: aio_pika.abc.AbstractChannel, topology: Topology) -> 
             raise TopologyMismatch(parse_precondition(_reply(exc), "queue", queue.name)) from None
         for exchange_name, key in queue.bindings:
             await declared.bind(exchanges[exchange_name], routing_key=key)
+
+
+async def _side_channel(channel: aio_pika.abc.AbstractChannel) -> aiormq.abc.AbstractChannel:
+    # A refusal closes the channel it happens on: the caller's (its confirms, its prefetch)
+    # is kept out of it.
+    return await (await channel.get_underlay_channel()).connection.channel()
+
+
+async def _may_configure(channel: aio_pika.abc.AbstractChannel, topology: Topology) -> bool:
+    """Whether the broker lets this user declare: tried with the first exchange, which a
+    declare creates anyway. A least-privilege user (publish or consume only) may not."""
+    first = topology.exchanges[0]
+    side = await _side_channel(channel)
+    try:
+        await side.exchange_declare(first.name, exchange_type=first.type.value, durable=True)
+    except aiormq.exceptions.ChannelAccessRefused:
+        return False
+    except aiormq.exceptions.ChannelPreconditionFailed:
+        return True  # allowed; the declare proper names the difference
+    finally:
+        if not side.is_closed:
+            await side.close()
+    return True
+
+
+async def _check_exists(channel: aio_pika.abc.AbstractChannel, topology: Topology) -> None:
+    """Passive declares (no permission needed): each exchange and queue must exist. Their
+    arguments and bindings are not seen; they are fsi-declare's."""
+    side = await _side_channel(channel)
+    try:
+        for exchange in topology.exchanges:
+            try:
+                await side.exchange_declare(exchange.name, passive=True)
+            except aiormq.exceptions.ChannelNotFoundEntity:
+                raise TopologyMissing("exchange", exchange.name) from None
+        for queue in topology.queues:
+            try:
+                await side.queue_declare(queue.name, passive=True)
+            except aiormq.exceptions.ChannelNotFoundEntity:
+                raise TopologyMissing("queue", queue.name) from None
+    finally:
+        if not side.is_closed:
+            await side.close()
 
 
 def _reply(exc: aiormq.exceptions.ChannelPreconditionFailed) -> str:
