@@ -10,6 +10,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import aio_pika
 import asyncpg
@@ -70,14 +71,84 @@ async def database_url(admin_db_url: str, template_database_url: str) -> AsyncIt
     await _admin(admin_db_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+# The logins the services use in the tests, members of the roles migration 0009 makes (as a
+# deployment's own logins are). Roles belong to the whole server, which test runs share: each
+# is made when missing, and left for the next run.
+SERVICE_LOGINS = {
+    "intake": ("fsi_test_intake", "fsi_intake"),
+    "router": ("fsi_test_router", "fsi_router"),
+}
+
+# Made when missing; a run that loses the race to another takes the other's as done.
+_LOGIN = """
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{login}') THEN
+        BEGIN
+            CREATE ROLE {login} LOGIN {password} IN ROLE {group};
+        EXCEPTION
+            WHEN duplicate_object OR unique_violation THEN NULL;
+        END;
+    END IF;
+    IF NOT pg_has_role('{login}', '{group}', 'MEMBER') THEN
+        BEGIN
+            GRANT {group} TO {login};
+        EXCEPTION
+            WHEN unique_violation THEN NULL;
+        END;
+    END IF;
+END
+$$
+"""
+
+
+def as_login(url: str, login: str) -> str:
+    """The same database as another user, with the URL's password (the test server's own:
+    the logins are given it, so a server that asks for passwords lets them in)."""
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    secret = f":{parts.password}" if parts.password else ""
+    return urlunsplit(parts._replace(netloc=f"{quote(login)}{secret}@{host}"))
+
+
 @pytest.fixture(scope="session")
-def pgbouncer(admin_db_url: str) -> Iterator[harness.PgBouncer]:
+async def service_logins(admin_db_url: str, template_database_url: str) -> dict[str, str]:
+    """The services' logins (service: login), made once the template's migrations made the
+    roles they belong to."""
+    password = unquote(urlsplit(admin_db_url).password or "")
+    conn = await asyncpg.connect(admin_db_url)
+    try:
+        quoted = await conn.fetchval("SELECT quote_literal($1)", password)
+        for login, group in SERVICE_LOGINS.values():
+            given = f"PASSWORD {quoted}" if password else ""
+            await conn.execute(_LOGIN.format(login=login, group=group, password=given))
+    finally:
+        await conn.close()
+    return {service: login for service, (login, _) in SERVICE_LOGINS.items()}
+
+
+@pytest.fixture
+def intake_database_url(database_url: str, service_logins: dict[str, str]) -> str:
+    """The test's database as the intake's login (a member of fsi_intake)."""
+    return as_login(database_url, service_logins["intake"])
+
+
+@pytest.fixture
+def router_database_url(database_url: str, service_logins: dict[str, str]) -> str:
+    """The test's database as the router's login (a member of fsi_router)."""
+    return as_login(database_url, service_logins["router"])
+
+
+@pytest.fixture(scope="session")
+def pgbouncer(admin_db_url: str, service_logins: dict[str, str]) -> Iterator[harness.PgBouncer]:
     """A PgBouncer of the run's own, configured as tests/data/real_inputs/pgbouncer.ini
     (transaction pooling, as the CloudNativePG pooler and most managed offers run it), in
     front of the tests' PostgreSQL, every database reachable through it; fails with how to
     install it when it is missing."""
     try:
-        running = harness.pgbouncer(admin_db_url, PGBOUNCER_INI)
+        running = harness.pgbouncer(
+            admin_db_url, PGBOUNCER_INI, logins=list(service_logins.values())
+        )
         found = running.__enter__()
     except RuntimeError as exc:
         pytest.fail(str(exc))

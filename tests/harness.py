@@ -12,7 +12,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -172,11 +172,12 @@ def _quoted(text: str) -> str:
 
 
 @contextlib.contextmanager
-def pgbouncer(server_url: str, template: Path) -> Iterator[PgBouncer]:
+def pgbouncer(server_url: str, template: Path, logins: Sequence[str] = ()) -> Iterator[PgBouncer]:
     """Debian's PgBouncer in front of the server of `server_url`, configured as the ini file
     `template` says (its pool mode, pool sizes, ...), but on a free loopback port, with every
     database of that server, and its files in a temporary directory; stopped afterwards.
-    Clients are trusted; PgBouncer logs in with the URL's user and password."""
+    Clients are trusted; PgBouncer logs in with the URL's user and password, or as one of
+    `logins` (with the same password) for a client that names it."""
     binary = shutil.which("pgbouncer") or shutil.which("pgbouncer", path="/usr/sbin:/usr/bin")
     if binary is None:
         raise RuntimeError(f"PgBouncer is not installed: {HOW_TO_START['PgBouncer']}")
@@ -187,7 +188,8 @@ def pgbouncer(server_url: str, template: Path) -> Iterator[PgBouncer]:
     config.read(template, encoding="utf-8")
     with tempfile.TemporaryDirectory(prefix="fsi-pgbouncer-") as directory:
         here = Path(directory)
-        (here / "users.txt").write_text(f"{_quoted(user)} {_quoted(password)}\n", "utf-8")
+        users = "".join(f"{_quoted(name)} {_quoted(password)}\n" for name in (user, *logins))
+        (here / "users.txt").write_text(users, "utf-8")
         config["databases"] = {
             "*": f"host={parts.hostname or '127.0.0.1'} port={parts.port or 5432}"
         }

@@ -22,7 +22,8 @@ CONNECTION_ERRORS: tuple[type[Exception], ...] = (
 
 
 async def create_pool(settings: DatabaseSettings) -> asyncpg.Pool:
-    """A connection pool; applies pending migrations first when `migrate_on_start`.
+    """A connection pool; applies pending migrations first when `migrate_on_start` (None,
+    as settings built in code leave it, does not).
 
     Behind a transaction pooler (`pooler = "transaction"`) statements are not kept as named
     prepared statements: asyncpg then parses each one unnamed, in the same round trips as

@@ -6,7 +6,10 @@ changed, already applied file is an error, and so is a run that finds no files. 
 transaction takes `pg_advisory_xact_lock` first and reads what is applied under it, so
 processes starting at once apply each file once; the lock ends with its transaction, so
 none is ever left behind, also through a transaction pooler (PgBouncer), where a session
-lock would stay on a server connection the pooler keeps.
+lock would stay on a server connection the pooler keeps. Once the owner role (`fsi_owner`,
+migration 0009) owns this database's tables, each migration runs as it, so what a later one
+creates is the owner's too; a login that finds nothing to apply changes nothing, so a
+service's own role may "migrate" an up-to-date database.
 """
 
 from __future__ import annotations
@@ -71,6 +74,15 @@ _SCHEMA_MIGRATIONS = (
     " version integer PRIMARY KEY, name text NOT NULL, checksum text NOT NULL,"
     " applied_at timestamptz NOT NULL DEFAULT now())"
 )
+# The role that owns the tables (migration 0009 makes it).
+OWNER = "fsi_owner"
+# True once the owner owns the bookkeeping (0009 applied here) and this login may act as it.
+_AS_OWNER = """
+SELECT coalesce(bool_and(c.relowner = r.oid AND pg_has_role(session_user, r.oid, 'MEMBER')),
+                false)
+FROM pg_class c, pg_roles r
+WHERE c.oid = to_regclass('schema_migrations') AND r.rolname = $1
+"""
 
 
 async def _lock(conn: asyncpg.Connection) -> None:
@@ -86,7 +98,9 @@ async def apply(conn: asyncpg.Connection, migrations: list[Migration] | None = N
     log = fsi_logging.get_logger("migrate")
     async with conn.transaction():
         await _lock(conn)
-        await conn.execute(_SCHEMA_MIGRATIONS)
+        # Created only when missing: CREATE ... IF NOT EXISTS needs the right to create.
+        if await conn.fetchval("SELECT to_regclass('schema_migrations')") is None:
+            await conn.execute(_SCHEMA_MIGRATIONS)
         done = {
             r["version"]: r["checksum"]
             for r in await conn.fetch("SELECT version, checksum FROM schema_migrations")
@@ -108,16 +122,35 @@ async def apply(conn: asyncpg.Connection, migrations: list[Migration] | None = N
                 "SELECT 1 FROM schema_migrations WHERE version = $1", migration.version
             ):
                 continue
-            await conn.execute(migration.sql)
-            await conn.execute(
-                "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
-                migration.version,
-                migration.name,
-                migration.checksum,
-            )
+            if await conn.fetchval(_AS_OWNER, OWNER):
+                # Ends with the transaction; a superuser sheds its powers here too.
+                await conn.execute(f"SET LOCAL ROLE {OWNER}")
+            try:
+                await conn.execute(migration.sql)
+                await conn.execute(
+                    "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
+                    migration.version,
+                    migration.name,
+                    migration.checksum,
+                )
+            except asyncpg.InsufficientPrivilegeError:
+                raise MigrationError(
+                    f"migration {migration.version:04d}_{migration.name} is pending and this "
+                    f"login may not apply it: run fsi-migrate as {OWNER} or a member of it"
+                ) from None
         log.info("migration applied", version=migration.version, migration=migration.name)
         applied.append(migration.version)
     return applied
+
+
+async def pending(conn: asyncpg.Connection | asyncpg.Pool) -> list[Migration]:
+    """The migrations on disk that the database has not applied (all of them when it has no
+    `schema_migrations`); versions it has beyond these (a newer release's) do not count."""
+    todo = discover()
+    if await conn.fetchval("SELECT to_regclass('schema_migrations')") is None:
+        return todo
+    done = {r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations")}
+    return [m for m in todo if m.version not in done]
 
 
 async def create_database(url: str) -> bool:

@@ -39,12 +39,14 @@ class DatabaseSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     prepared statements and no session state (LISTEN, session advisory locks).
     `direct_url`: a connection past the pooler, for LISTEN and migrations; empty: `url`
     without a transaction pooler, none with one (the outbox relay then only polls).
+    `migrate_on_start`: None follows the process's FSI_ENVIRONMENT (`load` resolves it:
+    true in development, else false); settings built in code without it do not migrate.
     """
 
     url: str = "postgresql://postgres@127.0.0.1:5432/fsi"
     pool_min: Annotated[int, Meta(ge=1, le=100)] = 4
     pool_max: Annotated[int, Meta(ge=1, le=200)] = 16
-    migrate_on_start: bool = True
+    migrate_on_start: bool | None = None
     pooler: Literal["none", "transaction"] = "none"
     direct_url: str = ""
 
@@ -139,6 +141,19 @@ def load(cls: type[T], env: Mapping[str, str] | None = None) -> T:
     """Build a settings object from the environment, or raise `SettingsError`."""
     source = os.environ if env is None else env
     try:
-        return msgspec.convert(_gather(cls, source, ()), cls, strict=False)
+        return _resolved(msgspec.convert(_gather(cls, source, ()), cls, strict=False))
     except msgspec.ValidationError as exc:
         raise SettingsError(_explain(exc)) from None
+
+
+def _resolved(settings: T) -> T:
+    """`db.migrate_on_start` as FSI_ENVIRONMENT has it when not set: a deployment migrates
+    in a step of its own (fsi-migrate, as the tables' owner), a developer's run on start."""
+    db = getattr(settings, "db", None)
+    environment = getattr(settings, "environment", None)
+    if not isinstance(db, DatabaseSettings) or db.migrate_on_start is not None:
+        return settings
+    migrate = environment == "development"
+    return msgspec.structs.replace(
+        settings, db=msgspec.structs.replace(db, migrate_on_start=migrate)
+    )

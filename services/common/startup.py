@@ -243,10 +243,23 @@ def database_error(exc: BaseException, url: str, setting: str = "FSI_DB_URL") ->
     )
 
 
+def missing_migrations(missing: list[migrate.Migration], url: str) -> StartupError:
+    """A database that lacks migrations this release needs, when the process does not
+    migrate itself: one line naming them and fsi-migrate; 69, since starting again helps
+    once the deployment's migration step has run."""
+    shown = ", ".join(f"{m.version:04d}_{m.name}" for m in missing[:3])
+    more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+    return StartupError(
+        f"PostgreSQL at {where(url, 5432)} (FSI_DB_URL) lacks migrations {shown}{more}: "
+        "run fsi-migrate first (FSI_DB_MIGRATE_ON_START is off)",
+        EXIT_UNAVAILABLE,
+    )
+
+
 async def open_database(settings: DatabaseSettings) -> asyncpg.Pool:
-    """The pool, after the migrations when the settings ask for them; a `StartupError`
-    naming the setting, host and port of whichever connection failed (migrations run on
-    FSI_DB_DIRECT_URL when it is set)."""
+    """The pool, after the migrations when the settings ask for them, else once none is
+    missing; a `StartupError` naming the setting, host and port of whichever connection
+    failed (migrations run on FSI_DB_DIRECT_URL when it is set)."""
     if settings.migrate_on_start:
         setting = "FSI_DB_DIRECT_URL" if settings.direct_url else "FSI_DB_URL"
         try:
@@ -254,6 +267,17 @@ async def open_database(settings: DatabaseSettings) -> asyncpg.Pool:
         except Exception as exc:  # every failure of the connect or a migration, in one line
             raise database_error(exc, settings.migrate_url, setting) from None
     try:
-        return await db.create_pool(msgspec.structs.replace(settings, migrate_on_start=False))
+        pool = await db.create_pool(msgspec.structs.replace(settings, migrate_on_start=False))
     except Exception as exc:
         raise database_error(exc, settings.url) from None
+    try:
+        missing = [] if settings.migrate_on_start else await migrate.pending(pool)
+    except Exception as exc:
+        await pool.close()
+        raise database_error(exc, settings.url) from None
+    if missing:
+        # A service running on tables older than its statements would fail request by
+        # request; a deployment migrates first (fsi-migrate, as the owner), then starts it.
+        await pool.close()
+        raise missing_migrations(missing, settings.url)
+    return pool

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -18,6 +19,9 @@ from services.common.topology import Topology, declare
 from services.intake.access import hash_key
 from services.intake.app import create_app
 from services.intake.settings import AccessSettings, IntakeSettings, RelaySettings
+from services.routing.settings import MetricsSettings, RoutingSettings, RulesSettings
+
+ROOT = Path(__file__).parents[2]
 
 KEYS = {
     "alpha": "alpha-key-" + "a" * 32,
@@ -64,7 +68,7 @@ def clients_file(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def intake_settings(
-    database_url: str,
+    intake_database_url: str,
     amqp_url: str,
     clients_file: Path,
     make_topology: Callable[..., Topology],
@@ -73,13 +77,49 @@ def intake_settings(
 
     def build(broker_url: str | None = None, **relay: Any) -> IntakeSettings:
         return IntakeSettings(
-            db=DatabaseSettings(url=database_url, pool_min=1, pool_max=4),
+            # As a deployment runs it: its own login, a member of fsi_intake, not the owner.
+            db=DatabaseSettings(url=intake_database_url, pool_min=1, pool_max=4),
             broker=BrokerSettings(url=broker_url or amqp_url, prefix=topology.prefix),
             log=LogSettings(format="json", level="INFO"),
             access=AccessSettings(
                 clients_file=str(clients_file), rate_per_second=1000, rate_burst=1000
             ),
             relay=RelaySettings(**{"poll_seconds": 0.2, "reconnect_seconds": 0.2, **relay}),
+        )
+
+    return build
+
+
+@pytest.fixture
+def router_settings(
+    tmp_path: Path,
+    router_database_url: str,
+    amqp_url: str,
+    intake_settings: Callable[..., IntakeSettings],
+) -> Callable[..., RoutingSettings]:
+    """The router's settings beside the intake's: its own login (a member of fsi_router),
+    the intake's prefix, a copy of the default rules in the test's directory (a test may
+    change it), metrics off (a router in this process counts in its registry)."""
+    rules_file = tmp_path / "rules.yaml"
+    shutil.copy(ROOT / "deploy" / "routing" / "rules.yaml", rules_file)
+    prefix = intake_settings().broker.prefix
+
+    def build(**db: Any) -> RoutingSettings:
+        return RoutingSettings(
+            # The template database is migrated already.
+            db=DatabaseSettings(
+                **{
+                    "url": router_database_url,
+                    "pool_min": 1,
+                    "pool_max": 4,
+                    "migrate_on_start": False,
+                    **db,
+                }
+            ),
+            broker=BrokerSettings(url=amqp_url, prefix=prefix),
+            log=LogSettings(),
+            rules=RulesSettings(file=str(rules_file)),
+            metrics=MetricsSettings(enabled=False),
         )
 
     return build

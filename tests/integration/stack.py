@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,12 +16,11 @@ import msgspec
 import pytest
 from litestar.testing import AsyncTestClient
 
-from services.common.settings import BrokerSettings, DatabaseSettings, LogSettings
 from services.common.topology import Topology
 from services.intake.app import create_app
 from services.intake.settings import IntakeSettings, OpsSettings, StandardiseSettings
 from services.routing.main import RulesWatch, load_rules, serve
-from services.routing.settings import MetricsSettings, RoutingSettings, RulesSettings
+from services.routing.settings import RoutingSettings
 from tests.integration.conftest import unique
 
 ROOT = Path(__file__).parents[2]
@@ -51,25 +49,17 @@ class Stack:
 
 @pytest.fixture
 async def stack(
-    tmp_path: Path,
     database_url: str,
     amqp_url: str,
     intake_settings: Callable[..., IntakeSettings],
+    router_settings: Callable[..., RoutingSettings],
     make_topology: Callable[..., Topology],
 ) -> AsyncIterator[Stack]:
-    rules_file = tmp_path / "rules.yaml"
-    shutil.copy(ROOT / "deploy/routing/rules.yaml", rules_file)
     base = intake_settings()
-    routing = RoutingSettings(
-        # The template database is migrated already; and a router holding the migration lock
-        # while the test client blocks this loop to start the intake would deadlock it.
-        db=DatabaseSettings(url=database_url, pool_min=1, pool_max=4, migrate_on_start=False),
-        broker=BrokerSettings(url=amqp_url, prefix=base.broker.prefix),
-        log=LogSettings(),
-        rules=RulesSettings(file=str(rules_file)),
-        # Its metrics land in this process's registry, served by the intake's /metrics.
-        metrics=MetricsSettings(enabled=False),
-    )
+    # No migrations at the router's start: a router holding the migration lock while the
+    # test client blocks this loop to start the intake would deadlock it.
+    routing = router_settings()
+    rules_file = Path(routing.rules.file)
     topology = make_topology(units=load_rules(routing).catalogue.units)
     settings = msgspec.structs.replace(
         base,
