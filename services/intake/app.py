@@ -25,7 +25,7 @@ from services.common import logging as fsi_logging
 from services.common.sessions import Rules, Sessions
 from services.common.settings import SettingsError
 from services.common.topology import Topology
-from services.intake import api, body, metrics, openapi, ops_api
+from services.intake import api, body, http_policy, metrics, openapi, ops_api
 from services.intake.access import Clients, ClientsFileError, RateLimiter
 from services.intake.ops import Monitor
 from services.intake.outbox import BrokerLink, OutboxRelay
@@ -159,12 +159,15 @@ def create_app(settings: IntakeSettings, *, configure_logging: bool = True) -> L
         route_handlers=handlers,
         lifespan=[lifespan],
         middleware=[
+            http_policy.one_authorization,
             metrics.http_metrics,
             DefineMiddleware(
                 body.read_before_answering, seconds=settings.http.body_timeout_seconds
             ),
         ],
         after_exception=[api.count_refusal],
+        # Every answer, a route's or not (404, 405), passes here on its way out.
+        before_send=[http_policy.secure_headers],
         template_config=TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine),
         plugins=[ProblemDetailsPlugin(ProblemDetailsConfig())],
         exception_handlers={
@@ -176,13 +179,15 @@ def create_app(settings: IntakeSettings, *, configure_logging: bool = True) -> L
             **dict.fromkeys(db.CONNECTION_ERRORS, api.database_unavailable),
             Exception: api.internal_error,
         },
-        request_max_body_size=settings.http.max_batch_body_bytes,
+        # Every route; the batch route alone takes more (api.ReportsController.submit_batch).
+        request_max_body_size=settings.http.max_body_bytes,
         openapi_config=OpenAPIConfig(
             title="FSI intake",
             version="1.0.0",
             description="Felles straffesaksinntak: crime reports in, standardised, routed.",
             path="/schema",
             openapi_router=openapi.documents_router("/schema"),
+            render_plugins=openapi.renderings(settings.environment),
         ),
         logging_config=None,
         debug=False,
