@@ -297,13 +297,24 @@ class ReportsController(Controller):
     async def submit_batch(self, request: Request[Any, Any, Any]) -> BatchOut:
         client = _authenticate(request)
         _require_format(client, CANONICAL)
-        media = _check_json(request)
-        body = await read_body(request, request.app.state.max_batch_body_bytes)
+        limit = request.app.state.max_batch_body_bytes
+        batch, body, media = await _decode(request, BatchIn, limit, check_repeats=False)
+        # One reading of the whole body for keys given twice, items included: a repeat in
+        # the batch itself refuses it; only when there is one are the items read for theirs.
+        repeats = has_repeated_keys(body)
+        if repeats and (found := repeated_keys(body.removeprefix(BOM).decode(), BatchIn)):
+            raise _invalid(found)
         state = state_of(request)
-        # Off the event loop: reading a large body is CPU work the other requests would wait for.
-        items = await asyncio.to_thread(_batch_items, body, state.max_batch_items)
-        _charge(state, client, len(items))
-        return await _run_batch(state, client, items, media, request.app.state.max_body_bytes)
+        if not batch.reports:
+            raise _invalid([Problem("$.reports", "Expected `array` of length >= 1")])
+        if len(batch.reports) > state.max_batch_items:
+            raise problem(
+                413,
+                "batch-too-large",
+                "Too many reports in one batch",
+                f"at most {state.max_batch_items} reports per batch",
+            )
+        return await _run_batch(state, client, batch.reports, media, check_repeats=repeats)
 
     @route(
         "/{report_id:uuid}",
