@@ -434,7 +434,17 @@ _REPORT_COLUMNS = (
     "report",
     "quality_issues",
     "received_at",
+    "message_sha256",
 )
+
+
+def envelope(report_id: uuid.UUID, report: Report) -> bytes:
+    """The ReportAccepted message the intake would publish for the report."""
+    return _plain.encode(
+        ReportAccepted(
+            report_id=report_id, accepted_at=NOW, source_format="canonical", report=report
+        )
+    )
 
 
 def _report_row(report_id: uuid.UUID, report: Report) -> tuple[Any, ...]:
@@ -451,6 +461,8 @@ def _report_row(report_id: uuid.UUID, report: Report) -> tuple[Any, ...]:
         body.decode(),
         _plain.encode(report.quality_issues).decode(),
         NOW,
+        # As the intake keeps it: the router routes only a message with this digest.
+        hashlib.sha256(envelope(report_id, report)).digest(),
     )
 
 
@@ -673,17 +685,7 @@ async def consumer_phase(
     prefetch = ConsumerSettings().prefetch
     rows = list(replicas(reports, count, "c"))
     await load_reports(db_url, iter(rows), None)
-    envelopes = [
-        (
-            report_id,
-            _plain.encode(
-                ReportAccepted(
-                    report_id=report_id, accepted_at=NOW, source_format="canonical", report=report
-                )
-            ),
-        )
-        for report_id, report in rows
-    ]
+    envelopes = [(report_id, envelope(report_id, report)) for report_id, report in rows]
     topology = Topology(prefix=prefix, units=ruleset.catalogue.units)
     raw_before_in, raw_after_in, raw_out = (f"{prefix}{name}" for name in RAW_QUEUES)
     connection = await aio_pika.connect(AMQP_URL)

@@ -47,7 +47,9 @@ class Stored:
 
 
 # One statement: atomic by itself, so no BEGIN/COMMIT round trips. The outbox row is written
-# only for reports the first CTE really inserted (not for repeats).
+# only for reports the first CTE really inserted (not for repeats). The report keeps the
+# SHA-256 of its message, computed from the very bytes the outbox row holds: the router
+# routes a delivery only when its body has that digest (it outlives the outbox's copy).
 _INSERT = """
 WITH incoming AS (
     SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[],
@@ -57,9 +59,9 @@ WITH incoming AS (
              raw_content_type, report, quality_issues, message_type, routing_key, payload)
 ), inserted AS (
     INSERT INTO reports (id, client_id, source, external_id, source_format, content_hash,
-                         raw_body, raw_content_type, report, quality_issues)
+                         raw_body, raw_content_type, report, quality_issues, message_sha256)
     SELECT id, client_id, source, external_id, source_format, content_hash,
-           raw_body, raw_content_type, report::jsonb, quality_issues::jsonb
+           raw_body, raw_content_type, report::jsonb, quality_issues::jsonb, sha256(payload)
     FROM incoming
     ON CONFLICT (source, external_id) DO NOTHING
     RETURNING id
@@ -157,7 +159,8 @@ ReportStatus = Literal[
 @dataclass(frozen=True, slots=True)
 class DeadLetter:
     """Why the router dead-lettered a report: `code` (`decision_failed`: the rules or the
-    router failed on it; `contract`, `undecodable`: its message could not be read), `reason`
+    router failed on it; `contract`, `undecodable`: its message could not be read;
+    `report_differs`: a message under its id was not the one the intake published), `reason`
     in one line free of personal data, `at` (UTC)."""
 
     code: str

@@ -2,7 +2,9 @@
 
 At-least-once in, exactly-once in effect: the decision is stored under the report id
 before anything is published, and a redelivered report republishes the stored decision
-(same `message_id`), never a new one. A message that cannot be read or routed is published
+(same `message_id`), never a new one. A message is only a trigger: the router decides on,
+and publishes, the report as the intake stored it, and a body that differs from it is
+dead-lettered (`deliveries.as_stored`). A message that cannot be read or routed is published
 to the dead-letter exchange with its reason, recorded when it is a report's own message (the
 report's status then says so), and acknowledged, so it never loops. Deliveries are
 routed in batches: one statement, the cases published together, one statement recording
@@ -33,11 +35,13 @@ from services.routing import metrics, store
 from services.routing.cases import CaseWire, publish_case, returned, unroutable_target
 from services.routing.deliveries import (
     TRANSIENT,
+    UNKNOWN_REPORT,
     Delivery,
     Pending,
     Refused,
     ack,
     ack_all,
+    as_stored,
     read_delivery,
     report_id_or_not,
 )
@@ -217,16 +221,22 @@ class Router:
         )
 
     async def _decide(self, deliveries: list[Delivery]) -> list[Delivery]:
-        """Each delivery with the decision that stands for its report: the stored one for a
-        redelivered report that has one, else a new one, stored now. Reports unknown to the
-        database, or that cannot be decided or stored, are dead-lettered and left out."""
-        redelivered = [d.envelope.report_id for d in deliveries if d.message.redelivered]
-        stored = await store.stored_decisions(self.pool, redelivered) if redelivered else {}
+        """Each delivery that carries its report as stored, with the decision that stands
+        for it: the stored one for a report that has one, else a new one, stored now. One
+        statement reads the batch's stored reports. Reports unknown to the database, a body
+        that differs from the stored report, and reports that cannot be decided or stored
+        are dead-lettered and left out."""
+        if not deliveries:
+            return []
+        stored = await store.stored_reports(self.pool, [d.envelope.report_id for d in deliveries])
         now = dt.datetime.now(dt.UTC)
         ruleset = self.ruleset  # one rule set for the whole batch, even across a reload
         fresh: list[tuple[Delivery, Decision]] = []
         for d in deliveries:
-            d.decision = stored.get(d.envelope.report_id)
+            refused = as_stored(d, stored.get(d.envelope.report_id))
+            if refused is not None:  # it has no decision, so it is left out below
+                await self._dead_letter(d.message, refused)
+                continue
             if d.decision is None:
                 try:
                     with metrics.decision_seconds.time():
@@ -243,8 +253,7 @@ class Router:
         for (d, mine), result in zip(fresh, standing, strict=True):
             if isinstance(result, asyncpg.ForeignKeyViolationError):
                 # Not a report of this intake's database: retrying cannot help.
-                reason = "no such report in the intake's database"
-                await self._dead_letter(d.message, Refused("unknown_report", reason))
+                await self._dead_letter(d.message, Refused("unknown_report", UNKNOWN_REPORT))
             elif isinstance(result, BaseException):
                 refused = Refused("decision_failed", _undecided(result), d.envelope.report_id)
                 await self._dead_letter(d.message, refused)

@@ -1,11 +1,12 @@
-"""A delivery of the routing queue as the router reads it (or why it must be dead-lettered,
-and whose report it is), and how deliveries are acknowledged (one `multiple`
-acknowledgement per channel once a batch is settled)."""
+"""A delivery of the routing queue as the router reads it and checks it against the stored
+report (or why it must be dead-lettered, and whose report it is), and how deliveries are
+acknowledged (one `multiple` acknowledgement per channel once a batch is settled)."""
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hashlib
 import re
 import uuid
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from schemas.decision import Decision
 from schemas.envelope import REPORT_ACCEPTED_TYPE
 from schemas.report import Report
 from services.common import db
+from services.routing.store import StoredReport
 
 # Failures that pass: a database or broker failure puts the reports back after a pause.
 TRANSIENT = (
@@ -27,6 +29,8 @@ TRANSIENT = (
     aio_pika.exceptions.AMQPError,
     aiormq.exceptions.ChannelInvalidStateError,
 )
+UNKNOWN_REPORT = "no such report in the intake's database"
+REPORT_DIFFERS = "the message differs from the report as the intake stored it"
 _QUOTED = re.compile(r"'[^']*'")
 _UNKNOWN_FIELD = re.compile(r"unknown field `[^`]*`")
 
@@ -141,3 +145,34 @@ def read_delivery(
         # so this is neither report's own message, and neither's status changes.
         return Refused("message_id_mismatch", "message_id differs from the report id")
     return Delivery(message, received, envelope, report)
+
+
+def as_stored(delivery: Delivery, stored: StoredReport | None) -> Refused | None:
+    """None when the delivery carries its report exactly as the intake stored it, with the
+    decision that stands for it, if one does, set on the delivery; else why it must be
+    dead-lettered. The message is only a trigger: anyone able to publish to the reports
+    exchange could put another body under a real report id.
+
+    The body must be the very message the intake published (its SHA-256). For a report
+    stored before the intake kept that digest, whose copy of the message is cleared, the
+    body's report must equal the stored one field by field, and the stored one is what
+    goes on: a body that decodes alike may still differ (key order, a key given twice)."""
+    if stored is None:
+        return Refused("unknown_report", UNKNOWN_REPORT)
+    if stored.message_sha256 is not None:
+        if hashlib.sha256(delivery.message.body).digest() != stored.message_sha256:
+            return Refused("report_differs", REPORT_DIFFERS, delivery.envelope.report_id)
+    elif stored.report is not None:
+        try:
+            kept = report_decoder.decode(stored.report)
+        except _UNREADABLE as exc:  # a stored report of an older contract: a person looks
+            reason = f"the stored report does not read as the contract: {redacted(exc)}"
+            return Refused("contract", reason, delivery.envelope.report_id)
+        if kept != delivery.report:
+            return Refused("report_differs", REPORT_DIFFERS, delivery.envelope.report_id)
+        delivery.report = kept
+        delivery.envelope.report = msgspec.Raw(stored.report.encode())
+    else:  # the statement reads one or the other; nothing to check against is no check
+        return Refused("report_differs", REPORT_DIFFERS, delivery.envelope.report_id)
+    delivery.decision = stored.decision
+    return None

@@ -30,6 +30,7 @@ DEAD_LETTER_REASONS = (
     "contract",
     "message_id_mismatch",
     "unknown_report",
+    "report_differs",
     "decision_failed",
 )
 TRIAGE_REASONS = ("no_district", "quality_issues", "rule")

@@ -100,6 +100,44 @@ async def store_decisions(pool: asyncpg.Pool, decisions: list[Decision]) -> list
 _rows = msgspec.json.Encoder()
 
 
+class StoredReport(msgspec.Struct):
+    """What the router checks a delivery against: the SHA-256 of the message the intake
+    published for the report, or, for a report stored before the intake kept one (its copy
+    of the message since cleared), the stored report as JSON text; and the decision that
+    stands for it, if one does."""
+
+    message_sha256: bytes | None
+    report: str | None
+    decision: Decision | None
+
+
+# One statement per batch, each report by its key: the stored report itself is read only
+# where no digest is kept (a report of before 0008 whose message copy was cleared).
+_STORED = """
+SELECT r.id, r.message_sha256,
+       CASE WHEN r.message_sha256 IS NULL THEN r.report::text END AS report,
+       d.decision::text AS decision
+FROM reports r
+LEFT JOIN decisions d ON d.report_id = r.id
+WHERE r.id = ANY($1::uuid[])
+"""
+
+
+async def stored_reports(pool: asyncpg.Pool, ids: list[uuid.UUID]) -> dict[uuid.UUID, StoredReport]:
+    """The stored reports of these ids, by id (none for an id no report has)."""
+    return {
+        r["id"]: StoredReport(
+            None if r["message_sha256"] is None else bytes(r["message_sha256"]),
+            r["report"],
+            None if r["decision"] is None else _decision.decode(r["decision"]),
+        )
+        for r in await pool.fetch(_STORED, ids)
+    }
+
+
+_decision = msgspec.json.Decoder(Decision)
+
+
 async def stored_decisions(pool: asyncpg.Pool, ids: list[uuid.UUID]) -> dict[uuid.UUID, Decision]:
     """The decisions already taken for these reports, by report id (none for the rest)."""
     rows = await pool.fetch(

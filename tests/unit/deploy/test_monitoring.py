@@ -115,6 +115,7 @@ CONTRACT: dict[str, Metric] = {
                 "contract",
                 "message_id_mismatch",
                 "unknown_report",
+                "report_differs",
                 "decision_failed",
             )
         },
