@@ -85,9 +85,10 @@ def test_password_hash_is_rabbitmqs_salted_sha256() -> None:
 def test_users_without_a_secret_have_no_password_and_unknown_secrets_are_refused() -> None:
     made = definitions(TOPOLOGY, "fsi", {"fsi.intake": "s3cret"})
     hashes = {u["name"]: u["password_hash"] for u in made["users"]}
-    assert hashes["fsi.intake"] and not hashes["fsi.router"]
+    assert hashes["fsi.intake"]
+    assert not hashes["fsi.router"]
     assert {p["vhost"] for p in made["permissions"]} == {"fsi"}
-    with pytest.raises(ValueError, match="fsi.nobody"):
+    with pytest.raises(ValueError, match=r"fsi\.nobody"):
         definitions(TOPOLOGY, "fsi", {"fsi.nobody": "x"})
 
 
@@ -107,7 +108,8 @@ def test_the_checked_in_definitions_are_up_to_date(tmp_path: Path) -> None:
     stale.write_text(EXAMPLE.read_text("utf-8").replace("oslo", "osl0"), "utf-8")
     assert brokeraccess_cli.main(["--check", str(stale)]) == 1
     users = {u["name"] for u in json.loads(EXAMPLE.read_text("utf-8"))["users"]}
-    assert "fsi.unit.oslo.felles-etterforskning" in users and len(users) == 5 + 12 * 8
+    assert "fsi.unit.oslo.felles-etterforskning" in users
+    assert len(users) == 5 + 12 * 8
 
 
 @pytest.mark.usefixtures("default_settings")
