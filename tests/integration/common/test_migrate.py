@@ -7,12 +7,16 @@ import json
 import os
 import socket
 import sys
+import uuid
 from pathlib import Path
 
 import asyncpg
 import pytest
 
-from services.common import migrate
+from services.common import migrate, startup
+from services.common.settings import DatabaseSettings
+from tests.conftest import as_login
+from tests.harness import with_database
 
 
 async def _run_migrate_process(url: str) -> tuple[int, str]:
@@ -149,3 +153,112 @@ async def test_a_migration_cut_off_midway_leaves_no_lock_and_the_next_run_applie
         )
     finally:
         await second.close()
+
+
+# --- The roles of migration 0009 ----------------------------------------------------------
+
+
+def _roles_migration(prefix: str) -> migrate.Migration:
+    """Migration 0009 making roles of the test's own (`<prefix>_owner`, ...) in place of the
+    server's, which every test run shares and none may drop."""
+    found = next(m for m in migrate.discover() if m.name == "database_roles")
+    sql = found.sql
+    for role in ("owner", "intake", "router"):
+        sql = sql.replace(f"fsi_{role}", f"{prefix}_{role}")
+    return migrate.Migration(found.version, found.name, sql)
+
+
+async def test_two_databases_creating_the_roles_at_once_both_migrate(
+    admin_db_url: str, empty_database: str
+) -> None:
+    prefix = f"fsi_t{uuid.uuid4().hex[:8]}"
+    other = with_database(admin_db_url, f"{empty_database.rsplit('/', 1)[1]}_b")
+    admin = await asyncpg.connect(admin_db_url)
+    await admin.execute(f'CREATE DATABASE "{other.rsplit("/", 1)[1]}"')
+    roles = _roles_migration(prefix)
+    before = [m for m in migrate.discover() if m.version < roles.version]
+    first, second = await asyncpg.connect(empty_database), await asyncpg.connect(other)
+    try:
+        for conn in (first, second):
+            await migrate.apply(conn, before)
+        # A migration of the first database is making the owner role, not yet committed: the
+        # second's creation of it waits for that one, which then commits.
+        racing = first.transaction()
+        await racing.start()
+        await first.execute(f"CREATE ROLE {prefix}_owner NOLOGIN")
+        running = asyncio.create_task(migrate.apply(second, [roles]))
+        waiting = False
+        for _ in range(100):
+            waiting = await admin.fetchval(
+                "SELECT count(*) = 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                " AND datname = $1",
+                other.rsplit("/", 1)[1],
+            )
+            if waiting:
+                break
+            await asyncio.sleep(0.1)
+        await racing.commit()
+        assert waiting
+        assert await asyncio.wait_for(running, 20) == [roles.version]
+        assert await migrate.apply(first, [roles]) == [roles.version]
+        for conn in (first, second):
+            assert await conn.fetchval(
+                "SELECT has_table_privilege($1, 'outbox', 'INSERT')"
+                " AND NOT has_table_privilege($1, 'outbox', 'TRUNCATE')"
+                " AND pg_get_userbyid(relowner) = $2 FROM pg_class WHERE relname = 'outbox'",
+                f"{prefix}_intake",
+                f"{prefix}_owner",
+            )
+    finally:
+        await first.close()
+        await second.close()
+        await admin.execute(f'DROP DATABASE IF EXISTS "{other.rsplit("/", 1)[1]}" WITH (FORCE)')
+        cleanup = await asyncpg.connect(empty_database)
+        try:
+            for role in ("intake", "router", "owner"):
+                if await admin.fetchval(
+                    "SELECT 1 FROM pg_roles WHERE rolname = $1", f"{prefix}_{role}"
+                ):
+                    await cleanup.execute(f"DROP OWNED BY {prefix}_{role}")
+                    await admin.execute(f"DROP ROLE {prefix}_{role}")
+        finally:
+            await cleanup.close()
+            await admin.close()
+
+
+async def test_later_migrations_run_as_the_owner_and_a_service_login_cannot_apply_one(
+    database_url: str, intake_database_url: str, tmp_path: Path
+) -> None:
+    later = migrate.Migration(9999, "later", "CREATE TABLE later (id int);")
+    as_intake = await asyncpg.connect(intake_database_url)
+    try:
+        # Up to date: a service's login "migrates" by reading only.
+        assert await migrate.apply(as_intake, migrate.discover()) == []
+        with pytest.raises(migrate.MigrationError, match="9999_later is pending and this login"):
+            await migrate.apply(as_intake, [*migrate.discover(), later])
+    finally:
+        await as_intake.close()
+    conn = await asyncpg.connect(database_url)  # the superuser, a member of every role
+    try:
+        assert await migrate.apply(conn, [*migrate.discover(), later]) == [9999]
+        owners = await conn.fetch(
+            "SELECT DISTINCT tableowner FROM pg_tables WHERE schemaname = current_schema()"
+        )
+        assert [r["tableowner"] for r in owners] == ["fsi_owner"]
+    finally:
+        await conn.close()
+
+
+async def test_a_service_that_does_not_migrate_refuses_to_start_while_one_is_missing(
+    empty_database: str, service_logins: dict[str, str]
+) -> None:
+    settings = DatabaseSettings(
+        url=as_login(empty_database, service_logins["intake"]), pool_min=1, pool_max=1
+    )
+    with pytest.raises(startup.StartupError) as refused:
+        await startup.open_database(settings)
+    line = str(refused.value)
+    assert line.startswith("PostgreSQL at 127.0.0.1:5432 (FSI_DB_URL) lacks migrations 0001_")
+    assert line.endswith("run fsi-migrate first (FSI_DB_MIGRATE_ON_START is off)")
+    assert refused.value.exit_code == startup.EXIT_UNAVAILABLE  # again once migrated
+    assert "fsi_test_intake" not in line

@@ -12,11 +12,11 @@ import asyncio
 import collections
 import json
 import os
-import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import aio_pika
 import asyncpg
@@ -25,14 +25,14 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from services.common import db, migrate
-from services.common.settings import BrokerSettings, DatabaseSettings
+from services.common.settings import DatabaseSettings
 from services.common.topology import Topology
 from services.intake.app import create_app
 from services.intake.settings import IntakeSettings, StandardiseSettings
 from services.routing.main import load_rules, serve
-from services.routing.settings import MetricsSettings, RoutingSettings, RulesSettings
+from services.routing.settings import RoutingSettings
 from tests import harness
-from tests.conftest import LogCapture
+from tests.conftest import LogCapture, as_login
 from tests.integration.conftest import auth, drain, unique
 
 ROOT = Path(__file__).parents[3]
@@ -47,7 +47,11 @@ def a_report() -> dict[str, Any]:
 
 
 def through(pgbouncer: harness.PgBouncer, database_url: str) -> str:
-    return pgbouncer.url(database_url.rsplit("/", 1)[1])
+    """The same login and database, through PgBouncer."""
+    parts = urlsplit(database_url)
+    login = parts.netloc.rpartition("@")[0]
+    where = f"127.0.0.1:{pgbouncer.port}"
+    return urlunsplit(parts._replace(netloc=f"{login}@{where}" if login else where))
 
 
 async def test_300_concurrent_posts_are_accepted_ready_and_published_exactly_once(
@@ -56,12 +60,13 @@ async def test_300_concurrent_posts_are_accepted_ready_and_published_exactly_onc
     intake_settings: Callable[..., IntakeSettings],
     routing_queue: aio_pika.abc.AbstractQueue,
 ) -> None:
+    # A short claim: a row published but never marked would be published again within the
+    # wait below, and counted twice.
+    base = intake_settings(claim_seconds=1.0)
     settings = msgspec.structs.replace(
-        # A short claim: a row published but never marked would be published again within
-        # the wait below, and counted twice.
-        intake_settings(claim_seconds=1.0),
+        base,
         db=DatabaseSettings(
-            url=through(pgbouncer, database_url), pool_min=4, pool_max=16, pooler="transaction"
+            url=through(pgbouncer, base.db.url), pool_min=4, pool_max=16, pooler="transaction"
         ),
     )
     async with AsyncTestClient(create_app(settings, configure_logging=False)) as client:
@@ -192,12 +197,15 @@ async def test_a_failing_migration_through_the_pooler_leaves_no_lock(
 
 
 async def test_readiness_needs_the_services_tables_not_only_an_answer(
-    empty_database: str, intake_settings: Callable[..., IntakeSettings]
+    empty_database: str,
+    service_logins: dict[str, str],
+    intake_settings: Callable[..., IntakeSettings],
 ) -> None:
     # PostgreSQL answers, but the intake's statements cannot run: not ready.
+    url = as_login(empty_database, service_logins["intake"])
     settings = msgspec.structs.replace(
         intake_settings(enabled=False),
-        db=DatabaseSettings(url=empty_database, pool_min=1, pool_max=2, migrate_on_start=False),
+        db=DatabaseSettings(url=url, pool_min=1, pool_max=2, migrate_on_start=False),
     )
     async with AsyncTestClient(create_app(settings, configure_logging=False)) as client:
         ready = await client.get("/readyz")
@@ -205,16 +213,16 @@ async def test_readiness_needs_the_services_tables_not_only_an_answer(
 
 
 async def test_a_pool_without_the_setting_behind_a_pooler_warns(
-    pgbouncer: harness.PgBouncer, database_url: str, log_capture: LogCapture
+    pgbouncer: harness.PgBouncer, intake_database_url: str, log_capture: LogCapture
 ) -> None:
     seen = len(log_capture.lines)
     settings = DatabaseSettings(
-        url=through(pgbouncer, database_url), pool_min=1, pool_max=1, migrate_on_start=False
+        url=through(pgbouncer, intake_database_url), pool_min=1, pool_max=1, migrate_on_start=False
     )
     pool = await db.create_pool(settings)
     await pool.close()
     direct = await db.create_pool(
-        DatabaseSettings(url=database_url, pool_min=1, pool_max=1, migrate_on_start=False)
+        DatabaseSettings(url=intake_database_url, pool_min=1, pool_max=1, migrate_on_start=False)
     )
     await direct.close()
     warnings = [line for _, line in log_capture.lines[seen:] if "FSI_DB_POOLER" in line]
@@ -224,25 +232,24 @@ async def test_a_pool_without_the_setting_behind_a_pooler_warns(
 async def test_the_router_decides_and_routes_every_report_through_the_pooler(
     pgbouncer: harness.PgBouncer,
     database_url: str,
-    amqp_url: str,
-    tmp_path: Path,
     intake_settings: Callable[..., IntakeSettings],
+    router_settings: Callable[..., RoutingSettings],
     make_topology: Callable[..., Topology],
 ) -> None:
-    pooled = through(pgbouncer, database_url)
-    rules_file = tmp_path / "rules.yaml"
-    shutil.copy(ROOT / "deploy" / "routing" / "rules.yaml", rules_file)
+    # Each service as its own login, through the pooler.
     base = intake_settings()
-    routing = RoutingSettings(
-        db=DatabaseSettings(url=pooled, pool_min=2, pool_max=8, pooler="transaction"),
-        broker=BrokerSettings(url=amqp_url, prefix=base.broker.prefix),
-        rules=RulesSettings(file=str(rules_file)),
-        metrics=MetricsSettings(enabled=False),
+    routing = router_settings(
+        url=through(pgbouncer, router_settings().db.url),
+        pool_min=2,
+        pool_max=8,
+        pooler="transaction",
     )
     make_topology(units=load_rules(routing).catalogue.units)  # its queues are deleted after
     settings = msgspec.structs.replace(
         base,
-        db=DatabaseSettings(url=pooled, pool_min=2, pool_max=8, pooler="transaction"),
+        db=DatabaseSettings(
+            url=through(pgbouncer, base.db.url), pool_min=2, pool_max=8, pooler="transaction"
+        ),
         standardise=StandardiseSettings(accept_synthetic_ids=True),
     )
     stop, started = asyncio.Event(), asyncio.Event()
