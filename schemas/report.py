@@ -11,6 +11,7 @@ from msgspec import Meta
 
 from schemas.localtime import OSLO as OSLO  # the contract's zone, imported from here too
 from schemas.localtime import readings
+from schemas.textrules import ACCOUNT, FOUR_DIGITS, LINE, ORGANISATION_NUMBER, SOURCE_ID
 
 SCHEMA_VERSION = 1
 # Times outside these years are typing errors, not crimes; they are refused structurally
@@ -20,13 +21,15 @@ EARLIEST_YEAR, LATEST_YEAR = 1900, 2100
 MAX_AGE = 150
 
 # Text: at least one character that is not white space (trimming never leaves ""), and no
-# U+0000, which no PostgreSQL text can hold.
-TEXT = r"^[^\x00]*[^\x00\s][^\x00]*$"
+# control character (U+0000 no PostgreSQL text can hold; a line break or an escape in a name or
+# a reference reaches a unit's system as it came). Free text (ACCOUNT) keeps tab and line
+# breaks.
+TEXT = LINE
 Text200 = Annotated[str, Meta(min_length=1, max_length=200, pattern=TEXT)]
 SourceId = Annotated[
     str,
     Meta(
-        pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$",
+        pattern=SOURCE_ID,
         description="The sending system's id: lower case letters, digits, '_', '.', '-'.",
     ),
 ]
@@ -40,15 +43,15 @@ ExternalId = Annotated[
     ),
 ]
 Kommunenummer = Annotated[
-    str, Meta(pattern=r"^[0-9]{4}$", description="4-digit kommunenummer, 2024 numbering.")
+    str, Meta(pattern=FOUR_DIGITS, description="4-digit kommunenummer, 2024 numbering.")
 ]
-PostalCode = Annotated[str, Meta(pattern=r"^[0-9]{4}$", description="Norwegian postal code.")]
+PostalCode = Annotated[str, Meta(pattern=FOUR_DIGITS, description="Norwegian postal code.")]
 Description = Annotated[
     str,
     Meta(
         min_length=1,
         max_length=20_000,
-        pattern=TEXT,
+        pattern=ACCOUNT,
         description="Free-text account of what happened.",
     ),
 ]
@@ -209,7 +212,7 @@ class Report(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     persons: Annotated[list[Person], Meta(max_length=50)] = []
     flags: Flags = msgspec.field(default_factory=Flags)
     reporter_org: (
-        Annotated[str, Meta(pattern=r"^[0-9 ]{9,11}$", description="Organisasjonsnummer.")] | None
+        Annotated[str, Meta(pattern=ORGANISATION_NUMBER, description="Organisasjonsnummer.")] | None
     ) = None
     quality_issues: list[QualityIssue] = []
     notes: list[Note] = []

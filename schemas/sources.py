@@ -12,21 +12,38 @@ from typing import Annotated
 import msgspec
 from msgspec import Meta
 
-Short = Annotated[str, Meta(min_length=1, max_length=200)]
+from schemas.textrules import (
+    ACCOUNT,
+    FOUR_DIGITS,
+    LINE,
+    LOCAL_DATE,
+    LOCAL_TIME,
+    NO_CONTROLS,
+    OPTIONAL_ACCOUNT,
+    ORGANISATION_NUMBER,
+    PARTY_TYPE,
+)
+
+# Texts as the canonical report holds them (schemas.textrules): one line with something
+# visible, free text with its line breaks; every field reaches the units, in the report or
+# in the raw body, so none holds a control character.
+Short = Annotated[str, Meta(min_length=1, max_length=200, pattern=LINE)]
 # An optional text: "" (or only white space) is taken as not given, as forms send it.
-OptionalShort = Annotated[str, Meta(max_length=200)]
-Reference = Annotated[str, Meta(min_length=1, max_length=128)]
-Account = Annotated[str, Meta(min_length=1, max_length=20_000)]
+OptionalShort = Annotated[str, Meta(max_length=200, pattern=NO_CONTROLS)]
+Reference = Annotated[str, Meta(min_length=1, max_length=128, pattern=LINE)]
+Account = Annotated[str, Meta(min_length=1, max_length=20_000, pattern=ACCOUNT)]
+Digits4 = Annotated[str, Meta(pattern=FOUR_DIGITS)]
+IdText = Annotated[str, Meta(max_length=20, pattern=NO_CONTROLS)]
+PhoneText = Annotated[str, Meta(max_length=40, pattern=NO_CONTROLS)]
+AddressText = Annotated[str, Meta(max_length=500, pattern=NO_CONTROLS)]
 LocalTime = Annotated[
     str,
     Meta(
-        pattern=r"^[0-9]{2}\.[0-9]{2}\.[0-9]{4} [0-9]{2}:[0-9]{2}$",
+        pattern=LOCAL_TIME,
         description="Norwegian local time without offset, 'dd.mm.åååå tt:mm' (Europe/Oslo).",
     ),
 ]
-LocalDate = Annotated[
-    str, Meta(pattern=r"^[0-9]{2}\.[0-9]{2}\.[0-9]{4}$", description="'dd.mm.åååå'.")
-]
+LocalDate = Annotated[str, Meta(pattern=LOCAL_DATE, description="'dd.mm.åååå'.")]
 
 
 # --- citizen: the online report form (nettanmeldelse) ------------------------------------
@@ -37,9 +54,9 @@ class CitizenPerson(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=Tr
 
     fornavn: OptionalShort | None = None
     etternavn: OptionalShort | None = None
-    fodselsnummer: Annotated[str, Meta(max_length=20)] | None = None
+    fodselsnummer: IdText | None = None
     fodselsdato: LocalDate | None = None
-    telefon: Annotated[str, Meta(max_length=40)] | None = None
+    telefon: PhoneText | None = None
 
 
 class CitizenReport(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
@@ -52,10 +69,10 @@ class CitizenReport(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=Tr
     beskrivelse: Account
     anmelder: CitizenPerson
     hendelse_til: LocalTime | None = None
-    kommunenummer: Annotated[str, Meta(pattern=r"^[0-9]{4}$")] | None = None
+    kommunenummer: Digits4 | None = None
     kommune: OptionalShort | None = None
-    adresse: Annotated[str, Meta(max_length=500)] | None = None
-    postnummer: Annotated[str, Meta(pattern=r"^[0-9]{4}$")] | None = None
+    adresse: AddressText | None = None
+    postnummer: Digits4 | None = None
     anmelder_er_fornaermet: bool = True
     mistenkte: Annotated[list[CitizenPerson], Meta(max_length=20)] = []
     vitner: Annotated[list[CitizenPerson], Meta(max_length=20)] = []
@@ -69,8 +86,8 @@ class CitizenReport(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=Tr
 class PatrolScene(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     """Where the patrol was."""
 
-    kommune: Annotated[str, Meta(pattern=r"^[0-9]{4}$")]
-    address: Annotated[str, Meta(max_length=500)] | None = None
+    kommune: Digits4
+    address: AddressText | None = None
     lat: Annotated[float, Meta(ge=-90, le=90)] | None = None
     lon: Annotated[float, Meta(ge=-180, le=180)] | None = None
 
@@ -85,11 +102,11 @@ class PatrolArrest(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=Tru
 class PatrolPerson(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     """A person on the scene; `r` is a one-letter role code (F, M, V, A)."""
 
-    r: Annotated[str, Meta(min_length=1, max_length=2)]
-    fnr: Annotated[str, Meta(max_length=20)] | None = None
+    r: Annotated[str, Meta(min_length=1, max_length=2, pattern=LINE)]
+    fnr: IdText | None = None
     dob: dt.date | None = None
     name: OptionalShort | None = None
-    tlf: Annotated[str, Meta(max_length=40)] | None = None
+    tlf: PhoneText | None = None
     arrest: PatrolArrest | None = None
 
 
@@ -102,12 +119,15 @@ class PatrolReport(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=Tru
     scene: PatrolScene
     started: dt.datetime
     codes: Annotated[
-        list[Annotated[str, Meta(min_length=1, max_length=64)]], Meta(min_length=1, max_length=20)
+        list[Annotated[str, Meta(min_length=1, max_length=64, pattern=LINE)]],
+        Meta(min_length=1, max_length=20),
     ]
     narrative: Account
     ended: dt.datetime | None = None
     people: Annotated[list[PatrolPerson], Meta(max_length=50)] = []
-    markers: Annotated[list[Annotated[str, Meta(max_length=32)]], Meta(max_length=20)] = []
+    markers: Annotated[
+        list[Annotated[str, Meta(max_length=32, pattern=NO_CONTROLS)]], Meta(max_length=20)
+    ] = []
 
 
 # --- agency: a partner agency's report (Tolletaten, NAV, Skatteetaten, ...) ---------------
@@ -116,7 +136,7 @@ class PatrolReport(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=Tru
 class AgencySender(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     """The reporting agency."""
 
-    organisasjonsnummer: Annotated[str, Meta(pattern=r"^[0-9 ]{9,11}$")]
+    organisasjonsnummer: Annotated[str, Meta(pattern=ORGANISATION_NUMBER)]
     etat: Short
     saksbehandler: OptionalShort | None = None
 
@@ -124,17 +144,18 @@ class AgencySender(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=Tru
 class AgencyCount(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     """One count: a law reference such as 'tolloven § 16-1' or 'straffeloven § 371'."""
 
-    lovhenvisning: Annotated[str, Meta(min_length=1, max_length=120)]
-    beskrivelse: Annotated[str, Meta(max_length=2000)] | None = None
+    lovhenvisning: Annotated[str, Meta(min_length=1, max_length=120, pattern=LINE)]
+    # Free text about the count: its line breaks are kept.
+    beskrivelse: Annotated[str, Meta(max_length=2000, pattern=OPTIONAL_ACCOUNT)] | None = None
 
 
 class AgencyParty(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     """A party: a person (with fødselsnummer) or an enterprise (with organisasjonsnummer)."""
 
     rolle: Short
-    type: Annotated[str, Meta(pattern=r"^(person|virksomhet)$")] = "person"
-    fodselsnummer: Annotated[str, Meta(max_length=20)] | None = None
-    organisasjonsnummer: Annotated[str, Meta(max_length=11)] | None = None
+    type: Annotated[str, Meta(pattern=PARTY_TYPE)] = "person"
+    fodselsnummer: IdText | None = None
+    organisasjonsnummer: Annotated[str, Meta(max_length=11, pattern=NO_CONTROLS)] | None = None
     navn: OptionalShort | None = None
 
 
@@ -148,8 +169,8 @@ class AgencyPeriod(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=Tru
 class AgencyPlace(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     """Where it happened."""
 
-    kommunenummer: Annotated[str, Meta(pattern=r"^[0-9]{4}$")] | None = None
-    beskrivelse: Annotated[str, Meta(max_length=500)] | None = None
+    kommunenummer: Digits4 | None = None
+    beskrivelse: AddressText | None = None
 
 
 class AgencyReport(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True, rename="camel"):

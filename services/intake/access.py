@@ -167,8 +167,12 @@ class RateLimiter:
     clock: object = time.monotonic
     _buckets: dict[str, _Bucket] = field(default_factory=dict)
 
-    def take(self, client: Client, cost: float = 1.0) -> float | None:
-        """None when allowed; otherwise the seconds until the request would be."""
+    def take(self, client: Client, cost: float = 1.0, *, paid: float = 0.0) -> float | None:
+        """None when allowed (`cost` tokens taken); otherwise the seconds until the request
+        would be. `paid`: the tokens the same request took before (a batch's first, when it
+        came in), counted towards what it needs. A request needing more than the burst is
+        allowed from a full bucket and leaves the bucket owing the rest: the client waits it
+        off, so the average stays the rate whatever the request's size."""
         rate, burst = (
             (client.rate.per_second, client.rate.burst)
             if client.rate
@@ -183,11 +187,12 @@ class RateLimiter:
             bucket = self._buckets[client.id] = _Bucket(float(burst), now)
         bucket.tokens = min(float(burst), bucket.tokens + (now - bucket.stamp) * rate)
         bucket.stamp = now
-        cost = min(cost, float(burst))
-        if bucket.tokens >= cost:
+        needed = min(cost + paid, float(burst))
+        if bucket.tokens + paid >= needed:
             bucket.tokens -= cost
             return None
-        return (cost - bucket.tokens) / rate
+        # A retry pays `paid` again when it comes in: wait until the bucket holds it all.
+        return (needed - bucket.tokens) / rate
 
 
 def main() -> None:

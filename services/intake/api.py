@@ -25,9 +25,8 @@ from litestar.status_codes import (
 )
 
 from schemas.report import QualityIssue, Report
-from services.common.jsontext import BOM
 from services.common.logging import get_logger
-from services.intake import metrics, store
+from services.intake import batchbody, metrics, store
 from services.intake.access import Client, Clients, RateLimiter
 from services.intake.adapters import ADAPTERS, AdapterError
 from services.intake.body import read_body
@@ -45,8 +44,6 @@ from services.intake.validation import (
     NotJson,
     Problem,
     decode,
-    has_repeated_keys,
-    repeated_keys,
 )
 
 __all__ = ["problem"]  # ops_api raises its problems through this module too
@@ -149,12 +146,13 @@ def _check_json(request: Request[Any, Any, Any]) -> str:
     if kind != "application/json" and not (
         kind.startswith("application/") and kind.endswith("+json")
     ):
-        got = f"the Content-Type is `{kind[:100]}`" if kind else "there is no Content-Type"
+        # What was sent is not repeated: a header's value is the client's text.
+        got = "this Content-Type is not accepted" if kind else "there is no Content-Type"
         raise problem(
             415,
             "unsupported-media-type",
             "Unsupported media type",
-            f"{got}; send `application/json`",
+            f"{got}; send `application/json` (or a type ending in `+json`)",
         )
     return media
 
@@ -297,24 +295,13 @@ class ReportsController(Controller):
     async def submit_batch(self, request: Request[Any, Any, Any]) -> BatchOut:
         client = _authenticate(request)
         _require_format(client, CANONICAL)
-        limit = request.app.state.max_batch_body_bytes
-        batch, body, media = await _decode(request, BatchIn, limit, check_repeats=False)
-        # One reading of the whole body for keys given twice, items included: a repeat in
-        # the batch itself refuses it; only when there is one are the items read for theirs.
-        repeats = has_repeated_keys(body)
-        if repeats and (found := repeated_keys(body.removeprefix(BOM).decode(), BatchIn)):
-            raise _invalid(found)
+        media = _check_json(request)
+        body = await read_body(request, request.app.state.max_batch_body_bytes)
         state = state_of(request)
-        if not batch.reports:
-            raise _invalid([Problem("$.reports", "Expected `array` of length >= 1")])
-        if len(batch.reports) > state.max_batch_items:
-            raise problem(
-                413,
-                "batch-too-large",
-                "Too many reports in one batch",
-                f"at most {state.max_batch_items} reports per batch",
-            )
-        return await _run_batch(state, client, batch.reports, media, check_repeats=repeats)
+        # Off the event loop: reading a large body is CPU work the other requests would wait for.
+        items = await asyncio.to_thread(_batch_items, body, state.max_batch_items)
+        _charge(state, client, len(items))
+        return await _run_batch(state, client, items, media, request.app.state.max_body_bytes)
 
     @route(
         "/{report_id:uuid}",
@@ -344,32 +331,77 @@ class ReportsController(Controller):
         )
 
 
+def _batch_items(body: bytes, max_items: int) -> list[bytes]:
+    """The items of a batch body, counted before any is decoded (see `batchbody`)."""
+    try:
+        return batchbody.items(body, max_items)
+    except NotJson as exc:
+        raise _not_json(exc) from None
+    except batchbody.BatchProblems as exc:
+        raise _invalid(exc.problems) from None
+    except batchbody.TooManyItems:
+        raise problem(
+            413,
+            "batch-too-large",
+            "Too many reports in one batch",
+            f"at most {max_items} reports per batch",
+        ) from None
+
+
+def _charge(state: IntakeState, client: Client, count: int) -> None:
+    """A batch costs one token of the client's rate per item; the first was taken when the
+    request came in. A batch larger than the client's burst goes through only from a full
+    bucket and leaves it owing the rest, so the client's average stays its rate."""
+    wait = state.limiter.take(client, count - 1, paid=1)
+    if wait is not None:
+        raise problem(
+            429,
+            "rate-limited",
+            "Too many requests",
+            f"a batch costs one of this client's rate per report ({count} here); "
+            f"retry in {math.ceil(wait)} s",
+            headers={"Retry-After": str(max(1, math.ceil(wait)))},
+        )
+
+
+def _decode_item(
+    index: int, body: bytes, client: Client, media: str, max_bytes: int
+) -> ItemResult | Submission:
+    """One batch item decoded: its result when it is refused, else what to submit."""
+    if len(body) > max_bytes:
+        # Alone it would be a 413: here it is refused without being decoded.
+        problems = [Problem("$", f"larger than one report may be ({max_bytes} bytes)")]
+        return ItemResult(index, "invalid", problems=problems)
+    try:
+        report, problems = decode(body, Report)
+    except NotJson as exc:
+        report, problems = None, [Problem("$", f"not JSON: {exc}")]
+    if report is None:
+        return ItemResult(index, "invalid", problems=problems)
+    if not client.may_submit(report.source):
+        return ItemResult(index, "forbidden", problems=[Problem("$.source", "source not allowed")])
+    return Submission(client.id, report, body, media)
+
+
+def _decode_items(
+    items: list[bytes], client: Client, media: str, max_bytes: int
+) -> list[ItemResult | Submission]:
+    return [_decode_item(i, body, client, media, max_bytes) for i, body in enumerate(items)]
+
+
 async def _run_batch(
-    state: IntakeState,
-    client: Client,
-    items: list[msgspec.Raw],
-    media: str,
-    *,
-    check_repeats: bool = True,
+    state: IntakeState, client: Client, items: list[bytes], media: str, max_bytes: int
 ) -> BatchOut:
     results: list[ItemResult | None] = [None] * len(items)
     pending: list[tuple[int, Submission]] = []
-    for index, raw in enumerate(items):
-        body = bytes(raw)
-        try:
-            report, problems = decode(body, Report, check_repeats=check_repeats)
-        except NotJson:
-            report, problems = None, [Problem("$", "not JSON")]
-        if report is None:
-            results[index] = ItemResult(index, "invalid", problems=problems)
-            metrics.report(None, "invalid")
-        elif not client.may_submit(report.source):
-            results[index] = ItemResult(
-                index, "forbidden", problems=[Problem("$.source", "source not allowed")]
-            )
-            metrics.report(None, "refused")
-        else:
-            pending.append((index, Submission(client.id, report, body, media)))
+    # Decoding a thousand items is CPU work: off the event loop, as standardising them is.
+    decoded = await asyncio.to_thread(_decode_items, items, client, media, max_bytes)
+    for index, item in enumerate(decoded):
+        if isinstance(item, Submission):
+            pending.append((index, item))
+            continue
+        results[index] = item
+        metrics.report(None, "invalid" if item.outcome == "invalid" else "refused")
     stored = await state.service.submit([s for _, s in pending])
     for (index, submission), result in zip(pending, stored, strict=True):
         if isinstance(result, Unstandardisable):

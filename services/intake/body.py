@@ -37,12 +37,13 @@ def coding_of(values: list[str]) -> str | None:
         return None
     if len(named) == 1 and named[0] in _ALIASES:
         return _ALIASES[named[0]]
-    written = ", ".join(v.strip() for v in values)[:100]
+    # What was sent is not repeated: a header's value is the client's text, whatever it holds.
+    several = "more than one content coding" if len(named) > 1 else "this content coding"
     raise problem(
         415,
         "unsupported-content-encoding",
         "Unsupported content encoding",
-        f"the Content-Encoding `{written}` is not supported; send the body without one, "
+        f"{several} is not supported; send the body without a Content-Encoding, "
         f"or in one of: {ACCEPT_ENCODING}",
         headers={"Accept-Encoding": ACCEPT_ENCODING},
     )

@@ -14,6 +14,7 @@ import msgspec
 from msgspec import inspect
 
 from schemas.report import EARLIEST_YEAR, LATEST_YEAR, Offence, Report
+from schemas.textrules import ACCOUNT, LINE, NO_CONTROLS
 
 REF = "#/components/schemas/{name}"
 
@@ -87,12 +88,12 @@ DAY_START_TEXT = (
     f"The incident's first day; it starts at 00:00 Europe/Oslo time, so 1 January "
     f"{EARLIEST_YEAR} (in UTC still {EARLIEST_YEAR - 1}) is refused with 422."
 )
-# Text the canonical contract takes: a character that is not white space, no U+0000. White
-# space as the server's Python reads `\s` (str.isspace), spelt out: ECMA-262's `\s`, which
-# JSON Schema validators use, differs (U+001C-U+001F and U+0085 are not in it, U+FEFF is).
-_SPACE = r"\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
-TEXT = rf"^[^\x00]*[^\x00{_SPACE}][^\x00]*$"
-CONTRACT_TEXT = r"^[^\x00]*[^\x00\s][^\x00]*$"  # as schemas/report.py writes it
+# Text the canonical contract takes (schemas.textrules): a visible character, no control
+# character; free text keeps tab and line breaks. The contract writes white space out, not
+# as `\s` (ECMA-262's, which JSON Schema validators use, differs from Python's), so the
+# document uses its patterns as they are.
+TEXT = LINE
+CONTRACT_TEXT = LINE
 
 OUTCOMES = ["accepted", "duplicate", "conflict", "invalid", "forbidden"]
 
@@ -192,14 +193,14 @@ def enum_of(schemas: dict[str, Any], name: str, field: str, values: list[str]) -
 
 
 # Source-format fields that become canonical text, which must hold a character that is not
-# white space (TEXT); optional ones the adapter takes as not given when nothing visible is in
-# them ("", white space) hold only no U+0000 (NO_NUL).
-NO_NUL = r"^[^\x00]*$"
+# white space (TEXT, ACCOUNT for free text); optional ones the adapter takes as not given
+# when nothing visible is in them ("", white space) hold only no control character (NO_NUL).
+NO_NUL = NO_CONTROLS
 SOURCE_TEXTS: dict[str, dict[str, str]] = {
     "CitizenReport": {
         "referanse": TEXT,
         "kategori": TEXT,
-        "beskrivelse": TEXT,
+        "beskrivelse": ACCOUNT,
         "adresse": NO_NUL,
         "kommune": NO_NUL,
     },
@@ -209,10 +210,10 @@ SOURCE_TEXTS: dict[str, dict[str, str]] = {
         "fodselsnummer": NO_NUL,
         "telefon": NO_NUL,
     },
-    "PatrolReport": {"case_ref": TEXT, "narrative": TEXT, "codes": TEXT},
+    "PatrolReport": {"case_ref": TEXT, "narrative": ACCOUNT, "codes": TEXT},
     "PatrolScene": {"address": NO_NUL},
     "PatrolPerson": {"fnr": NO_NUL, "name": NO_NUL, "tlf": NO_NUL},
-    "AgencyReport": {"meldingsId": TEXT, "sammendrag": TEXT},
+    "AgencyReport": {"meldingsId": TEXT, "sammendrag": ACCOUNT},
     # An organisasjonsnummer is nine digits, often written in threes.
     "AgencySender": {"organisasjonsnummer": r"^[0-9]{3} ?[0-9]{3} ?[0-9]{3}$"},
     "AgencyCount": {"lovhenvisning": TEXT},

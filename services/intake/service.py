@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import uuid
@@ -139,16 +140,26 @@ class IntakeService:
         )
         return row, standard
 
-    async def submit(self, submissions: list[Submission]) -> list[Result | Unstandardisable]:
-        """Store every submission in one statement; one result each, in order. A submission
-        that cannot be standardised gets its `Unstandardisable` and holds back no other."""
-        now = dt.datetime.now(dt.UTC)
+    def _prepare_all(
+        self, submissions: list[Submission], now: dt.datetime
+    ) -> list[tuple[store.NewReport, Report] | Unstandardisable]:
         prepared: list[tuple[store.NewReport, Report] | Unstandardisable] = []
         for submission in submissions:
             try:
                 prepared.append(self.prepare(submission, now))
             except Unstandardisable as exc:
                 prepared.append(exc)
+        return prepared
+
+    async def submit(self, submissions: list[Submission]) -> list[Result | Unstandardisable]:
+        """Store every submission in one statement; one result each, in order. A submission
+        that cannot be standardised gets its `Unstandardisable` and holds back no other."""
+        now = dt.datetime.now(dt.UTC)
+        # Standardising a batch is CPU work: off the event loop, which keeps answering.
+        if len(submissions) > 1:
+            prepared = await asyncio.to_thread(self._prepare_all, submissions, now)
+        else:
+            prepared = self._prepare_all(submissions, now)
         good = [p for p in prepared if not isinstance(p, Unstandardisable)]
         stored = iter(await store.insert_reports(self.pool, [row for row, _ in good]))
         results: list[Result | Unstandardisable] = []

@@ -8,7 +8,7 @@ from typing import Any
 
 import msgspec
 
-from schemas.report import TEXT, Report
+from schemas.report import Report
 from services.intake.validation import Problem, walk
 
 
@@ -44,8 +44,8 @@ class Trace:
             for name in named:
                 source = self.paths.get(f"{parent}.{name}", name)
                 message = message.replace(f"`{name}`", f"`{_leaf(source)}`")
-        for rule in _TEXT_RULES:
-            message = message.replace(rule, "must hold a visible character and no U+0000")
+        if message == _EMPTY:  # the source field was left empty (or what became it)
+            message = "Expected a text with a visible character"
         note = self.notes.get(path)
         while path not in self.paths:
             path = _parent(path)
@@ -64,7 +64,7 @@ def checked(built: dict[str, Any], where: Callable[[Trace], None]) -> Report:
 
 
 _NAMED = re.compile(r"`(\w+)`")
-_TEXT_RULES = (f"Expected `str` matching regex {TEXT!r}", "Expected `str` of length >= 1")
+_EMPTY = "Expected `str` of length >= 1"
 
 
 def _parent(path: str) -> str:

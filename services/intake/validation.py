@@ -16,6 +16,8 @@ from typing import Any, TypeVar
 
 import msgspec
 
+from schemas.textrules import in_words
+
 # RFC 8259 section 8.1: a parser MAY ignore a byte order mark; some clients (.NET's
 # Encoding.UTF8, PowerShell, Notepad) write one. The tools read files the same way.
 from services.common.jsontext import BOM
@@ -26,6 +28,13 @@ _AT = re.compile(r" - at `\$(?P<rest>[^`]*)`$")
 # msgspec quotes the offending value in a few messages ("Invalid enum value 'x'"); a value
 # may be personal data, so a problem names the path and what is wrong, never the value.
 _VALUE_ECHO = re.compile(r"^(Invalid (?:enum )?value) .*$", re.DOTALL)
+# ... and the key of an unknown field, which may be anything (an identity number used as a key).
+_UNKNOWN_FIELD = re.compile(r"unknown field `[^`]*`")
+UNKNOWN_FIELD = "Object contains unknown field"
+# U+0000 can be sent only escaped (a raw NUL byte is not JSON): `\u0000` after an even number
+# of backslashes (`\\u0000` is a backslash and the text "u0000").
+_ESCAPED_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+NUL = "U+0000 (NUL, written `\\u0000`) is in the body at byte {at}: no text may hold it"
 # A key that is not a field of ours stands in a path as this: a client's own key names may
 # be personal data, and a path is shown in a problem.
 UNKNOWN_KEY = "…"
@@ -47,7 +56,8 @@ def _split(message: str, path: str) -> Problem:
     match = _AT.search(message)
     if match is not None:
         path, message = path + match.group("rest"), message[: match.start()]
-    return Problem(path, _VALUE_ECHO.sub(r"\1", message))
+    message = _UNKNOWN_FIELD.sub("unknown field", _VALUE_ECHO.sub(r"\1", message))
+    return Problem(path, in_words(message))
 
 
 def _unwrap(tp: Any) -> tuple[Any, Any]:
@@ -75,9 +85,12 @@ def _walk_struct(value: Any, cls: type[msgspec.Struct], path: str) -> list[Probl
         elif field.required:
             problems.append(Problem(where, "Object missing required field"))
     if cls.__struct_config__.forbid_unknown_fields:
-        problems += [
-            Problem(f"{path}.{k}", "Object contains unknown field") for k in value if k not in known
-        ]
+        # Named as the repeated keys are: `…`, once however many (their names are the
+        # client's own, never shown).
+        unknown = sum(1 for k in value if k not in known)
+        if unknown:
+            many = f" ({unknown} of them)" if unknown > 1 else ""
+            problems.append(Problem(f"{path}.{UNKNOWN_KEY}", UNKNOWN_FIELD + many))
     return problems
 
 
@@ -200,16 +213,6 @@ def _repeats(value: Any, tp: Any, path: str, found: list[Problem]) -> None:
             _repeats(item, item_type, f"{path}[{index}]", found)
 
 
-def has_repeated_keys(sent: bytes) -> bool:
-    """Whether any object of a JSON body (already known to be JSON; a byte order mark
-    ignored) gives a key twice, at any depth, batch items included."""
-    try:
-        json.loads(sent.removeprefix(BOM).decode("utf-8"), object_pairs_hook=_unique)
-        return False
-    except _Repeated:
-        return True
-
-
 def repeated_keys(text: str, tp: Any) -> list[Problem]:
     """Keys given twice in one object of a JSON text (already known to be JSON): two parsers
     may read such a text differently (RFC 8259 section 4), so it is refused, not settled."""
@@ -248,6 +251,9 @@ def _decode(sent: bytes, tp: type[T], check_repeats: bool) -> tuple[T | None, li
             raise NotJson(_why(exc, sent, skipped)) from None
     except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         raise NotJson(_why(exc, sent, skipped)) from None
+    # One problem for U+0000 in the whole body, not one for every text that holds it.
+    if value is None and (nul := _ESCAPED_NUL.search(body)) is not None:
+        return None, [Problem("$", NUL.format(at=nul.end() - len(b"\\u0000") + skipped))]
     # msgspec has read it as UTF-8 JSON, so the standard library can read it too.
     repeated = repeated_keys(body.decode("utf-8"), tp) if check_repeats else []
     if repeated:

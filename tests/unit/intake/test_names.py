@@ -23,7 +23,8 @@ RECEIVED = dt.datetime(2026, 11, 30, 12, tzinfo=dt.UTC)
 # Zero-width space, joiners, word joiner, byte order mark, soft hyphen, direction marks,
 # embeddings and isolates: Unicode category Cf.
 INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff\u00ad\u200e\u200f\u202a\u202b\u202c\u2066\u2067\u2069"
-SPACES = [" ", "  ", "\t", "\u00a0", " \u2003", "\n"]
+# Tab and line breaks are control characters, which a one-line text may not hold.
+SPACES = [" ", "  ", "\u00a0", " \u2003", "\u3000"]
 
 
 @st.composite

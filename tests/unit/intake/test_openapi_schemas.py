@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from schemas import reference
 from schemas.report import Person, Report, Role, as_utc
 from schemas.sources import AgencyReport, CitizenReport
+from schemas.textrules import ACCOUNT
 from services.intake.adapters import from_agency, from_citizen
 from services.intake.openapi_schemas import (
     CONTRACT_TEXT,
@@ -28,6 +29,7 @@ from services.intake.openapi_schemas import (
     LOCAL_DATE_FORM,
     LOCAL_DATE_TIME,
     LOCAL_TIME_FORM,
+    NO_NUL,
     TEXT,
 )
 from services.intake.sourcepaths import AdapterError
@@ -37,13 +39,18 @@ EXAMPLES = Path(__file__).parents[3] / "schemas" / "examples" / "sources"
 
 
 def test_text_spells_out_the_white_space_python_reads() -> None:
-    # The contract's pattern uses Python's `\s`; the document's must refuse the same texts
-    # in every regex dialect, so it lists the characters: exactly the same ones.
+    # The document's text patterns must refuse the same texts in every regex dialect: no
+    # class escape whose meaning differs between Python and ECMA-262 (`\s`, `\w`, `\d`, `\b`),
+    # and the white space they list is exactly what Python's str.isspace calls white space.
+    for pattern in (TEXT, CONTRACT_TEXT, ACCOUNT, NO_NUL):
+        assert not re.search(r"\\[sSwWdDbB]", pattern), pattern
     for code in range(0x110000):
         text = chr(code)
-        assert bool(re.fullmatch(TEXT, text)) == bool(re.fullmatch(CONTRACT_TEXT, text)), code
-    assert re.fullmatch(TEXT, "a\x1c")
-    assert not re.fullmatch(TEXT, "\x1c\x85")
+        control = code < 0x20 or 0x7F <= code <= 0x9F
+        assert bool(re.fullmatch(TEXT, text)) == (not text.isspace() and not control), code
+        assert bool(re.fullmatch(TEXT, f" {text}a")) == (not control), code
+    assert re.fullmatch(ACCOUNT, "a\r\n\tb")
+    assert not re.fullmatch(TEXT, "a\x1c")
 
 
 def reads(value: str) -> dt.datetime | None:
