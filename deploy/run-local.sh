@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
-# Runs FSI intake and the router against the local PostgreSQL and RabbitMQ: migrate,
-# declare, then serve the intake in the foreground with the router beside it.
+# Runs FSI intake and the router against the local PostgreSQL and RabbitMQ: migrate (as the
+# tables' owner), declare, then serve the intake and the router, each as a login of its own.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 export FSI_ENVIRONMENT="${FSI_ENVIRONMENT:-development}"
+# Migrations run as the superuser, a member of the owner role fsi_owner; the services as
+# fsi_intake_app and fsi_router_app, members of fsi_intake and fsi_router (trusted locally,
+# as the superuser is; a deployment gives its logins passwords or certificates).
 export FSI_DB_URL="${FSI_DB_URL:-postgresql://postgres@127.0.0.1:5432/fsi}"
+INTAKE_DB_URL="${INTAKE_DB_URL:-postgresql://fsi_intake_app@127.0.0.1:5432/fsi}"
+ROUTER_DB_URL="${ROUTER_DB_URL:-postgresql://fsi_router_app@127.0.0.1:5432/fsi}"
 export FSI_BROKER_URL="${FSI_BROKER_URL:-amqp://guest:guest@127.0.0.1:5672/}"
 export FSI_LOG_FORMAT="${FSI_LOG_FORMAT:-console}"
 export FSI_ACCESS_CLIENTS_FILE="${FSI_ACCESS_CLIENTS_FILE:-deploy/clients.dev.yaml}"
@@ -17,6 +22,20 @@ PORT="${FSI_HTTP_PORT:-8000}"
 PREFIX="${FSI_BROKER_PREFIX:-fsi.}"
 
 .venv/bin/fsi-migrate --create
+# The services' logins, made when missing (the roles they join are the migrations').
+psql "$FSI_DB_URL" --quiet --no-psqlrc -v ON_ERROR_STOP=1 <<'SQL'
+DO $$
+DECLARE
+    login text;
+BEGIN
+    FOREACH login IN ARRAY ARRAY['fsi_intake', 'fsi_router'] LOOP
+        IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = login || '_app') THEN
+            EXECUTE format('CREATE ROLE %I LOGIN IN ROLE %I', login || '_app', login);
+        END IF;
+    END LOOP;
+END
+$$;
+SQL
 .venv/bin/fsi-declare
 
 cat <<MSG
@@ -44,6 +63,7 @@ MSG
 trap 'trap - EXIT; kill $(jobs -p) 2>/dev/null; wait' EXIT
 trap 'exit 143' TERM
 trap 'exit 130' INT
-.venv/bin/fsi-router &
-.venv/bin/fsi-intake &
+# Migrated above: the services only check that nothing is missing.
+FSI_DB_URL="$ROUTER_DB_URL" FSI_DB_MIGRATE_ON_START=false .venv/bin/fsi-router &
+FSI_DB_URL="$INTAKE_DB_URL" FSI_DB_MIGRATE_ON_START=false .venv/bin/fsi-intake &
 wait -n

@@ -100,7 +100,10 @@ async def apply(conn: asyncpg.Connection, migrations: list[Migration] | None = N
         await _lock(conn)
         # Created only when missing: CREATE ... IF NOT EXISTS needs the right to create.
         if await conn.fetchval("SELECT to_regclass('schema_migrations')") is None:
-            await conn.execute(_SCHEMA_MIGRATIONS)
+            try:
+                await conn.execute(_SCHEMA_MIGRATIONS)
+            except asyncpg.InsufficientPrivilegeError:
+                raise _not_the_owner("all migrations are") from None
         done = {
             r["version"]: r["checksum"]
             for r in await conn.fetch("SELECT version, checksum FROM schema_migrations")
@@ -134,13 +137,20 @@ async def apply(conn: asyncpg.Connection, migrations: list[Migration] | None = N
                     migration.checksum,
                 )
             except asyncpg.InsufficientPrivilegeError:
-                raise MigrationError(
-                    f"migration {migration.version:04d}_{migration.name} is pending and this "
-                    f"login may not apply it: run fsi-migrate as {OWNER} or a member of it"
+                raise _not_the_owner(
+                    f"migration {migration.version:04d}_{migration.name} is"
                 ) from None
         log.info("migration applied", version=migration.version, migration=migration.name)
         applied.append(migration.version)
     return applied
+
+
+def _not_the_owner(what: str) -> MigrationError:
+    # A service's own login meeting a migration: said as what to do, not as SQL refused.
+    return MigrationError(
+        f"{what} pending, and this login may not apply migrations: "
+        f"run fsi-migrate as {OWNER} or a member of it"
+    )
 
 
 async def pending(conn: asyncpg.Connection | asyncpg.Pool) -> list[Migration]:

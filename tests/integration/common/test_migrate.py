@@ -234,7 +234,9 @@ async def test_later_migrations_run_as_the_owner_and_a_service_login_cannot_appl
     try:
         # Up to date: a service's login "migrates" by reading only.
         assert await migrate.apply(as_intake, migrate.discover()) == []
-        with pytest.raises(migrate.MigrationError, match="9999_later is pending and this login"):
+        with pytest.raises(
+            migrate.MigrationError, match="9999_later is pending, and this login may not"
+        ):
             await migrate.apply(as_intake, [*migrate.discover(), later])
     finally:
         await as_intake.close()
