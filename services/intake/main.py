@@ -23,6 +23,7 @@ from services.common import broker, startup
 from services.common import logging as fsi_logging
 from services.common import settings as fsi_settings
 from services.intake.app import create_app, load_clients
+from services.intake.connections import BoundedH11Protocol, ServerConfig
 from services.intake.settings import IntakeSettings
 
 
@@ -69,15 +70,23 @@ def check_management_url(url: str) -> None:
 def serve(settings: IntakeSettings, sock: socket.socket) -> None:
     """Serve the app on the socket `startup.listen` bound (uvicorn, FSI_HTTP_WORKERS
     processes); exits with uvicorn's status 3 when the app itself cannot start."""
-    config = uvicorn.Config(
+    http = settings.http
+    config = ServerConfig(
         "services.intake.main:app_factory",
         factory=True,
-        workers=settings.http.workers,
-        host=settings.http.host,
-        port=settings.http.port,
+        workers=http.workers,
+        host=http.host,
+        port=http.port,
         access_log=False,
         log_config=None,
         server_header=False,
+        # h11 (not httptools, which has no size limit) with the bounds of FSI_HTTP_*.
+        http=BoundedH11Protocol,
+        h11_max_incomplete_event_size=http.max_header_bytes,
+        header_timeout_seconds=http.header_timeout_seconds,
+        timeout_keep_alive=http.keep_alive_seconds,
+        limit_concurrency=http.max_connections,
+        timeout_graceful_shutdown=http.shutdown_seconds,
     )
     server = uvicorn.Server(config)
     try:

@@ -21,6 +21,18 @@ class HttpSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     workers: Annotated[int, Meta(ge=1, le=64)] = 1
     # A body must arrive within this, so a client that stalls or dribbles holds no handler.
     body_timeout_seconds: Annotated[float, Meta(gt=0, le=600)] = 30.0
+    # The request line and header fields together (h11's incomplete-event limit): more is
+    # refused (400) and the connection closed, before more of it is held.
+    max_header_bytes: Annotated[int, Meta(ge=4096, le=1_048_576)] = 16_384
+    # A connection must deliver a whole request head within this after it opens or after
+    # the previous answer, however slowly it sends, else it is closed (408).
+    header_timeout_seconds: Annotated[float, Meta(gt=0, le=300)] = 10.0
+    # An idle keep-alive connection is closed after this (uvicorn's timeout_keep_alive).
+    keep_alive_seconds: Annotated[int, Meta(ge=1, le=300)] = 5
+    # Connections and requests at once per process; past it new requests get a 503.
+    max_connections: Annotated[int, Meta(ge=1, le=100_000)] = 1000
+    # A stopping process waits at most this for the requests under way.
+    shutdown_seconds: Annotated[int, Meta(ge=1, le=600)] = 30
 
 
 class AccessSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
