@@ -66,12 +66,14 @@ def cleared_cookie(request: Request[Any, Any, Any]) -> Cookie:
 def cross_origin(headers: Any, host: str | None) -> str | None:
     """Why a post is not from a page of this origin, or None when it is (or when no
     browser sent it: browsers send `Origin` with every POST, other clients need none).
-    `Sec-Fetch-Site` is the browser's own verdict, scheme included; without it, the
-    `Origin`'s host and port must be the `Host` the request was sent to. The scheme is
-    not compared there: behind a TLS-terminating proxy the intake sees plain HTTP."""
+    `Sec-Fetch-Site`, when sent, is the browser's own verdict, scheme included, and decides:
+    the pages' `Referrer-Policy: no-referrer` makes a browser send `Origin: null` even for
+    its own forms. Without it, the `Origin`'s host and port must be the `Host` the request
+    was sent to; the scheme is not compared there, since behind a TLS-terminating proxy the
+    intake sees plain HTTP."""
     site = headers.get("sec-fetch-site")
-    if site is not None and site.strip().lower() != "same-origin":
-        return "Sec-Fetch-Site"
+    if site is not None:
+        return None if site.strip().lower() == "same-origin" else "Sec-Fetch-Site"
     origin = headers.get("origin")
     if origin is None:
         return None

@@ -17,6 +17,8 @@ HOST = "ops.example:8000"
         {"origin": "https://ops.example:8000", "sec-fetch-site": "same-origin"},
         {"origin": "HTTP://OPS.EXAMPLE:8000"},
         {"sec-fetch-site": "same-origin"},
+        # A page of ours with `Referrer-Policy: no-referrer` posts its form so.
+        {"origin": "null", "sec-fetch-site": "same-origin"},
     ],
 )
 def test_own_origin(headers: dict[str, str]) -> None:
