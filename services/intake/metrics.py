@@ -11,6 +11,7 @@ no increase to `rate()` and `increase()`, and the alert on it would miss the fir
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import time
 from typing import Any
@@ -18,7 +19,20 @@ from typing import Any
 from litestar import Response, route
 from litestar.enums import HttpMethod, ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    PLATFORM_COLLECTOR,
+    REGISTRY,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+
+# `python_info` names the interpreter's exact version for anyone who can scrape; the router
+# drops it too (whichever module comes first).
+with contextlib.suppress(KeyError):
+    REGISTRY.unregister(PLATFORM_COLLECTOR)
 
 RESULTS = ("accepted", "soft_flagged", "duplicate", "conflict", "invalid", "refused")
 PUBLISH_RESULTS = ("published", "failed")

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+from wsgiref.simple_server import ServerHandler, WSGIRequestHandler, WSGIServer, make_server
 
 from prometheus_client import (
+    PLATFORM_COLLECTOR,
+    REGISTRY,
     Counter,
     Gauge,
     Histogram,
@@ -21,6 +24,10 @@ from prometheus_client.exposition import ThreadingWSGIServer
 from services.common import startup
 
 disable_created_metrics()  # type: ignore[no-untyped-call]  # no dashboard reads `_created`
+# `python_info` names the interpreter's exact version for anyone who can scrape; the intake
+# drops it too (whichever module comes first).
+with contextlib.suppress(KeyError):
+    REGISTRY.unregister(PLATFORM_COLLECTOR)
 
 # Label values known in code. Each is exported at 0 from the start: a counter series that
 # first appears at 1 reads as no increase to `increase()` and `rate()`, so the alert on the
@@ -120,9 +127,36 @@ def _head_like_get(app: _Wsgi) -> _Wsgi:
     return wrapped
 
 
+class _Anonymous(ServerHandler):
+    server_software = ""  # no `Server: WSGIServer/0.2 CPython/3.x.y` on an answer
+
+
 class _Quiet(WSGIRequestHandler):
+    """Serves without naming the server or Python's version, and logs no scrape."""
+
     def log_message(self, format: str, *args: Any) -> None:
         """Scrapes are not logged (one every few seconds says nothing)."""
+
+    def send_header(self, keyword: str, value: str) -> None:
+        # The standard library's own answers (400, 414, 501) name the server here.
+        if keyword.lower() != "server":
+            super().send_header(keyword, value)
+
+    def handle(self) -> None:
+        """WSGIRequestHandler.handle, with a handler that names no server software."""
+        self.raw_requestline = self.rfile.readline(65537)
+        if len(self.raw_requestline) > 65536:
+            self.requestline = self.request_version = self.command = ""
+            self.send_error(414)
+            return
+        if not self.parse_request():
+            return
+        out: Any = self.wfile  # a socket file, as the standard library passes it
+        handler = _Anonymous(
+            self.rfile, out, self.get_stderr(), self.get_environ(), multithread=False
+        )
+        handler.request_handler = self  # type: ignore[attr-defined]  # as the library does
+        handler.run(self.server.get_app())  # type: ignore[attr-defined]
 
 
 def serve(host: str, port: int) -> tuple[WSGIServer, threading.Thread]:

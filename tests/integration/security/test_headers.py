@@ -1,26 +1,32 @@
 """What every answer says about itself (no caching, no framing, no sniffing, no Referer), one
 Authorization header at most, refused credentials logged with the caller's address, and the
-OpenAPI explorer: off in a deployment, pinned with its hash in development."""
+OpenAPI explorer: off in a deployment, pinned with its hash in development; no metrics
+endpoint names the server or Python's version."""
 
 from __future__ import annotations
 
 import http.client
 import json
+import platform
 import re
+import socket
 import urllib.parse
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from litestar.testing import AsyncTestClient
 
 from services.intake import openapi
 from services.intake.app import create_app
 from services.intake.settings import IntakeSettings
+from services.routing import metrics as router_metrics
 from tests.conftest import LogCapture
 from tests.integration.conftest import KEYS, auth, unique
+from tests.support.broker_inputs import closed_port
 from tests.support.server import served
 
 EXAMPLE = Path(__file__).parents[3] / "schemas" / "examples" / "report.domestic-violence.json"
@@ -193,3 +199,37 @@ def test_the_explorer_in_development_loads_a_pinned_redoc_checked_by_its_hash(
     assert "fonts.googleapis.com" not in page
     assert "script-src https://cdn.jsdelivr.net;" in policy
     assert "frame-ancestors 'none'" in policy
+
+
+async def test_the_intakes_metrics_name_no_python_version(intake: AsyncTestClient[Any]) -> None:
+    scraped = await intake.get("/metrics")
+    assert scraped.status_code == 200
+    assert "fsi_intake_reports_total" in scraped.text
+    assert "python_info" not in scraped.text
+    assert platform.python_version() not in scraped.text
+
+
+def test_the_routers_metrics_name_neither_server_nor_python_version() -> None:
+    port = closed_port()
+    server, _ = router_metrics.serve("127.0.0.1", port)
+    try:
+        answers = [
+            httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10),
+            httpx.head(f"http://127.0.0.1:{port}/metrics", timeout=10),
+            httpx.post(f"http://127.0.0.1:{port}/metrics", timeout=10),
+        ]
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            # A header line past 64 KiB: the standard library answers 431 itself.
+            sock.sendall(b"GET /metrics HTTP/1.1\r\nX: " + b"a" * 70_000 + b"\r\n\r\n")
+            raw = sock.recv(65536)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert [a.status_code for a in answers] == [200, 200, 405]
+    for answer in answers:
+        assert "server" not in answer.headers, answer.headers
+    assert raw.startswith(b"HTTP/1.0 431 "), raw[:100]
+    assert b"\r\nserver:" not in raw.lower()
+    assert b"python" not in raw.lower()
+    assert "python_info" not in answers[0].text
+    assert platform.python_version() not in answers[0].text
