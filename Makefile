@@ -4,7 +4,7 @@ UV_VERSION := 0.13.8
 UV := $(PYTHON) -m uv
 VENV := .venv/bin
 
-.PHONY: install run test unit integration lint format schemas bench bench-routing browser promtool services clean
+.PHONY: install run test unit integration lint format schemas audit bench bench-routing browser promtool services clean
 
 install:  ## install the pinned dependencies into .venv (uv.lock)
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet "uv==$(UV_VERSION)"
@@ -34,6 +34,10 @@ format: install
 
 schemas: install  ## regenerate schemas/json from the Structs
 	$(VENV)/python -m schemas.export
+
+audit: install  ## known vulnerabilities in uv.lock (pip-audit) and package-lock.json (npm audit); a source that does not answer is said, not failed
+	@$(UV) export --frozen --format requirements-txt --no-emit-project --all-groups --quiet > .venv/audit-requirements.txt
+	$(VENV)/python deploy/audit.py .venv/audit-requirements.txt
 
 bench: install services  ## both benchmarks: intake, then routing
 	$(VENV)/python -m bench.intake
