@@ -83,18 +83,20 @@ APPEND_ONLY = ("decisions", "case_deliveries", "dead_letters")
 
 
 @pytest.fixture
-async def logins(
-    intake_settings: Callable[..., IntakeSettings],
-    router_settings: Callable[..., RoutingSettings],
-) -> AsyncIterator[dict[str, asyncpg.Connection]]:
-    """One connection as each service connects in this suite (its settings' URL)."""
-    made = {
-        "intake": await asyncpg.connect(intake_settings().db.url),
-        "router": await asyncpg.connect(router_settings().db.url),
-    }
-    yield made
-    for conn in made.values():
-        await conn.close()
+def service_url(request: pytest.FixtureRequest, service: str) -> str:
+    """The URL the service connects with in this suite (its settings')."""
+    settings: Callable[..., IntakeSettings | RoutingSettings] = request.getfixturevalue(
+        f"{service}_settings"
+    )
+    return settings().db.url
+
+
+@pytest.fixture
+async def login(service_url: str) -> AsyncIterator[asyncpg.Connection]:
+    """A connection as the service connects."""
+    conn = await asyncpg.connect(service_url)
+    yield conn
+    await conn.close()
 
 
 async def _columns(database_url: str, table: str) -> list[str]:
@@ -148,7 +150,7 @@ def _expected(granted: Any, columns: list[str]) -> dict[str, bool] | bool:
     ("service", "table"), [(service, table) for service in MATRIX for table in MATRIX[service]]
 )
 async def test_each_login_may_do_only_what_its_service_does(
-    logins: dict[str, asyncpg.Connection], database_url: str, service: str, table: str
+    login: asyncpg.Connection, database_url: str, service: str, table: str
 ) -> None:
     columns = await _columns(database_url, table)
     seen: dict[str, dict[str, bool] | bool] = {}
@@ -158,12 +160,12 @@ async def test_each_login_may_do_only_what_its_service_does(
         if privilege in {"SELECT", "INSERT", "UPDATE"}:
             # Column by column: these may be granted for some columns only.
             seen[privilege] = {
-                c: await _allowed(logins[service], _statement(privilege, table, c)) for c in columns
+                c: await _allowed(login, _statement(privilege, table, c)) for c in columns
             }
             expected[privilege] = _expected(granted, columns)
         else:
             statement = _statement(privilege, table, columns[0])
-            seen[privilege] = await _allowed(logins[service], statement)
+            seen[privilege] = await _allowed(login, statement)
             expected[privilege] = bool(granted)
     assert seen == expected
 
@@ -240,10 +242,10 @@ async def _refused(conn: asyncpg.Connection, statement: str) -> str:
 
 @pytest.mark.parametrize("service", ["intake", "router"])
 async def test_the_audit_cannot_be_undone_by_a_service(
-    logins: dict[str, asyncpg.Connection], database_url: str, service: str
+    login: asyncpg.Connection, database_url: str, service: str
 ) -> None:
     await _a_decision(database_url)
-    outcomes = {name: await _refused(logins[service], sql) for name, sql in ATTACKS.items()}
+    outcomes = {name: await _refused(login, sql) for name, sql in ATTACKS.items()}
     assert outcomes == dict.fromkeys(ATTACKS, "refused")
     check = await asyncpg.connect(database_url)
     try:
@@ -255,19 +257,18 @@ async def test_the_audit_cannot_be_undone_by_a_service(
 
 @pytest.mark.parametrize("service", ["intake", "router"])
 async def test_the_service_logins_are_plain_members_of_their_role(
-    logins: dict[str, asyncpg.Connection], service: str
+    login: asyncpg.Connection, service: str
 ) -> None:
-    conn = logins[service]
-    row = await conn.fetchrow(
+    row = await login.fetchrow(
         "SELECT rolsuper, rolcreaterole, rolcreatedb, rolbypassrls, rolreplication"
         " FROM pg_roles WHERE rolname = current_user"
     )
     assert not any(row.values()), dict(row)
-    assert await conn.fetchval("SELECT pg_has_role(current_user, $1, 'MEMBER')", f"fsi_{service}")
+    assert await login.fetchval("SELECT pg_has_role(current_user, $1, 'MEMBER')", f"fsi_{service}")
     others = {"fsi_owner", "fsi_intake", "fsi_router"} - {f"fsi_{service}"}
     for other in sorted(others):
-        assert not await conn.fetchval("SELECT pg_has_role(current_user, $1, 'MEMBER')", other)
-    owner = await conn.fetchval("SELECT tableowner FROM pg_tables WHERE tablename = 'decisions'")
+        assert not await login.fetchval("SELECT pg_has_role(current_user, $1, 'MEMBER')", other)
+    owner = await login.fetchval("SELECT tableowner FROM pg_tables WHERE tablename = 'decisions'")
     assert owner == "fsi_owner"
 
 
