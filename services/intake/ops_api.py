@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import hmac
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,6 @@ from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_200_OK, HTTP_303_SEE_OTHER
 
 from schemas.report import OSLO
-from services.common import sessions
 from services.common.logging import get_logger
 from services.intake.access import Client
 from services.intake.api import GET_AND_HEAD, problem, state_of
@@ -30,9 +28,11 @@ from services.intake.ops_signin import (
     COOKIE,
     FORM_MAX_BYTES,
     cleared_cookie,
+    credential,
     read_form,
     same_origin,
     session_cookie,
+    session_operator,
     sessions_of,
 )
 from services.intake.ops_views import Overview, QueueState
@@ -72,46 +72,11 @@ def asset(name: str) -> str:
     return f"/ops/static/{name}?v={_VERSIONS[name]}"
 
 
-def _credential(client: Client) -> str:
-    """What a session keeps of the key it was opened with: a prefix of its hash."""
-    return client.key_sha256[:16]
-
-
-async def _session_client(request: Request[Any, Any, Any]) -> Client | None:
-    """The operator of the request's session cookie, or None: no cookie, or one that does
-    not hold (a refusal is one log line with its reason, never the cookie)."""
-    token = request.cookies.get(COOKIE)
-    if token is None:
-        return None
-    clients = state_of(request).clients
-
-    # Checked at every request against the clients file as loaded: a client removed, no
-    # longer an operator, or with another key ends the sessions it opened.
-    def check(record: sessions.SessionRecord) -> str | None:
-        client = clients.by_id(record.subject)
-        if client is None:
-            return "client-removed"
-        if not client.is_operator:
-            return "not-operator"
-        if not hmac.compare_digest(_credential(client), record.credential):
-            return "key-changed"
-        return None
-
-    outcome = await sessions_of(request).resume(token, check)
-    if outcome.record is None:
-        if outcome.refused == sessions.MALFORMED:
-            log.warning("operator session cookie refused", reason=outcome.refused)
-        else:
-            log.info("operator session refused", reason=outcome.refused)
-        return None
-    return clients.by_id(outcome.record.subject)
-
-
 async def _operator(request: Request[Any, Any, Any]) -> Client | None:
     """The client of the bearer key, else of the session cookie, or None."""
     header = request.headers.get("authorization")
     client = state_of(request).clients.authenticate(header) if header else None
-    return client if client is not None else await _session_client(request)
+    return client if client is not None else await session_operator(request)
 
 
 def _require_operator(request: Request[Any, Any, Any]) -> Client:
@@ -240,7 +205,7 @@ class OpsController(Controller):
         # A session this browser held before ends: a sign-in always starts a new one.
         if (earlier := request.cookies.get(COOKIE)) is not None:
             await signing.close(earlier)
-        token = await signing.open(client.id, _credential(client))
+        token = await signing.open(client.id, credential(client))
         log.info("operator signed in", client=client.id)
         return Redirect(
             "/ops",

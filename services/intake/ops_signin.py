@@ -8,6 +8,7 @@ set once, at sign-in, and cleared at sign-out or when refused: no answer renews 
 from __future__ import annotations
 
 import datetime as dt
+import hmac
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -16,10 +17,15 @@ from litestar.connection import ASGIConnection
 from litestar.datastructures import Cookie
 from litestar.handlers.base import BaseRouteHandler
 
+from services.common import sessions
+from services.common.logging import get_logger
 from services.common.sessions import Sessions
+from services.intake.access import Client
+from services.intake.api import state_of
 from services.intake.body import read_body
 from services.intake.problems import problem
 
+log = get_logger("ops")
 COOKIE = "fsi_ops_session"
 COOKIE_PATH = "/ops"
 FORM = "application/x-www-form-urlencoded"
@@ -31,8 +37,44 @@ _MAX_FIELDS = 8
 
 
 def sessions_of(request: Request[Any, Any, Any]) -> Sessions:
-    sessions: Sessions = request.app.state.ops_sessions
-    return sessions
+    """The app's operator sessions (made at start, with the database pool)."""
+    found: Sessions = request.app.state.ops_sessions
+    return found
+
+
+def credential(client: Client) -> str:
+    """What a session keeps of the key it was opened with: a prefix of its hash."""
+    return client.key_sha256[:16]
+
+
+async def session_operator(request: Request[Any, Any, Any]) -> Client | None:
+    """The operator of the request's session cookie, or None: no cookie, or one that does
+    not hold (a refusal is one log line with its reason, never the cookie)."""
+    token = request.cookies.get(COOKIE)
+    if token is None:
+        return None
+    clients = state_of(request).clients
+
+    # Checked at every request against the clients file as loaded: a client removed, no
+    # longer an operator, or with another key ends the sessions it opened.
+    def check(record: sessions.SessionRecord) -> str | None:
+        client = clients.by_id(record.subject)
+        if client is None:
+            return "client-removed"
+        if not client.is_operator:
+            return "not-operator"
+        if not hmac.compare_digest(credential(client), record.credential):
+            return "key-changed"
+        return None
+
+    outcome = await sessions_of(request).resume(token, check)
+    if outcome.record is None:
+        if outcome.refused == sessions.MALFORMED:
+            log.warning("operator session cookie refused", reason=outcome.refused)
+        else:
+            log.info("operator session refused", reason=outcome.refused)
+        return None
+    return clients.by_id(outcome.record.subject)
 
 
 def session_cookie(request: Request[Any, Any, Any], token: str, lifetime: dt.timedelta) -> Cookie:

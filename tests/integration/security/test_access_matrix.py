@@ -22,7 +22,7 @@ from litestar.testing import AsyncTestClient
 from services.common.settings import BrokerSettings, DatabaseSettings, LogSettings
 from services.common.topology import Topology
 from services.common.topology import delete as delete_topology
-from services.intake import access, ops_api
+from services.intake import access, ops_signin
 from services.intake.access import Clients, RateLimiter, hash_key
 from services.intake.app import create_app
 from services.intake.settings import AccessSettings, IntakeSettings, OpsSettings, RelaySettings
@@ -254,7 +254,7 @@ async def test_operator_sessions_compare_the_key_hash_in_constant_time(
         compared.append((a, b))
         return hmac.compare_digest(a, b)
 
-    monkeypatch.setattr(ops_api, "hmac", types.SimpleNamespace(compare_digest=spy))
+    monkeypatch.setattr(ops_signin, "hmac", types.SimpleNamespace(compare_digest=spy))
     await seeded.fresh("ops")
     signed = await seeded.client.post("/ops/login", data={"key": KEYS["ops"]})
     assert signed.status_code == 200  # followed to the page, by the session cookie alone
