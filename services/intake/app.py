@@ -25,7 +25,7 @@ from services.common import logging as fsi_logging
 from services.common.sessions import Rules, Sessions
 from services.common.settings import SettingsError
 from services.common.topology import Topology
-from services.intake import api, body, http_policy, metrics, openapi, ops_api
+from services.intake import api, body, http_policy, metrics, openapi, openapi_renderings, ops_api
 from services.intake.access import Clients, ClientsFileError, RateLimiter
 from services.intake.ops import Monitor
 from services.intake.outbox import BrokerLink, OutboxRelay
@@ -187,7 +187,7 @@ def create_app(settings: IntakeSettings, *, configure_logging: bool = True) -> L
             description="Felles straffesaksinntak: crime reports in, standardised, routed.",
             path="/schema",
             openapi_router=openapi.documents_router("/schema"),
-            render_plugins=openapi.renderings(settings.environment),
+            render_plugins=openapi_renderings.renderings(settings.environment),
         ),
         logging_config=None,
         debug=False,

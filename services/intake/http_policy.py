@@ -9,7 +9,7 @@ from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.common.logging import get_logger
-from services.intake.openapi import EXPLORER_CSP as _EXPLORER
+from services.intake.openapi_renderings import EXPLORER_CSP as _EXPLORER
 from services.intake.problems import problem
 
 log = get_logger("access")
@@ -71,7 +71,7 @@ async def secure_headers(message: Message, scope: Scope) -> None:
         html = any(n.lower() == b"content-type" and v.startswith(b"text/html") for n, v in headers)
         policy = DATA_CSP
         if html:
-            # The explorer, served in development only, loads Redoc (openapi.renderings).
+            # The explorer, served in development only, loads Redoc (openapi_renderings).
             explorer = scope.get("path") in EXPLORER_PATHS and message["status"] == 200
             policy = EXPLORER_CSP if explorer else PAGE_CSP
         headers.append((b"content-security-policy", policy))

@@ -20,7 +20,7 @@ import httpx
 import pytest
 from litestar.testing import AsyncTestClient
 
-from services.intake import openapi
+from services.intake import openapi_renderings as openapi
 from services.intake.app import create_app
 from services.intake.settings import IntakeSettings
 from services.routing import metrics as router_metrics
