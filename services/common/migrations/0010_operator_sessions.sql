@@ -19,3 +19,9 @@ CREATE TABLE operator_sessions (
 
 -- The purge at sign-in deletes by age.
 CREATE INDEX operator_sessions_created ON operator_sessions (created_at);
+
+-- The intake signs operators in and out (INSERT, UPDATE of the times), reads a session at
+-- each request (SELECT) and clears those past their lifetime (DELETE); the router has no
+-- use for them.
+GRANT SELECT, INSERT, DELETE ON operator_sessions TO fsi_intake;
+GRANT UPDATE (last_seen_at, ended_at, end_reason) ON operator_sessions TO fsi_intake;
