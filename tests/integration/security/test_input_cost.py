@@ -73,45 +73,59 @@ async def test_a_batch_of_tiny_items_past_the_limit_is_413_within_little_memory(
     assert peak < 4 * len(body)
 
 
-async def test_the_event_loop_answers_while_a_large_batch_is_decoded_and_standardised(
-    intake_settings: Callable[..., IntakeSettings],
-) -> None:
-    # A real server in a thread of its own: the test client would run one request at a time.
+async def _healthz_during_a_batch(url: str) -> tuple[float, float]:
+    """(seconds the batch took, longest wait between two /healthz answers meanwhile)."""
     items = [report() for _ in range(HttpSettings().max_batch_items)]
     for item in items:  # long accounts, as the intake gets them: more to read in each
         item["incident"]["description"] *= 40
     body = json.dumps({"reports": items}).encode()
     gaps: list[float] = []
     done = asyncio.Event()
-    app = create_app(intake_settings(), configure_logging=False)
-    with served(app) as url:
-        async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+    async with httpx.AsyncClient(base_url=url, timeout=60) as client:
 
-            async def health() -> None:
-                # The time between one answer and the next: a loop held by the batch delays
-                # the answer however soon it is asked.
-                last = time.perf_counter()
-                while not done.is_set():
-                    assert (await client.get("/healthz")).status_code == 200
-                    now = time.perf_counter()
-                    gaps.append(now - last)
-                    last = now
-                    await asyncio.sleep(0.005)
+        async def health() -> None:
+            # The time between one answer and the next: a loop held by the batch delays the
+            # answer however soon it is asked.
+            last = time.perf_counter()
+            while not done.is_set():
+                assert (await client.get("/healthz")).status_code == 200
+                now = time.perf_counter()
+                gaps.append(now - last)
+                last = now
+                await asyncio.sleep(0.005)
 
-            watcher = asyncio.create_task(health())
-            await asyncio.sleep(0.1)
-            start = time.perf_counter()
-            response = await client.post(
-                "/v1/reports/batch", content=body, headers=auth("alpha") | JSON
-            )
-            took = time.perf_counter() - start
-            done.set()
-            await watcher
+        watcher = asyncio.create_task(health())
+        await asyncio.sleep(0.1)
+        start = time.perf_counter()
+        response = await client.post(
+            "/v1/reports/batch", content=body, headers=auth("alpha") | JSON
+        )
+        took = time.perf_counter() - start
+        done.set()
+        await watcher
     assert response.status_code == 200, response.text
     assert response.json()["summary"] == {"accepted": len(items)}
-    print(f"batch of {len(items)}: {took:.2f} s; /healthz answered within {max(gaps):.3f} s")
-    # Held for the whole batch before: now a health check waits a fraction of it.
-    assert max(gaps) < took / 4
+    return took, max(gaps)
+
+
+async def test_the_event_loop_answers_while_a_large_batch_is_decoded_and_standardised(
+    intake_settings: Callable[..., IntakeSettings],
+) -> None:
+    # A real server in a thread of its own: the test client would run one request at a time.
+    app = create_app(intake_settings(), configure_logging=False)
+    seen = []
+    with served(app) as url:
+        # Held for the whole reading and standardising before (a third of the batch's time
+        # and more): now a health check waits a fraction of it. A machine busy with other
+        # work can stall one try; the loop held by the batch stalls every one.
+        for _ in range(3):
+            took, longest = await _healthz_during_a_batch(url)
+            seen.append(f"batch {took:.2f} s, /healthz within {longest:.3f} s")
+            if longest < took / 4:
+                break
+        else:
+            pytest.fail("; ".join(seen))
+    print("; ".join(seen))
 
 
 async def test_a_batch_costs_one_token_of_the_rate_for_each_report(
