@@ -256,10 +256,39 @@ def missing_migrations(missing: list[migrate.Migration], url: str) -> StartupErr
     )
 
 
-async def open_database(settings: DatabaseSettings) -> asyncpg.Pool:
+_LOGIN = """
+SELECT current_user AS login, rolsuper AS superuser,
+       pg_has_role(current_user, 'fsi_owner', 'USAGE') AS owner,
+       pg_has_role(current_user, $1::text, 'USAGE') AS member
+FROM pg_roles WHERE rolname = current_user
+"""
+
+
+async def service_login_problem(pool: asyncpg.Pool, role: str) -> str | None:
+    """Why the pool's login is no service login of `role` (`fsi_intake`, `fsi_router`), or
+    None: a superuser or a member of the owner `fsi_owner` could undo the append-only audit
+    (TRUNCATE in replica mode, disabled triggers), a login outside the role lacks privileges.
+    The role must exist (migration 0009 makes it)."""
+    row = await pool.fetchrow(_LOGIN, role)
+    if row is None:  # pragma: no cover - current_user is always in pg_roles
+        return "its login is not in pg_roles"
+    if row["superuser"]:
+        return f"connects as `{row['login']}`, a superuser"
+    if row["owner"]:
+        return f"connects as `{row['login']}`, a member of the tables' owner fsi_owner"
+    if not row["member"]:
+        return f"connects as `{row['login']}`, which is not a member of {role}"
+    return None
+
+
+async def open_database(
+    settings: DatabaseSettings, *, service_role: str | None = None
+) -> asyncpg.Pool:
     """The pool, after the migrations when the settings ask for them, else once none is
     missing; a `StartupError` naming the setting, host and port of whichever connection
-    failed (migrations run on FSI_DB_DIRECT_URL when it is set)."""
+    failed (migrations run on FSI_DB_DIRECT_URL when it is set). With `service_role` (as
+    production asks), a login that is a superuser, an owner or outside that role is refused
+    (78): the database roles bind only a service that connects with its own."""
     if settings.migrate_on_start:
         setting = "FSI_DB_DIRECT_URL" if settings.direct_url else "FSI_DB_URL"
         try:
@@ -280,4 +309,18 @@ async def open_database(settings: DatabaseSettings) -> asyncpg.Pool:
         # request; a deployment migrates first (fsi-migrate, as the owner), then starts it.
         await pool.close()
         raise missing_migrations(missing, settings.url)
+    if service_role is not None:
+        try:
+            wrong = await service_login_problem(pool, service_role)
+        except Exception as exc:
+            await pool.close()
+            raise database_error(exc, settings.url) from None
+        if wrong is not None:
+            await pool.close()
+            raise StartupError(
+                f"FSI_DB_URL {wrong}: in production the service connects as a login of its "
+                f"own that is a member of {service_role} only (docs/security.md, "
+                "Database roles)",
+                EXIT_CONFIG,
+            )
     return pool

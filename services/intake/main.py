@@ -45,7 +45,11 @@ def app_factory() -> Litestar:
 async def check_database(settings: IntakeSettings) -> None:
     """Migrate when the settings say so, and open (and close) a pool as the app will: a
     `StartupError` naming the setting, host and port when PostgreSQL cannot be used."""
-    pool = await startup.open_database(settings.db)
+    pool = await startup.open_database(
+        settings.db,
+        # Outside development only a login of the service's own role may be used.
+        service_role=None if settings.environment == "development" else "fsi_intake",
+    )
     await pool.close()
 
 

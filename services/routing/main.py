@@ -128,7 +128,11 @@ async def _connect(
 ) -> tuple[asyncpg.Pool, aio_pika.abc.AbstractConnection, aio_pika.abc.AbstractChannel]:
     """The pool, the broker connection and the confirming channel with the topology
     declared; a `StartupError` naming the setting, host and port when one fails."""
-    pool = await startup.open_database(settings.db)
+    pool = await startup.open_database(
+        settings.db,
+        # Outside development only a login of the service's own role may be used.
+        service_role=None if settings.environment == "development" else "fsi_router",
+    )
     try:
         connection = await broker.connect(settings.broker.url, robust=True)
     except (aio_pika.exceptions.AMQPError, OSError, ValueError, TimeoutError) as exc:

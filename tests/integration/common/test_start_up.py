@@ -133,7 +133,11 @@ async def test_rabbitmq_out_of_reach_is_one_line_with_setting_host_and_port(
     name: str, database_url: str, down_broker: str
 ) -> None:
     answer = await command(
-        name, FSI_DB_URL=database_url, FSI_BROKER_URL=down_broker, FSI_METRICS_ENABLED="false"
+        name,
+        FSI_DB_URL=database_url,
+        FSI_BROKER_URL=down_broker,
+        FSI_ENVIRONMENT="development",
+        FSI_METRICS_ENABLED="false",
     )
     line = one_line(answer)
     assert line == (
@@ -149,7 +153,11 @@ async def test_a_wrong_rabbitmq_password_is_named_and_never_shown(
 ) -> None:
     wrong = amqp_url.replace("guest:guest@", f"guest:{SECRET}@")
     answer = await command(
-        name, FSI_DB_URL=database_url, FSI_BROKER_URL=wrong, FSI_METRICS_ENABLED="false"
+        name,
+        FSI_DB_URL=database_url,
+        FSI_BROKER_URL=wrong,
+        FSI_ENVIRONMENT="development",
+        FSI_METRICS_ENABLED="false",
     )
     line = one_line(answer)
     assert "refused the login" in line
@@ -189,6 +197,7 @@ async def test_a_missing_rules_file_is_named_with_its_setting(
         name,
         FSI_DB_URL=database_url,
         FSI_BROKER_URL=amqp_url,
+        FSI_ENVIRONMENT="development",
         FSI_METRICS_ENABLED="false",
         **{setting: str(missing)},
     )
@@ -209,6 +218,7 @@ async def test_a_precreated_routing_queue_stops_the_start_naming_queue_and_argum
         FSI_DB_URL=database_url,
         FSI_BROKER_URL=amqp_url,
         FSI_BROKER_PREFIX=topo.prefix,
+        FSI_ENVIRONMENT="development",
         FSI_METRICS_ENABLED="false",
     )
     line = one_line(answer)
@@ -525,6 +535,7 @@ async def test_an_unroutable_broker_host_is_said_plainly(name: str, database_url
         name,
         FSI_DB_URL=database_url,
         FSI_BROKER_URL=f"amqp://fsi:{SECRET}@{UNROUTABLE}:5672/",
+        FSI_ENVIRONMENT="development",
         FSI_METRICS_ENABLED="false",
     )
     assert plain(answer) == (
@@ -586,6 +597,7 @@ async def test_a_broker_url_where_no_rabbitmq_answers_is_said_plainly(
                 name,
                 FSI_DB_URL=database_url,
                 FSI_BROKER_URL=_broker_at(port),
+                FSI_ENVIRONMENT="development",
                 FSI_METRICS_ENABLED="false",
             )
             assert plain(answer) == (

@@ -54,6 +54,8 @@ class Running:
 async def running(
     tmp_path: Path,
     database_url: str,
+    intake_database_url: str,
+    router_database_url: str,
     amqp_url: str,
     clients_file: Path,
     intake_settings: Callable[..., IntakeSettings],
@@ -65,11 +67,13 @@ async def running(
     proxy = TcpProxy(broker.hostname or "127.0.0.1", broker.port or 5672)
     await proxy.start()
     port = free_port()
-    common = {"FSI_DB_URL": database_url, "FSI_DB_MIGRATE_ON_START": "false"}
+    # Each with its own login, as outside development it must be (docs/security.md).
+    common = {"FSI_DB_MIGRATE_ON_START": "false"}
     intake = ServiceProcess(
         "services.intake.main",
         {
             **common,
+            "FSI_DB_URL": intake_database_url,
             # The intake reaches RabbitMQ through the proxy, so the test can cut it.
             "FSI_BROKER_URL": urlunsplit(
                 broker._replace(netloc=f"guest:guest@127.0.0.1:{proxy.port}")
@@ -86,6 +90,7 @@ async def running(
         "services.routing.main",
         {
             **common,
+            "FSI_DB_URL": router_database_url,
             "FSI_BROKER_URL": amqp_url,
             "FSI_BROKER_PREFIX": prefix,
             "FSI_METRICS_ENABLED": "false",

@@ -89,7 +89,10 @@ def promtool_case(
 
 
 async def test_first_dead_letter_and_first_refused_reload_after_a_router_start_alert(
-    tmp_path: Path, database_url: str, amqp_url: str, make_topology: Callable[..., Topology]
+    tmp_path: Path,
+    router_database_url: str,
+    amqp_url: str,
+    make_topology: Callable[..., Topology],
 ) -> None:
     rules_file = tmp_path / "rules.yaml"
     shutil.copy(ROOT / "deploy/routing/rules.yaml", rules_file)
@@ -98,7 +101,7 @@ async def test_first_dead_letter_and_first_refused_reload_after_a_router_start_a
     router = ServiceProcess(
         "services.routing.main",
         {
-            "FSI_DB_URL": database_url,
+            "FSI_DB_URL": router_database_url,
             "FSI_DB_MIGRATE_ON_START": "false",
             "FSI_BROKER_URL": amqp_url,
             "FSI_BROKER_PREFIX": topology.prefix,
@@ -177,7 +180,7 @@ async def test_first_dead_letter_and_first_refused_reload_after_a_router_start_a
 
 async def test_intake_exports_report_and_publish_outcomes_at_zero_from_the_start(
     tmp_path: Path,
-    database_url: str,
+    intake_database_url: str,
     clients_file: Path,
     intake_settings: Callable[..., IntakeSettings],
 ) -> None:
@@ -186,7 +189,7 @@ async def test_intake_exports_report_and_publish_outcomes_at_zero_from_the_start
     intake = ServiceProcess(
         "services.intake.main",
         {
-            "FSI_DB_URL": database_url,
+            "FSI_DB_URL": intake_database_url,
             "FSI_DB_MIGRATE_ON_START": "false",
             "FSI_BROKER_URL": settings.broker.url,
             "FSI_BROKER_PREFIX": settings.broker.prefix,

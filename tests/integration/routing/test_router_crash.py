@@ -74,13 +74,14 @@ async def everything_routed(
 async def test_sigkill_between_publish_and_ack_routes_each_report_once(
     tmp_path: Path,
     database_url: str,
+    router_database_url: str,
     amqp_url: str,
     intake_settings: Callable[..., IntakeSettings],
     intake_client: AsyncTestClient[Any],
     make_topology: Callable[..., Topology],
 ) -> None:
     prefix = intake_settings().broker.prefix
-    env = router_env(database_url, amqp_url, prefix)
+    env = router_env(router_database_url, amqp_url, prefix)
     topology = make_topology(units=load_rules(RoutingSettings()).catalogue.units)
     broker = urlsplit(amqp_url)
     proxy = TcpProxy(broker.hostname or "127.0.0.1", broker.port or 5672, hold_first_ack=True)
