@@ -134,6 +134,10 @@ class _Anonymous(ServerHandler):
 class _Quiet(WSGIRequestHandler):
     """Serves without naming the server or Python's version, and logs no scrape."""
 
+    # Seconds a read or write of one connection may wait (socket timeout): a connection
+    # that sends half a request, or nothing, is closed after it instead of holding a thread.
+    timeout = 10.0
+
     def log_message(self, format: str, *args: Any) -> None:
         """Scrapes are not logged (one every few seconds says nothing)."""
 
@@ -159,8 +163,15 @@ class _Quiet(WSGIRequestHandler):
         handler.run(self.server.get_app())  # type: ignore[attr-defined]
 
 
-def serve(host: str, port: int) -> tuple[WSGIServer, threading.Thread]:
+def serve(
+    host: str, port: int, *, max_connections: int = 16, timeout_seconds: float = 10.0
+) -> tuple[WSGIServer, threading.Thread]:
     """Serve `/metrics` (GET and HEAD) on a thread of its own; the server and its thread.
+
+    At most `max_connections` connections are served at once (a thread each); one more is
+    closed at once, and each must send its request within `timeout_seconds`, so a stranger
+    who reaches the port cannot make the router run thousands of threads (Prometheus
+    scrapes with one connection at a time).
 
     Raises a `StartupError` naming FSI_METRICS_PORT (in use: 69) or FSI_METRICS_HOST (not an
     address of this machine: 78): a router whose metrics are not served would only look down
@@ -168,11 +179,28 @@ def serve(host: str, port: int) -> tuple[WSGIServer, threading.Thread]:
     try:
         found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
 
+        slots = threading.BoundedSemaphore(max_connections)
+
         class MetricsServer(ThreadingWSGIServer):
             address_family = found[0][0]  # IPv6 when the host is one
 
+            def process_request(self, request: Any, client_address: Any) -> None:
+                if not slots.acquire(blocking=False):
+                    self.shutdown_request(request)  # over the limit: closed unread
+                    return
+                super().process_request(request, client_address)
+
+            def process_request_thread(self, request: Any, client_address: Any) -> None:
+                try:
+                    super().process_request_thread(request, client_address)
+                finally:
+                    slots.release()
+
+        class Handler(_Quiet):
+            timeout = timeout_seconds
+
         server = make_server(
-            host, port, _head_like_get(make_wsgi_app()), MetricsServer, handler_class=_Quiet
+            host, port, _head_like_get(make_wsgi_app()), MetricsServer, handler_class=Handler
         )
     except OSError as exc:
         raise startup.listen_error(
