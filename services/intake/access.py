@@ -51,7 +51,9 @@ class Client(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """One upstream system or operator, as written in the clients file."""
 
     id: str
-    key_sha256: str
+    # Lower-case hex, as `hash_key` writes it: another spelling of a hash would never match a
+    # key, and would slip past the check that refuses the development keys outside it.
+    key_sha256: Annotated[str, Meta(pattern="^[0-9a-f]{64}$")]
     roles: frozenset[Role] = frozenset({Role.SUBMITTER})
     sources: frozenset[str] = frozenset()
     formats: frozenset[str] = frozenset({"canonical"})

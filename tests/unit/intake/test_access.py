@@ -24,6 +24,10 @@ clients:
     rate: {{per_second: 5, burst: 1}}
 """
 
+# Key hashes of the form hash_key writes (64 lower-case hex digits).
+H = "0" * 64
+G = "1" * 64
+
 
 def test_bearer_key_finds_its_client_and_nothing_else() -> None:
     clients = Clients.from_yaml(YAML)
@@ -62,7 +66,7 @@ def test_the_file_holds_hashes_not_keys() -> None:
     "text",
     [
         "clients: [{id: x}]",
-        "clients: [{id: x, key_sha256: h, colour: red}]",
+        "clients: [{id: x, key_sha256: " + H + ", colour: red}]",
         ": : :",
         "- just a list",
     ],
@@ -74,7 +78,9 @@ def test_bad_clients_file_is_refused(text: str) -> None:
 
 def test_reused_key_is_refused() -> None:
     with pytest.raises(ClientsFileError, match="reuses"):
-        Clients.from_yaml("clients: [{id: x, key_sha256: h}, {id: y, key_sha256: h}]")
+        Clients.from_yaml(
+            "clients: [{id: x, key_sha256: " + H + "}, {id: y, key_sha256: " + H + "}]"
+        )
 
 
 class Clock:
@@ -123,15 +129,17 @@ def test_the_clients_file_is_read_as_written() -> None:
     ("text", "message"),
     [
         (
-            "clients:\n  - id: a\n    key_sha256: h\n    rate: {per_second: 1:30, burst: 2}\n",
+            "clients:\n  - id: a\n    key_sha256: "
+            + H
+            + "\n    rate: {per_second: 1:30, burst: 2}\n",
             "f.yaml:4: $.clients[0].rate.per_second: Expected `float`, got `str` (written `1:30`)",
         ),
         (
-            "clients:\n  - id: a\n    key_sha256: h\n    key_sha256: g\n",
+            "clients:\n  - id: a\n    key_sha256: " + H + "\n    key_sha256: " + G + "\n",
             "f.yaml:4: key `key_sha256` is given twice (lines 3 and 4)",
         ),
         (
-            "clients:\n  - &a {id: a, key_sha256: h}\n  - *a\n",
+            "clients:\n  - &a {id: a, key_sha256: " + H + "}\n  - *a\n",
             "f.yaml:3: aliases are not allowed here",
         ),
     ],

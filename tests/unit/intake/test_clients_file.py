@@ -88,3 +88,22 @@ clients:
 def test_development_keys_load_in_development() -> None:
     clients = load_clients(_settings(DEV_FILE, "development"))
     assert {c.id for c in clients.by_hash.values()} == {"dev", "dev-nettanmeldelse"}
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        hash_key("key-1").upper(),  # a hash spelt otherwise than hash_key writes it
+        hash_key("key-1")[:63],
+        "sha256:" + hash_key("key-1"),
+    ],
+)
+def test_a_key_hash_not_in_lower_case_hex_of_64_digits_is_refused(written: str) -> None:
+    text = f"""
+clients:
+  - id: alpha
+    key_sha256: {written}
+"""
+    with pytest.raises(ClientsFileError) as refused:
+        Clients.from_yaml(text, "clients.yaml")
+    assert "key_sha256" in str(refused.value)
