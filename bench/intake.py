@@ -30,6 +30,7 @@ from typing import Any
 import aio_pika
 import asyncpg
 
+from bench import logins
 from services.common import db, migrate
 from services.common.settings import DatabaseSettings
 from services.common.topology import Topology, declare, delete
@@ -329,7 +330,8 @@ async def bench(args: argparse.Namespace, clients: Path) -> str:
     await migrate.migrate(db_url)
     env = {
         **os.environ,
-        "FSI_DB_URL": db_url,
+        # As production runs it: a login of its own, a member of fsi_intake.
+        "FSI_DB_URL": await logins.service_url(db_url, "fsi_intake"),
         "FSI_DB_POOL_MIN": "16",
         "FSI_DB_POOL_MAX": "16",
         "FSI_BROKER_URL": AMQP_URL,

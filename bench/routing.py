@@ -50,7 +50,7 @@ import asyncpg
 import msgspec
 import yaml
 
-from bench import peers
+from bench import logins, peers
 from schemas import reference
 from schemas.decision import Decision
 from schemas.envelope import CONTENT_TYPE, REPORT_ACCEPTED_TYPE, ReportAccepted
@@ -609,7 +609,10 @@ async def router_run(
     """Run the real router (`serve`) until it has routed `count` queued reports; messages
     per second from the moment it consumes, and seconds from start-up to consuming."""
     settings = RoutingSettings(
-        db=DatabaseSettings(url=db_url, migrate_on_start=False),
+        # As production runs it: a login of its own, a member of fsi_router.
+        db=DatabaseSettings(
+            url=await logins.service_url(db_url, "fsi_router"), migrate_on_start=False
+        ),
         broker=BrokerSettings(url=AMQP_URL, prefix=prefix),
         log=LogSettings(level="WARNING"),
         rules=RulesSettings(),

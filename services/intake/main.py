@@ -23,7 +23,7 @@ from services.common import broker, startup
 from services.common import logging as fsi_logging
 from services.common import settings as fsi_settings
 from services.intake.app import create_app, load_clients
-from services.intake.connections import BoundedH11Protocol, ServerConfig
+from services.intake.connections import BoundedHttpToolsProtocol, ServerConfig
 from services.intake.settings import IntakeSettings
 
 
@@ -84,9 +84,9 @@ def serve(settings: IntakeSettings, sock: socket.socket) -> None:
         access_log=False,
         log_config=None,
         server_header=False,
-        # h11 (not httptools, which has no size limit) with the bounds of FSI_HTTP_*.
-        http=BoundedH11Protocol,
-        h11_max_incomplete_event_size=http.max_header_bytes,
+        # httptools (llhttp), with the head's size and time bounds of FSI_HTTP_* it lacks.
+        http=BoundedHttpToolsProtocol,
+        max_header_bytes=http.max_header_bytes,
         header_timeout_seconds=http.header_timeout_seconds,
         timeout_keep_alive=http.keep_alive_seconds,
         limit_concurrency=http.max_connections,

@@ -21,8 +21,8 @@ class HttpSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     workers: Annotated[int, Meta(ge=1, le=64)] = 1
     # A body must arrive within this, so a client that stalls or dribbles holds no handler.
     body_timeout_seconds: Annotated[float, Meta(gt=0, le=600)] = 30.0
-    # The request line and header fields together (h11's incomplete-event limit): more is
-    # refused (400) and the connection closed, before more of it is held.
+    # The request line and header fields together: more is refused (431) and the connection
+    # closed, before more of it is held (services/intake/connections.py).
     max_header_bytes: Annotated[int, Meta(ge=4096, le=1_048_576)] = 16_384
     # A connection must deliver a whole request head within this after it opens or after
     # the previous answer, however slowly it sends, else it is closed (408).

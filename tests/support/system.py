@@ -23,6 +23,7 @@ import msgspec
 
 from schemas.envelope import CaseRouted
 from services.common.topology import Topology
+from tests.conftest import SERVICE_LOGINS, as_login
 from tests.support.processes import ServiceProcess
 from tests.support.proxy import TcpProxy
 
@@ -111,9 +112,11 @@ class System:
         await proxy.start()
         self.proxies[name] = proxy
 
-    def _common(self, db: str, mq: str) -> dict[str, str]:
+    def _common(self, db: str, mq: str, login: str) -> dict[str, str]:
+        # Each service as its own login (tests/conftest.py SERVICE_LOGINS), as outside
+        # development it must be.
         return {
-            "FSI_DB_URL": via(self.database_url, self.proxies[db]),
+            "FSI_DB_URL": via(as_login(self.database_url, login), self.proxies[db]),
             "FSI_DB_MIGRATE_ON_START": "false",
             "FSI_DB_POOL_MIN": "1",
             "FSI_DB_POOL_MAX": "4",
@@ -123,7 +126,7 @@ class System:
 
     def _intake(self) -> ServiceProcess:
         env = {
-            **self._common("intake-db", "intake-mq"),
+            **self._common("intake-db", "intake-mq", SERVICE_LOGINS["intake"][0]),
             "FSI_ACCESS_CLIENTS_FILE": str(self.clients_file),
             "FSI_ACCESS_RATE_PER_SECOND": "100000",
             "FSI_ACCESS_RATE_BURST": "100000",
@@ -136,7 +139,7 @@ class System:
 
     def _router(self, index: int) -> ServiceProcess:
         env = {
-            **self._common(f"router{index}-db", f"router{index}-mq"),
+            **self._common(f"router{index}-db", f"router{index}-mq", SERVICE_LOGINS["router"][0]),
             "FSI_METRICS_ENABLED": "false",
             "FSI_CONSUMER_PREFETCH": "16",
         }

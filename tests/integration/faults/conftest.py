@@ -18,6 +18,7 @@ from tests.support.system import System
 async def system(
     tmp_path: Path,
     database_url: str,
+    service_logins: dict[str, str],  # the logins the services use, made when missing
     amqp_url: str,
     clients_file: Path,
     make_topology: Callable[..., Topology],

@@ -37,6 +37,7 @@ class QuorumStack:
 @pytest.fixture
 async def quorum(
     database_url: str,
+    router_database_url: str,
     amqp_url: str,
     intake_settings: Callable[..., IntakeSettings],
     make_topology: Callable[..., Topology],
@@ -47,7 +48,9 @@ async def quorum(
         base, broker=broker, standardise=StandardiseSettings(accept_synthetic_ids=True)
     )
     routing = RoutingSettings(
-        db=DatabaseSettings(url=database_url, pool_min=1, pool_max=4, migrate_on_start=False),
+        db=DatabaseSettings(
+            url=router_database_url, pool_min=1, pool_max=4, migrate_on_start=False
+        ),
         broker=broker,
     )
     topology = make_topology(units=load_rules(routing).catalogue.units, queue_type="quorum")

@@ -33,12 +33,12 @@ def router_settings(database_url: str, amqp_url: str, prefix: str) -> RoutingSet
 
 
 async def test_the_router_refuses_to_start_naming_the_queue_and_argument(
-    database_url: str, amqp_url: str, intake_settings: Callable[..., IntakeSettings]
+    router_database_url: str, amqp_url: str, intake_settings: Callable[..., IntakeSettings]
 ) -> None:
     prefix = intake_settings().broker.prefix
     run_script("precreate-routing-queue", amqp_url, prefix)
     with pytest.raises(Exception) as refused:  # noqa: PT011 - its kind is what is checked
-        await serve(router_settings(database_url, amqp_url, prefix), asyncio.Event())
+        await serve(router_settings(router_database_url, amqp_url, prefix), asyncio.Event())
     # A StartupError that fsi-router leaves with in one line, exit code 76 (EX_PROTOCOL)
     assert getattr(refused.value, "exit_code", None) == 76
     said = str(refused.value)

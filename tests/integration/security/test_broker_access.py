@@ -200,14 +200,17 @@ async def test_each_user_may_do_only_what_it_must(access: Access, role: str, act
 @pytest.fixture
 async def pipeline(
     endpoints: harness.Endpoints,
-    database_url: str,
+    router_database_url: str,
     intake_settings: Callable[..., IntakeSettings],
 ) -> AsyncIterator[tuple[AsyncTestClient[Any], Access]]:
     """The intake and the router, each signed in as its own user in a virtual host of the
     test's own, whose topology fsi-declare's user declared."""
     base = intake_settings()
     routing = RoutingSettings(
-        db=DatabaseSettings(url=database_url, pool_min=1, pool_max=4, migrate_on_start=False),
+        # Its own database login too, as outside development it must be.
+        db=DatabaseSettings(
+            url=router_database_url, pool_min=1, pool_max=4, migrate_on_start=False
+        ),
         broker=BrokerSettings(prefix=base.broker.prefix),
         log=LogSettings(),
         rules=RulesSettings(),

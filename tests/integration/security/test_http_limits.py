@@ -15,6 +15,7 @@ import pytest
 
 from tests import harness
 from tests.conftest import _admin as admin
+from tests.conftest import as_login
 from tests.integration.conftest import CLIENTS_YAML, auth
 from tests.support.broker_inputs import closed_port
 from tests.support.processes import ServiceProcess
@@ -36,7 +37,10 @@ async def limits_database(admin_db_url: str, template_database_url: str) -> Asyn
 
 @pytest.fixture(scope="module")
 def intake_address(
-    limits_database: str, amqp_url: str, tmp_path_factory: pytest.TempPathFactory
+    limits_database: str,
+    service_logins: dict[str, str],
+    amqp_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[str, int]]:
     """`fsi-intake` (python -m services.intake.main) with short bounds, on a free port, one
     process for the module (each start costs seconds)."""
@@ -47,7 +51,7 @@ def intake_address(
     process = ServiceProcess(
         "services.intake.main",
         {
-            "FSI_DB_URL": limits_database,
+            "FSI_DB_URL": as_login(limits_database, service_logins["intake"]),
             "FSI_DB_MIGRATE_ON_START": "false",
             "FSI_BROKER_URL": amqp_url,
             "FSI_BROKER_PREFIX": f"limits{uuid.uuid4().hex[:8]}.",

@@ -7,7 +7,7 @@ import pickle
 import pytest
 
 from services.common.settings import SettingsError, load
-from services.intake.connections import BoundedH11Protocol, ServerConfig
+from services.intake.connections import BoundedHttpToolsProtocol, ServerConfig
 from services.intake.settings import HttpSettings, IntakeSettings
 
 
@@ -55,11 +55,11 @@ def test_the_server_configuration_pickles_for_worker_processes() -> None:
     config = ServerConfig(
         "services.intake.main:app_factory",
         factory=True,
-        http=BoundedH11Protocol,
-        h11_max_incomplete_event_size=8192,
+        http=BoundedHttpToolsProtocol,
+        max_header_bytes=8192,
         header_timeout_seconds=2.5,
     )
     copy = pickle.loads(pickle.dumps(config))  # noqa: S301 - our own object
     assert copy.header_timeout_seconds == 2.5
-    assert copy.http is BoundedH11Protocol
-    assert copy.h11_max_incomplete_event_size == 8192
+    assert copy.http is BoundedHttpToolsProtocol
+    assert copy.max_header_bytes == 8192

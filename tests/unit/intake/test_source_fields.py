@@ -155,3 +155,38 @@ def test_control_characters_are_refused_at_the_source_field() -> None:
         ("$.beskrivelse", IN_WORDS[ACCOUNT]),
         ("$.mistenkte[0].fodselsnummer", one_line),
     ]
+
+
+# Line breaks to a reader that follows Unicode (UAX #14), which one-line fields refuse as
+# they refuse CR and LF.
+SEPARATORS = ["\u2028", "\u2029"]
+
+
+@pytest.mark.parametrize("char", SEPARATORS)
+def test_line_and_paragraph_separators_are_refused_in_one_line_fields(char: str) -> None:
+    patrol = body("patrol")
+    patrol["case_ref"] = f"P-1{char}P-2"
+    patrol["people"][3]["tlf"] = f"{char}+4791234567"
+    assert refused("patrol", patrol) == [
+        ("$.case_ref", IN_WORDS[LINE]),
+        ("$.people[3].tlf", IN_WORDS[NO_CONTROLS]),
+    ]
+    canonical = json.loads((EXAMPLES.parent / "report.domestic-violence.json").read_text())
+    canonical["persons"][0]["name"] = f"Kari{char} Nordmann"
+    _, problems = decode(json.dumps(canonical).encode(), Report)
+    assert [(p.path, p.message) for p in problems] == [("$.persons[0].name", IN_WORDS[LINE])]
+
+
+@pytest.mark.parametrize("char", SEPARATORS)
+def test_free_text_keeps_them(char: str) -> None:
+    citizen = body("citizen")
+    citizen["beskrivelse"] = f"Linje 1{char}Linje 2"
+    assert convert("citizen", citizen).incident.description.endswith("Linje 2")
+
+
+def test_direction_marks_names_in_arabic_or_hebrew_script_use_are_kept() -> None:
+    canonical = json.loads((EXAMPLES.parent / "report.domestic-violence.json").read_text())
+    canonical["persons"][0]["name"] = "\u05e9\u05e8\u05d4 \u200fCohen"  # RIGHT-TO-LEFT MARK
+    report, problems = decode(json.dumps(canonical).encode(), Report)
+    assert problems == []
+    assert report is not None
