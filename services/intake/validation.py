@@ -34,7 +34,8 @@ UNKNOWN_FIELD = "Object contains unknown field"
 # U+0000 can be sent only escaped (a raw NUL byte is not JSON): `\u0000` after an even number
 # of backslashes (`\\u0000` is a backslash and the text "u0000").
 _ESCAPED_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
-NUL = "U+0000 (NUL, written `\\u0000`) is in the body at byte {at}: no text may hold it"
+# "Of the report": a batch's item is counted from its own first byte, as its problems are.
+NUL = "U+0000 (NUL, written `\\u0000`) is at byte {at} of the report as sent: no text may hold it"
 # A key that is not a field of ours stands in a path as this: a client's own key names may
 # be personal data, and a path is shown in a problem.
 UNKNOWN_KEY = "…"

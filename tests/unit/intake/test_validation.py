@@ -9,6 +9,7 @@ import pytest
 
 from schemas.report import Report
 from schemas.sources import AgencyReport
+from services.intake import batchbody
 from services.intake.api import BatchIn
 from services.intake.validation import NotJson, Problem, decode
 
@@ -87,6 +88,18 @@ def test_nul_characters_are_refused_once_for_the_body() -> None:
     assert problem.message.startswith("U+0000")
     first = sent.index(b"\\u0000")
     assert f"byte {first}" in problem.message
+
+
+def test_nul_in_a_batch_item_is_placed_in_that_item() -> None:
+    second = {**GOOD, "external_id": "x\u0000"}
+    sent = json.dumps({"reports": [GOOD, second]}).encode()
+    items = batchbody.items(sent, 10)
+    _, problems = decode(items[1], Report)
+    (problem,) = problems
+    # Counted from the item's own first byte, as the item's problems are, and said so.
+    at = items[1].index(b"\\u0000")
+    assert f"at byte {at} of the report" in problem.message
+    assert at < sent.index(b"\\u0000")
 
 
 @pytest.mark.parametrize(
