@@ -39,58 +39,23 @@ class ServerConfig(uvicorn.Config):
         self.max_header_bytes = max_header_bytes
 
 
-class _HeadDeadline:
-    """A connection that is not in the app must deliver a whole request head within
-    `header_timeout_seconds` of opening or of the previous answer.
+class BoundedHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol (llhttp, in C) with the two bounds on a request head
+    that uvicorn lacks.
 
-    uvicorn's own timer (timeout_keep_alive) starts only after an answer and stops at the
-    first byte received, so a connection that never sends, sends half a head, or dribbles a
-    body nobody reads after its answer would stay open for ever. The deadline is absolute
-    (bytes arriving do not extend it), as nginx's client_header_timeout is. Mixed in before
-    one of uvicorn's protocols, whose `cycle`, `loop` and `transport` it reads."""
-
-    cycle: Any
-    loop: Any
-    transport: Any
-
-    def _start_deadline(self, config: uvicorn.Config) -> None:
-        self._deadline = float(getattr(config, "header_timeout_seconds", 10.0))
-        self._head_timer: asyncio.TimerHandle | None = None
-
-    def _in_app(self) -> bool:
-        return self.cycle is not None and not self.cycle.response_complete
-
-    def _arm(self) -> None:
-        if self._head_timer is None:
-            self._head_timer = self.loop.call_later(self._deadline, self._timed_out)
-
-    def _disarm(self) -> None:
-        if self._head_timer is not None:
-            self._head_timer.cancel()
-            self._head_timer = None
-
-    def _head_begun(self) -> bool:
-        """Whether part of a head has come since the last request (say why on closing)."""
-        raise NotImplementedError
-
-    def _timed_out(self) -> None:
-        self._head_timer = None
-        if self.transport.is_closing() or self._in_app():
-            return
-        if self._head_begun():
-            self.transport.write(_TIMED_OUT)  # half a head: say why
-        self.transport.close()
-
-
-class BoundedHttpToolsProtocol(_HeadDeadline, HttpToolsProtocol):
-    """uvicorn's httptools protocol (llhttp, in C: about twice h11's rate) with the head
-    deadline and a bound on a head's size that httptools lacks: bytes received while no
-    request is in the app are a head's, and past `max_header_bytes` the connection gets
-    431 (RFC 6585 section 5) and is closed."""
+    Size: bytes received while no request of the connection is in the app are a head's;
+    past `max_header_bytes` the connection gets 431 (RFC 6585 section 5) and is closed.
+    Time: a connection not in the app must deliver a whole head within
+    `header_timeout_seconds` of opening or of the previous answer. uvicorn's own timer
+    (timeout_keep_alive) starts only after an answer and stops at the first byte received,
+    so a connection that never sends, sends half a head, or dribbles a body nobody reads
+    after its answer would stay open for ever. The deadline is absolute (bytes arriving do
+    not extend it), as nginx's client_header_timeout is."""
 
     def __init__(self, config: uvicorn.Config, *args: Any, **kwargs: Any) -> None:
         super().__init__(config, *args, **kwargs)
-        self._start_deadline(config)
+        self._deadline = float(getattr(config, "header_timeout_seconds", 10.0))
+        self._head_timer: asyncio.TimerHandle | None = None
         self._max_head = int(getattr(config, "max_header_bytes", 16 * 1024))
         self._head_bytes = 0
 
@@ -116,6 +81,7 @@ class BoundedHttpToolsProtocol(_HeadDeadline, HttpToolsProtocol):
     def on_response_complete(self) -> None:
         super().on_response_complete()
         self._head_bytes = 0
+        # A pipelined request may have gone into the app already; else wait for the next head.
         if not self.transport.is_closing() and not self._in_app():
             self._arm()
 
@@ -123,5 +89,22 @@ class BoundedHttpToolsProtocol(_HeadDeadline, HttpToolsProtocol):
         self._disarm()
         super().connection_lost(exc)
 
-    def _head_begun(self) -> bool:
-        return self._head_bytes > 0
+    def _in_app(self) -> bool:
+        return self.cycle is not None and not self.cycle.response_complete
+
+    def _arm(self) -> None:
+        if self._head_timer is None:
+            self._head_timer = self.loop.call_later(self._deadline, self._timed_out)
+
+    def _disarm(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _timed_out(self) -> None:
+        self._head_timer = None
+        if self.transport.is_closing() or self._in_app():
+            return
+        if self._head_bytes:
+            self.transport.write(_TIMED_OUT)  # half a head: say why
+        self.transport.close()
