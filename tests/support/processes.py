@@ -24,6 +24,8 @@ class ServiceProcess:
     def start(self) -> None:
         environment = {k: v for k, v in os.environ.items() if not k.startswith("FSI_")}
         environment.update(self.env)
+        # Each line in the file as it is written, so a failing test can quote what was said.
+        environment["PYTHONUNBUFFERED"] = "1"
         with self.log_file.open("ab") as out:
             self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
                 [sys.executable, "-m", self.module], env=environment, stdout=out, stderr=out

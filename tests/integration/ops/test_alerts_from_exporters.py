@@ -56,6 +56,15 @@ async def scrape_until(url: str, check: Callable[[Scrape], bool], what: str) -> 
     raise AssertionError(f"not seen within 15 s: {what}")
 
 
+async def until_consuming(channel: aio_pika.abc.AbstractChannel, queue: str) -> None:
+    for _ in range(300):
+        declared = await channel.declare_queue(queue, passive=True)
+        if declared.declaration_result.consumer_count:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"nothing consumes {queue} within 30 s")
+
+
 def value(scrape: Scrape, name: str, **labels: str) -> float | None:
     return scrape.get((name, frozenset(labels.items())))
 
@@ -119,6 +128,9 @@ async def test_first_dead_letter_and_first_refused_reload_after_a_router_start_a
         connection = await aio_pika.connect(amqp_url)
         async with connection:
             channel = await connection.channel()
+            # The rules load (and the metrics answer) before the router reaches PostgreSQL and
+            # RabbitMQ: the dead letter is timed from when it consumes.
+            await until_consuming(channel, topology.routing_queue.name)
             await channel.default_exchange.publish(
                 aio_pika.Message(b"not json", content_type="application/json"),
                 routing_key=topology.routing_queue.name,
