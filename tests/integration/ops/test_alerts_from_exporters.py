@@ -56,10 +56,19 @@ async def scrape_until(url: str, check: Callable[[Scrape], bool], what: str) -> 
     raise AssertionError(f"not seen within 15 s: {what}")
 
 
-async def until_consuming(channel: aio_pika.abc.AbstractChannel, queue: str) -> None:
+async def until_consuming(connection: aio_pika.abc.AbstractConnection, queue: str) -> None:
+    """Wait until `queue` exists and has a consumer. A passive declare of a queue the router
+    has not declared yet closes its channel (404), so each try opens a channel of its own."""
     for _ in range(300):
-        declared = await channel.declare_queue(queue, passive=True)
-        if declared.declaration_result.consumer_count:
+        channel = await connection.channel()
+        try:
+            declared = await channel.declare_queue(queue, passive=True)
+        except aio_pika.exceptions.ChannelNotFoundEntity:
+            declared = None
+        finally:
+            if not channel.is_closed:
+                await channel.close()
+        if declared is not None and declared.declaration_result.consumer_count:
             return
         await asyncio.sleep(0.1)
     raise AssertionError(f"nothing consumes {queue} within 30 s")
@@ -127,10 +136,10 @@ async def test_first_dead_letter_and_first_refused_reload_after_a_router_start_a
         )
         connection = await aio_pika.connect(amqp_url)
         async with connection:
-            channel = await connection.channel()
             # The rules load (and the metrics answer) before the router reaches PostgreSQL and
             # RabbitMQ: the dead letter is timed from when it consumes.
-            await until_consuming(channel, topology.routing_queue.name)
+            await until_consuming(connection, topology.routing_queue.name)
+            channel = await connection.channel()
             await channel.default_exchange.publish(
                 aio_pika.Message(b"not json", content_type="application/json"),
                 routing_key=topology.routing_queue.name,
