@@ -58,8 +58,8 @@ from schemas.report import Report
 from services.common import logging as fsi_logging
 from services.common import migrate, yamltext
 from services.common.settings import BrokerSettings, DatabaseSettings, LogSettings
+from services.common.standardise import Options, standardise
 from services.common.topology import REPORT_ACCEPTED_KEY, Topology, declare, delete
-from services.intake.standardise import Options, standardise
 from services.routing import store
 from services.routing.consumer import Router
 from services.routing.engine import decide, facts_of

@@ -22,8 +22,7 @@ import msgspec
 from schemas import sources
 from schemas.reference import Reference, name_key, visible_text
 from schemas.report import Report, Role
-from services.common import yamltext
-from services.intake import lawrefs
+from services.common import lawrefs, yamltext
 
 # AdapterError is raised here and by the trace; callers import it from this module.
 from services.intake.sourcepaths import AdapterError as AdapterError

@@ -24,6 +24,7 @@ from services.common import db, startup
 from services.common import logging as fsi_logging
 from services.common.sessions import Rules, Sessions
 from services.common.settings import SettingsError
+from services.common.standardise import Options
 from services.common.topology import Topology
 from services.intake import api, body, http_policy, metrics, openapi, openapi_renderings, ops_api
 from services.intake.access import Clients, ClientsFileError, RateLimiter
@@ -32,7 +33,6 @@ from services.intake.outbox import BrokerLink, OutboxRelay
 from services.intake.service import IntakeService
 from services.intake.session_store import PgSessionStore
 from services.intake.settings import IntakeSettings, OpsSettings
-from services.intake.standardise import Options
 
 log = fsi_logging.get_logger("app")
 TEMPLATES = Path(__file__).parent / "templates"

@@ -16,10 +16,10 @@ import msgspec
 from schemas.envelope import REPORT_ACCEPTED_TYPE
 from schemas.reference import Reference
 from schemas.report import QualityIssue, Report
+from services.common.standardise import Options, standardise
 from services.common.topology import REPORT_ACCEPTED_KEY
 from services.intake import store
 from services.intake.adapters import Adapter, AdapterError
-from services.intake.standardise import Options, standardise
 from services.intake.validation import Problem, walk
 
 CANONICAL = "canonical"

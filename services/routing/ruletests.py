@@ -38,8 +38,8 @@ from msgspec import UNSET, UnsetType
 from schemas.decision import Decision, Priority
 from schemas.report import EARLIEST_YEAR, LATEST_YEAR, Report, as_utc
 from services.common import jsontext, yamltext
+from services.common.standardise import Options, standardise
 from services.common.yamltext import Located
-from services.intake.standardise import Options, standardise
 from services.routing.engine import decide
 from services.routing.rules import RuleSet
 

@@ -11,7 +11,7 @@ from litestar.testing import AsyncTestClient
 
 from schemas import reference
 from schemas.report import Report
-from services.intake.standardise import standardise
+from services.common.standardise import standardise
 from tests.integration.conftest import auth
 from tests.support.strategies import reports
 

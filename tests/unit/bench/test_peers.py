@@ -20,7 +20,7 @@ from bench.routing import larger_rules
 from schemas import reference
 from schemas.decision import TRIAGE_UNIT, Priority
 from schemas.report import Report
-from services.intake.standardise import Options, standardise
+from services.common.standardise import Options, standardise
 from services.routing.engine import decide
 from services.routing.rules import RuleSet, load_ruleset
 

@@ -10,9 +10,9 @@ import msgspec
 import pytest
 
 from schemas import reference
+from services.common.standardise import Options, standardise
 from services.intake.adapters import ADAPTERS, AdapterError
 from services.intake.service import from_source
-from services.intake.standardise import Options, standardise
 
 ROOT = Path(__file__).parents[3]
 EXAMPLES = ROOT / "schemas" / "examples" / "sources"

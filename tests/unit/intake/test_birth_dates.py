@@ -14,7 +14,7 @@ import pytest
 from schemas import reference
 from schemas.localtime import OSLO
 from schemas.report import Report
-from services.intake.standardise import Options, standardise
+from services.common.standardise import Options, standardise
 from services.routing.engine import decide
 from services.routing.rules import load_ruleset
 

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from schemas import reference
 from schemas.reference import visible_text
 from schemas.report import Report
+from services.common.standardise import Options, standardise
 from services.intake.adapters import ADAPTERS, AdapterError
 from services.intake.service import (
     CANONICAL,
@@ -24,7 +25,6 @@ from services.intake.service import (
     contract_problems,
     from_source,
 )
-from services.intake.standardise import Options, standardise
 from services.intake.validation import NotJson, Problem, decode
 
 REF = reference.load()

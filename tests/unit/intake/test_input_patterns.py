@@ -13,8 +13,9 @@ import pytest
 from msgspec import inspect
 
 from schemas import reference, report, sources
+from services.common import lawrefs
 from services.common import logging as fsi_logging
-from services.intake import lawrefs, validation
+from services.intake import validation
 
 REF = reference.load()
 # Where a text has no length limit of its own, the body's limit bounds it; far past what

@@ -11,7 +11,7 @@ import pytest
 
 from schemas import reference
 from schemas.report import Report
-from services.intake.standardise import Options, standardise
+from services.common.standardise import Options, standardise
 
 REF = reference.load()
 RECEIVED = dt.datetime(2026, 11, 30, 12, tzinfo=dt.UTC)

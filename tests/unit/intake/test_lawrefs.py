@@ -12,9 +12,9 @@ import pytest
 
 from schemas import reference
 from schemas.report import Report
+from services.common.standardise import offence_code, standardise
 from services.intake.adapters import ADAPTERS, AgencyMapping, _mapping
 from services.intake.service import from_source
-from services.intake.standardise import offence_code, standardise
 
 REF = reference.load()
 RECEIVED = dt.datetime(2026, 11, 30, 12, tzinfo=dt.UTC)

@@ -13,7 +13,7 @@ import pytest
 from schemas import reference
 from schemas.decision import TRIAGE_UNIT
 from schemas.report import Report
-from services.intake.standardise import standardise
+from services.common.standardise import standardise
 from services.routing.engine import decide
 from services.routing.rules import load_ruleset
 

@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 from schemas import reference
 from schemas.reference import name_key, places
 from schemas.report import Report
-from services.intake import lawrefs
+from services.common import lawrefs
+from services.common.standardise import standardise
 from services.intake.adapters import AgencyMapping, PatrolMapping, _mapping
-from services.intake.standardise import standardise
 
 REF = reference.load()
 RECEIVED = dt.datetime(2026, 11, 30, 12, tzinfo=dt.UTC)

@@ -11,9 +11,9 @@ import msgspec
 
 from schemas import reference
 from schemas.report import Report
+from services.common.standardise import standardise
 from services.intake.adapters import ADAPTERS
 from services.intake.service import from_source
-from services.intake.standardise import standardise
 
 REF = reference.load()
 DATA = Path(__file__).parents[2] / "data" / "real_inputs"

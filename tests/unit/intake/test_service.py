@@ -11,8 +11,8 @@ import msgspec
 from schemas import reference
 from schemas.envelope import ReportAccepted
 from schemas.report import Report
+from services.common.standardise import Options
 from services.intake.service import CANONICAL, IntakeService, Submission, content_hash
-from services.intake.standardise import Options
 
 EXAMPLE = Path(__file__).parents[3] / "schemas" / "examples" / "report.youth-robbery.json"
 RECEIVED = dt.datetime(2026, 11, 27, 12, tzinfo=dt.UTC)

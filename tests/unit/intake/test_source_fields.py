@@ -14,9 +14,9 @@ import pytest
 from schemas import reference
 from schemas.report import Report
 from schemas.textrules import ACCOUNT, IN_WORDS, LINE, NO_CONTROLS
+from services.common.standardise import Options, standardise
 from services.intake.adapters import ADAPTERS, AdapterError
 from services.intake.service import from_source
-from services.intake.standardise import Options, standardise
 from services.intake.validation import decode
 
 REF = reference.load()

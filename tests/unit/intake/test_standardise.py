@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from schemas import reference
 from schemas.report import IdKind, Report
 from schemas.report import as_utc as to_utc
-from services.intake.standardise import Options, offence_code, standardise
+from services.common.standardise import Options, offence_code, standardise
 from tests.support.strategies import reports
 
 REF = reference.load()

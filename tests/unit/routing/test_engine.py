@@ -13,7 +13,7 @@ import pytest
 from schemas import reference
 from schemas.decision import TRIAGE_UNIT, Priority
 from schemas.report import Report
-from services.intake.standardise import Options, standardise
+from services.common.standardise import Options, standardise
 from services.routing.engine import decide
 from services.routing.rules import RuleSet, load_ruleset
 from tests.unit.routing.test_age_unknown import AGE_UNKNOWN_RULES

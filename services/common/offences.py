@@ -7,9 +7,9 @@ import datetime as dt
 from schemas.localtime import OSLO
 from schemas.reference import Reference, name_key
 from schemas.report import Offence
-from services.intake import lawrefs
-from services.intake.findings import Findings
-from services.intake.text import normalise_text
+from services.common import lawrefs
+from services.common.findings import Findings
+from services.common.text import normalise_text
 
 
 def standardise_offence(

@@ -16,11 +16,11 @@ import phonenumbers
 from schemas.localtime import OSLO, Kind, Readings, fits_period, period, readings
 from schemas.reference import Reference
 from schemas.report import MAX_AGE, IdKind, Incident, Person, Report, Role
+from services.common import lawrefs, municipality
+from services.common.findings import Findings, local
 from services.common.identity import IdentityError, age_on, classify, valid_orgnr
-from services.intake import lawrefs, municipality
-from services.intake.findings import Findings, local
-from services.intake.offences import standardise_offence, titled
-from services.intake.text import normalise_account, normalise_text
+from services.common.offences import standardise_offence, titled
+from services.common.text import normalise_account, normalise_text
 
 __all__ = ["Options", "normalise_account", "normalise_text", "offence_code", "standardise"]
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from schemas.reference import Reference
-from services.intake.findings import Findings
+from services.common.findings import Findings
 
 NUMBER_PATH = "$.incident.municipality"
 NAME_PATH = "$.incident.municipality_name"
