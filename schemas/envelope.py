@@ -27,6 +27,16 @@ class ReportAccepted(msgspec.Struct, frozen=True):
     report: Report
 
 
+class ReportAcceptedWire(msgspec.Struct):
+    """`ReportAccepted` as it travels: its report kept as the JSON bytes it is, so the intake
+    splices in a report already encoded and the router passes it on unchanged."""
+
+    report_id: uuid.UUID
+    accepted_at: dt.datetime
+    source_format: str
+    report: msgspec.Raw
+
+
 class CaseRouted(msgspec.Struct, frozen=True):
     """Router → unit queue: the standardised report with its routing decision.
 

@@ -26,6 +26,19 @@ from services.common.topology import TopologyMismatch, TopologyMissing
 
 SCHEMES = {"amqp": 5672, "amqps": 5671}
 
+# Failures of the broker connection or channel rather than of our message: they pass when
+# RabbitMQ is back. aio-pika's AMQPError is aiormq's; a channel that died under a call raises
+# ChannelInvalidStateError, a RuntimeError outside that tree; OSError and TimeoutError come
+# from the socket (ConnectionError is an OSError). The twin of `db.CONNECTION_ERRORS`.
+BROKER_ERRORS: tuple[type[Exception], ...] = (
+    aio_pika.exceptions.AMQPError,
+    aiormq.exceptions.ChannelInvalidStateError,
+    OSError,
+    TimeoutError,
+)
+# Opening a connection may also meet a URL it cannot read (ValueError).
+CONNECT_ERRORS: tuple[type[Exception], ...] = (*BROKER_ERRORS, ValueError)
+
 
 class _TransportErrorFilter(logging.Filter):
     """aiormq logs every failed connection attempt with its exception before raising it;

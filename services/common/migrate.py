@@ -199,10 +199,7 @@ def main() -> None:
     # Here, not at the top: startup describes this module's own MigrationError.
     from services.common import startup
 
-    try:
-        settings = fsi_settings.load(fsi_settings.MigrateSettings)
-    except fsi_settings.SettingsError as exc:
-        startup.fail("fsi-migrate", startup.StartupError(str(exc), startup.EXIT_CONFIG))
+    settings = startup.settings_or_exit(fsi_settings.MigrateSettings, "fsi-migrate")
     fsi_logging.configure(settings.log)
     url = settings.db.migrate_url
     setting = "FSI_DB_DIRECT_URL" if settings.db.direct_url else "FSI_DB_URL"

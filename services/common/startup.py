@@ -16,14 +16,17 @@ import re
 import socket
 import sys
 import urllib.parse
-from typing import NoReturn
+from typing import NoReturn, TypeVar
 
 import asyncpg
 import msgspec
 
 from services.common import db, migrate
+from services.common import settings as fsi_settings
 from services.common.migrate import MigrationError
 from services.common.settings import DatabaseSettings
+
+S = TypeVar("S", bound=msgspec.Struct)
 
 # Exit codes from sysexits.h, so that a supervisor can restart on the first and stop on the
 # others (systemd: RestartPreventExitStatus=76 78).
@@ -48,6 +51,15 @@ def fail(command: str, error: StartupError) -> NoReturn:
     """Print `command: message` on stderr and exit with the error's code."""
     print(f"{command}: {error}", file=sys.stderr, flush=True)
     sys.exit(error.exit_code)
+
+
+def settings_or_exit(cls: type[S], command: str) -> S:
+    """The command's settings from the environment; on a bad one, `command: why` on stderr
+    and exit 78 (EX_CONFIG)."""
+    try:
+        return fsi_settings.load(cls)
+    except fsi_settings.SettingsError as exc:
+        fail(command, StartupError(str(exc), EXIT_CONFIG))
 
 
 def where(url: str, default_port: int) -> str:

@@ -15,6 +15,8 @@ from typing import Any, Literal
 import aio_pika
 import aiormq
 
+from services.common.settings import BrokerSettings
+
 QueueType = Literal["classic", "quorum"]
 MAX_PRIORITY = 10
 REPORT_ACCEPTED_KEY = "report.accepted"
@@ -45,6 +47,11 @@ class Topology:
     prefix: str = "fsi."
     queue_type: QueueType = "classic"
     units: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, broker: BrokerSettings, units: tuple[str, ...] = ()) -> Topology:
+        """The topology the broker settings name (prefix, queue type), with these units."""
+        return cls(prefix=broker.prefix, queue_type=broker.queue_type, units=units)
 
     @property
     def reports_exchange(self) -> Exchange:

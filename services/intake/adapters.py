@@ -4,7 +4,7 @@ Every adapter is a pure function from the format's Struct to a `Report`. The map
 uses (role codes, markers, law references) are YAML beside this module, loaded once; the
 citizen form's categories are reference data (schemas/reference/citizen_categories.csv).
 Every code and name is looked up by `name_key` (any Unicode form, case, invisible
-characters or spacing). Problems that make a report unreadable are raised as `AdapterError`
+characters or spacing). Problems that make a report unreadable are raised as `ReportProblems`
 with paths in the source format; everything softer is left for standardisation to record.
 """
 
@@ -23,11 +23,8 @@ from schemas import sources
 from schemas.reference import Reference, name_key, visible_text
 from schemas.report import Report, Role
 from services.common import lawrefs, yamltext
-
-# AdapterError is raised here and by the trace; callers import it from this module.
-from services.intake.sourcepaths import AdapterError as AdapterError
 from services.intake.sourcepaths import Trace, checked
-from services.intake.validation import Problem
+from services.intake.validation import Problem, ReportProblems
 
 MAPPINGS = Path(__file__).parent / "mappings"
 _LOCAL_TIME = "%d.%m.%Y %H:%M"
@@ -121,7 +118,7 @@ def from_citizen(form: sources.CitizenReport, ref: Reference) -> Report:
     people += [(p, Role.WITNESS, f"$.vitner[{i}]") for i, p in enumerate(form.vitner)]
     persons = [_citizen_person(person, role, path, problems) for person, role, path in people]
     if problems:
-        raise AdapterError(problems)
+        raise ReportProblems(problems)
 
     def where(trace: Trace) -> None:
         trace.at("$", "$", external_id="referanse", reported_at="innsendt")
@@ -195,7 +192,7 @@ def from_patrol(patrol: sources.PatrolReport, _ref: Reference) -> Report:
         else:
             flags[flag] = True
     if problems:
-        raise AdapterError(problems)
+        raise ReportProblems(problems)
 
     def where(trace: Trace) -> None:
         trace.at("$", "$", external_id="case_ref", reported_at="logged_at")
@@ -267,7 +264,7 @@ def from_agency(report: sources.AgencyReport, ref: Reference) -> Report:
                 }
             )
     if problems:
-        raise AdapterError(problems)
+        raise ReportProblems(problems)
     period = report.gjerningsperiode
     place = report.gjerningssted or sources.AgencyPlace()
     org = report.avsender.organisasjonsnummer.replace(" ", "")

@@ -28,7 +28,7 @@ from schemas.report import QualityIssue, Report
 from services.common.logging import get_logger
 from services.intake import batchbody, metrics, store
 from services.intake.access import Client, Clients, RateLimiter
-from services.intake.adapters import ADAPTERS, AdapterError
+from services.intake.adapters import ADAPTERS
 from services.intake.body import read_body
 from services.intake.ops import Monitor
 from services.intake.outbox import BrokerLink
@@ -37,13 +37,13 @@ from services.intake.service import (
     CANONICAL,
     IntakeService,
     Submission,
-    Unstandardisable,
     from_source,
     in_turns,
 )
 from services.intake.validation import (
     NotJson,
     Problem,
+    ReportProblems,
     decode,
 )
 
@@ -252,7 +252,7 @@ async def _submit_one(request: Request[Any, Any, Any], submission: Submission) -
     source = submission.report.source
     request.state.fsi_source = source
     (result,) = await state_of(request).service.submit([submission])
-    if isinstance(result, Unstandardisable):
+    if isinstance(result, ReportProblems):
         _count(request, source, "invalid")
         raise _invalid(result.problems)
     _count(request, source, _outcome(result.outcome, result.quality_issues))
@@ -405,7 +405,7 @@ async def _run_batch(
         metrics.report(None, "invalid" if item.outcome == "invalid" else "refused")
     stored = await state.service.submit([s for _, s in pending])
     for (index, submission), result in zip(pending, stored, strict=True):
-        if isinstance(result, Unstandardisable):
+        if isinstance(result, ReportProblems):
             results[index] = ItemResult(index, "invalid", problems=result.problems)
             metrics.report(submission.report.source, "invalid", state.clients.named_sources)
             continue
@@ -453,7 +453,7 @@ class SourcesController(Controller):
         parsed, body, media = await _decode(request, adapter.struct, limit)
         try:
             report = from_source(adapter, parsed, state_of(request).service.reference)
-        except AdapterError as exc:
+        except ReportProblems as exc:
             raise _invalid(exc.problems) from None
         if not client.may_submit(report.source):
             raise _forbidden_source(report.source)

@@ -42,7 +42,7 @@ prometheus_client.disable_created_metrics()  # type: ignore[no-untyped-call]
 
 def topology_of(settings: IntakeSettings) -> Topology:
     """The topology the intake declares and publishes to."""
-    return Topology(prefix=settings.broker.prefix, queue_type=settings.broker.queue_type)
+    return Topology.of(settings.broker)
 
 
 async def _stop(relay: OutboxRelay, task: asyncio.Task[None]) -> None:

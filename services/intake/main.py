@@ -28,10 +28,7 @@ from services.intake.settings import IntakeSettings
 
 
 def _settings() -> IntakeSettings:
-    try:
-        return fsi_settings.load(IntakeSettings)
-    except fsi_settings.SettingsError as exc:
-        startup.fail("fsi-intake", startup.StartupError(str(exc), startup.EXIT_CONFIG))
+    return startup.settings_or_exit(IntakeSettings, "fsi-intake")
 
 
 def app_factory() -> Litestar:

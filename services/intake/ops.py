@@ -17,15 +17,16 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import aio_pika
-import aiormq
 import asyncpg
 import httpx
 from prometheus_client import Gauge
 
+from schemas.catalogue import Catalogue, District
+from services.common import broker
 from services.common.logging import get_logger
 from services.common.topology import Topology
 from services.intake import metrics
-from services.intake.ops_store import Catalogue, DatabaseRead, District, cause, read_database
+from services.intake.ops_store import DatabaseRead, cause, read_database
 from services.intake.ops_views import (
     DistrictView,
     Overview,
@@ -64,6 +65,9 @@ refreshed = Gauge("fsi_ops_refreshed_timestamp_seconds", "When the overview was 
 # Not known before the first reading, nor while PostgreSQL cannot be read: NaN, never a 0
 # that would say "down" or "no backlog" (alerts compare with 0; NaN compares false).
 UNKNOWN = float("nan")
+# What reading the queues may meet: the broker's failures, the management API's, and the
+# RuntimeError aio-pika raises on a connection that died under it.
+_READ_ERRORS: tuple[type[Exception], ...] = (*broker.BROKER_ERRORS, httpx.HTTPError, RuntimeError)
 broker_up.set(UNKNOWN)
 database_up.set(UNKNOWN)
 metrics.outbox_pending.set(UNKNOWN)
@@ -134,14 +138,7 @@ class Monitor:
                     states = await self._from_management(names)
                 else:
                     states = await self._from_declares(names)
-        except (
-            aio_pika.exceptions.AMQPError,
-            aiormq.exceptions.AMQPError,
-            httpx.HTTPError,
-            OSError,
-            TimeoutError,
-            RuntimeError,  # aio-pika's answer on a connection that died under it
-        ) as exc:
+        except _READ_ERRORS as exc:
             await self.close()
             return {}, Service(False, now, cause(exc))
         return states, Service(True, now)

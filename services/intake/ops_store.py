@@ -11,33 +11,10 @@ from dataclasses import dataclass, field
 import asyncpg
 import msgspec
 
+from schemas.catalogue import Catalogue
 from services.common import db
 from services.intake.ops_views import CaseView, OutboxView, RulesetView, Service
 from services.intake.settings import OpsSettings
-
-
-class CatalogueUnit(msgspec.Struct):
-    """One unit of the catalogue: its id (`district.section`), section and name."""
-
-    unit: str
-    section: str
-    name: str
-
-
-class District(msgspec.Struct):
-    """One district of the catalogue: its units and the unit its cases go to by default."""
-
-    name: str
-    slug: str
-    default: str
-    units: list[CatalogueUnit]
-
-
-class Catalogue(msgspec.Struct):
-    """The unit catalogue as the router recorded it with its last rule load (`rule_loads`)."""
-
-    districts: list[District]
-
 
 _LOADED = """
 SELECT version, at, rules, router, catalogue::text FROM rule_loads

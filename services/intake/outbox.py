@@ -41,14 +41,6 @@ log = get_logger("outbox")
 _PURGE_LIMIT = 5000
 _PURGE_ROUNDS = 20
 
-BROKER_ERRORS = (
-    aio_pika.exceptions.AMQPError,
-    aiormq.exceptions.AMQPError,
-    ConnectionError,
-    OSError,
-    asyncio.TimeoutError,
-)
-
 
 def _confirmed(outcome: object) -> bool:
     # Only Basic.Ack confirms; an exception (a nack, a return, a timeout) or nothing does not.
@@ -195,7 +187,7 @@ class OutboxRelay:
                     count = await self.publish_pending()
                     if count < self.settings.batch_size:  # not while a backlog waits
                         await self.purge_if_due()
-                except BROKER_ERRORS as exc:
+                except broker.BROKER_ERRORS as exc:
                     await self._broker_failed(exc)
                     continue
                 except (asyncpg.PostgresError, *db.CONNECTION_ERRORS) as exc:

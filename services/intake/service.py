@@ -13,14 +13,14 @@ from typing import TypeVar
 import asyncpg
 import msgspec
 
-from schemas.envelope import REPORT_ACCEPTED_TYPE
+from schemas.envelope import REPORT_ACCEPTED_TYPE, ReportAcceptedWire
 from schemas.reference import Reference
 from schemas.report import QualityIssue, Report
 from services.common.standardise import Options, standardise
 from services.common.topology import REPORT_ACCEPTED_KEY
 from services.intake import store
-from services.intake.adapters import Adapter, AdapterError
-from services.intake.validation import Problem, walk
+from services.intake.adapters import Adapter
+from services.intake.validation import Problem, ReportProblems, walk
 
 CANONICAL = "canonical"
 _plain = msgspec.json.Encoder()
@@ -44,15 +44,6 @@ async def in_turns(items: Sequence[T], work: Callable[[T], R]) -> list[R]:
             await asyncio.sleep(0)
         done.extend(work(item) for item in items[start : start + TURN])
     return done
-
-
-class _AcceptedWire(msgspec.Struct):
-    """`ReportAccepted` as written: the report spliced in already encoded, not encoded twice."""
-
-    report_id: uuid.UUID
-    accepted_at: dt.datetime
-    source_format: str
-    report: msgspec.Raw
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,15 +76,6 @@ def content_hash(standard: Report) -> bytes:
     ).digest()
 
 
-class Unstandardisable(ValueError):
-    """Standardisation produced a report that breaks the contract (for example text that
-    NFC normalisation made longer than allowed); the problems say where."""
-
-    def __init__(self, problems: list[Problem]) -> None:
-        super().__init__(f"{len(problems)} problem(s)")
-        self.problems = problems
-
-
 def contract_problems(report: Report, context: str) -> list[Problem]:
     """What breaks the contract in a Report built in code (construction skips constraint
     checks; a round trip through builtins applies them). Empty when it is sound."""
@@ -110,12 +92,12 @@ def from_source(adapter: Adapter, parsed: msgspec.Struct, reference: Reference) 
     try:
         report = adapter.convert(parsed, reference)
     except ValueError as exc:
-        if isinstance(exc, AdapterError):
+        if isinstance(exc, ReportProblems):
             raise
-        raise AdapterError([Problem("$", str(exc))]) from None
+        raise ReportProblems([Problem("$", str(exc))]) from None
     problems = contract_problems(report, "in the canonical report")
     if problems:
-        raise AdapterError(problems)
+        raise ReportProblems(problems)
     return report
 
 
@@ -134,12 +116,12 @@ class IntakeService:
             standard = standardise(submission.report, self.reference, now, self.options)
         except (ValueError, OverflowError) as exc:
             # A combination the contract's checks did not foresee: named, never a 500.
-            raise Unstandardisable([Problem("$", "the report cannot be standardised")]) from exc
+            raise ReportProblems([Problem("$", "the report cannot be standardised")]) from exc
         problems = contract_problems(standard, "after standardisation")
         if problems:
-            raise Unstandardisable(problems)
+            raise ReportProblems(problems)
         report_json = _plain.encode(standard)
-        message = _AcceptedWire(
+        message = ReportAcceptedWire(
             report_id=report_id,
             accepted_at=now,
             source_format=submission.source_format,
@@ -164,23 +146,23 @@ class IntakeService:
 
     def _prepare_or_not(
         self, submission: Submission, now: dt.datetime
-    ) -> tuple[store.NewReport, Report] | Unstandardisable:
+    ) -> tuple[store.NewReport, Report] | ReportProblems:
         try:
             return self.prepare(submission, now)
-        except Unstandardisable as exc:
+        except ReportProblems as exc:
             return exc
 
-    async def submit(self, submissions: list[Submission]) -> list[Result | Unstandardisable]:
+    async def submit(self, submissions: list[Submission]) -> list[Result | ReportProblems]:
         """Store every submission in one statement; one result each, in order. A submission
-        that cannot be standardised gets its `Unstandardisable` and holds back no other."""
+        that cannot be standardised gets its `ReportProblems` and holds back no other."""
         now = dt.datetime.now(dt.UTC)
         # Standardising a batch is CPU work: in turns, so the event loop keeps answering.
         prepared = await in_turns(submissions, lambda s: self._prepare_or_not(s, now))
-        good = [p for p in prepared if not isinstance(p, Unstandardisable)]
+        good = [p for p in prepared if not isinstance(p, ReportProblems)]
         stored = iter(await store.insert_reports(self.pool, [row for row, _ in good]))
-        results: list[Result | Unstandardisable] = []
+        results: list[Result | ReportProblems] = []
         for item in prepared:
-            if isinstance(item, Unstandardisable):
+            if isinstance(item, ReportProblems):
                 results.append(item)
                 continue
             done = next(stored)

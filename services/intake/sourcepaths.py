@@ -9,15 +9,7 @@ from typing import Any
 import msgspec
 
 from schemas.report import Report
-from services.intake.validation import Problem, walk
-
-
-class AdapterError(ValueError):
-    """The source report cannot become a canonical one; each problem has its path."""
-
-    def __init__(self, problems: list[Problem]) -> None:
-        super().__init__(f"{len(problems)} problem(s)")
-        self.problems = problems
+from services.intake.validation import Problem, ReportProblems, walk
 
 
 class Trace:
@@ -53,14 +45,14 @@ class Trace:
 
 
 def checked(built: dict[str, Any], where: Callable[[Trace], None]) -> Report:
-    """The canonical report an adapter built (as builtins), or `AdapterError` with every
+    """The canonical report an adapter built (as builtins), or `ReportProblems` with every
     problem at its source path; `where` records the paths, only when there is a problem."""
     try:
         return msgspec.convert(built, Report)
     except msgspec.ValidationError:
         trace = Trace()
         where(trace)
-        raise AdapterError([trace.locate(p) for p in walk(built, Report)]) from None
+        raise ReportProblems([trace.locate(p) for p in walk(built, Report)]) from None
 
 
 _NAMED = re.compile(r"`(\w+)`")

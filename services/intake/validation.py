@@ -49,6 +49,16 @@ class Problem(msgspec.Struct, frozen=True):
     message: str
 
 
+class ReportProblems(ValueError):
+    """A report that cannot be taken in as sent: its source format cannot become a canonical
+    report, or standardisation made one that breaks the contract (text that NFC normalisation
+    made longer than allowed, say). Each problem names its path in what the sender sent."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__(f"{len(problems)} problem(s)")
+        self.problems = problems
+
+
 class NotJson(ValueError):
     """The body is not JSON at all."""
 

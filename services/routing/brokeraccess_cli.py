@@ -9,7 +9,6 @@ import sys
 import urllib.parse
 from pathlib import Path
 
-from services.common import settings as fsi_settings
 from services.common import startup
 from services.common.topology import Topology
 from services.routing.brokeraccess import definitions, grants
@@ -84,10 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.check is not None and args.secrets is not None:
         parser.error("--check compares definitions without passwords: leave out --secrets")
-    try:
-        settings = fsi_settings.load(DeclareSettings)
-    except fsi_settings.SettingsError as exc:
-        startup.fail("fsi-broker-access", startup.StartupError(str(exc), startup.EXIT_CONFIG))
+    settings = startup.settings_or_exit(DeclareSettings, "fsi-broker-access")
     try:
         topology = topology_of(settings)
     except startup.StartupError as exc:

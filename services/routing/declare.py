@@ -12,12 +12,10 @@ import argparse
 import asyncio
 from pathlib import Path
 
-import aio_pika
 import msgspec
 
 from schemas import reference
 from services.common import broker, startup
-from services.common import settings as fsi_settings
 from services.common.settings import BrokerSettings
 from services.common.topology import Topology, declare
 from services.routing.reading import RulesError, read_file
@@ -44,11 +42,7 @@ def topology_of(settings: DeclareSettings) -> Topology:
         ) from None
     except RulesError as exc:
         raise startup.StartupError(f"FSI_RULES_UNITS_FILE: {exc}", startup.EXIT_CONFIG) from None
-    return Topology(
-        prefix=settings.broker.prefix,
-        queue_type=settings.broker.queue_type,
-        units=catalogue.units,
-    )
+    return Topology.of(settings.broker, catalogue.units)
 
 
 async def declare_all(url: str, topology: Topology) -> None:
@@ -56,12 +50,12 @@ async def declare_all(url: str, topology: Topology) -> None:
     reached or holds a queue or exchange with other arguments."""
     try:
         connection = await broker.connect(url)
-    except (aio_pika.exceptions.AMQPError, OSError, ValueError, TimeoutError) as exc:
+    except broker.CONNECT_ERRORS as exc:
         raise broker.broker_error(exc, url) from None
     async with connection:
         try:
             await declare(await connection.channel(), topology)
-        except (aio_pika.exceptions.AMQPError, OSError, TimeoutError) as exc:
+        except broker.BROKER_ERRORS as exc:
             raise broker.broker_error(exc, url) from None
 
 
@@ -85,10 +79,7 @@ def _parser() -> argparse.ArgumentParser:
 def main() -> None:
     """Declare the topology named by the settings, or exit with one line saying why not."""
     _parser().parse_args()
-    try:
-        settings = fsi_settings.load(DeclareSettings)
-    except fsi_settings.SettingsError as exc:
-        startup.fail("fsi-declare", startup.StartupError(str(exc), startup.EXIT_CONFIG))
+    settings = startup.settings_or_exit(DeclareSettings, "fsi-declare")
     try:
         topology = topology_of(settings)
         asyncio.run(declare_all(settings.broker.url, topology))

@@ -5,7 +5,6 @@ acknowledged (one `multiple` acknowledgement per channel once a batch is settled
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import hashlib
 import re
 import uuid
@@ -17,17 +16,16 @@ import asyncpg
 import msgspec
 
 from schemas.decision import Decision
-from schemas.envelope import REPORT_ACCEPTED_TYPE
+from schemas.envelope import REPORT_ACCEPTED_TYPE, ReportAcceptedWire
 from schemas.report import Report
-from services.common import db
+from services.common import broker, db
 from services.routing.store import StoredReport
 
 # Failures that pass: a database or broker failure puts the reports back after a pause.
 TRANSIENT = (
     asyncpg.PostgresError,
     *db.CONNECTION_ERRORS,
-    aio_pika.exceptions.AMQPError,
-    aiormq.exceptions.ChannelInvalidStateError,
+    *broker.BROKER_ERRORS,
 )
 UNKNOWN_REPORT = "no such report in the intake's database"
 REPORT_DIFFERS = "the message differs from the report as the intake stored it"
@@ -35,16 +33,7 @@ _QUOTED = re.compile(r"'[^']*'")
 _UNKNOWN_FIELD = re.compile(r"unknown field `[^`]*`")
 
 
-class AcceptedWire(msgspec.Struct):
-    """`ReportAccepted` as read: the envelope, its report kept raw to pass on unchanged."""
-
-    report_id: uuid.UUID
-    accepted_at: dt.datetime
-    source_format: str
-    report: msgspec.Raw
-
-
-accepted_decoder = msgspec.json.Decoder(AcceptedWire)
+accepted_decoder = msgspec.json.Decoder(ReportAcceptedWire)
 report_decoder = msgspec.json.Decoder(Report)
 
 
@@ -78,7 +67,7 @@ class Delivery:
 
     message: aio_pika.abc.AbstractIncomingMessage
     received: float  # perf_counter() at delivery
-    envelope: AcceptedWire
+    envelope: ReportAcceptedWire
     report: Report
     decision: Decision | None = None
     fresh: bool = False  # decided now and stored, not found stored

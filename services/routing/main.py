@@ -27,7 +27,6 @@ import asyncpg
 from schemas import reference
 from services.common import broker, startup
 from services.common import logging as fsi_logging
-from services.common import settings as fsi_settings
 from services.common.topology import Topology, declare
 from services.routing import metrics, store
 from services.routing.consumer import Router
@@ -135,14 +134,14 @@ async def _connect(
     )
     try:
         connection = await broker.connect(settings.broker.url, robust=True)
-    except (aio_pika.exceptions.AMQPError, OSError, ValueError, TimeoutError) as exc:
+    except broker.CONNECT_ERRORS as exc:
         await pool.close()
         raise broker.broker_error(exc, settings.broker.url) from None
     try:
         channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
         await channel.set_qos(prefetch_count=settings.consumer.prefetch)
         await declare(channel, topology)
-    except (aio_pika.exceptions.AMQPError, OSError, TimeoutError) as exc:
+    except broker.BROKER_ERRORS as exc:
         await connection.close()
         await pool.close()
         raise broker.broker_error(exc, settings.broker.url) from None
@@ -162,11 +161,7 @@ async def serve(
         ruleset = load_rules(settings)
     except (RulesError, OSError) as exc:
         raise rules_error(exc, settings) from None
-    topology = Topology(
-        prefix=settings.broker.prefix,
-        queue_type=settings.broker.queue_type,
-        units=ruleset.catalogue.units,
-    )
+    topology = Topology.of(settings.broker, ruleset.catalogue.units)
     # First: a port in use stops the start before anything connects, in one line.
     endpoint = (
         metrics.serve(settings.metrics.host, settings.metrics.port)
@@ -242,10 +237,7 @@ def main() -> None:
     """Load settings and rules (exit with one line when they, PostgreSQL or RabbitMQ stop
     the start) and route until SIGTERM or SIGINT."""
     _parser().parse_args()
-    try:
-        settings = fsi_settings.load(RoutingSettings)
-    except fsi_settings.SettingsError as exc:
-        startup.fail("fsi-router", startup.StartupError(str(exc), startup.EXIT_CONFIG))
+    settings = startup.settings_or_exit(RoutingSettings, "fsi-router")
     fsi_logging.configure(settings.log)
 
     async def run() -> None:

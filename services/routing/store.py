@@ -9,6 +9,7 @@ import uuid
 import asyncpg
 import msgspec
 
+from schemas.catalogue import Catalogue, CatalogueUnit, District
 from schemas.decision import Decision
 from services.routing.rules import RuleSet
 
@@ -267,32 +268,19 @@ async def due_waiting_cases(conn: asyncpg.Connection, limit: int) -> list[Waitin
     ]
 
 
-class UnitEntry(msgspec.Struct):
-    unit: str
-    section: str
-    name: str
-
-
-class DistrictEntry(msgspec.Struct):
-    name: str
-    slug: str
-    default: str
-    units: list[UnitEntry]
-
-
 def catalogue_json(ruleset: RuleSet) -> str:
     """The unit catalogue as the operations page reads it."""
     catalogue = ruleset.catalogue
     districts = [
-        DistrictEntry(
+        District(
             d.name,
             d.slug,
             d.unit(d.default),
-            [UnitEntry(d.unit(s), s, catalogue.section_names[s]) for s in d.sections],
+            [CatalogueUnit(d.unit(s), s, catalogue.section_names[s]) for s in d.sections],
         )
         for d in catalogue.districts.values()
     ]
-    return msgspec.json.encode({"districts": districts}).decode()
+    return msgspec.json.encode(Catalogue(districts)).decode()
 
 
 async def record_load(pool: asyncpg.Pool, router: str, ruleset: RuleSet) -> None:

@@ -11,8 +11,9 @@ import pytest
 
 from schemas import reference
 from services.common.standardise import Options, standardise
-from services.intake.adapters import ADAPTERS, AdapterError
+from services.intake.adapters import ADAPTERS
 from services.intake.service import from_source
+from services.intake.validation import ReportProblems
 
 ROOT = Path(__file__).parents[3]
 EXAMPLES = ROOT / "schemas" / "examples" / "sources"
@@ -49,7 +50,7 @@ def test_citizen_times_are_local_without_offset_and_checked() -> None:
     body = _example("citizen")
     body["innsendt"] = "31.02.2026 10:00"
     body["hendelse_fra"] = "30.11.2026 25:00"
-    with pytest.raises(AdapterError) as caught:
+    with pytest.raises(ReportProblems) as caught:
         convert("citizen", json.dumps(body).encode())
     assert [p.path for p in caught.value.problems] == ["$.innsendt", "$.hendelse_fra"]
 
@@ -65,7 +66,7 @@ def test_patrol_unknown_codes_are_named() -> None:
     body = _example("patrol")
     body["people"] = [{"r": "X"}]
     body["markers"] = ["FARE", "UFO"]
-    with pytest.raises(AdapterError) as caught:
+    with pytest.raises(ReportProblems) as caught:
         convert("patrol", json.dumps(body).encode())
     assert [p.path for p in caught.value.problems] == ["$.people[0].r", "$.markers[1]"]
 
@@ -73,7 +74,7 @@ def test_patrol_unknown_codes_are_named() -> None:
 def test_patrol_end_before_start_is_a_structural_problem() -> None:
     body = _example("patrol")
     body["ended"] = "2026-11-26T20:00:00+01:00"
-    with pytest.raises(AdapterError) as caught:
+    with pytest.raises(ReportProblems) as caught:
         convert("patrol", json.dumps(body).encode())
     assert caught.value.problems[0].path.startswith("$")
 
@@ -131,6 +132,6 @@ def test_patrol_role_and_marker_codes_are_read_in_any_form() -> None:
 def test_citizen_year_out_of_range_is_a_problem() -> None:
     body = _example("citizen")
     body["hendelse_fra"] = "01.01.0001 10:00"
-    with pytest.raises(AdapterError) as caught:
+    with pytest.raises(ReportProblems) as caught:
         convert("citizen", json.dumps(body).encode())
     assert "1900" in caught.value.problems[0].message

@@ -16,16 +16,15 @@ from schemas import reference
 from schemas.reference import visible_text
 from schemas.report import Report
 from services.common.standardise import Options, standardise
-from services.intake.adapters import ADAPTERS, AdapterError
+from services.intake.adapters import ADAPTERS
 from services.intake.service import (
     CANONICAL,
     IntakeService,
     Submission,
-    Unstandardisable,
     contract_problems,
     from_source,
 )
-from services.intake.validation import NotJson, Problem, decode
+from services.intake.validation import NotJson, Problem, ReportProblems, decode
 
 REF = reference.load()
 NOW = dt.datetime(2026, 11, 27, 12, tzinfo=dt.UTC)
@@ -171,14 +170,14 @@ def intake(name: str, body: bytes) -> tuple[str, Report | None]:
         return "invalid", None
     try:
         report = parsed if name == CANONICAL else from_source(ADAPTERS[name], parsed, REF)
-    except AdapterError as exc:
+    except ReportProblems as exc:
         problems = exc.problems
     if problems:
         assert named(problems)
         return "not adaptable", None
     try:
         SERVICE.prepare(Submission("c", report, body, "application/json", name), NOW)
-    except Unstandardisable as exc:
+    except ReportProblems as exc:
         problems = exc.problems
     if problems:
         assert named(problems)

@@ -32,7 +32,7 @@ from services.intake.openapi_schemas import (
     NO_NUL,
     TEXT,
 )
-from services.intake.sourcepaths import AdapterError
+from services.intake.validation import ReportProblems
 from tests.support.documented_times import leap, named
 
 EXAMPLES = Path(__file__).parents[3] / "schemas" / "examples" / "sources"
@@ -139,7 +139,7 @@ def reads_citizen(form: CitizenReport) -> Report | None:
     """The canonical report the citizen form becomes, or None where it is refused (422)."""
     try:
         return from_citizen(form, reference.load())
-    except AdapterError:
+    except ReportProblems:
         return None
 
 
@@ -194,7 +194,7 @@ def test_an_agencys_first_day_is_refused_only_where_its_description_says(
     assert re.fullmatch(DATE_IN["pattern"], first_day)
     try:
         from_agency(msgspec.convert(report, AgencyReport), reference.load())
-    except AdapterError:
+    except ReportProblems:
         assert not read
     else:
         assert read

@@ -15,9 +15,9 @@ from schemas import reference
 from schemas.report import Report
 from schemas.textrules import ACCOUNT, IN_WORDS, LINE, NO_CONTROLS
 from services.common.standardise import Options, standardise
-from services.intake.adapters import ADAPTERS, AdapterError
+from services.intake.adapters import ADAPTERS
 from services.intake.service import from_source
-from services.intake.validation import decode
+from services.intake.validation import ReportProblems, decode
 
 REF = reference.load()
 RECEIVED = dt.datetime(2026, 11, 30, 12, tzinfo=dt.UTC)
@@ -41,7 +41,7 @@ def refused(format_name: str, sent: dict[str, Any]) -> list[tuple[str, str]]:
     parsed, problems = decode(json.dumps(sent).encode(), ADAPTERS[format_name].struct)
     if parsed is None:
         return [(p.path, p.message) for p in problems]
-    with pytest.raises(AdapterError) as caught:
+    with pytest.raises(ReportProblems) as caught:
         from_source(ADAPTERS[format_name], parsed, REF)
     return [(p.path, p.message) for p in caught.value.problems]
 
