@@ -95,6 +95,7 @@ async def raw_inserts(db_url: str, total: int, concurrency: int) -> float:
     pool = await db.create_pool(
         DatabaseSettings(db_url, pool_min=concurrency, pool_max=concurrency, migrate_on_start=False)
     )
+    reports = store.PgReportStore(pool)
     payload = report_body(0)
     counter = iter(range(total))
 
@@ -116,7 +117,7 @@ async def raw_inserts(db_url: str, total: int, concurrency: int) -> float:
                 routing_key="k",
                 payload=payload,
             )
-            await store.insert_reports(pool, [item])
+            await reports.insert_reports([item])
 
     start = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))

@@ -26,13 +26,25 @@ from services.common.sessions import Rules, Sessions
 from services.common.settings import SettingsError
 from services.common.standardise import Options
 from services.common.topology import Topology
-from services.intake import api, body, http_policy, metrics, openapi, openapi_renderings, ops_api
+from services.intake import (
+    api,
+    body,
+    health,
+    http_policy,
+    metrics,
+    openapi,
+    openapi_renderings,
+    ops_api,
+    problems,
+)
 from services.intake.access import Clients, ClientsFileError, RateLimiter
 from services.intake.ops import Monitor
 from services.intake.outbox import BrokerLink, OutboxRelay
 from services.intake.service import IntakeService
 from services.intake.session_store import PgSessionStore
 from services.intake.settings import IntakeSettings, OpsSettings
+from services.intake.state import HttpLimits, IntakeState, OpsPage
+from services.intake.store import PgReportStore
 
 log = fsi_logging.get_logger("app")
 TEMPLATES = Path(__file__).parent / "templates"
@@ -115,9 +127,9 @@ def create_app(settings: IntakeSettings, *, configure_logging: bool = True) -> L
             link=link if settings.relay.enabled else None,
         )
         monitor_task = asyncio.create_task(monitor.run(), name="ops-monitor")
-        app.state.intake = api.IntakeState(
+        app.state.intake = IntakeState(
             service=IntakeService(
-                pool=pool,
+                store=PgReportStore(pool),
                 reference=reference.load(),
                 options=Options(
                     accept_synthetic_ids=settings.standardise.accept_synthetic_ids,
@@ -127,7 +139,6 @@ def create_app(settings: IntakeSettings, *, configure_logging: bool = True) -> L
             clients=clients,
             limiter=RateLimiter(settings.access.rate_per_second, settings.access.rate_burst),
             link=link if settings.relay.enabled else None,
-            max_batch_items=settings.http.max_batch_items,
             monitor=monitor,
         )
         app.state.ops_sessions = Sessions(PgSessionStore(pool), session_rules(settings.ops))
@@ -150,8 +161,8 @@ def create_app(settings: IntakeSettings, *, configure_logging: bool = True) -> L
     handlers: list[Any] = [
         api.ReportsController,
         api.SourcesController,
-        api.healthz,
-        api.readyz,
+        health.healthz,
+        health.readyz,
         metrics.endpoint,
         ops_api.OpsController,
     ]
@@ -165,19 +176,19 @@ def create_app(settings: IntakeSettings, *, configure_logging: bool = True) -> L
                 body.read_before_answering, seconds=settings.http.body_timeout_seconds
             ),
         ],
-        after_exception=[api.count_refusal],
+        after_exception=[problems.count_refusal],
         # Every answer, a route's or not (404, 405), passes here on its way out.
         before_send=[http_policy.secure_headers],
         template_config=TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine),
         plugins=[ProblemDetailsPlugin(ProblemDetailsConfig())],
         exception_handlers={
-            HTTPException: api.http_error,
-            asyncpg.PostgresConnectionError: api.database_unavailable,
+            HTTPException: problems.http_error,
+            asyncpg.PostgresConnectionError: problems.database_unavailable,
             # A restart or shutdown of PostgreSQL (57P01-57P03), or no connection slot left.
-            asyncpg.exceptions.OperatorInterventionError: api.database_unavailable,
-            asyncpg.exceptions.InsufficientResourcesError: api.database_unavailable,
-            **dict.fromkeys(db.CONNECTION_ERRORS, api.database_unavailable),
-            Exception: api.internal_error,
+            asyncpg.exceptions.OperatorInterventionError: problems.database_unavailable,
+            asyncpg.exceptions.InsufficientResourcesError: problems.database_unavailable,
+            **dict.fromkeys(db.CONNECTION_ERRORS, problems.database_unavailable),
+            Exception: problems.internal_error,
         },
         # Every route; the batch route alone takes more (api.ReportsController.submit_batch).
         request_max_body_size=settings.http.max_body_bytes,
@@ -192,10 +203,7 @@ def create_app(settings: IntakeSettings, *, configure_logging: bool = True) -> L
         logging_config=None,
         debug=False,
     )
-    app.state.max_body_bytes = settings.http.max_body_bytes
-    app.state.max_batch_body_bytes = settings.http.max_batch_body_bytes
-    app.state.body_timeout_seconds = settings.http.body_timeout_seconds
-    app.state.ops_cookie_secure = settings.ops.cookie_secure
-    app.state.ops_refresh_seconds = max(5, round(settings.ops.interval_seconds))
+    app.state.limits = HttpLimits.of(settings.http)
+    app.state.ops_page = OpsPage.of(settings.ops)
     openapi.complete(app, settings.http.max_batch_items)
     return app

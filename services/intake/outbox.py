@@ -31,7 +31,7 @@ from services.common import broker, db
 from services.common.logging import get_logger
 from services.common.startup import StartupError, where
 from services.common.topology import Topology, TopologyMismatch, declare
-from services.intake import metrics, outbox_store, store
+from services.intake import metrics, outbox_store
 from services.intake.settings import RelaySettings
 
 log = get_logger("outbox")
@@ -164,7 +164,7 @@ class OutboxRelay:
         keep = dt.timedelta(hours=self.settings.keep_published_hours)
         total = 0
         for _ in range(_PURGE_ROUNDS):
-            cleared = await store.purge_published_payloads(self.pool, keep, _PURGE_LIMIT)
+            cleared = await outbox_store.purge_published_payloads(self.pool, keep, _PURGE_LIMIT)
             total += cleared
             if cleared < _PURGE_LIMIT:
                 break

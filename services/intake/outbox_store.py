@@ -1,4 +1,4 @@
-"""SQL of the outbox relay: claims with a lease, marks, back-off, and rows set aside.
+"""SQL of the outbox relay: claims with a lease, marks, back-off, retention, and rows set aside.
 
 A claim is one committed statement that counts the attempt before anything is published,
 so whatever fails afterwards (the mark, the commit, the connection, the process), the count
@@ -60,6 +60,17 @@ UPDATE outbox SET unsettled = greatest(unsettled - 1, 0), last_error = 'publish 
 WHERE id = ANY($1::bigint[]) AND published_at IS NULL
 """
 
+_PURGE = """
+UPDATE outbox SET payload = NULL
+WHERE id IN (
+    SELECT id FROM outbox
+    WHERE payload IS NOT NULL AND published_at IS NOT NULL AND published_at < now() - $1::interval
+    ORDER BY published_at
+    LIMIT $2
+    FOR UPDATE SKIP LOCKED
+)
+"""
+
 _SET_ASIDE = """
 SELECT report_id, attempts, set_aside_at, created_at FROM outbox
 WHERE set_aside_at IS NOT NULL
@@ -92,6 +103,13 @@ async def back_off(pool: asyncpg.Pool, ids: list[int], first: float, most: float
     """Settle claims whose publish failed; each row waits `first` seconds doubled per
     attempt, at most `most`."""
     await pool.execute(_BACK_OFF, ids, first, most)
+
+
+async def purge_published_payloads(pool: asyncpg.Pool, older_than: dt.timedelta, limit: int) -> int:
+    """Clear the message copies of outbox rows published longer ago than `older_than`, at
+    most `limit` of them (one short statement); how many were cleared."""
+    status = await pool.execute(_PURGE, older_than, limit)
+    return int(status.rsplit(" ", 1)[-1])
 
 
 async def set_aside(

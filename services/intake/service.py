@@ -8,9 +8,8 @@ import hashlib
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
-import asyncpg
 import msgspec
 
 from schemas.envelope import REPORT_ACCEPTED_TYPE, ReportAcceptedWire
@@ -18,8 +17,8 @@ from schemas.reference import Reference
 from schemas.report import QualityIssue, Report
 from services.common.standardise import Options, standardise
 from services.common.topology import REPORT_ACCEPTED_KEY
-from services.intake import store
 from services.intake.adapters import Adapter
+from services.intake.store import NewReport, Outcome, ReportRow, Stored
 from services.intake.validation import Problem, ReportProblems, walk
 
 CANONICAL = "canonical"
@@ -61,7 +60,7 @@ class Submission:
 class Result:
     """What became of one submission."""
 
-    outcome: store.Outcome
+    outcome: Outcome
     report_id: uuid.UUID
     quality_issues: list[QualityIssue]
 
@@ -101,15 +100,35 @@ def from_source(adapter: Adapter, parsed: msgspec.Struct, reference: Reference) 
     return report
 
 
+class ReportStore(Protocol):
+    """Where reports are kept (PostgreSQL in the service: `store.PgReportStore`; a dict in
+    the unit tests). Every method raises the store's own errors when it cannot answer."""
+
+    async def insert_reports(self, items: list[NewReport]) -> list[Stored]:
+        """Keep each new report with its outbox row, all or none; one `Stored` per item, in
+        order. A report whose (source, external_id) is kept already writes nothing: a
+        `DUPLICATE` when its content hash is the kept one's, else a `CONFLICT`, either with
+        the kept report's id."""
+        ...
+
+    async def get_report(self, report_id: uuid.UUID) -> ReportRow | None:
+        """The report kept under this id, with its status; None when there is none."""
+        ...
+
+    async def ping(self) -> bool:
+        """True when the store answers the statements the intake makes."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class IntakeService:
     """Accepts reports: standardise, store with an outbox row, answer with the outcome."""
 
-    pool: asyncpg.Pool
+    store: ReportStore
     reference: Reference
     options: Options
 
-    def prepare(self, submission: Submission, now: dt.datetime) -> tuple[store.NewReport, Report]:
+    def prepare(self, submission: Submission, now: dt.datetime) -> tuple[NewReport, Report]:
         """The rows to write for one submission (pure)."""
         report_id = uuid.uuid4()
         try:
@@ -127,7 +146,7 @@ class IntakeService:
             source_format=submission.source_format,
             report=msgspec.Raw(report_json),
         )
-        row = store.NewReport(
+        row = NewReport(
             id=report_id,
             client_id=submission.client_id,
             source=submission.report.source,
@@ -146,26 +165,26 @@ class IntakeService:
 
     def _prepare_or_not(
         self, submission: Submission, now: dt.datetime
-    ) -> tuple[store.NewReport, Report] | ReportProblems:
+    ) -> tuple[NewReport, Report] | ReportProblems:
         try:
             return self.prepare(submission, now)
         except ReportProblems as exc:
             return exc
 
     async def submit(self, submissions: list[Submission]) -> list[Result | ReportProblems]:
-        """Store every submission in one statement; one result each, in order. A submission
+        """Store every submission in one call to the store; one result each, in order. A submission
         that cannot be standardised gets its `ReportProblems` and holds back no other."""
         now = dt.datetime.now(dt.UTC)
         # Standardising a batch is CPU work: in turns, so the event loop keeps answering.
         prepared = await in_turns(submissions, lambda s: self._prepare_or_not(s, now))
         good = [p for p in prepared if not isinstance(p, ReportProblems)]
-        stored = iter(await store.insert_reports(self.pool, [row for row, _ in good]))
+        stored = iter(await self.store.insert_reports([row for row, _ in good]))
         results: list[Result | ReportProblems] = []
         for item in prepared:
             if isinstance(item, ReportProblems):
                 results.append(item)
                 continue
             done = next(stored)
-            issues = item[1].quality_issues if done.outcome is store.Outcome.ACCEPTED else []
+            issues = item[1].quality_issues if done.outcome is Outcome.ACCEPTED else []
             results.append(Result(done.outcome, done.report_id, issues))
         return results

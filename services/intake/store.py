@@ -1,4 +1,4 @@
-"""SQL of the intake: reports and their outbox rows in one transaction; reading them back."""
+"""The intake's reports in PostgreSQL: each with its outbox row in one statement; read back."""
 
 from __future__ import annotations
 
@@ -98,49 +98,6 @@ JOIN unnest($1::text[], $2::text[]) AS k(source, external_id)
 """
 
 
-async def insert_reports(pool: asyncpg.Pool, items: list[NewReport]) -> list[Stored]:
-    """Store new reports with their outbox rows, atomically; classify repeats.
-
-    A report whose (source, external_id) is taken is a duplicate when its content hash is
-    the stored one's, else a conflict; neither writes anything.
-    """
-    if not items:
-        return []
-    for _ in range(2):
-        try:
-            return await _insert_once(pool, items)
-        except asyncpg.DeadlockDetectedError:
-            # Two batches touching the same keys in different orders; this one is retried.
-            continue
-    return await _insert_once(pool, items)
-
-
-async def _insert_once(pool: asyncpg.Pool, items: list[NewReport]) -> list[Stored]:
-    async with pool.acquire() as conn:
-        inserted = {
-            r["id"]
-            for r in await conn.fetch(_INSERT, *([getattr(i, c) for i in items] for c in _COLUMNS))
-        }
-        repeats = [i for i in items if i.id not in inserted]
-        existing = {}
-        if repeats:
-            # The rows that won are committed and never change, so reading them after the
-            # insert, outside its transaction, is safe.
-            rows = await conn.fetch(
-                _EXISTING, [i.source for i in repeats], [i.external_id for i in repeats]
-            )
-            existing = {(r["source"], r["external_id"]): r for r in rows}
-    results = []
-    for item in items:
-        if item.id in inserted:
-            results.append(Stored(Outcome.ACCEPTED, item.id))
-            continue
-        row = existing[(item.source, item.external_id)]
-        same = bytes(row["content_hash"]) == item.content_hash
-        results.append(Stored(Outcome.DUPLICATE if same else Outcome.CONFLICT, row["id"]))
-    return results
-
-
 # Where a report is, in order: stored; published to the router; dead-lettered by the router
 # (it could not route it); decided (by the rules or a person); waiting because RabbitMQ
 # returned its case (no queue for its unit); routed or triaged once its queue confirmed it.
@@ -185,77 +142,34 @@ class ReportRow:
     dead_letter: DeadLetter | None = None
 
 
-_PURGE = """
-UPDATE outbox SET payload = NULL
-WHERE id IN (
-    SELECT id FROM outbox
-    WHERE payload IS NOT NULL AND published_at IS NOT NULL AND published_at < now() - $1::interval
-    ORDER BY published_at
-    LIMIT $2
-    FOR UPDATE SKIP LOCKED
-)
+_REPORT = """
+SELECT r.id, r.client_id, r.source_format, r.received_at, o.published_at,
+       CASE WHEN c.unit = 'triage' THEN 'triaged'
+            WHEN c.unit IS NOT NULL THEN 'routed'
+            WHEN w.report_id IS NOT NULL THEN 'waiting_for_unit_queue'
+            WHEN d.report_id IS NOT NULL THEN 'decided'
+            WHEN x.code IS NOT NULL THEN 'dead_lettered'
+            WHEN o.published_at IS NOT NULL THEN 'published'
+            WHEN o.set_aside_at IS NOT NULL THEN 'set_aside'
+            ELSE 'accepted' END AS status,
+       r.report::text AS report_json, r.quality_issues::text AS quality_issues_json,
+       d.decision::text AS decision_json,
+       x.code AS dead_letter_code, x.reason AS dead_letter_reason,
+       x.at AS dead_lettered_at
+FROM reports r
+LEFT JOIN outbox o ON o.report_id = r.id
+LEFT JOIN decisions d ON d.report_id = r.id
+LEFT JOIN LATERAL (
+    SELECT unit FROM case_deliveries
+    WHERE report_id = r.id ORDER BY confirmed_at DESC LIMIT 1
+) c ON true
+LEFT JOIN waiting_cases w ON w.report_id = r.id AND w.delivered_at IS NULL
+LEFT JOIN LATERAL (
+    SELECT code, reason, at FROM dead_letters
+    WHERE report_id = r.id ORDER BY id DESC LIMIT 1
+) x ON true
+WHERE r.id = $1
 """
-
-
-async def purge_published_payloads(pool: asyncpg.Pool, older_than: dt.timedelta, limit: int) -> int:
-    """Clear the message copies of outbox rows published longer ago than `older_than`, at
-    most `limit` of them (one short statement); how many were cleared."""
-    status = await pool.execute(_PURGE, older_than, limit)
-    return int(status.rsplit(" ", 1)[-1])
-
-
-async def get_report(pool: asyncpg.Pool, report_id: uuid.UUID) -> ReportRow | None:
-    """One report with its decision, if decided, and its status: where it truly is.
-
-    `routed` and `triaged` mean a queue confirmed the case (`case_deliveries`); before that
-    it is `decided`, or `waiting_for_unit_queue` when RabbitMQ returned it because no queue
-    is bound for its unit; before a decision, `dead_lettered` when the router sent its
-    message to the dead-letter queue (`dead_letters`, the latest with its code and reason),
-    else `published` or `accepted`, or `set_aside` when the relay set its outbox row aside
-    for an operator (docs/operations.md). A decision outranks a dead letter: once the rules
-    decided, a later dead letter is of a stray copy, and the case goes on."""
-    row = await pool.fetchrow(
-        """
-        SELECT r.id, r.client_id, r.source_format, r.received_at, o.published_at,
-               CASE WHEN c.unit = 'triage' THEN 'triaged'
-                    WHEN c.unit IS NOT NULL THEN 'routed'
-                    WHEN w.report_id IS NOT NULL THEN 'waiting_for_unit_queue'
-                    WHEN d.report_id IS NOT NULL THEN 'decided'
-                    WHEN x.code IS NOT NULL THEN 'dead_lettered'
-                    WHEN o.published_at IS NOT NULL THEN 'published'
-                    WHEN o.set_aside_at IS NOT NULL THEN 'set_aside'
-                    ELSE 'accepted' END AS status,
-               r.report::text AS report_json, r.quality_issues::text AS quality_issues_json,
-               d.decision::text AS decision_json,
-               x.code AS dead_letter_code, x.reason AS dead_letter_reason,
-               x.at AS dead_lettered_at
-        FROM reports r
-        LEFT JOIN outbox o ON o.report_id = r.id
-        LEFT JOIN decisions d ON d.report_id = r.id
-        LEFT JOIN LATERAL (
-            SELECT unit FROM case_deliveries
-            WHERE report_id = r.id ORDER BY confirmed_at DESC LIMIT 1
-        ) c ON true
-        LEFT JOIN waiting_cases w ON w.report_id = r.id AND w.delivered_at IS NULL
-        LEFT JOIN LATERAL (
-            SELECT code, reason, at FROM dead_letters
-            WHERE report_id = r.id ORDER BY id DESC LIMIT 1
-        ) x ON true
-        WHERE r.id = $1
-        """,
-        report_id,
-    )
-    if row is None:
-        return None
-    found = dict(row)
-    code, reason, at = (
-        found.pop("dead_letter_code"),
-        found.pop("dead_letter_reason"),
-        found.pop("dead_lettered_at"),
-    )
-    dead = DeadLetter(code, reason, at) if found["status"] == "dead_lettered" else None
-    return ReportRow(**found, dead_letter=dead)
-
 
 # What every intake statement needs: its tables, and parameters bound through the extended
 # protocol as the pool binds them (named prepared statements, or unnamed ones behind a
@@ -263,11 +177,87 @@ async def get_report(pool: asyncpg.Pool, report_id: uuid.UUID) -> ReportRow | No
 _READY = "SELECT count(*) FROM outbox WHERE id = $1"
 
 
-async def ping(pool: asyncpg.Pool) -> bool:
-    """True when the database answers the kind of statement the intake makes: a
-    parameterised read of the outbox, run twice on one connection so that a statement the
-    pool keeps is used again, as the service's are (one index probe each)."""
-    async with pool.acquire() as conn:
+class PgReportStore:
+    """The intake's reports in PostgreSQL, on a connection pool (`service.ReportStore`)."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def insert_reports(self, items: list[NewReport]) -> list[Stored]:
+        """Store new reports with their outbox rows, atomically; classify repeats: one
+        `Stored` per item, in order.
+
+        A report whose (source, external_id) is taken is a duplicate when its content hash
+        is the stored one's, else a conflict; neither writes anything. Raises asyncpg's
+        errors (and `db.CONNECTION_ERRORS`) when PostgreSQL fails.
+        """
+        if not items:
+            return []
         for _ in range(2):
-            await conn.fetchval(_READY, 0)
-    return True
+            try:
+                return await self._insert_once(items)
+            except asyncpg.DeadlockDetectedError:
+                # Two batches touching the same keys in different orders; this one is retried.
+                continue
+        return await self._insert_once(items)
+
+    async def _insert_once(self, items: list[NewReport]) -> list[Stored]:
+        async with self._pool.acquire() as conn:
+            inserted = {
+                r["id"]
+                for r in await conn.fetch(
+                    _INSERT, *([getattr(i, c) for i in items] for c in _COLUMNS)
+                )
+            }
+            repeats = [i for i in items if i.id not in inserted]
+            existing = {}
+            if repeats:
+                # The rows that won are committed and never change, so reading them after the
+                # insert, outside its transaction, is safe.
+                rows = await conn.fetch(
+                    _EXISTING, [i.source for i in repeats], [i.external_id for i in repeats]
+                )
+                existing = {(r["source"], r["external_id"]): r for r in rows}
+        results = []
+        for item in items:
+            if item.id in inserted:
+                results.append(Stored(Outcome.ACCEPTED, item.id))
+                continue
+            row = existing[(item.source, item.external_id)]
+            same = bytes(row["content_hash"]) == item.content_hash
+            results.append(Stored(Outcome.DUPLICATE if same else Outcome.CONFLICT, row["id"]))
+        return results
+
+    async def get_report(self, report_id: uuid.UUID) -> ReportRow | None:
+        """One report with its decision, if decided, and its status: where it truly is;
+        None when no report has this id.
+
+        `routed` and `triaged` mean a queue confirmed the case (`case_deliveries`); before
+        that it is `decided`, or `waiting_for_unit_queue` when RabbitMQ returned it because no
+        queue is bound for its unit; before a decision, `dead_lettered` when the router sent
+        its message to the dead-letter queue (`dead_letters`, the latest with its code and
+        reason), else `published` or `accepted`, or `set_aside` when the relay set its outbox
+        row aside for an operator (docs/operations.md). A decision outranks a dead letter:
+        once the rules decided, a later dead letter is of a stray copy, and the case goes
+        on."""
+        row = await self._pool.fetchrow(_REPORT, report_id)
+        if row is None:
+            return None
+        found = dict(row)
+        code, reason, at = (
+            found.pop("dead_letter_code"),
+            found.pop("dead_letter_reason"),
+            found.pop("dead_lettered_at"),
+        )
+        dead = DeadLetter(code, reason, at) if found["status"] == "dead_lettered" else None
+        return ReportRow(**found, dead_letter=dead)
+
+    async def ping(self) -> bool:
+        """True when the database answers the kind of statement the intake makes: a
+        parameterised read of the outbox, run twice on one connection so that a statement
+        the pool keeps is used again, as the service's are (one index probe each). Raises
+        what the pool raises when it does not answer."""
+        async with self._pool.acquire() as conn:
+            for _ in range(2):
+                await conn.fetchval(_READY, 0)
+        return True

@@ -88,7 +88,7 @@ async def test_a_lost_database_connection_is_a_503(
         raise error
 
     async with AsyncTestClient(create_app(intake_settings(), configure_logging=False)) as client:
-        monkeypatch.setattr(store, "insert_reports", lost)
+        monkeypatch.setattr(store.PgReportStore, "insert_reports", lost)
         answer = await client.post("/v1/reports", json=a_report(), headers=auth("alpha"))
     assert answer.status_code == 503
     assert answer.headers["content-type"] == "application/problem+json"

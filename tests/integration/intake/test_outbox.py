@@ -20,7 +20,7 @@ import prometheus_client
 import pytest
 from litestar.testing import AsyncTestClient
 
-from services.intake import outbox_store, store
+from services.intake import outbox_store
 from services.intake.app import create_app, topology_of
 from services.intake.ops import Monitor
 from services.intake.outbox import BrokerLink, OutboxRelay
@@ -183,9 +183,11 @@ async def test_the_purge_leaves_pending_and_recent_rows_alone(database_url: str)
                 report_id,
                 None if published is None else dt.timedelta(hours=published),
             )
-        assert await store.purge_published_payloads(pool, dt.timedelta(hours=1), limit=1) == 1
-        assert await store.purge_published_payloads(pool, dt.timedelta(hours=1), 100) == 1
-        assert await store.purge_published_payloads(pool, dt.timedelta(hours=1), 100) == 0
+        assert (
+            await outbox_store.purge_published_payloads(pool, dt.timedelta(hours=1), limit=1) == 1
+        )
+        assert await outbox_store.purge_published_payloads(pool, dt.timedelta(hours=1), 100) == 1
+        assert await outbox_store.purge_published_payloads(pool, dt.timedelta(hours=1), 100) == 0
         kept = {
             r["report_id"]: r["payload"] is not None
             for r in await pool.fetch("SELECT report_id, payload FROM outbox")

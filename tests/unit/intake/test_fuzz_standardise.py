@@ -25,10 +25,11 @@ from services.intake.service import (
     from_source,
 )
 from services.intake.validation import NotJson, Problem, ReportProblems, decode
+from tests.unit.intake.fakes import MemoryReportStore
 
 REF = reference.load()
 NOW = dt.datetime(2026, 11, 27, 12, tzinfo=dt.UTC)
-SERVICE = IntakeService(pool=None, reference=REF, options=Options())  # type: ignore[arg-type]
+SERVICE = IntakeService(store=MemoryReportStore(), reference=REF, options=Options())
 FORMATS = [CANONICAL, *sorted(ADAPTERS)]
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -13,13 +13,14 @@ from schemas.envelope import ReportAccepted
 from schemas.report import Report
 from services.common.standardise import Options
 from services.intake.service import CANONICAL, IntakeService, Submission, content_hash
+from tests.unit.intake.fakes import MemoryReportStore
 
 EXAMPLE = Path(__file__).parents[3] / "schemas" / "examples" / "report.youth-robbery.json"
 RECEIVED = dt.datetime(2026, 11, 27, 12, tzinfo=dt.UTC)
 
 
 def service() -> IntakeService:
-    return IntakeService(pool=None, reference=reference.load(), options=Options())  # type: ignore[arg-type]
+    return IntakeService(store=MemoryReportStore(), reference=reference.load(), options=Options())
 
 
 def test_outbox_payload_is_a_report_accepted_envelope() -> None:
