@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 import aio_pika
 import aiormq
@@ -47,16 +47,16 @@ def _confirmed(outcome: object) -> bool:
     return isinstance(outcome, aiormq.spec.Basic.Ack)
 
 
-def message_for(row: asyncpg.Record) -> aio_pika.Message:
+def message_for(row: outbox_store.Claimed) -> aio_pika.Message:
     """The AMQP message of one outbox row: persistent, identified by the report id."""
     return aio_pika.Message(
-        bytes(row["payload"]),
-        message_id=str(row["report_id"]),
-        type=row["message_type"],
+        row.payload,
+        message_id=str(row.report_id),
+        type=row.message_type,
         content_type=CONTENT_TYPE,
         delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
         timestamp=dt.datetime.now(dt.UTC),
-        headers={"x-fsi-source-format": row["source_format"]},
+        headers={"x-fsi-source-format": row.source_format},
     )
 
 
@@ -222,20 +222,20 @@ class OutboxRelay:
             log.error(
                 "outbox row set aside: its claims ended without an outcome; publish it again "
                 "with `python -m services.intake.outbox_cli put-back`",
-                report_id=str(row["report_id"]),
-                attempts=row["attempts"],
+                report_id=str(row.report_id),
+                attempts=row.attempts,
             )
         if not rows:
             return len(aside)
         outcomes = await asyncio.gather(
             *(
-                exchange.publish(message_for(r), routing_key=r["routing_key"], timeout=10)
+                exchange.publish(message_for(r), routing_key=r.routing_key, timeout=10)
                 for r in rows
             ),
             return_exceptions=True,
         )
-        done = [r["id"] for r, o in zip(rows, outcomes, strict=True) if _confirmed(o)]
-        failed = [r["id"] for r, o in zip(rows, outcomes, strict=True) if not _confirmed(o)]
+        done = [r.id for r, o in zip(rows, outcomes, strict=True) if _confirmed(o)]
+        failed = [r.id for r, o in zip(rows, outcomes, strict=True) if not _confirmed(o)]
         if failed:
             metrics.publishes.labels("failed").inc(len(failed))
             with contextlib.suppress(asyncpg.PostgresError, *db.CONNECTION_ERRORS):
@@ -286,17 +286,13 @@ class OutboxRelay:
                 await self._wake.wait()
         self._wake.clear()
 
-    def _notified(self, *_: Any) -> None:
-        self._wake.set()
-
     async def _ensure_listener(self) -> None:
         if self.listen_url is None:
             return
         if self._listener is not None and not self._listener.is_closed():
             return
         try:
-            self._listener = await asyncpg.connect(self.listen_url)
-            await self._listener.add_listener("fsi_outbox", self._notified)
+            self._listener = await outbox_store.listen(self.listen_url, self._wake.set)
         except (asyncpg.PostgresError, OSError):
             # Polling still publishes everything; the listener only makes it sooner.
             self._listener = None

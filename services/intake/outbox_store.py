@@ -11,8 +11,38 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
+
+# What the outbox's insert trigger notifies (migration 0001), for a relay to wake sooner.
+CHANNEL = "fsi_outbox"
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """An outbox row claimed for publishing: its id, the report it announces and the
+    message (type, routing key, the bytes, the source format), and the claims so far."""
+
+    id: int
+    report_id: uuid.UUID
+    message_type: str
+    routing_key: str
+    payload: bytes
+    source_format: str
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class SetAside:
+    """An outbox row set aside by a claim: its id, report and claims so far."""
+
+    id: int
+    report_id: uuid.UUID
+    attempts: int
+
 
 # Claimable rows, oldest first; those whose claims reached the bound are set aside in the
 # same statement (disjoint rows), the others claimed for `$2`. RETURNING has no order.
@@ -86,12 +116,25 @@ WHERE set_aside_at IS NOT NULL AND ($1::uuid[] IS NULL OR report_id = ANY($1::uu
 
 async def claim(
     pool: asyncpg.Pool, limit: int, lease: dt.timedelta, max_unsettled: int
-) -> tuple[list[asyncpg.Record], list[asyncpg.Record]]:
+) -> tuple[list[Claimed], list[SetAside]]:
     """Claim up to `limit` pending rows for `lease`: (rows to publish in id order, rows set
     aside now because `max_unsettled` claims ended without an outcome)."""
-    rows = await pool.fetch(_CLAIM, limit, lease, max_unsettled)
-    rows = sorted(rows, key=lambda r: r["id"])
-    return [r for r in rows if not r["set_aside"]], [r for r in rows if r["set_aside"]]
+    rows = sorted(await pool.fetch(_CLAIM, limit, lease, max_unsettled), key=lambda r: r["id"])
+    claimed = [
+        Claimed(
+            r["id"],
+            r["report_id"],
+            r["message_type"],
+            r["routing_key"],
+            bytes(r["payload"]),
+            r["source_format"],
+            r["attempts"],
+        )
+        for r in rows
+        if not r["set_aside"]
+    ]
+    aside = [SetAside(r["id"], r["report_id"], r["attempts"]) for r in rows if r["set_aside"]]
+    return claimed, aside
 
 
 async def mark_published(pool: asyncpg.Pool, ids: list[int]) -> None:
@@ -126,3 +169,20 @@ async def put_back(
     their unsettled claims forgotten; how many."""
     status = await pool.execute(_PUT_BACK, report_ids)
     return int(status.rsplit(" ", 1)[-1])
+
+
+async def listen(url: str, wake: Callable[[], None]) -> asyncpg.Connection:
+    """A connection of its own to `url` (LISTEN needs a session, so never a pooled one, nor
+    one through a transaction pooler) that calls `wake` on every new outbox row. Raises
+    asyncpg's errors or OSError when it cannot connect; the caller closes it."""
+
+    def notified(*_: Any) -> None:
+        wake()
+
+    connection = await asyncpg.connect(url)
+    try:
+        await connection.add_listener(CHANNEL, notified)
+    except BaseException:
+        await connection.close()
+        raise
+    return connection
