@@ -1,4 +1,4 @@
-"""`fsi-broker-access`: write the RabbitMQ users and permissions of the topology as definitions."""
+"""`fsi-broker-access`: write the topology and its broker users as RabbitMQ definitions."""
 
 from __future__ import annotations
 
@@ -13,11 +13,14 @@ from services.common import startup
 from services.common.topology import Topology
 from services.routing.brokeraccess import definitions, grants
 from services.routing.declare import DeclareSettings, topology_of
+from services.routing.definitions import topology_definitions
 
 
 def rendered(topology: Topology, vhost: str, passwords: dict[str, str] | None = None) -> str:
-    """The definitions as the file holds them."""
-    return json.dumps(definitions(topology, vhost, passwords), indent=2, ensure_ascii=False) + "\n"
+    """The definitions as the file holds them: the virtual host, the users and their
+    permissions, then the policies, exchanges, queues and bindings (one file to import)."""
+    made = {**definitions(topology, vhost, passwords), **topology_definitions(topology, vhost)}
+    return json.dumps(made, indent=2, ensure_ascii=False) + "\n"
 
 
 def vhost_of(url: str) -> str:
@@ -39,17 +42,18 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fsi-broker-access",
         description=(
-            "Write the RabbitMQ users and permissions of least privilege for the topology "
-            "(the intake, the router, fsi-declare, triage, dead letters and one user per unit "
-            "of the catalogue) as definitions for `rabbitmqctl import_definitions` or the "
+            "Write the RabbitMQ topology (exchanges, queues with their arguments, bindings "
+            "and policies) and its users and permissions of least privilege (the intake, the "
+            "router, fsi-declare, triage, dead letters and one user per unit of the "
+            "catalogue) as one definitions file for `rabbitmqctl import_definitions` or the "
             "management API's POST /api/definitions."
         ),
         epilog=(
             "Settings come from the environment: FSI_BROKER_URL (its virtual host), "
-            "FSI_BROKER_PREFIX, FSI_RULES_UNITS_FILE. Without --secrets the users have no "
-            "password (set one with `rabbitmqctl change_password`). Exit codes: 1 --check "
-            "found the file out of date, 2 bad arguments or secrets, 78 a setting or file "
-            "is wrong."
+            "FSI_BROKER_PREFIX, FSI_BROKER_QUEUE_TYPE, FSI_RULES_UNITS_FILE. Without "
+            "--secrets the users have no password (set one with `rabbitmqctl "
+            "change_password`). Exit codes: 1 --check found the file out of date, 2 bad "
+            "arguments or secrets, 78 a setting or file is wrong."
         ),
     )
     parser.add_argument("--vhost", help="the virtual host (default: FSI_BROKER_URL's)")
@@ -106,8 +110,9 @@ def main(argv: list[str] | None = None) -> int:
     else:
         _write(args.output, text, bool(passwords))
     print(
-        f"{len(grants(topology))} users for virtual host '{vhost}' under prefix "
-        f"'{topology.prefix}', {len(passwords)} with a password",
+        f"{len(topology.queues)} {topology.queue_type} queues and {len(grants(topology))} "
+        f"users for virtual host '{vhost}' under prefix '{topology.prefix}', "
+        f"{len(passwords)} with a password",
         file=sys.stderr,
     )
     return 0

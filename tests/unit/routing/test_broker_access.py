@@ -1,5 +1,5 @@
 """The broker users and permissions: exact, anchored patterns, one user per part, and the
-checked-in definitions up to date."""
+checked-in definitions (the topology and its users) up to date."""
 
 from __future__ import annotations
 
@@ -19,6 +19,8 @@ from services.routing.brokeraccess import definitions, grants, password_hash, pa
 
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLE = ROOT / "deploy" / "rabbitmq" / "definitions.json"
+# The same for FSI_BROKER_QUEUE_TYPE=quorum (a cluster's).
+EXAMPLES = {"classic": EXAMPLE, "quorum": EXAMPLE.with_suffix(".quorum.json")}
 UNITS = ("oslo.felles-etterforskning", "oslo.vold-naere-relasjoner", "vest.barn-og-unge")
 TOPOLOGY = Topology(prefix="fsi.", units=UNITS)
 
@@ -99,17 +101,30 @@ def default_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FSI_RULES_UNITS_FILE", str(ROOT / "deploy" / "routing" / "units.yaml"))
 
 
+@pytest.mark.parametrize("queue_type", list(EXAMPLES))
 @pytest.mark.usefixtures("default_settings")
-def test_the_checked_in_definitions_are_up_to_date(tmp_path: Path) -> None:
-    assert brokeraccess_cli.main(["--check", str(EXAMPLE)]) == 0, (
-        "run `fsi-broker-access --output deploy/rabbitmq/definitions.json`"
+def test_the_checked_in_definitions_are_up_to_date(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, queue_type: str
+) -> None:
+    monkeypatch.setenv("FSI_BROKER_QUEUE_TYPE", queue_type)
+    example = EXAMPLES[queue_type]
+    assert brokeraccess_cli.main(["--check", str(example)]) == 0, (
+        f"run `FSI_BROKER_QUEUE_TYPE={queue_type} fsi-broker-access --output "
+        f"deploy/rabbitmq/{example.name}`"
     )
     stale = tmp_path / "stale.json"
-    stale.write_text(EXAMPLE.read_text("utf-8").replace("oslo", "osl0"), "utf-8")
+    stale.write_text(example.read_text("utf-8").replace("oslo", "osl0"), "utf-8")
     assert brokeraccess_cli.main(["--check", str(stale)]) == 1
-    users = {u["name"] for u in json.loads(EXAMPLE.read_text("utf-8"))["users"]}
+    made = json.loads(example.read_text("utf-8"))
+    one_binding_less = {**made, "bindings": made["bindings"][1:]}
+    stale.write_text(json.dumps(one_binding_less, indent=2, ensure_ascii=False) + "\n", "utf-8")
+    assert brokeraccess_cli.main(["--check", str(stale)]) == 1
+    users = {u["name"] for u in made["users"]}
     assert "fsi.unit.oslo.felles-etterforskning" in users
     assert len(users) == 5 + 12 * 8
+    assert len(made["queues"]) == len(made["bindings"]) == 3 + 12 * 8
+    kinds = {q["arguments"].get("x-queue-type", "classic") for q in made["queues"]}
+    assert kinds == {queue_type}
 
 
 @pytest.mark.usefixtures("default_settings")
