@@ -1,7 +1,8 @@
 """Peer rule engines for the routing benchmark: our rules, translated automatically.
 
-Each rule's `when` source (the YAML tree, `rule.source["when"]`) is walked and written out
-as a condition in a peer's language, over a flat context built from the standardised report:
+Each rule's condition tree (`rule.when`, see `services.routing.condition_tree`) is written
+out as a condition in a peer's language, over a flat context built from the standardised
+report:
 
 - zen-engine (GoRules): one JDM decision table, one row per rule, one input column holding
   the whole translated condition as a ZEN expression; outputs rule id, section, unit and
@@ -33,7 +34,7 @@ import datetime as dt
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, assert_never
 
 import rule_engine  # type: ignore[import-untyped]
 import zen
@@ -41,12 +42,23 @@ import zen
 from schemas.decision import TRIAGE_UNIT, Decision, Priority
 from schemas.reference import Reference
 from schemas.report import Report
+from services.routing.condition_tree import (
+    AllOf,
+    AnyOf,
+    Condition,
+    FlagSet,
+    Member,
+    Not,
+    Offence,
+    Older,
+    Person,
+    Quality,
+)
 from services.routing.rules import Rule, RuleSet
 
 Context = dict[str, Any]
 
 _AGE_FIELDS = {"incident_older_than": "incident_age", "report_older_than": "report_age"}
-_DURATIONS = {"weeks": 7 * 86400, "days": 86400, "hours": 3600, "minutes": 60}
 _FLAG_NAMES = ("domestic_violence", "hate_motive", "weapon", "ongoing_danger")
 
 
@@ -139,59 +151,50 @@ class RuleEngineDialect(Dialect):
         return f"$any([true for {item} in {collection} if {condition}])"
 
 
-def _strings(value: Any) -> list[str]:
-    items = value if isinstance(value, list) else [value]
-    return [str(i) for i in items]
+def translate(when: Condition, d: Dialect) -> str:
+    """A rule's condition tree (`rule.when`) in the dialect's language."""
+    match when:
+        case AllOf(parts=parts):
+            return d.both([translate(part, d) for part in parts])
+        case AnyOf(parts=parts):
+            return d.either([translate(part, d) for part in parts])
+        case Not(part=part):
+            return d.negate(translate(part, d))
+        case Offence():
+            given = (("code", when.code), ("law", when.law), ("group", when.ssb_group))
+            tests = [
+                f"{d.field('o', name)} in {d.texts(values)}"
+                for name, values in given
+                if values is not None
+            ]
+            return d.exists("offences", "o", d.both(tests) if tests else "true")
+        case Member(key=key, values=values):
+            return f"{key} in {d.texts(values)}"
+        case Person():
+            return d.exists("persons", "p", _person(when, d))
+        case FlagSet(names=names):
+            return d.both([f"{d.text(name)} in flags" for name in names])
+        case Quality(want=want):
+            return f"quality_issues == {str(want).lower()}"
+        case Older(key=key, limit=limit):
+            return f"{_AGE_FIELDS[key]} > {int(limit.delta.total_seconds())}"
+    assert_never(when)
 
 
-def _seconds(spec: Mapping[str, Any]) -> int:
-    ((unit, amount),) = spec.items()
-    return int(amount) * _DURATIONS[unit]
-
-
-def translate(when: Mapping[str, Any], dialect: Dialect) -> str:
-    """The condition of a `when` mapping (every key must hold) in the dialect's language."""
-    parts = [_one(key, value, dialect) for key, value in when.items()]
-    return dialect.both(parts)
-
-
-def _one(key: str, value: Any, d: Dialect) -> str:
-    if key == "all":
-        return d.both([translate(c, d) for c in value])
-    if key == "any":
-        return d.either([translate(c, d) for c in value])
-    if key == "not":
-        return d.negate(translate(value, d))
-    if key == "offence":
-        tests = [
-            f"{d.field('o', name)} in {d.texts(_strings(value[spec]))}"
-            for spec, name in (("code", "code"), ("law", "law"), ("ssb_group", "group"))
-            if spec in value
-        ]
-        return d.exists("offences", "o", d.both(tests) if tests else "true")
-    if key in {"municipality", "district", "source"}:
-        return f"{key} in {d.texts(_strings(value))}"
-    if key == "person":
-        age = d.field("p", "age")
-        tests = []
-        if "role" in value:
-            tests.append(f"{d.field('p', 'role')} in {d.texts(_strings(value['role']))}")
-        if "age_under" in value:
-            tests.append(f"({age} != null and {age} < {int(value['age_under'])})")
-        if "age_at_least" in value:
-            tests.append(f"({age} != null and {age} >= {int(value['age_at_least'])})")
-        if "age_known" in value:
-            tests.append(f"{age} {'!=' if value['age_known'] else '=='} null")
-        if "arrested" in value:
-            tests.append(f"{d.field('p', 'arrested')} == {str(bool(value['arrested'])).lower()}")
-        return d.exists("persons", "p", d.both(tests) if tests else "true")
-    if key in {"flag", "flags"}:
-        return d.both([f"{d.text(name)} in flags" for name in _strings(value)])
-    if key == "quality_issues":
-        return f"quality_issues == {str(bool(value)).lower()}"
-    if key in _AGE_FIELDS:
-        return f"{_AGE_FIELDS[key]} > {_seconds(value)}"
-    raise ValueError(f"no translation for condition key {key!r}")
+def _person(person: Person, d: Dialect) -> str:
+    age = d.field("p", "age")
+    tests = []
+    if person.roles is not None:
+        tests.append(f"{d.field('p', 'role')} in {d.texts(person.roles)}")
+    if person.age_under is not None:
+        tests.append(f"({age} != null and {age} < {person.age_under})")
+    if person.age_at_least is not None:
+        tests.append(f"({age} != null and {age} >= {person.age_at_least})")
+    if person.age_known is not None:
+        tests.append(f"{age} {'!=' if person.age_known else '=='} null")
+    if person.arrested is not None:
+        tests.append(f"{d.field('p', 'arrested')} == {str(person.arrested).lower()}")
+    return d.both(tests) if tests else "true"
 
 
 # --- finishing a decision the way ours does -------------------------------------------------
@@ -299,7 +302,7 @@ def jdm(ruleset: RuleSet, hit_policy: str = "collect") -> dict[str, Any]:
     table_rows = [
         {
             "_id": rule.id,
-            "when": translate(rule.source["when"], dialect),
+            "when": translate(rule.when, dialect),
             **{k: "null" if v is None else dialect.text(v) for k, v in row.items()},
         }
         for rule, row in zip(rules, _rows_of(rules), strict=True)
@@ -362,7 +365,7 @@ class RuleEnginePeer(Peer):
     def __init__(self, ruleset: RuleSet) -> None:
         super().__init__(ruleset)
         dialect = RuleEngineDialect()
-        self.expressions = {r.id: translate(r.source["when"], dialect) for r in ruleset.rules}
+        self.expressions = {r.id: translate(r.when, dialect) for r in ruleset.rules}
         self.rules: list[tuple[Callable[[Context], bool], dict[str, Any]]] = [
             (rule_engine.Rule(self.expressions[rule.id]).matches, row)
             for rule, row in zip(ruleset.rules, _rows_of(ruleset.rules), strict=True)

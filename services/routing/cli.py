@@ -40,7 +40,7 @@ from services.common import settings as fsi_settings
 from services.routing import conditions, ruletests
 from services.routing.engine import decide, facts_of
 from services.routing.lint import lint
-from services.routing.reading import Reader, RulesError
+from services.routing.reading import RulesError
 from services.routing.replay import replay
 from services.routing.rules import RuleSet, load_ruleset
 from services.routing.ruletests import InputError
@@ -182,8 +182,7 @@ def _explain(args: argparse.Namespace, out: TextIO) -> int:
     report = ruletests.standard(ruletests.read_report(args.report), ruleset, now)
     facts = facts_of(report, ruleset.reference, now)
     for rule in ruleset.rules:
-        read = Reader(ruleset.file, rule.id)
-        failing = conditions.explain(read, rule.source["when"], rule.line, ruleset.reference, facts)
+        failing = conditions.explain(rule.when, facts)
         if failing is None:
             print(f"match     {rule.id} (line {rule.line})", file=out)
         else:

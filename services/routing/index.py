@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, assert_never
 
 from schemas.reference import Reference
-from services.routing.conditions import Facts, names, offence_codes
+from services.routing.condition_tree import (
+    AllOf,
+    AnyOf,
+    Condition,
+    FlagSet,
+    Member,
+    Not,
+    Offence,
+    Older,
+    Person,
+    Quality,
+)
+from services.routing.conditions import Facts
 
 if TYPE_CHECKING:  # rules builds the index; the index only holds its rules
     from services.routing.rules import Rule
@@ -22,40 +34,31 @@ def _both(a: Requirements, b: Requirements) -> Requirements:
     return merged
 
 
-def _key_requirements(key: str, inner: Any, ref: Reference) -> Requirements:
-    if key == "offence":
-        return {"offence": offence_codes(inner, ref)}
-    if key == "district":
-        return {"district": frozenset(names(inner))}
-    if key == "municipality":
-        return {"municipality": frozenset(names(inner))}
-    if key == "source":
-        return {"source": frozenset(names(inner))}
-    if key in {"flag", "flags"}:
-        return {"flag": frozenset(names(inner)[:1])}
-    if key == "quality_issues":
-        return {"quality": frozenset([inner])}
-    if key == "all":
-        merged: Requirements = {}
-        for condition in inner:
-            merged = _both(merged, requirements(condition, ref))
-        return merged
-    if key == "any":
-        # One branch holds: only a dimension every branch constrains narrows the whole.
-        parts = [requirements(condition, ref) for condition in inner]
-        common = set.intersection(*(set(p) for p in parts))
-        return {d: frozenset().union(*(p[d] for p in parts)) for d in common}
-    return {}  # `not`, persons and ages give no value to look a rule up by
-
-
-def requirements(value: Any, ref: Reference) -> Requirements:
-    """Necessary conditions of an already checked condition: in each dimension named, one of
-    the values must be among the report's (offence codes, district, municipality, flags,
-    source, quality)."""
-    merged: Requirements = {}
-    for key, inner in value.items():
-        merged = _both(merged, _key_requirements(key, inner, ref))
-    return merged
+def requirements(condition: Condition) -> Requirements:
+    """Necessary conditions of a condition: in each dimension named, one of the values must
+    be among the report's (offence codes, district, municipality, flags, source, quality)."""
+    match condition:
+        case Offence(codes=codes):
+            return {"offence": codes}
+        case Member(key=key, values=values):
+            return {key: frozenset(values)}
+        case FlagSet(names=names):
+            return {"flag": frozenset(names[:1])}
+        case Quality(want=want):
+            return {"quality": frozenset([want])}
+        case AllOf(parts=parts):
+            merged: Requirements = {}
+            for part in parts:
+                merged = _both(merged, requirements(part))
+            return merged
+        case AnyOf(parts=parts):
+            # One branch holds: only a dimension every branch constrains narrows the whole.
+            found = [requirements(part) for part in parts]
+            common = set.intersection(*(set(p) for p in found))
+            return {d: frozenset().union(*(p[d] for p in found)) for d in common}
+        case Not() | Person() | Older():
+            return {}  # give no value to look a rule up by
+    assert_never(condition)
 
 
 class RuleIndex:
@@ -73,7 +76,7 @@ class RuleIndex:
         self.free = dict.fromkeys(DIMENSIONS, everything)
         self.masks: dict[str, dict[Any, int]] = {d: {} for d in DIMENSIONS}
         for bit, rule in enumerate(rules):
-            for dimension, values in requirements(rule.source["when"], reference).items():
+            for dimension, values in requirements(rule.when).items():
                 self.free[dimension] &= ~(1 << bit)
                 by_value = self.masks[dimension]
                 for value in values:

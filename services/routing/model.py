@@ -12,8 +12,9 @@ from typing import Any, NamedTuple
 from schemas.decision import TRIAGE_UNIT
 from schemas.report import Role
 from services.routing import conditions, index
+from services.routing.condition_tree import FlagSet, Leaf, Member, Older, Person, leaves
 from services.routing.conditions import Facts, PersonFacts
-from services.routing.reading import Duration, Located, Reader, duration
+from services.routing.reading import Duration
 from services.routing.rules import Rule, RuleSet
 
 NOW = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -44,8 +45,6 @@ BASE: dict[str, Any] = {
     "now": NOW,
 }
 
-_AGE_KEYS = frozenset({"age_under", "age_at_least", "age_known"})
-
 Signs = dict[str, set[bool]]  # atom ident -> the polarities it occurs with in a formula
 Offence = tuple[str | None, str | None, str | None]
 Place = tuple[str | None, str | None]
@@ -68,17 +67,24 @@ class Finding(NamedTuple):
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Atom:
-    """One leaf condition (`offence: ...`, `flag: ...`), compiled on its own."""
+    """One leaf condition (`offence: ...`, `flag: ...`), compiled on its own; `ident` is
+    its dimension, key and value as written, so leaves written alike are one atom."""
 
     ident: str
-    key: str
-    spec: Any
-    line: int
+    leaf: Leaf
     test: conditions.Predicate
 
     @property
+    def key(self) -> str:
+        return self.leaf.key
+
+    @property
+    def line(self) -> int:
+        return self.leaf.line
+
+    @property
     def dimension(self) -> str:
-        return _DIMENSION[self.key]
+        return _DIMENSION[self.leaf.key]
 
 
 class Choice(NamedTuple):
@@ -108,25 +114,6 @@ class Question:
 
 
 # --- atoms ----------------------------------------------------------------------------------
-
-
-def _walk(value: Located, line: int, sign: bool) -> Iterator[tuple[str, Any, int, bool]]:
-    """The leaves of a `when` with their polarity (False under an odd number of `not`)."""
-    for key, inner in value.items():
-        at = value.key_lines.get(key, line)
-        if key in {"all", "any"}:
-            for part in inner:
-                yield from _walk(part, at, sign)
-        elif key == "not":
-            yield from _walk(inner, at, not sign)
-        else:
-            yield key, inner, at, sign
-
-
-def _located(key: str, inner: Any, line: int) -> Located:
-    spec = Located({key: inner})
-    spec.line, spec.key_lines = line, {key: line}
-    return spec
 
 
 def flip(signs: Signs) -> Signs:
@@ -201,6 +188,13 @@ def person_words(p: PersonFacts, ages: bool) -> str:
     return f"{'an arrested' if p.arrested else 'a'} {p.role}{age}"
 
 
+def _asks_age(leaf: Leaf) -> bool:
+    """Whether a person condition tells ages apart (then a witness says each person's age)."""
+    return isinstance(leaf, Person) and not (
+        leaf.age_under is None and leaf.age_at_least is None and leaf.age_known is None
+    )
+
+
 def _subsets(names: Sequence[str]) -> Iterator[tuple[str, ...]]:
     for size in range(len(names) + 1):
         yield from itertools.combinations(names, size)
@@ -235,15 +229,10 @@ class Model:
 
     def _analyse(self, rule: Rule) -> Signs:
         signs: Signs = {}
-        read = Reader(self.ruleset.file, rule.id)
-        for key, inner, line, sign in _walk(rule.source["when"], rule.line, True):
-            spec = json.dumps(inner, sort_keys=True, default=str, ensure_ascii=False)
-            ident = f"{_DIMENSION[key]}:{key}:{spec}"
+        for leaf, sign in leaves(rule.when):
+            ident = f"{_DIMENSION[leaf.key]}:{leaf.key}:{leaf.written}"
             if ident not in self.atoms:
-                test = conditions.compile(
-                    read, _located(key, inner, line), line, self.ruleset.reference
-                )
-                self.atoms[ident] = Atom(ident, key, inner, line, test)
+                self.atoms[ident] = Atom(ident, leaf, conditions.predicate(leaf))
             signs.setdefault(ident, set()).add(sign)
         return signs
 
@@ -254,7 +243,7 @@ class Model:
         also as their districts."""
         if rule.id not in self._needs:
             ref = self.ruleset.reference
-            found = dict(index.requirements(rule.source["when"], ref))
+            found = dict(index.requirements(rule.when))
             if "municipality" in found:
                 places = frozenset(ref.district_of(m) for m in found["municipality"])
                 found["district"] = found.get("district", places) & places
@@ -391,7 +380,7 @@ class Model:
 
     def persons(self, signs: Signs, depth: int) -> list[Choice]:
         idents = self._idents(signs, "persons")
-        ages = any(_AGE_KEYS & set(self.atoms[i].spec) for i in idents)
+        ages = any(_asks_age(self.atoms[i].leaf) for i in idents)
         return [
             Choice({"persons": members}, tail=tuple(person_words(p, ages) for p in members))
             for members in self.sets("persons", signs, depth, nonempty=False)
@@ -438,16 +427,14 @@ class Model:
                     Choice({"quality_issues": True}, tail=("quality issues",)),
                 ]
             )
-        read = Reader(self.ruleset.file)
         for attribute in ("incident_at", "reported_at"):
             if attribute in found:
-                limits = [duration(read, a.spec) for a in found[attribute]]
+                limits = [a.leaf.limit for a in found[attribute] if isinstance(a.leaf, Older)]
                 dimensions.append(_ages(attribute, limits))
         return dimensions
 
     def _sources(self, atoms: list[Atom]) -> list[Choice]:
-        read = Reader(self.ruleset.file)
-        named = sorted({s for a in atoms for s in read.strings(a.spec, a.line, "source")})
+        named = sorted({s for a in atoms if isinstance(a.leaf, Member) for s in a.leaf.values})
         other = "other"
         while other in named:
             other += "-other"
@@ -456,8 +443,7 @@ class Model:
 
     def _flags(self, atoms: list[Atom]) -> list[Choice]:
         # flag conditions only ask for flags to be set: a witness sets none it does not need
-        read = Reader(self.ruleset.file)
-        names = sorted({f for a in atoms for f in read.strings(a.spec, a.line, "flag")})
+        names = sorted({f for a in atoms if isinstance(a.leaf, FlagSet) for f in a.leaf.names})
         return [
             Choice(
                 {"flags": frozenset(chosen)},

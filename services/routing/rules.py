@@ -17,7 +17,7 @@ from typing import Any
 
 from schemas.decision import TRIAGE_UNIT, Priority
 from schemas.reference import Reference
-from services.routing import conditions
+from services.routing import condition_tree, conditions
 from services.routing.index import RuleIndex
 from services.routing.reading import (
     DURATION_KEYS,
@@ -116,10 +116,12 @@ class DeadlineRule:
 
 @dataclass(frozen=True, slots=True)
 class Rule:
-    """One compiled rule: its test, and what it decides when it matches."""
+    """One compiled rule: its condition (`when`, the tree), its test (compiled from it), and
+    what it decides when it matches."""
 
     id: str
     line: int
+    when: condition_tree.Condition
     test: Callable[[Any], bool]
     section: str | None
     unit: str | None
@@ -205,12 +207,14 @@ def _rule(
     )
     if not (section or unit or priority or deadline):
         raise read.fail(WrongTypeError, "`then` decides nothing", then.line)
-    when = spec.get("when")
-    test = conditions.compile(read, when, spec.key_lines.get("when", spec.line), reference)
+    when = condition_tree.parse(
+        read, spec.get("when"), spec.key_lines.get("when", spec.line), reference
+    )
     return Rule(
         id=rule_id,
         line=spec.line,
-        test=test,
+        when=when,
+        test=conditions.predicate(when),
         section=section,
         unit=unit,
         priority=Priority(priority) if priority else None,

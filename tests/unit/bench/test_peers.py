@@ -21,7 +21,9 @@ from schemas import reference
 from schemas.decision import TRIAGE_UNIT, Priority
 from schemas.report import Report
 from services.common.standardise import Options, standardise
+from services.routing import condition_tree
 from services.routing.engine import decide
+from services.routing.reading import Reader, parse_yaml
 from services.routing.rules import RuleSet, load_ruleset
 
 ROOT = Path(__file__).parents[3]
@@ -238,8 +240,13 @@ def test_the_generated_larger_rules_load_and_the_peers_agree(tmp_path: Path) -> 
             assert peers.disagreements(ours, other) == [], (changes, ours, other)
 
 
+def condition(text: str) -> condition_tree.Condition:
+    """A `when` as a rules file writes it, parsed and checked."""
+    return condition_tree.parse(Reader("when"), parse_yaml(text, "when"), 1, REF)
+
+
 def test_translations_read_as_expected() -> None:
-    when = {"all": [{"person": {"role": "victim", "age_under": 16}}, {"not": {"flag": "weapon"}}]}
+    when = condition("{all: [{person: {role: victim, age_under: 16}}, {not: {flag: weapon}}]}")
     assert peers.translate(when, peers.ZenDialect()) == (
         '(some(persons, (#.role in ["victim"] and (#.age != null and #.age < 16)))'
         ' and (not ("weapon" in flags)))'
@@ -248,7 +255,7 @@ def test_translations_read_as_expected() -> None:
         "($any([true for p in persons if (p['role'] in ['victim'] and "
         "(p['age'] != null and p['age'] < 16))]) and (not ('weapon' in flags)))"
     )
-    unknown = {"person": {"role": "suspect", "age_known": False}}
+    unknown = condition("{person: {role: suspect, age_known: false}}")
     assert peers.translate(unknown, peers.ZenDialect()) == (
         'some(persons, (#.role in ["suspect"] and #.age == null))'
     )

@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas import reference
-from services.routing.conditions import FLAGS, Facts, PersonFacts
+from services.routing.condition_tree import FLAGS
+from services.routing.conditions import Facts, PersonFacts
 from services.routing.rules import RuleSet, load_ruleset
 
 ROOT = Path(__file__).parents[3]
