@@ -61,8 +61,8 @@ from services.common.settings import BrokerSettings, DatabaseSettings, LogSettin
 from services.common.standardise import Options, standardise
 from services.common.topology import REPORT_ACCEPTED_KEY, Topology, declare, delete
 from services.routing import store
-from services.routing.consumer import Router
 from services.routing.engine import decide, facts_of
+from services.routing.handler import Router
 from services.routing.main import RulesWatch, serve
 from services.routing.replay import replay
 from services.routing.rules import RuleSet, load_ruleset

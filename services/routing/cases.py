@@ -7,6 +7,7 @@ which `returned` recognises, so a missing unit queue is never taken for a delive
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Any
 
@@ -18,6 +19,10 @@ from schemas.decision import Decision
 from schemas.envelope import CASE_ROUTED_TYPE, CONTENT_TYPE
 
 _encoder = msgspec.json.Encoder()
+# How long a returned case waits before it is published again: doubling from the first to
+# the last, so a repaired queue gets its cases within a minute and a missing one costs little.
+FIRST_WAIT_SECONDS = 2.0
+MAX_WAIT_SECONDS = 60.0
 
 
 class CaseWire(msgspec.Struct):
@@ -26,6 +31,19 @@ class CaseWire(msgspec.Struct):
     report_id: uuid.UUID
     report: msgspec.Raw
     decision: Decision
+
+
+def case_headers(decision: Decision) -> dict[str, Any]:
+    """What a unit's consumer can see without reading the body (no personal data). The unit
+    is the routing key already, and each header costs encoding on every message. The
+    deadline is in the body's one time form: RFC 3339 in UTC with `Z`, as msgspec writes it."""
+    headers: dict[str, Any] = {
+        "x-fsi-priority": decision.priority.value,
+        "x-fsi-ruleset": decision.ruleset_version,
+    }
+    if decision.deadline:
+        headers["x-fsi-deadline"] = msgspec.to_builtins(decision.deadline.due_at.astimezone(dt.UTC))
+    return headers
 
 
 async def publish_case(

@@ -28,9 +28,10 @@ from schemas import reference
 from services.common import broker, startup
 from services.common import logging as fsi_logging
 from services.common.topology import Topology, declare
-from services.routing import metrics, store
-from services.routing.consumer import Router
+from services.routing import metrics, rules_store
+from services.routing.consumer import Sequencer
 from services.routing.deliveries import TRANSIENT
+from services.routing.handler import Router
 from services.routing.reading import RulesError
 from services.routing.rules import RuleSet, load_ruleset
 from services.routing.settings import RoutingSettings
@@ -80,7 +81,7 @@ class RulesWatch:
         metrics.rules_refused.set(0)
         metrics.ruleset_loaded.set_to_current_time()
         with contextlib.suppress(*TRANSIENT):
-            await store.record_load(self.router.pool, self.name, ruleset)
+            await rules_store.record_load(self.router.pool, self.name, ruleset)
 
     async def _refused(self, error: str) -> None:
         self.reloads_failed += 1
@@ -88,7 +89,7 @@ class RulesWatch:
         metrics.rules_refused.set(1)
         log.error("rules refused; the running rules stay", error=error)
         with contextlib.suppress(*TRANSIENT):
-            await store.record_refusal(self.router.pool, self.name, error)
+            await rules_store.record_refusal(self.router.pool, self.name, error)
 
     async def watch(self, seconds: float = 2.0) -> None:
         stamp = self._stamp()
@@ -177,6 +178,7 @@ async def serve(
     try:
         router = Router(pool=pool, topology=topology, ruleset=ruleset)
         await router.bind(channel)
+        consumer = Sequencer(router.route)
         queue = await channel.get_queue(topology.routing_queue.name)
         watch = RulesWatch(settings, router)
         await watch.loaded(ruleset)
@@ -192,7 +194,7 @@ async def serve(
 
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signal.SIGHUP, on_sighup)
-        tag = await queue.consume(router.handle)
+        tag = await queue.consume(consumer.handle)
         log.info("router started", ruleset=ruleset.version, units=len(topology.units))
         if on_start is not None:
             on_start(watch)
@@ -202,7 +204,7 @@ async def serve(
         waiting.cancel()
         # The batches on their way finish first, so a stop leaves few reports to redeliver.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(router.drained(), settings.consumer.drain_seconds)
+            await asyncio.wait_for(consumer.drained(), settings.consumer.drain_seconds)
     finally:
         await connection.close()
         await pool.close()

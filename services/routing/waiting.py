@@ -16,16 +16,17 @@ import collections
 from dataclasses import dataclass
 
 from services.common.logging import get_logger
-from services.routing import metrics, store
-from services.routing.cases import CaseWire, publish_case, returned
-from services.routing.consumer import (
+from services.routing import metrics, outcome_store
+from services.routing.cases import (
     FIRST_WAIT_SECONDS,
     MAX_WAIT_SECONDS,
-    Router,
+    CaseWire,
     case_headers,
-    count_decision,
+    publish_case,
+    returned,
 )
 from services.routing.deliveries import TRANSIENT
+from services.routing.handler import Router, count_decision
 
 log = get_logger("router")
 
@@ -57,7 +58,7 @@ class WaitingCases:
     async def retry_due(self) -> int:
         """Publish the cases due now, once each; how many were due."""
         async with self.router.pool.acquire() as conn, conn.transaction():
-            due = await store.due_waiting_cases(conn, self.batch)
+            due = await outcome_store.due_waiting_cases(conn, self.batch)
             if not due:
                 return 0
             channel, exchange = await self.router.case_channel()
@@ -79,13 +80,13 @@ class WaitingCases:
             bounced = [(c.report_id, c.decision.unit) for c, r in outcomes if returned(r)]
             # A case neither confirmed nor returned (the channel failed) keeps its time and
             # is tried again at the next look.
-            await store.record_outcomes(
+            await outcome_store.record_outcomes(
                 conn, confirmed, bounced, FIRST_WAIT_SECONDS, MAX_WAIT_SECONDS
             )
             # The cases returned in this look are only those due now: the others of their
             # unit wait for a later look, and the log line counts them all.
             units = sorted({unit for _, unit in bounced})
-            still = await store.waiting_by_unit(conn, units) if units else {}
+            still = await outcome_store.waiting_by_unit(conn, units) if units else {}
         self.delivered += len(confirmed)
         for case in taken:
             # Its first confirmation (a case a queue took before never waits): counted now.

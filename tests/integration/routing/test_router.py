@@ -15,10 +15,10 @@ import pytest
 
 from schemas.decision import Decision
 from schemas.envelope import CASE_ROUTED_TYPE, CaseRouted
-from schemas.report import Report
 from services.common.topology import REPORT_ACCEPTED_KEY
-from services.routing import consumer
+from services.routing import handler
 from services.routing.cli import main as cli_main
+from services.routing.engine import Routable, decide
 from tests.integration.conftest import auth
 from tests.integration.stack import ROOT, Stack, example, take, wait_routed
 
@@ -210,15 +210,13 @@ async def test_a_mixed_burst_settles_every_delivery_once(stack: Stack) -> None:
 async def test_a_report_the_rules_fail_on_is_dead_lettered_alone(
     stack: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = consumer.decide
-
-    def failing(report: Report, *args: Any) -> Decision:
-        if report.external_id.startswith("explode-"):
+    def failing(report: Routable, *args: Any) -> Decision:
+        if report.flags.weapon:  # the one report posted so below
             raise ZeroDivisionError("a fault in the rules")
-        return real(report, *args)
+        return decide(report, *args)
 
-    monkeypatch.setattr(consumer, "decide", failing)
-    bad = example("bicycle-theft", persons=[])
+    monkeypatch.setattr(handler, "decide", failing)
+    bad = example("bicycle-theft", persons=[], flags={"weapon": True})
     bad["external_id"] = f"explode-{uuid.uuid4()}"
     posted = [
         await stack.intake.post("/v1/reports", json=body, headers=auth("alpha"))

@@ -10,7 +10,7 @@ import asyncpg
 import pytest
 
 from schemas.decision import Decision, Priority
-from services.routing import store
+from services.routing import outcome_store, store
 
 NOW = dt.datetime(2026, 11, 27, 12, tzinfo=dt.UTC)
 
@@ -93,7 +93,7 @@ async def test_a_returned_case_waits_longer_each_time_up_to_the_cap(pool: asyncp
     waits = []
     for _ in range(7):
         # The same case returned twice in one batch counts once.
-        await store.record_outcomes(pool, [], [(report_id, "oslo.a")] * 2, 2.0, 60.0)
+        await outcome_store.record_outcomes(pool, [], [(report_id, "oslo.a")] * 2, 2.0, 60.0)
         waits.append(await _waits(pool, report_id))
     # 2 s after the first return, doubling, at most 60 s.
     assert waits == [(1, 2.0), (2, 4.0), (3, 8.0), (4, 16.0), (5, 32.0), (6, 60.0), (7, 60.0)]
@@ -101,15 +101,15 @@ async def test_a_returned_case_waits_longer_each_time_up_to_the_cap(pool: asyncp
 
 async def test_a_confirmed_case_is_recorded_once_and_ends_its_wait(pool: asyncpg.Pool) -> None:
     report_id = await a_report(pool)
-    await store.record_outcomes(pool, [], [(report_id, "oslo.a")], 2.0, 60.0)
+    await outcome_store.record_outcomes(pool, [], [(report_id, "oslo.a")], 2.0, 60.0)
     for _ in range(2):  # delivered again (a redelivery): still one row, the first
-        await store.record_outcomes(pool, [(report_id, "oslo.a")] * 2, [], 2.0, 60.0)
+        await outcome_store.record_outcomes(pool, [(report_id, "oslo.a")] * 2, [], 2.0, 60.0)
     rows = await pool.fetch("SELECT unit FROM case_deliveries WHERE report_id = $1", report_id)
     assert [r["unit"] for r in rows] == ["oslo.a"]
     assert await pool.fetchval(
         "SELECT delivered_at IS NOT NULL FROM waiting_cases WHERE report_id = $1", report_id
     )
     # Returned afterwards (its queue deleted since): it is where it should be; it does not wait.
-    assert await store.record_outcomes(pool, [], [(report_id, "oslo.a")], 2.0, 60.0) == {}
+    assert await outcome_store.record_outcomes(pool, [], [(report_id, "oslo.a")], 2.0, 60.0) == {}
     with pytest.raises(asyncpg.RaiseError, match="append-only"):
         await pool.execute("DELETE FROM case_deliveries")

@@ -17,7 +17,7 @@ from services.routing.settings import RoutingSettings
 PRIVILEGES = ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE")
 ALL = "all"  # every column
 
-# What each service's statements use (services/intake/*store*.py, services/routing/store.py,
+# What each service's statements use (services/intake/*store*.py, services/routing/*store*.py,
 # replay.py): for each table, the columns it may read, insert and update (ALL, or a set).
 # Nothing may delete or truncate, except the intake's purge of ended operator sessions.
 INTAKE: dict[str, dict[str, Any]] = {

@@ -20,7 +20,7 @@ import yaml
 from prometheus_client import REGISTRY
 
 from services.intake import metrics as intake_metrics
-from services.routing import consumer, deliveries
+from services.routing import deliveries, handler
 from services.routing import metrics as routing_metrics
 from tests.support.promtool import expand, promtool
 from tests.unit.deploy.test_monitoring import CONTRACT, MONITORING, _family
@@ -170,7 +170,7 @@ def test_counters_with_known_label_values_are_exported_at_zero_from_the_start() 
 
 
 def _codes(tree: ast.AST, function: str) -> set[str]:
-    """The string constants a function of consumer.py returns (alone or first of a tuple),
+    """The string constants a function of handler.py returns (alone or first of a tuple),
     also through a local name assigned before the return."""
     body = next(
         node
@@ -231,7 +231,7 @@ def _refused_codes(tree: ast.AST) -> set[str]:
 def test_the_router_counts_only_the_reasons_it_exports_at_zero() -> None:
     # Every dead letter goes out as a `Refused` made in these two modules.
     trees = [
-        ast.parse(Path(m.__file__).read_text(encoding="utf-8")) for m in (consumer, deliveries)
+        ast.parse(Path(m.__file__).read_text(encoding="utf-8")) for m in (handler, deliveries)
     ]
     dead_lettered = set().union(*(_refused_codes(t) for t in trees))
     tree = trees[0]

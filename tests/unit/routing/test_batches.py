@@ -6,27 +6,29 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from services.routing.consumer import Router
-
-UNUSED: Any = None  # the pool, topology and rules: `_route` never reaches them here
+from services.routing.consumer import Outcome, Sequencer
 
 
 class Batches:
-    """A router whose `_route` records each batch and waits until the test releases it."""
+    """A consumer whose route callable records each batch and waits until the test releases
+    it, settling nothing."""
 
     def __init__(self, **options: Any) -> None:
-        self.router = Router(pool=UNUSED, topology=UNUSED, ruleset=UNUSED, **options)
+        self.router = Sequencer(self._route, **options)
         self.seen: list[list[str]] = []
+        # Each batch's settled future, and the one each batch waits for: the batch's before.
+        self.settled: list[asyncio.Future[None] | None] = []
         self.previous: list[asyncio.Future[None] | None] = []
         self.gates: list[asyncio.Future[None]] = []
-        self.router._route = self._route  # type: ignore[method-assign]
 
-    async def _route(self, batch: list[Any], previous: asyncio.Future[None] | None) -> None:
+    async def _route(self, batch: list[Any]) -> Outcome:
         self.seen.append([message for message, _ in batch])
-        self.previous.append(previous)
+        self.previous.append(self.settled[-1] if self.settled else None)
+        self.settled.append(self.router._settled)
         gate = asyncio.get_running_loop().create_future()
         self.gates.append(gate)
         await gate
+        return Outcome()
 
     async def deliver(self, *messages: str) -> None:
         for message in messages:

@@ -10,8 +10,7 @@ import msgspec
 import pytest
 
 from schemas.decision import Deadline, Decision, Priority
-from services.routing.cases import CaseWire
-from services.routing.consumer import case_headers
+from services.routing.cases import CaseWire, case_headers
 
 # RFC 3339 section 5.6 date-time, in UTC with `Z` (section 4.3).
 RFC3339_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
