@@ -18,6 +18,7 @@ lint: install  ## ruff (lint + format check), mypy, JSON Schema files up to date
 	$(VENV)/ruff format --check .
 	$(VENV)/mypy
 	$(VENV)/python -m schemas.export --check
+	$(VENV)/python deploy/validate.py
 
 test: lint services browser promtool  ## everything: lint, unit and integration tests against real services
 	$(VENV)/pytest
