@@ -338,7 +338,9 @@ class LogCapture:
                 capture.lines.extend((capture.test, one) for one in line.splitlines())
             return line
 
-        structlog.stdlib.ProcessorFormatter.format = format_and_keep  # type: ignore[method-assign]
+        # mypy reads the method it replaces as taking `self` twice, so a plain function never
+        # matches it (`assignment`)
+        structlog.stdlib.ProcessorFormatter.format = format_and_keep  # type: ignore[method-assign,assignment]
 
     def stop(self) -> None:
         structlog.stdlib.ProcessorFormatter.format = self._render  # type: ignore[method-assign]

@@ -83,7 +83,7 @@ class Endpoints:
 def docker_answers() -> bool:
     """True when a Docker engine is reachable (then testcontainers is used)."""
     try:
-        import docker  # type: ignore[import-untyped]
+        import docker
 
         client = docker.from_env(timeout=3)
         client.ping()

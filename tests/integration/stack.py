@@ -95,7 +95,7 @@ async def stack(
 
 
 def example(name: str, **changes: Any) -> dict[str, Any]:
-    body = json.loads((EXAMPLES / f"report.{name}.json").read_text("utf-8"))
+    body: dict[str, Any] = json.loads((EXAMPLES / f"report.{name}.json").read_text("utf-8"))
     body.update(source="alpha-src", external_id=unique(name), **changes)
     return body
 
@@ -127,3 +127,17 @@ async def take(
         else:
             await asyncio.sleep(0.05)
     return got
+
+
+def message_ids(messages: list[aio_pika.abc.AbstractIncomingMessage]) -> list[str]:
+    """The messages' ids in their order; AssertionError when one has none."""
+    ids = [m.message_id for m in messages]
+    assert all(ids), ids
+    return [i for i in ids if i]
+
+
+def reason(message: aio_pika.abc.AbstractIncomingMessage) -> str:
+    """A dead letter's `x-fsi-reason` header; AssertionError when it is missing or not text."""
+    said = message.headers.get("x-fsi-reason")
+    assert isinstance(said, str), message.headers
+    return said

@@ -85,10 +85,10 @@ def _refused(path: str, value: str) -> bool:
             return True
         return path.endswith(".gjerningsperiode.fra") and named(f"{value}T00:00:00") is None
     if match := _FORM_TIME.fullmatch(value):
-        day, month, year, hour, minute = match.groups()
-        if _no_such_day(int(year), int(month), int(day)):
+        dd, mm, yyyy, hour, minute = match.groups()
+        if _no_such_day(int(yyyy), int(mm), int(dd)):
             return True
-        return named(f"{year}-{month}-{day}T{hour}:{minute}:00") is None
+        return named(f"{yyyy}-{mm}-{dd}T{hour}:{minute}:00") is None
     if match := _FORM_DATE.fullmatch(value):
         day, month, year = (int(part) for part in match.groups())
         return _no_such_day(year, month, day)

@@ -14,7 +14,7 @@ from schemas.report import TEXT, Flags, Report
 REF = reference.load()
 
 texts = st.text(
-    st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=40
+    st.characters(codec="utf-8", exclude_categories=["Cs"]), min_size=1, max_size=40
 ).filter(lambda text: re.search(TEXT, text) is not None)
 times = st.datetimes(dt.datetime(1901, 1, 1), dt.datetime(2026, 11, 1))
 zones = st.sampled_from(

@@ -195,6 +195,7 @@ async def test_a_missing_rules_file_is_named_with_its_setting(
     missing = tmp_path / "nowhere.yaml"
     answer = await command(
         name,
+        within=60,  # named, so mypy knows the unpacked settings hold no `within`
         FSI_DB_URL=database_url,
         FSI_BROKER_URL=amqp_url,
         FSI_ENVIRONMENT="development",
@@ -298,7 +299,7 @@ async def test_make_run_prints_the_queue_names_under_the_prefix_in_use(
         stderr=asyncio.subprocess.STDOUT,
         start_new_session=True,  # its router and intake go with it
     )
-    said = []
+    said: list[str] = []
     try:
         assert process.stdout is not None
         while not any("sends it to the unit queue" in line for line in said):
@@ -375,6 +376,7 @@ async def test_a_port_in_use_stops_the_start_in_one_line(
     with port_held(held_on) as port:
         answer = await ends(
             name,
+            within=60,
             FSI_DB_URL=database_url,
             FSI_BROKER_URL=amqp_url,
             FSI_BROKER_PREFIX=topo.prefix,
@@ -426,6 +428,7 @@ async def test_an_address_to_listen_on_that_cannot_be_had_is_a_setting_error(
     topo = make_topology(units=catalogue_units())
     answer = await ends(
         name,
+        within=60,
         FSI_DB_URL=database_url,
         FSI_BROKER_URL=amqp_url,
         FSI_BROKER_PREFIX=topo.prefix,
@@ -477,6 +480,7 @@ async def test_a_port_that_is_no_tcp_port_is_a_setting_error_quoting_it(
     host = settings[setting].partition("@")[2].split("/", 1)[0]
     answer = await ends(
         name,
+        within=60,
         FSI_BROKER_PREFIX=topo.prefix,
         FSI_ACCESS_CLIENTS_FILE=str(ROOT / "deploy" / "clients.dev.yaml"),
         FSI_ENVIRONMENT="development",

@@ -17,7 +17,7 @@ EXAMPLES = ROOT / "schemas" / "examples"
 
 
 def canonical(source: str = "alpha-src") -> dict[str, Any]:
-    body = json.loads((EXAMPLES / "report.bicycle-theft.json").read_text("utf-8"))
+    body: dict[str, Any] = json.loads((EXAMPLES / "report.bicycle-theft.json").read_text("utf-8"))
     body.update(source=source, external_id=unique("batch"))
     return body
 

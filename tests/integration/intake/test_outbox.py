@@ -33,7 +33,7 @@ EXAMPLE = Path(__file__).parents[3] / "schemas" / "examples" / "report.youth-rob
 
 
 def a_report() -> dict[str, Any]:
-    body = json.loads(EXAMPLE.read_text("utf-8"))
+    body: dict[str, Any] = json.loads(EXAMPLE.read_text("utf-8"))
     body.update(source="alpha-src", external_id=unique("outage"))
     return body
 

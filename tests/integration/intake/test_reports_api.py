@@ -21,7 +21,9 @@ EXAMPLES = Path(__file__).parents[3] / "schemas" / "examples"
 
 
 def report(source: str = "alpha-src", **changes: Any) -> dict[str, Any]:
-    body = json.loads((EXAMPLES / "report.domestic-violence.json").read_text("utf-8"))
+    body: dict[str, Any] = json.loads(
+        (EXAMPLES / "report.domestic-violence.json").read_text("utf-8")
+    )
     body.update(source=source, external_id=unique(), **changes)
     return body
 

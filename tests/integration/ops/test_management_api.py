@@ -15,7 +15,8 @@ from urllib.parse import urlsplit
 import asyncpg
 import pytest
 
-from services.intake.ops import Monitor, Overview, QueueState
+from services.intake.ops import Monitor
+from services.intake.ops_views import Overview, QueueState
 from services.intake.settings import OpsSettings
 from tests import harness
 from tests.integration.ops.test_ops import post_examples

@@ -280,8 +280,10 @@ async def _overview_of(
 ) -> dict[str, Any]:
     for _ in range(150):
         answer = await client.get("/v1/ops/overview", headers=auth("ops"))
-        if answer.status_code == 200 and wanted(body := answer.json()):
-            return body
+        if answer.status_code == 200:
+            body: dict[str, Any] = answer.json()
+            if wanted(body):
+                return body
         await asyncio.sleep(0.1)
     raise AssertionError("the overview never reached the expected state")
 

@@ -9,7 +9,7 @@ import asyncio
 
 import asyncpg
 import httpx
-from playwright.async_api import Browser, Page
+from playwright.async_api import Browser, Page, ViewportSize
 
 from tests.integration.conftest import auth
 from tests.integration.ops.browser import (
@@ -25,8 +25,8 @@ from tests.integration.stack import ROOT, example, wait_routed
 
 __all__ = ["browser", "running"]  # fixtures
 
-DESKTOP = {"width": 1440, "height": 900}
-PHONE = {"width": 390, "height": 844}
+DESKTOP: ViewportSize = {"width": 1440, "height": 900}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 
 
 async def rows(page: Page) -> dict[str, dict[str, str]]:

@@ -31,8 +31,10 @@ async def overview_where(
 ) -> dict[str, Any]:
     for _ in range(int(within * 10)):
         answer = await client.get("/v1/ops/overview", headers=auth("ops"))
-        if answer.status_code == 200 and holds(body := answer.json()):
-            return body
+        if answer.status_code == 200:
+            body: dict[str, Any] = answer.json()
+            if holds(body):
+                return body
         await asyncio.sleep(0.1)
     raise AssertionError(f"the overview never reached the state: {answer.text[:2000]}")
 

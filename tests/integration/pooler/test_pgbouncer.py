@@ -41,7 +41,7 @@ POSTS = 300
 
 
 def a_report() -> dict[str, Any]:
-    body = json.loads(EXAMPLE.read_text("utf-8"))
+    body: dict[str, Any] = json.loads(EXAMPLE.read_text("utf-8"))
     body.update(source="alpha-src", external_id=unique("pooled"))
     return body
 

@@ -16,9 +16,10 @@ import asyncpg
 import pytest
 
 from services.common.topology import REPORT_ACCEPTED_KEY
-from services.routing.rules import RuleIndex, RuleSet
+from services.routing.index import RuleIndex
+from services.routing.rules import RuleSet
 from tests.integration.conftest import auth
-from tests.integration.stack import Stack, example, take, wait_routed
+from tests.integration.stack import Stack, example, message_ids, take, wait_routed
 
 EXAMPLE = "domestic-violence"  # an arrested adult suspect: rule custody-adult decides its deadline
 PERSONAL = ("30897534505", "03911251212", "12838512311", "Testesen", "Eksempelveien")
@@ -153,7 +154,7 @@ async def test_an_unknown_report_id_is_dead_lettered_and_recorded_nowhere(stack:
     await publish(stack, payload.replace(report_id.encode(), strangers[0].encode()), strangers[0])
     await publish(stack, b"\xff not json", strangers[1])
     dead = await take(await stack.queue(stack.topology.dead_letter_queue.name), 2)
-    assert sorted(m.message_id for m in dead) == sorted(strangers)
+    assert sorted(message_ids(dead)) == sorted(strangers)
     conn = await asyncpg.connect(stack.database_url)
     try:
         assert await conn.fetchval("SELECT count(*) FROM dead_letters") == before

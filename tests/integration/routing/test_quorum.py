@@ -57,6 +57,7 @@ async def quorum(
     stop = asyncio.Event()
     started: list[RulesWatch] = []
     connection = await aio_pika.connect(amqp_url)
+    assert connection.transport is not None  # connected
     version = str(connection.transport.connection.server_properties["version"])
     router = None
     try:

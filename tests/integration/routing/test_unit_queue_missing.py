@@ -17,7 +17,7 @@ from prometheus_client import REGISTRY
 from services.common.topology import REPORT_ACCEPTED_KEY
 from tests.conftest import LogCapture
 from tests.integration.conftest import auth
-from tests.integration.stack import Stack, example, take, wait_routed
+from tests.integration.stack import Stack, example, reason, take, wait_routed
 from tests.support.broker_inputs import command, run_script
 
 DV_UNIT = "trondelag.vold-naere-relasjoner"  # where the domestic-violence example goes
@@ -56,8 +56,10 @@ async def overview_where(
     """The operations overview once `holds` is true of it (the monitor reads every second)."""
     for _ in range(int(within * 10)):
         answer = await stack.intake.get("/v1/ops/overview", headers=auth("ops"))
-        if answer.status_code == 200 and holds(overview := answer.json()):
-            return overview
+        if answer.status_code == 200:
+            overview: dict[str, Any] = answer.json()
+            if holds(overview):
+                return overview
         await asyncio.sleep(0.1)
     raise AssertionError(f"the overview did not change within {within} s")
 
@@ -223,7 +225,7 @@ async def test_the_dead_letter_queue_deleted_keeps_poison_named_until_declared(
     assert "routing failed; the reports go back to the queue" in named[0]
     await declare_again(stack, amqp_url)
     (dead,) = await take(await stack.queue(dead_letter), 1)
-    assert dead.headers["x-fsi-reason"].startswith("not a fsi.report.accepted.v1 message")
+    assert reason(dead).startswith("not a fsi.report.accepted.v1 message")
 
 
 def _still_waiting(log_capture: LogCapture, unit: str, after: int) -> list[dict[str, Any]]:

@@ -23,7 +23,7 @@ import pytest
 import schemathesis
 from schemathesis import engine
 from schemathesis.engine import StopReason, events
-from schemathesis.specs.openapi.checks import RejectedPositiveData
+from schemathesis.openapi.checks import RejectedPositiveData
 
 from schemas.report import as_utc
 from services.common.settings import DatabaseSettings

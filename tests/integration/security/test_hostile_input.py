@@ -262,7 +262,7 @@ class Raw:
             data += chunk
         head, _, body = data.partition(b"\r\n\r\n")
         status_line, *header_lines = head.decode("latin-1").split("\r\n")
-        headers = [tuple(h.split(": ", 1)) for h in header_lines]
+        headers = [(name, value) for name, value in (h.split(": ", 1) for h in header_lines)]
         return httpx.Response(int(status_line.split()[1]), headers=headers, content=body)
 
     def close(self) -> None:

@@ -128,7 +128,7 @@ def test_peers_agree_with_ours_on_the_default_rules(name: str) -> None:
 
 
 def test_the_cases_are_not_vacuous() -> None:
-    seen = set()
+    seen: set[str] = set()
     for changes in CASES.values():
         ours, _ = outcomes(DEFAULT, report(**changes))
         assert ours.matched is not None
@@ -141,6 +141,7 @@ def test_the_cases_are_not_vacuous() -> None:
     assert dv.unit == "oslo.vold-naere-relasjoner"
     assert dv.priority is Priority.CRITICAL
     assert zen_all.matched == dv.matched
+    assert dv.matched is not None
     assert "custody-adult" in dv.matched  # a priority-only rule among the matches
     assert zen_first.matched is None  # first-hit finds the unit rule only
     assert zen_first.unit_rule == "domestic-violence"
@@ -216,7 +217,7 @@ def test_every_condition_key_translates_and_agrees(tmp_path: Path) -> None:
         {"persons": [{"role": "witness", "birth_date": "1990-01-01"}]},
         {"persons": [{"role": "witness"}, {"role": "suspect", "birth_date": "1990-01-01"}]},
     ]
-    seen = set()
+    seen: set[str] = set()
     for changes in variants:
         ours, others = outcomes(ruleset, report(**changes))
         assert ours.matched is not None

@@ -15,7 +15,7 @@ from __future__ import annotations
 import copy
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Set
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -681,7 +681,7 @@ def test_checker_rejects_a_broken_expression(expr: str, problem: str) -> None:
 
 
 def test_checker_follows_labels_through_aggregation_and_matching() -> None:
-    cases = {
+    cases: dict[str, Set[str] | None] = {
         "max by (district, unit) (fsi_cases_deadline)": {"district", "unit"},
         "sum without (instance) (fsi_cases_deadline)": {"job", "district", "unit", "window"},
         "time() - max by (job) (fsi_ops_refreshed_timestamp_seconds) > 60": {"job"},
@@ -864,6 +864,7 @@ def _registered() -> dict[str, Metric]:
     for module in (intake_metrics, ops, routing_metrics):
         for value in vars(module).values():
             if isinstance(value, MetricWrapperBase):
+                assert value._type is not None  # every metric class sets its type
                 suffix = {"counter": "_total", "info": "_info"}.get(value._type, "")
                 labels = dict.fromkeys(value._labelnames)
                 found[value._name + suffix] = Metric(value._type, labels)

@@ -120,7 +120,11 @@ def test_the_clients_file_is_read_as_written() -> None:
         "    rate: {per_second: 0.5, burst: 2}\n"
     )
     (client,) = clients.by_hash.values()
-    assert (client.id, client.key_sha256, client.sources) == ("no", digits, {"on", "0301"})
+    assert (client.id, client.key_sha256, client.sources) == (
+        "no",
+        digits,
+        frozenset({"on", "0301"}),
+    )
     assert client.rate is not None
     assert client.rate.per_second == 0.5
 

@@ -127,6 +127,7 @@ def test_a_batch_costs_a_token_for_each_item() -> None:
     # A batch of 5 with 3 left: refused until 5 are there, since the retry pays its first again.
     wait = limiter.take(client, 4, paid=1)
     assert wait == pytest.approx((5 - 3) / 2)
+    assert wait is not None
     clock.now += wait
     assert limiter.take(client) is None
     assert limiter.take(client, 4, paid=1) is None

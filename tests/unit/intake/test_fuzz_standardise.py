@@ -48,7 +48,13 @@ def rarely(common: st.SearchStrategy[Any], rare: st.SearchStrategy[Any]) -> st.S
 
 
 offsets = st.none() | st.integers(-1439, 1439).map(lambda m: dt.timezone(dt.timedelta(minutes=m)))
-plausible = st.datetimes(dt.datetime(1900, 1, 2), dt.datetime(2100, 12, 30), timezones=offsets)
+# hypothesis's overloads pair bounds with zones that are all naive or all aware, not a mix as
+# `offsets` gives (which datetimes() itself accepts)
+plausible = st.datetimes(
+    dt.datetime(1900, 1, 2),
+    dt.datetime(2100, 12, 30),
+    timezones=offsets,  # type: ignore[arg-type]
+)
 times = rarely(plausible, st.datetimes(timezones=offsets))  # rarely: years 1 to 9999
 dates = times.map(lambda t: t.date())
 
@@ -170,7 +176,11 @@ def intake(name: str, body: bytes) -> tuple[str, Report | None]:
         assert named(problems)
         return "invalid", None
     try:
-        report = parsed if name == CANONICAL else from_source(ADAPTERS[name], parsed, REF)
+        if name == CANONICAL:
+            assert isinstance(parsed, Report)
+            report = parsed
+        else:
+            report = from_source(ADAPTERS[name], parsed, REF)
     except ReportProblems as exc:
         problems = exc.problems
     if problems:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import unicodedata
+from collections.abc import Mapping
 from typing import Any
 
 import msgspec
@@ -111,9 +112,13 @@ def test_every_law_name_in_every_form_is_read(data: st.DataObject) -> None:
 def test_every_mapping_code_in_every_form_is_found(data: st.DataObject) -> None:
     patrol: PatrolMapping = _mapping("patrol", PatrolMapping)
     agency: AgencyMapping = _mapping("agency", AgencyMapping)
-    table = data.draw(
-        st.sampled_from([patrol.roles, patrol.markers, agency.roles, agency.law_references])
-    )
+    tables: list[Mapping[str, object]] = [
+        patrol.roles,
+        patrol.markers,
+        agency.roles,
+        agency.law_references,
+    ]
+    table = data.draw(st.sampled_from(tables))
     key = data.draw(st.sampled_from(sorted(table)))
     assert table.get(name_key(data.draw(spelled(key)))) == table[key]
 

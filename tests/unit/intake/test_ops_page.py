@@ -6,7 +6,7 @@ import datetime as dt
 import hashlib
 
 from services.intake import ops_api
-from services.intake.ops import DistrictView, Overview, QueueState, Service, UnitView
+from services.intake.ops_views import DistrictView, Overview, QueueState, Service, UnitView
 
 NOW = dt.datetime(2026, 11, 30, 12, 0, tzinfo=dt.UTC)
 

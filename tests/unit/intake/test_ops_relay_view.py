@@ -10,7 +10,7 @@ import aiormq
 from services.common.topology import Topology, TopologyMismatch, parse_precondition
 from services.intake import ops_api
 from services.intake.ops import Monitor
-from services.intake.ops_views import Overview, QueueState, RelayView, Service
+from services.intake.ops_views import Overview, QueueState, RelayState, RelayView, Service
 from services.intake.outbox import BrokerLink
 from services.intake.settings import OpsSettings
 
@@ -30,7 +30,7 @@ REFUSED = aiormq.exceptions.AMQPConnectionError(111, "Connect call failed ('10.0
 
 
 def monitor(link: BrokerLink | None) -> Monitor:
-    return Monitor(None, URL, TOPOLOGY, OpsSettings(), link=link)  # type: ignore[arg-type]
+    return Monitor(None, URL, TOPOLOGY, OpsSettings(), link=link)
 
 
 def overview(relay: RelayView, *, triage: QueueState | None = None) -> Overview:
@@ -94,8 +94,9 @@ def test_the_summary_says_reports_cannot_be_published_and_why_in_short() -> None
     )
     down = ops_api.summary(overview(RelayView("down", "cannot reach …", NOW)))
     assert "Reports cannot be published: the outbox relay cannot use RabbitMQ." in down
-    for fine in ("up", "connecting", "disabled"):
-        assert "cannot be published" not in ops_api.summary(overview(RelayView(fine)))  # type: ignore[arg-type]
+    fine_states: tuple[RelayState, ...] = ("up", "connecting", "disabled")
+    for fine in fine_states:
+        assert "cannot be published" not in ops_api.summary(overview(RelayView(fine)))
 
 
 def test_the_summary_names_a_missing_queue_as_missing_not_unknown() -> None:

@@ -62,7 +62,7 @@ def test_the_example_arrest_of_unknown_age_gets_the_custody_deadline_of_the_day_
     assert nameless.priority is Priority.CRITICAL
 
 
-PATROL = {
+PATROL: dict[str, Any] = {
     "source": "patrulje",
     "external_id": "x",
     "reported_at": "2026-11-30T10:00:00+01:00",

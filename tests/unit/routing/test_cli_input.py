@@ -236,7 +236,7 @@ def test_the_installed_tool_answers_in_one_line_without_a_traceback(tmp_path: Pa
             assert done.stderr == ""
 
 
-BAD_ARGUMENTS = [
+BAD_ARGUMENTS: list[list[str | Path]] = [
     ["--bogus"],
     ["check", RULES, "--bogus"],
     ["check"],

@@ -72,10 +72,11 @@ def test_a_deadline_past_100_years_is_refused_in_one_line(
     tmp_path: Path, amount: str, most: str
 ) -> None:
     path = rules_file(tmp_path, deadline(amount))
-    for command in (
+    commands: list[list[str | Path]] = [
         ["check", path],
         ["explain", path, ROOT / "schemas/examples/report.bicycle-theft.json"],
-    ):
+    ]
+    for command in commands:
         code, out, err = run(*command)
         assert (code, out) == (2, "")
         assert err == (

@@ -8,6 +8,7 @@ import pytest
 
 from schemas import reference
 from services.routing.reading import (
+    RulesError,
     RulesSyntaxError,
     UnknownKeyError,
     UnknownReferenceError,
@@ -121,7 +122,7 @@ def test_default_rules_load_and_cover_every_district() -> None:
     ],
 )
 def test_errors_say_where(
-    tmp_path: Path, rules: str, error: type, line: int, rule: str, words: str
+    tmp_path: Path, rules: str, error: type[RulesError], line: int, rule: str, words: str
 ) -> None:
     with pytest.raises(error) as caught:
         load(tmp_path, rules)
