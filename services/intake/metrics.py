@@ -1,8 +1,8 @@
-"""The intake's Prometheus metrics: report outcomes, outbox lag and publishes.
+"""The intake's Prometheus metrics: report outcomes, outbox, queues, deadlines and HTTP.
 
 Labels carry only bounded, non-personal values: a source the client is allowed to submit
-for (else `unknown`), a fixed outcome name. Queue and deadline gauges are set by the ops
-monitor (`ops`), on an interval, never per scrape.
+for (else `unknown`), a fixed outcome name. The outbox, queue and deadline gauges are set
+by the ops monitor (`ops`), on an interval, never per scrape.
 
 Counter series whose label values are known before the first event (outcomes; the sources of
 the clients file) are exported at 0 from the start: a series that first appears at 1 reads as
@@ -70,6 +70,33 @@ outbox_set_aside_rows = Gauge(
 )
 for _result in PUBLISH_RESULTS:
     publishes.labels(_result)
+
+# Set by the operations monitor from each overview it reads (`ops`).
+_QUEUE_LABELS = ["queue", "kind", "district", "unit"]
+queue_ready = Gauge("fsi_queue_messages_ready", "Messages ready in a queue.", _QUEUE_LABELS)
+queue_unacknowledged = Gauge(
+    "fsi_queue_messages_unacknowledged",
+    "Messages delivered and not yet acknowledged (management API only).",
+    _QUEUE_LABELS,
+)
+queue_consumers = Gauge("fsi_queue_consumers", "Consumers of a queue.", _QUEUE_LABELS)
+cases_deadline = Gauge(
+    "fsi_cases_deadline",
+    "Cases decided for a unit by deadline window, delivered or waiting for a missing queue "
+    "(overdue: passed within the look-back; due_7d includes due_24h).",
+    ["district", "unit", "window"],
+)
+cases_routed = Gauge(
+    "fsi_cases_routed_last_hour", "Cases routed to a unit in the last hour.", ["district", "unit"]
+)
+broker_up = Gauge("fsi_broker_up", "1 when the monitor could read RabbitMQ.")
+database_up = Gauge("fsi_database_up", "1 when the monitor could read PostgreSQL.")
+ops_refreshed = Gauge("fsi_ops_refreshed_timestamp_seconds", "When the overview was last read.")
+# Not known before the first reading, nor while PostgreSQL cannot be read: NaN, never a 0
+# that would say "down" or "no backlog" (alerts compare with 0; NaN compares false).
+NOT_KNOWN = float("nan")
+for _gauge in (broker_up, database_up, outbox_pending, outbox_oldest_age, outbox_set_aside_rows):
+    _gauge.set(NOT_KNOWN)
 
 
 def known_sources(named: frozenset[str]) -> None:
