@@ -44,8 +44,9 @@ class _QualityView(msgspec.Struct):
 
 
 class RoutingView(msgspec.Struct):
-    """The part of a stored, already checked report that decisions read; decoding only this
-    skips the free text, so replaying many reports is cheap."""
+    """The part of an already checked report (stored, or in the very message the intake
+    published) that decisions read; decoding only this skips the free text, so routing and
+    replaying many reports are cheap."""
 
     source: str
     reported_at: dt.datetime

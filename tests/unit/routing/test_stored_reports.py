@@ -22,6 +22,7 @@ from services.routing.deliveries import (
     as_stored,
     read_delivery,
 )
+from services.routing.engine import RoutingView
 from services.routing.store import StoredReport
 
 EXAMPLE = Path(__file__).parents[3] / "schemas" / "examples" / "report.bicycle-theft.json"
@@ -116,3 +117,39 @@ def test_without_a_digest_a_stored_report_that_does_not_read_is_named_not_quoted
 def test_with_nothing_to_check_against_nothing_passes() -> None:
     refused = as_stored(delivery(GENUINE), StoredReport(None, None, None))
     assert refused == Refused("report_differs", REPORT_DIFFERS, REPORT_ID)
+
+
+def test_a_delivery_is_read_only_as_far_as_routing_needs() -> None:
+    got = delivery(GENUINE)
+    assert isinstance(got.report, RoutingView)
+    assert as_stored(got, StoredReport(digest(GENUINE), None, None)) is None
+    assert isinstance(got.report, RoutingView)  # the published message is not decoded again
+    assert bytes(got.envelope.report) == json.dumps(envelope()["report"]).encode()
+
+
+BROKEN = json.dumps(envelope(persons=[{"role": "victim", "name": ""}])).encode()
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [None, StoredReport(digest(GENUINE), None, None), StoredReport(None, None, None)],
+    ids=["unknown report", "another message", "nothing to check against"],
+)
+def test_a_report_that_breaks_the_contract_where_routing_does_not_read_is_refused_as_such(
+    stored: StoredReport | None,
+) -> None:
+    got = delivery(BROKEN)  # routing reads no name: the delivery reads
+    refused = as_stored(got, stored)
+    assert refused is not None
+    assert (refused.code, refused.report_id) == ("contract", REPORT_ID)
+    assert "`$.persons[0].name`" in refused.reason
+
+
+def test_a_broken_report_under_another_message_id_is_refused_for_the_contract_first() -> None:
+    message = types.SimpleNamespace(body=BROKEN, message_id="not-a-report-id")
+    read = read_delivery(cast(aio_pika.abc.AbstractIncomingMessage, message), 0.0)
+    assert isinstance(read, Refused)
+    assert (read.code, read.report_id) == ("contract", REPORT_ID)
+    message.body = GENUINE
+    read = read_delivery(cast(aio_pika.abc.AbstractIncomingMessage, message), 0.0)
+    assert read == Refused("message_id_mismatch", "message_id differs from the report id")
