@@ -143,6 +143,15 @@ def test_compose_starts_the_services_after_the_migrations_and_the_topology() -> 
     assert services["router"]["deploy"]["replicas"] == 2
 
 
+def test_compose_prometheus_keeps_the_jobs_the_alerts_name() -> None:
+    def jobs(path: Path) -> set[str]:
+        config = yaml.safe_load(path.read_text("utf-8"))
+        return {job["job_name"] for job in config["scrape_configs"]}
+
+    monitoring = jobs(DEPLOY / "monitoring" / "prometheus.yml")
+    assert monitoring <= jobs(DEPLOY / "compose" / "prometheus.yml")
+
+
 def test_compose_mounts_files_that_exist() -> None:
     for name, service in _compose()["services"].items():
         for volume in service.get("volumes", []):
