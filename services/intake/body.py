@@ -15,6 +15,7 @@ from litestar.plugins.problem_details import ProblemDetailsException
 from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Send
 
 from services.intake.problems import problem, too_large
+from services.intake.state import limits_of
 
 # The codings undone (RFC 9110 section 8.4.1), as a 415 lists them in Accept-Encoding
 # (RFC 7694 section 3). `x-gzip` is gzip (RFC 9110 section 8.4.1.3); `identity` is none.
@@ -109,7 +110,7 @@ async def read_body(request: Request[Any, Any, Any], limit: int) -> bytes:
     if length is not None and length.isdigit() and int(length) > limit:
         raise too_large(limit)
     inflater = Inflater(coding, limit) if coding else None
-    seconds: float = request.app.state.body_timeout_seconds
+    seconds = limits_of(request).body_timeout_seconds
     chunks: list[bytes] = []
     size = 0
     try:

@@ -22,20 +22,23 @@ from litestar.status_codes import HTTP_200_OK, HTTP_303_SEE_OTHER
 
 from schemas.report import OSLO
 from services.common.logging import get_logger
-from services.intake.access import Client
-from services.intake.api import GET_AND_HEAD, problem, state_of
+from services.intake.api import GET_AND_HEAD
+from services.intake.guards import CLIENT, SIGN_IN, Caller, requires_operator
 from services.intake.ops_signin import (
     COOKIE,
     FORM_MAX_BYTES,
+    SignInRequired,
     cleared_cookie,
     credential,
     read_form,
     same_origin,
     session_cookie,
-    session_operator,
     sessions_of,
+    sign_in,
 )
 from services.intake.ops_views import Overview, QueueState
+from services.intake.problems import problem
+from services.intake.state import ops_page_of, state_of
 
 log = get_logger("ops")
 STATIC = Path(__file__).parent / "static"
@@ -72,30 +75,6 @@ def asset(name: str) -> str:
     return f"/ops/static/{name}?v={_VERSIONS[name]}"
 
 
-async def _operator(request: Request[Any, Any, Any]) -> Client | None:
-    """The client of the bearer key, else of the session cookie, or None."""
-    header = request.headers.get("authorization")
-    client = state_of(request).clients.authenticate(header) if header else None
-    return client if client is not None else await session_operator(request)
-
-
-def _require_operator(request: Request[Any, Any, Any]) -> Client:
-    # The overview is for tools: a bearer key only (the session cookie is for /ops pages).
-    header = request.headers.get("authorization")
-    client = state_of(request).clients.authenticate(header) if header else None
-    if client is None:
-        raise problem(
-            401,
-            "unauthenticated",
-            "Not authenticated",
-            "send `Authorization: Bearer <api key>` of an operator client",
-            headers={"WWW-Authenticate": 'Bearer realm="fsi-intake"'},
-        )
-    if not client.is_operator:
-        raise problem(403, "forbidden-role", "Operators only", "this client is not an operator")
-    return client
-
-
 def _overview(request: Request[Any, Any, Any]) -> Overview:
     monitor = state_of(request).monitor
     if monitor is None or monitor.latest is None:
@@ -114,12 +93,16 @@ class OpsController(Controller):
 
     tags = ("operations",)
     include_in_schema = True
+    dependencies = CLIENT
 
+    # The overview is for tools: a bearer key only (the session cookie is for /ops pages).
     @route(
-        "/v1/ops/overview", http_method=GET_AND_HEAD, summary="The operations overview (operators)"
+        "/v1/ops/overview",
+        http_method=GET_AND_HEAD,
+        summary="The operations overview (operators)",
+        guards=[requires_operator],
     )
     async def overview(self, request: Request[Any, Any, Any]) -> Overview:
-        _require_operator(request)
         return _overview(request)
 
     @route(
@@ -127,19 +110,11 @@ class OpsController(Controller):
         http_method=GET_AND_HEAD,
         summary="The operations page (operators)",
         include_in_schema=False,
+        guards=[requires_operator],
+        opt={SIGN_IN: True},
+        exception_handlers={SignInRequired: sign_in},
     )
-    async def page(self, request: Request[Any, Any, Any]) -> Template | Redirect:
-        client = await _operator(request)
-        if client is None:
-            # A cookie that does not hold is cleared, so the browser stops sending it.
-            sent = COOKIE in request.cookies
-            return Redirect(
-                "/ops/login",
-                status_code=HTTP_303_SEE_OTHER,
-                cookies=[cleared_cookie(request)] if sent else None,
-            )
-        if not client.is_operator:
-            raise problem(403, "forbidden-role", "Operators only", "this client is not an operator")
+    async def page(self, request: Request[Any, Any, Any], client: Caller) -> Template:
         monitor = state_of(request).monitor
         overview = monitor.latest if monitor else None
         return Template(
@@ -147,7 +122,7 @@ class OpsController(Controller):
             context={
                 "o": overview,
                 "operator": client.id,
-                "refresh": request.app.state.ops_refresh_seconds,
+                "refresh": ops_page_of(request).refresh_seconds,
                 "summary": summary(overview),
                 "local": _local,
                 "ago": _ago,

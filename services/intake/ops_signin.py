@@ -16,14 +16,16 @@ from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.datastructures import Cookie
 from litestar.handlers.base import BaseRouteHandler
+from litestar.response import Redirect
+from litestar.status_codes import HTTP_303_SEE_OTHER
 
 from services.common import sessions
 from services.common.logging import get_logger
 from services.common.sessions import Sessions
 from services.intake.access import Client
-from services.intake.api import state_of
 from services.intake.body import read_body
 from services.intake.problems import problem
+from services.intake.state import ops_page_of, state_of
 
 log = get_logger("ops")
 COOKIE = "fsi_ops_session"
@@ -34,11 +36,12 @@ FORM = "application/x-www-form-urlencoded"
 FORM_MAX_BYTES = 4096
 # The form has one field; a body of many is not this form.
 _MAX_FIELDS = 8
+Connection = ASGIConnection[Any, Any, Any, Any]
 
 
-def sessions_of(request: Request[Any, Any, Any]) -> Sessions:
+def sessions_of(connection: Connection) -> Sessions:
     """The app's operator sessions (made at start, with the database pool)."""
-    found: Sessions = request.app.state.ops_sessions
+    found: Sessions = connection.app.state.ops_sessions
     return found
 
 
@@ -47,7 +50,7 @@ def credential(client: Client) -> str:
     return client.key_sha256[:16]
 
 
-async def session_operator(request: Request[Any, Any, Any]) -> Client | None:
+async def session_operator(request: Connection) -> Client | None:
     """The operator of the request's session cookie, or None: no cookie, or one that does
     not hold (a refusal is one log line with its reason, never the cookie)."""
     token = request.cookies.get(COOKIE)
@@ -85,7 +88,7 @@ def session_cookie(request: Request[Any, Any, Any], token: str, lifetime: dt.tim
         value=token,
         max_age=int(lifetime.total_seconds()),
         path=COOKIE_PATH,
-        secure=request.app.state.ops_cookie_secure,
+        secure=ops_page_of(request).cookie_secure,
         httponly=True,
         samesite="strict",
     )
@@ -99,9 +102,24 @@ def cleared_cookie(request: Request[Any, Any, Any]) -> Cookie:
         max_age=0,
         expires=0,
         path=COOKIE_PATH,
-        secure=request.app.state.ops_cookie_secure,
+        secure=ops_page_of(request).cookie_secure,
         httponly=True,
         samesite="strict",
+    )
+
+
+class SignInRequired(Exception):
+    """A page of /ops asked for without an operator's key or session (`sign_in` answers)."""
+
+
+def sign_in(request: Request[Any, Any, Any], _: SignInRequired) -> Redirect:
+    """Exception handler: 303 to the sign-in form; a cookie that did not hold is cleared, so
+    the browser stops sending it."""
+    sent = COOKIE in request.cookies
+    return Redirect(
+        "/ops/login",
+        status_code=HTTP_303_SEE_OTHER,
+        cookies=[cleared_cookie(request)] if sent else None,
     )
 
 
@@ -129,7 +147,7 @@ def cross_origin(headers: Any, host: str | None) -> str | None:
     return None
 
 
-def same_origin(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+def same_origin(connection: Connection, _: BaseRouteHandler) -> None:
     """Route guard: the sign-in and sign-out forms are posted from the intake's own pages
     only, so another site cannot sign a browser in or out (403)."""
     header = cross_origin(connection.headers, connection.headers.get("host"))

@@ -10,7 +10,7 @@ import pytest
 from schemas.report import Report
 from schemas.sources import AgencyReport
 from services.intake import batchbody
-from services.intake.api import BatchIn
+from services.intake.batch import BatchIn
 from services.intake.validation import NotJson, Problem, decode
 
 GOOD = {
