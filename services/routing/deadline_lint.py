@@ -22,21 +22,10 @@ from dataclasses import dataclass
 import msgspec
 
 from services.routing import model as finite
+from services.routing import model_search as search
 from services.routing.conditions import Facts
-from services.routing.model import (
-    ERASED,
-    Choice,
-    Finding,
-    Model,
-    Question,
-    Signs,
-    describe,
-    erased,
-    flip,
-    merge,
-    person_words,
-    product_size,
-)
+from services.routing.model import ERASED, Finding, Model, Signs, erased, flip, merge
+from services.routing.model_search import Choice, Question, describe, person_words
 from services.routing.rules import Rule
 
 
@@ -109,7 +98,7 @@ def _without_arrest(model: Model, rule: Rule) -> list[Finding]:
 
     # The model's person of each class is unarrested where the class has one such person,
     # so the search over the rule's own atoms is exact for this question too.
-    answer = model.ask(Question(unarrested, model.signs[rule.id]))
+    answer = search.ask(model, Question(unarrested, model.signs[rule.id]))
     assert rule.deadline is not None
     where = f"{model.ruleset.file}:{rule.line}: rule {rule.id}"
     if answer.facts is not None:
@@ -137,7 +126,7 @@ def _ask(
 
     signs = merge([model.signs[rule.id], *(flip(model.signs[d.id]) for d in covering)])
     ghosts = merge([model.signs[d.id] for d in covering]) if missing.dimension == "persons" else {}
-    dims, bound = _dimensions(model, signs, ghosts, _wanted(model, model.signs[rule.id]))
+    dims, bound = _dimensions(model, signs, ghosts, model.wanted(model.signs[rule.id], "persons"))
     assert rule.deadline is not None
     where = f"{model.ruleset.file}:{rule.line}: rule {rule.id}"
     deadline = f"{rule.deadline.written} from the {rule.deadline.moment}"
@@ -159,10 +148,6 @@ def _ask(
     return []
 
 
-def _wanted(model: Model, signs: Signs, dimension: str = "persons") -> int:
-    return sum(True in pol for i, pol in signs.items() if model.atoms[i].dimension == dimension)
-
-
 def _dimensions(
     model: Model, signs: Signs, ghosts: Signs, wanted: int
 ) -> tuple[list[list[Choice]], str | None]:
@@ -173,15 +158,15 @@ def _dimensions(
     atoms, also with the age erased, cannot tell apart: a smallest counterexample keeps one
     witness per atom that must hold, and the person whose age goes. Otherwise as `Model`.
     """
-    fixed = [model.places(signs, []), *model.scalars(signs)]
-    offences = max(1, _wanted(model, signs, "offences"))
+    fixed = [search.places(model, signs, []), *search.scalars(model, signs)]
+    offences = max(1, model.wanted(signs, "offences"))
     if ghosts:
         idents = [i for i in signs if model.atoms[i].dimension == "persons"]
         idents += [ERASED + i for i in ghosts if model.atoms[i].dimension == "persons"]
         classes = [e for _, e in model.classes("persons", tuple(sorted(set(idents))))]
-        most = wanted + _wanted(model, flip(ghosts)) + 1
+        most = wanted + model.wanted(flip(ghosts), "persons") + 1
     else:
-        most = _wanted(model, signs)
+        most = model.wanted(signs, "persons")
     bound = None
     while True:
         if ghosts:
@@ -191,9 +176,9 @@ def _dimensions(
                 for group in itertools.combinations_with_replacement(classes, n)
             ]
         else:
-            people = model.persons(signs, most)
-        dims = [model.offences(signs, offences), people, *fixed]
-        size = product_size(dims)
+            people = search.persons(model, signs, most)
+        dims = [search.offences(model, signs, offences), people, *fixed]
+        size = search.product_size(dims)
         if size <= finite.BUDGET or (most <= 1 and offences <= 1):
             break
         if most > 1:

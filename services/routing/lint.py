@@ -7,7 +7,8 @@ from collections.abc import Sequence
 
 from services.routing.conditions import Facts
 from services.routing.deadline_lint import lost_deadlines
-from services.routing.model import Answer, Finding, Model, Question, flip, merge
+from services.routing.model import Finding, Model, flip, merge
+from services.routing.model_search import Answer, Question, ask, tells_places
 from services.routing.rules import Rule, RuleSet
 
 __all__ = ["Finding", "lint"]
@@ -27,7 +28,7 @@ def lint(ruleset: RuleSet) -> list[Finding]:
     for i, rule in enumerate(unit_rules):
         if rule.id in never:
             continue  # said already: it matches nothing, so it decides nothing
-        answer = model.ask(_first(model, rule, unit_rules[:i]))
+        answer = ask(model, _first(model, rule, unit_rules[:i]))
         if answer.facts is None and answer.bound:
             lives[rule.id] = answer  # undecided: counted as reaching its unit, no overlaps
             text = f"{_where(model, rule)} may never decide the unit: no report found in which "
@@ -48,7 +49,7 @@ def _matching_nothing(model: Model) -> tuple[list[Finding], set[str]]:
     tell apart), and the ids of those rules; a note where the search was bounded."""
     findings, never = [], set()
     for rule in model.ruleset.rules:
-        answer = model.ask(Question(rule.test, model.signs[rule.id]))
+        answer = ask(model, Question(rule.test, model.signs[rule.id]))
         if answer.facts is not None:
             continue
         if answer.bound:
@@ -107,11 +108,11 @@ def _dead(model: Model, rule: Rule, earlier: Sequence[Rule]) -> str:
     cover = list(earlier)
     for candidate in reversed(earlier):
         trial = [e for e in cover if e is not candidate]
-        if model.ask(_first(model, rule, trial)).facts is None:
+        if ask(model, _first(model, rule, trial)).facts is None:
             cover = trial
     where = f"{_where(model, rule)} can never decide the unit: "
     if not cover:
-        matches = model.ask(Question(rule.test, model.signs[rule.id])).facts is not None
+        matches = ask(model, Question(rule.test, model.signs[rule.id])).facts is not None
         reason = (
             f"it matches only where the district has no section {rule.section}"
             if matches
@@ -166,9 +167,9 @@ def _reaches(
         if rule.unit is not None or witness is None or witness.district == district:
             return True
         # a question that tells no districts apart has the same answer in all of them
-        if not model.tells_places(_first(model, rule, unit_rules[:i])):
+        if not tells_places(model, _first(model, rule, unit_rules[:i])):
             return True
-        if model.ask(_first(model, rule, unit_rules[:i], district)).facts is not None:
+        if ask(model, _first(model, rule, unit_rules[:i], district)).facts is not None:
             return True
     return False
 
@@ -185,7 +186,7 @@ def _overlaps(model: Model, unit_rules: Sequence[Rule], lives: dict[str, Answer]
         offences = max(need[first.id], need[later.id])
         if model.apart(model.needs(first), later, offences == 1):
             continue
-        answer = model.ask(_both(model, first, later, unit_rules[:i], offences))
+        answer = ask(model, _both(model, first, later, unit_rules[:i], offences))
         where = _where(model, later)
         if answer.facts is not None:
             text = (

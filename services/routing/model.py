@@ -1,37 +1,26 @@
-"""The lint's finite model of the facts rules can tell apart, and a search over it."""
+"""The lint's finite model of the facts rules can tell apart: atoms, elements and classes.
+
+The search over it, and the words a witness report is described in, are `model_search`.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import json
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple, assert_never
 
 from schemas.decision import TRIAGE_UNIT
 from schemas.report import Role
-from services.routing import conditions, index
-from services.routing.condition_tree import FlagSet, Leaf, Member, Older, Person, leaves
+from services.routing import condition_tree, conditions, index
+from services.routing.condition_tree import FlagSet, Leaf, Member, Older, Person, Quality
 from services.routing.conditions import Facts, PersonFacts
-from services.routing.reading import Duration
 from services.routing.rules import Rule, RuleSet
 
 NOW = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 # Facts combinations one question may try; beyond it the search is bounded and says so.
 BUDGET = 20_000
-_DIMENSION = {
-    "offence": "offences",
-    "person": "persons",
-    "municipality": "place",
-    "district": "place",
-    "source": "source",
-    "flag": "flags",
-    "flags": "flags",
-    "quality_issues": "quality",
-    "incident_older_than": "incident_at",
-    "report_older_than": "reported_at",
-}
 BASE: dict[str, Any] = {
     "offences": (),
     "municipality": None,
@@ -84,36 +73,31 @@ class Atom:
 
     @property
     def dimension(self) -> str:
-        return _DIMENSION[self.leaf.key]
-
-
-class Choice(NamedTuple):
-    """One value of one dimension of the facts, and how a witness report describes it."""
-
-    fields: dict[str, Any]
-    head: str | None = None
-    tail: tuple[str, ...] = ()
-
-
-class Answer(NamedTuple):
-    """A witness report for a question (None: there is none), and the search's bound."""
-
-    facts: Facts | None
-    witness: str
-    bound: str | None
-
-
-@dataclass
-class Question:
-    """Is there a report for which `holds` is true? `signs` are the atoms it reads."""
-
-    holds: Callable[[Facts], bool]
-    signs: Signs
-    districts: list[frozenset[str]] = field(default_factory=list)
-    max_offences: int | None = None
+        return dimension(self.leaf)
 
 
 # --- atoms ----------------------------------------------------------------------------------
+
+
+def dimension(leaf: Leaf) -> str:
+    """Which of the model's dimensions a leaf reads: offences, persons and places are
+    enumerated, the others take one value per interval the leaves' constants cut."""
+    match leaf:
+        case condition_tree.Offence():
+            return "offences"
+        case Person():
+            return "persons"
+        case Member(key="source"):
+            return "source"
+        case Member():
+            return "place"
+        case FlagSet():
+            return "flags"
+        case Quality():
+            return "quality"
+        case Older(key=key):
+            return "incident_at" if key == "incident_older_than" else "reported_at"
+    assert_never(leaf)
 
 
 def flip(signs: Signs) -> Signs:
@@ -156,50 +140,6 @@ def _place_elements(ruleset: RuleSet) -> list[Place]:
     return [*known, (None, None)]
 
 
-def _ages(attribute: str, limits: Sequence[Duration]) -> list[Choice]:
-    """One elapsed time per interval between the thresholds `older_than` compares with,
-    each threshold in words as the rule wrote it (the first rule to, where two agree)."""
-    what = "incident" if attribute == "incident_at" else "report"
-    words: dict[dt.timedelta, str] = {}
-    for limit in limits:
-        words.setdefault(limit.delta, str(limit))
-    bounds = sorted(words)
-    first = f"the {what} at most {words[bounds[0]]} old"
-    choices = [Choice({attribute: NOW}, tail=(first,))]
-    for low, high in itertools.pairwise(bounds):
-        between = f"the {what} more than {words[low]} but at most {words[high]} old"
-        choices.append(Choice({attribute: NOW - high}, tail=(between,)))
-    last = f"the {what} more than {words[bounds[-1]]} old"
-    choices.append(Choice({attribute: NOW - bounds[-1] - dt.timedelta(days=1)}, tail=(last,)))
-    return choices
-
-
-def _offence_words(members: Sequence[Offence]) -> str:
-    names = [code or "one with no known code" for code, _, _ in members]
-    if names == ["one with no known code"]:
-        return "an offence with no known code"
-    if len(names) == 1:
-        return f"offence {names[0]}"
-    return f"offences {', '.join(names[:-1])} and {names[-1]}"
-
-
-def person_words(p: PersonFacts, ages: bool) -> str:
-    age = "" if not ages else " of unknown age" if p.age is None else f" aged {p.age}"
-    return f"{'an arrested' if p.arrested else 'a'} {p.role}{age}"
-
-
-def _asks_age(leaf: Leaf) -> bool:
-    """Whether a person condition tells ages apart (then a witness says each person's age)."""
-    return isinstance(leaf, Person) and not (
-        leaf.age_under is None and leaf.age_at_least is None and leaf.age_known is None
-    )
-
-
-def _subsets(names: Sequence[str]) -> Iterator[tuple[str, ...]]:
-    for size in range(len(names) + 1):
-        yield from itertools.combinations(names, size)
-
-
 class Model:
     """The facts that rules can tell apart, as finitely many classes, and a search over them.
 
@@ -229,8 +169,8 @@ class Model:
 
     def _analyse(self, rule: Rule) -> Signs:
         signs: Signs = {}
-        for leaf, sign in leaves(rule.when):
-            ident = f"{_DIMENSION[leaf.key]}:{leaf.key}:{leaf.written}"
+        for leaf, sign in condition_tree.leaves(rule.when):
+            ident = f"{dimension(leaf)}:{leaf.key}:{leaf.written}"
             if ident not in self.atoms:
                 self.atoms[ident] = Atom(ident, leaf, conditions.predicate(leaf))
             signs.setdefault(ident, set()).add(sign)
@@ -290,6 +230,16 @@ class Model:
             elif rule.unit is not None and rule.unit != TRIAGE_UNIT:
                 found.append(frozenset({self.owner[rule.unit]}))
         return found
+
+    # --- the atoms of one question ----------------------------------------------------------
+
+    def idents(self, signs: Signs, dimension: str) -> list[str]:
+        """The atoms of `signs` that read one dimension."""
+        return [i for i in signs if self.atoms[i].dimension == dimension]
+
+    def wanted(self, signs: Signs, dimension: str) -> int:
+        """How many atoms of one dimension `signs` may need true."""
+        return sum(True in signs[i] for i in self.idents(signs, dimension))
 
     # --- classes of offences, persons and places --------------------------------------------
 
@@ -359,154 +309,3 @@ class Model:
             if len(reach) > BUDGET:
                 break  # `dimensions` asks again with fewer elements
         return list(reach.values())
-
-    # --- the dimensions of one question -----------------------------------------------------
-
-    def tells_places(self, q: Question) -> bool:
-        return bool(q.districts or self._idents(q.signs, "place"))
-
-    def _idents(self, signs: Signs, dimension: str) -> list[str]:
-        return [i for i in signs if self.atoms[i].dimension == dimension]
-
-    def _wanted(self, signs: Signs, dimension: str) -> int:
-        return sum(True in signs[i] for i in self._idents(signs, dimension))
-
-    def offences(self, signs: Signs, depth: int) -> list[Choice]:
-        # A report has at least one offence: the search never offers none.
-        return [
-            Choice({"offences": members}, head=_offence_words(members))
-            for members in self.sets("offences", signs, depth, nonempty=True)
-        ]
-
-    def persons(self, signs: Signs, depth: int) -> list[Choice]:
-        idents = self._idents(signs, "persons")
-        ages = any(_asks_age(self.atoms[i].leaf) for i in idents)
-        return [
-            Choice({"persons": members}, tail=tuple(person_words(p, ages) for p in members))
-            for members in self.sets("persons", signs, depth, nonempty=False)
-        ]
-
-    def places(self, signs: Signs, districts: list[frozenset[str]]) -> list[Choice]:
-        idents = self._idents(signs, "place")
-        if not idents and not districts:
-            first = self.elements["place"][0]
-            return [Choice({"municipality": first[0], "district": first[1]})]
-        # all districts as a set of its own, so that no district differs from any district
-        sets = [*districts, self.all_districts]
-        extra = ["districts:" + json.dumps(sorted(s), ensure_ascii=False) for s in sets]
-        by_municipality = any(self.atoms[i].key == "municipality" for i in idents)
-        return [
-            Choice(
-                {"municipality": m, "district": d}, tail=(self._place_words(m, d, by_municipality),)
-            )
-            for _, (m, d) in self.classes("place", tuple(sorted({*idents, *extra})))
-        ]
-
-    def _place_words(self, municipality: str | None, district: str | None, exact: bool) -> str:
-        if municipality is None:
-            return "no known municipality"
-        if exact:
-            name = self.ruleset.reference.municipalities[municipality].name
-            return f"municipality {municipality} {name}"
-        return f"a municipality in {district}"
-
-    def scalars(self, signs: Signs) -> list[list[Choice]]:
-        """Source, flags, quality and the two ages: the values that tell the atoms apart."""
-        found: dict[str, list[Atom]] = {}
-        for ident in signs:
-            found.setdefault(self.atoms[ident].dimension, []).append(self.atoms[ident])
-        dimensions = []
-        if "source" in found:
-            dimensions.append(self._sources(found["source"]))
-        if "flags" in found:
-            dimensions.append(self._flags([a for a in found["flags"] if True in signs[a.ident]]))
-        if "quality" in found:
-            dimensions.append(
-                [
-                    Choice({"quality_issues": False}),
-                    Choice({"quality_issues": True}, tail=("quality issues",)),
-                ]
-            )
-        for attribute in ("incident_at", "reported_at"):
-            if attribute in found:
-                limits = [a.leaf.limit for a in found[attribute] if isinstance(a.leaf, Older)]
-                dimensions.append(_ages(attribute, limits))
-        return dimensions
-
-    def _sources(self, atoms: list[Atom]) -> list[Choice]:
-        named = sorted({s for a in atoms if isinstance(a.leaf, Member) for s in a.leaf.values})
-        other = "other"
-        while other in named:
-            other += "-other"
-        choices = [Choice({"source": s}, tail=(f"source {s}",)) for s in named]
-        return [*choices, Choice({"source": other}, tail=("another source",))]
-
-    def _flags(self, atoms: list[Atom]) -> list[Choice]:
-        # flag conditions only ask for flags to be set: a witness sets none it does not need
-        names = sorted({f for a in atoms if isinstance(a.leaf, FlagSet) for f in a.leaf.names})
-        return [
-            Choice(
-                {"flags": frozenset(chosen)},
-                tail=(f"flag{'s' if len(chosen) > 1 else ''} {', '.join(chosen)}",)
-                if chosen
-                else (),
-            )
-            for chosen in _subsets(names)
-        ]
-
-    # --- the search -------------------------------------------------------------------------
-
-    def dimensions(self, q: Question) -> tuple[list[list[Choice]], str | None]:
-        """Every dimension's choices; fewer offences or persons, and said so, if too many."""
-        exact_offences = max(1, self._wanted(q.signs, "offences"))
-        offences = min(exact_offences, q.max_offences or exact_offences)
-        persons = self._wanted(q.signs, "persons")
-        fixed = [self.places(q.signs, q.districts), *self.scalars(q.signs)]
-        bounded = False
-        while True:
-            dims = [self.offences(q.signs, offences), self.persons(q.signs, persons), *fixed]
-            size = product_size(dims)
-            if size <= BUDGET or (offences <= 1 and persons <= 1):
-                break
-            bounded = True
-            if offences >= persons:
-                offences -= 1
-            else:
-                persons -= 1
-        if size > BUDGET:
-            return dims, f"searched only {BUDGET} of {size} kinds of report"
-        if bounded:
-            most = f"{_count(offences, 'offence')} and {_count(persons, 'person')}"
-            return dims, f"searched only reports with at most {most}"
-        return dims, None
-
-    def ask(self, q: Question) -> Answer:
-        """The first (simplest) report for which the question holds, if any."""
-        dims, bound = self.dimensions(q)
-        for combo in itertools.islice(itertools.product(*dims), BUDGET):
-            fields = {**BASE}
-            for choice in combo:
-                fields.update(choice.fields)
-            facts = Facts(**fields)
-            if q.holds(facts):
-                return Answer(facts, describe(combo), bound)
-        return Answer(None, "", bound)
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}{'' if n == 1 else 's'}"
-
-
-def product_size(dims: list[list[Choice]]) -> int:
-    size = 1
-    for dim in dims:
-        size *= len(dim)
-    return size
-
-
-def describe(combo: Sequence[Choice]) -> str:
-    head = next((c.head for c in combo if c.head), "a report")
-    tail = [words for c in combo for words in c.tail]
-    if len(tail) > 1:
-        tail = [", ".join(tail[:-1]) + " and " + tail[-1]]
-    return head + (f" with {tail[0]}" if tail else "")
