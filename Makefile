@@ -4,7 +4,7 @@ UV_VERSION := 0.13.8
 UV := $(PYTHON) -m uv
 VENV := .venv/bin
 
-.PHONY: install run test unit integration lint format schemas audit bench bench-routing browser promtool services clean
+.PHONY: install run test unit integration lint format schemas audit bench bench-routing browser promtool services image image-tools clean
 
 install:  ## install the pinned dependencies into .venv (uv.lock)
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet "uv==$(UV_VERSION)"
@@ -13,20 +13,21 @@ install:  ## install the pinned dependencies into .venv (uv.lock)
 run: install services  ## migrate, declare the topology, serve the intake and the router locally
 	bash deploy/run-local.sh
 
-lint: install  ## ruff (lint + format check), mypy, JSON Schema files up to date
+lint: install  ## ruff (lint + format check), mypy, JSON Schema files up to date, hadolint (deploy/Containerfile)
 	$(VENV)/ruff check .
 	$(VENV)/ruff format --check .
 	$(VENV)/mypy
+	$(VENV)/hadolint deploy/Containerfile
 	$(VENV)/python -m schemas.export --check
 	$(VENV)/python deploy/validate.py
 
-test: lint services browser promtool  ## everything: lint, unit and integration tests against real services
+test: lint services browser promtool image-tools  ## everything: lint, unit and integration tests against real services
 	$(VENV)/pytest
 
 unit: install promtool  ## the pure tests only, no services needed
 	$(VENV)/pytest -m "not integration"
 
-integration: install services browser promtool
+integration: install services browser promtool image-tools
 	$(VENV)/pytest -m integration
 
 format: install
@@ -56,6 +57,12 @@ browser:  ## Debian's chromium, and axe-core and morphdom as package-lock.json p
 
 services:  ## make sure the local PostgreSQL and RabbitMQ answer (starts them if not), PgBouncer installed
 	@bash deploy/local-services.sh
+
+image:  ## build the container image (deploy/Containerfile) with buildah, its base made from Debian's packages (FSI_IMAGE_BASE=python:3.11-slim where a registry is reachable)
+	bash deploy/image.sh
+
+image-tools:  ## Debian's buildah, mmdebstrap and podman, to build and run the image (the container tests)
+	@bash deploy/image.sh --tools
 
 clean:
 	rm -rf .venv .pytest_cache .mypy_cache .ruff_cache .hypothesis
