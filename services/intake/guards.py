@@ -2,8 +2,10 @@
 operator by the session cookie of `/ops`), and the dependency that hands a handler that
 client.
 
-Guards run before the handler reads anything, in this order: the key (401), the client's
-rate (429), the role or the route's format (403); the body's type and size come after."""
+A guard runs before its handler reads anything, so a refusal comes in this order: the key
+(401), the client's rate (429, the API's routes; not the operations routes), the route's
+format or the operator role (403); the body's type, size and content come after.
+"""
 
 from __future__ import annotations
 
