@@ -145,21 +145,8 @@ Leaf = Offence | Member | Person | FlagSet | Quality | Older
 Condition = AllOf | AnyOf | Not | Leaf
 
 KEYS = frozenset(
-    {
-        "all",
-        "any",
-        "not",
-        "offence",
-        "municipality",
-        "district",
-        "source",
-        "person",
-        "flag",
-        "flags",
-        "quality_issues",
-        "incident_older_than",
-        "report_older_than",
-    }
+    {"all", "any", "not", "offence", "municipality", "district", "source", "person"}
+    | {"flag", "flags", "quality_issues", "incident_older_than", "report_older_than"}
 )
 
 

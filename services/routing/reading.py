@@ -1,6 +1,6 @@
 """Reading rule files: strict YAML with line numbers, a typed error hierarchy, a checking reader.
 
-Shared by the rules loader (`rules`) and the condition compiler (`conditions`), so that
+Shared by the rules loader (`rules`) and the condition parser (`condition_tree`), so that
 every error names the file, the line and the rule, and quotes the value as written. The
 YAML itself is read by `services.common.yamltext` (a plain value means what it says).
 """

@@ -2,8 +2,9 @@
 
 Parse once, evaluate many: `load_ruleset` reads the rules file and the unit catalogue,
 checks every key, type and reference (offence codes, districts, municipalities, sections,
-units), and compiles each condition into a closure over precomputed `Facts`
-(see `engine`). Errors form a small hierarchy, each naming the file, line and rule id.
+units), parses each condition into its tree (`condition_tree`) and compiles that into a
+closure over precomputed `Facts` (`conditions`, `engine`). Errors form a small hierarchy,
+each naming the file, line and rule id.
 """
 
 from __future__ import annotations
