@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, assert_never
 
-from schemas.reference import Reference
 from services.routing.condition_tree import (
     AllOf,
     AnyOf,
@@ -70,7 +69,7 @@ class RuleIndex:
     a rule set ten times larger, mostly per district or per offence, costs little more.
     """
 
-    def __init__(self, rules: tuple[Rule, ...], reference: Reference) -> None:
+    def __init__(self, rules: tuple[Rule, ...]) -> None:
         self.rules = rules
         everything = (1 << len(rules)) - 1
         self.free = dict.fromkeys(DIMENSIONS, everything)

@@ -305,5 +305,5 @@ def load_ruleset(rules_path: Path, units_path: Path, reference: Reference) -> Ru
         reference=reference,
         version=f"sha256:{digest[:16]}",
         file=file,
-        index=RuleIndex(rules, reference),
+        index=RuleIndex(rules),
     )

@@ -31,7 +31,7 @@ def changed(ruleset: RuleSet, rule_id: str, **changes: Any) -> RuleSet:
         dataclasses.replace(r, **changes) if r.id == rule_id else r for r in ruleset.rules
     )
     assert rules != ruleset.rules, rule_id
-    return dataclasses.replace(ruleset, rules=rules, index=RuleIndex(rules, ruleset.reference))
+    return dataclasses.replace(ruleset, rules=rules, index=RuleIndex(rules))
 
 
 def overflowing(ruleset: RuleSet) -> RuleSet:
