@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,7 +14,7 @@ from services.intake import batchbody
 from services.intake.batch import BatchIn
 from services.intake.validation import NotJson, Problem, decode
 
-GOOD = {
+GOOD: dict[str, Any] = {
     "source": "s",
     "external_id": "x",
     "reported_at": "2026-01-01T10:00:00+01:00",
