@@ -85,9 +85,12 @@ build() {
         --build-arg "VERSION=$VERSION" \
         --build-arg "REVISION=$(git rev-parse HEAD 2>/dev/null || echo unknown)" \
         -f deploy/Containerfile -t "$NAME:$VERSION" . >&2
-    # Named by its inputs only when they are still the ones it was built from.
+    # Named by its inputs only when they are still the ones it was built from. Older
+    # images of other inputs are removed (their layers with them; shared ones stay).
     if [ "$(inputs_hash)" = "$hash" ]; then
         buildah tag "$NAME:$VERSION" "$tag"
+        buildah images --format '{{.Name}}:{{.Tag}}' --filter "reference=$NAME:inputs-*" \
+            | sort -u | grep -vxF "$tag" | xargs -r -n 1 buildah rmi >/dev/null 2>&1 || true
         echo "$tag"
     else
         say "the sources changed during the build: not tagged as built from inputs $hash"

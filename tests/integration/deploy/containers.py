@@ -152,6 +152,20 @@ class Container:
         self.started.append(service)
         return service
 
+    def changed(self) -> set[str]:
+        """The paths added, changed or deleted in the container's file system (podman,
+        which shares buildah's storage, compares it with the image's)."""
+        if shutil.which("podman") is None:
+            raise AssertionError(f"podman is not installed: {NO_BUILDAH}")
+        done = subprocess.run(  # noqa: S603 - podman with our own arguments
+            ["podman", "diff", self.name],  # noqa: S607
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        return {line.split(maxsplit=1)[1] for line in done.stdout.splitlines() if line.strip()}
+
     def remove(self) -> None:
         for service in self.started:
             service.stop()

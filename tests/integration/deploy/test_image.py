@@ -56,7 +56,11 @@ ROUTER_HEALTH = (
     "os.environ.get('FSI_METRICS_PORT', '9102') + '/metrics', timeout=3)",
 )
 # What a process of the image may write in its root file system (all mode 1777).
-TEMPORARY = {"/tmp", "/var/tmp", "/run/lock"}  # noqa: S108 - the paths looked for
+TMP = "/tmp"  # noqa: S108 - the container's, looked at
+TEMPORARY = {TMP, "/var/tmp", "/run/lock"}  # noqa: S108
+# The directories buildah makes in a container's file system for the mounts (and /etc, their
+# parent, changed by it).
+MOUNT_POINTS = {"/etc", "/etc/fsi", "/etc/fsi/routing", "/etc/fsi/clients"}
 
 
 @pytest.fixture(scope="module")
@@ -165,7 +169,8 @@ async def test_migrations_intake_and_router_from_the_image_route_the_example_rep
     assert declare.returncode == 0, declare.stderr
 
     http_port, metrics_port = free_port(), free_port()
-    intake = container().start(
+    intake_box = container()
+    intake = intake_box.start(
         "fsi-intake",
         env={
             **broker,
@@ -227,6 +232,12 @@ async def test_migrations_intake_and_router_from_the_image_route_the_example_rep
     for service, said in ((intake, "intake stopped"), (router, "router stopped")):
         assert await asyncio.to_thread(service.stop), service.output[-3000:]
         assert f'"event": "{said}"' in service.output, service.output[-3000:]
+
+    # What they wrote in their containers' file systems: nothing but in /tmp (the mount
+    # points are buildah's), so the root file system may be read-only.
+    for box in (intake_box, router_box):
+        written = {path for path in box.changed() if not path.startswith(f"{TMP}/")}
+        assert written <= MOUNT_POINTS | {TMP}, written
 
 
 async def _until_up(client: httpx.AsyncClient, *services: Service) -> None:
