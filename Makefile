@@ -4,7 +4,10 @@ UV_VERSION := 0.13.8
 UV := $(PYTHON) -m uv
 VENV := .venv/bin
 
-.PHONY: install run test unit integration lint format schemas audit bench bench-routing browser promtool services image image-tools clean
+.PHONY: help install run test unit integration lint format schemas audit bench bench-routing browser promtool services image image-tools clean
+
+help:  ## this list: each target and what it does (the default)
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-14s %s\n", $$1, $$2}'
 
 install:  ## install the pinned dependencies into .venv (uv.lock)
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet "uv==$(UV_VERSION)"
@@ -13,24 +16,25 @@ install:  ## install the pinned dependencies into .venv (uv.lock)
 run: install services  ## migrate, declare the topology, serve the intake and the router locally
 	bash deploy/run-local.sh
 
-lint: install  ## ruff (lint + format check), mypy, JSON Schema files up to date, hadolint (deploy/Containerfile)
+lint: install  ## ruff (lint + format check), mypy (strict), import contracts, JSON Schema files up to date, hadolint (deploy/Containerfile)
 	$(VENV)/ruff check .
 	$(VENV)/ruff format --check .
 	$(VENV)/mypy
 	$(VENV)/hadolint deploy/Containerfile
+	$(VENV)/lint-imports
 	$(VENV)/python -m schemas.export --check
 	$(VENV)/python deploy/validate.py
 
-test: lint services browser promtool image-tools  ## everything: lint, unit and integration tests against real services
-	$(VENV)/pytest
+test: lint services browser promtool image-tools  ## everything: lint, unit and integration tests against real services, with branch coverage
+	$(VENV)/pytest --cov --cov-report=term-missing:skip-covered
 
 unit: install promtool  ## the pure tests only, no services needed
 	$(VENV)/pytest -m "not integration"
 
-integration: install services browser promtool image-tools
+integration: install services browser promtool image-tools  ## the integration tests only, against the real PostgreSQL and RabbitMQ
 	$(VENV)/pytest -m integration
 
-format: install
+format: install  ## ruff: format the code and apply its safe fixes
 	$(VENV)/ruff format .
 	$(VENV)/ruff check --fix .
 
@@ -64,5 +68,5 @@ image:  ## build the container image (deploy/Containerfile) with buildah, its ba
 image-tools:  ## Debian's buildah, mmdebstrap and podman, to build and run the image (the container tests)
 	@bash deploy/image.sh --tools
 
-clean:
-	rm -rf .venv .pytest_cache .mypy_cache .ruff_cache .hypothesis
+clean:  ## remove .venv and the tools' caches
+	rm -rf .venv .pytest_cache .mypy_cache .ruff_cache .hypothesis .import_linter_cache .coverage .coverage.*
