@@ -1,7 +1,8 @@
 # FSI intake — the commands a newcomer looks for.
 PYTHON ?= python3
 UV_VERSION := 0.13.8
-UV := $(PYTHON) -m uv
+# uv: python3's own, else one installed into .venv-uv on first use (deploy/uv.sh).
+UV := PYTHON=$(PYTHON) bash deploy/uv.sh
 VENV := .venv/bin
 
 .PHONY: help install run test unit integration lint format schemas audit bench bench-routing browser promtool services image image-tools clean
@@ -9,8 +10,7 @@ VENV := .venv/bin
 help:  ## this list: each target and what it does (the default)
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-14s %s\n", $$1, $$2}'
 
-install:  ## install the pinned dependencies into .venv (uv.lock)
-	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet "uv==$(UV_VERSION)"
+install:  ## install the pinned dependencies into .venv (uv.lock); uv, python3 and its venv module when missing
 	$(UV) sync --frozen
 
 run: install services  ## migrate, declare the topology, serve the intake and the router locally

@@ -1,0 +1,23 @@
+# shellcheck shell=bash
+# Installs Debian's packages for the local scripts (sourced by deploy/uv.sh and
+# deploy/local-services.sh): as root with apt-get; otherwise says the command to run and stops.
+
+# os_install WHY PACKAGE...: install the packages (Debian or Ubuntu), or exit 1 saying how.
+os_install() {
+    local why=$1
+    shift
+    if ! command -v apt-get >/dev/null; then
+        echo "$why needs $*, and this is no Debian or Ubuntu machine (no apt-get):" \
+            "install them with the system's own package manager, then run make again" >&2
+        exit 1
+    fi
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "$why needs Debian's packages $*; install them as root, then run make again:" >&2
+        echo "  sudo apt-get update && sudo apt-get install -y --no-install-recommends $*" >&2
+        exit 1
+    fi
+    # Said on standard error: standard output may be a command's own (`uv export > file`).
+    echo "installing $* (Debian's packages, for $why)" >&2
+    apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
