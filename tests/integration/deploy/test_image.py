@@ -142,6 +142,23 @@ def test_every_command_answers_and_the_example_rules_pass_their_own_tests(
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
 
 
+def test_without_mounted_rules_or_clients_the_services_stop_at_start_naming_them(
+    container: Callable[[], Container],
+) -> None:
+    # The image carries neither: a deployment that forgot them must not route by the
+    # examples or start with no clients (exit 78, before PostgreSQL is asked).
+    box = container()
+    port = str(free_port())
+    for command, setting in (
+        ("fsi-intake", "FSI_ACCESS_CLIENTS_FILE"),
+        ("fsi-router", "FSI_RULES_FILE"),
+    ):
+        done = box.run(command, env={"FSI_HTTP_PORT": port, "FSI_METRICS_PORT": port})
+        assert done.returncode == 78, done.stderr[-2000:]
+        assert done.stderr.startswith(f"{command}: "), done.stderr[-2000:]
+        assert setting in done.stderr.splitlines()[0]
+
+
 async def test_migrations_intake_and_router_from_the_image_route_the_example_report(
     image: str,
     tmp_path: Path,
