@@ -12,6 +12,8 @@
 # goes to standard error, the reference alone to standard output.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=deploy/os-packages.sh
+source deploy/os-packages.sh
 
 BASE="${FSI_IMAGE_BASE:-localhost/debian:bookworm}"
 NAME="${FSI_IMAGE_NAME:-localhost/fsi-intake}"
@@ -28,16 +30,9 @@ tools() {
     command -v buildah >/dev/null || missing+=(buildah)
     command -v podman >/dev/null || missing+=(podman)
     command -v mmdebstrap >/dev/null || missing+=(mmdebstrap)
-    [ ${#missing[@]} -eq 0 ] && return 0
-    local install="apt-get update && apt-get install -y --no-install-recommends ${missing[*]}"
-    if [ "$(id -u)" -ne 0 ]; then
-        say "missing ${missing[*]}; as root: $install"
-        exit 1
+    if [ ${#missing[@]} -gt 0 ]; then
+        os_install "the container image" "${missing[@]}"
     fi
-    say "installing ${missing[*]} from Debian's packages"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-        "${missing[@]}" >/dev/null
 }
 
 image_id() { buildah images --noheading --quiet "$1" 2>/dev/null | head -n 1; }
