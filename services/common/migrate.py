@@ -196,8 +196,8 @@ def main() -> None:
     )
     parser.add_argument("--create", action="store_true", help="create the database if missing")
     args = parser.parse_args()
-    # Here, not at the top: startup describes this module's own MigrationError.
-    from services.common import startup
+    # Here, not at the top: db describes this module's own MigrationError.
+    from services.common import db, startup
 
     settings = startup.settings_or_exit(fsi_settings.MigrateSettings, "fsi-migrate")
     fsi_logging.configure(settings.log)
@@ -216,7 +216,7 @@ def main() -> None:
         OverflowError,  # a port out of range, refused by the socket
     ) as exc:
         # One line: the setting, host and port (never the password), and why.
-        startup.fail("fsi-migrate", startup.database_error(exc, url, setting))
+        startup.fail("fsi-migrate", db.database_error(exc, url, setting))
     print(f"migrations applied: {applied or 'none (up to date)'}")
 
 

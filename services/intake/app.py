@@ -20,7 +20,7 @@ from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetail
 from litestar.template.config import TemplateConfig
 
 from schemas import reference
-from services.common import db, startup
+from services.common import db
 from services.common import logging as fsi_logging
 from services.common.sessions import Rules, Sessions
 from services.common.settings import SettingsError
@@ -111,7 +111,7 @@ def create_app(settings: IntakeSettings, *, configure_logging: bool = True) -> L
         except Exception as exc:
             # `fsi-intake` checked PostgreSQL before serving; a worker meeting it gone since
             # says so in the same words (the server prints its own traceback around it).
-            error = startup.database_error(exc, settings.db.url)
+            error = db.database_error(exc, settings.db.url)
             log.error("intake cannot start", problem=str(error))
             raise error from None
         link = BrokerLink(settings.broker.url, topology_of(settings))

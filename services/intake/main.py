@@ -19,7 +19,7 @@ import uvicorn
 from litestar import Litestar
 from uvicorn.supervisors import Multiprocess
 
-from services.common import broker, startup
+from services.common import broker, db, startup
 from services.common import logging as fsi_logging
 from services.common import settings as fsi_settings
 from services.intake.app import create_app, load_clients
@@ -42,7 +42,7 @@ def app_factory() -> Litestar:
 async def check_database(settings: IntakeSettings) -> None:
     """Migrate when the settings say so, and open (and close) a pool as the app will: a
     `StartupError` naming the setting, host and port when PostgreSQL cannot be used."""
-    pool = await startup.open_database(
+    pool = await db.open_database(
         settings.db,
         # Outside development only a login of the service's own role may be used.
         service_role=None if settings.environment == "development" else "fsi_intake",

@@ -86,7 +86,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
     except (PostgresError, ValueError, OverflowError, *db.CONNECTION_ERRORS) as exc:
         # In words, as the services' start-up says it; a setting that is wrong (a port that
         # is no TCP port, a login refused) is bad input (2), the rest a failure (1).
-        error = startup.database_error(exc, settings.db.url)
+        error = db.database_error(exc, settings.db.url)
         print(f"error: {error}", file=sys.stderr)
         return 2 if error.exit_code == startup.EXIT_CONFIG else 1
     return 0

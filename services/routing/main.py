@@ -25,7 +25,7 @@ import aio_pika
 import asyncpg
 
 from schemas import reference
-from services.common import broker, startup
+from services.common import broker, db, startup
 from services.common import logging as fsi_logging
 from services.common.topology import Topology, declare
 from services.routing import metrics, rules_store
@@ -128,7 +128,7 @@ async def _connect(
 ) -> tuple[asyncpg.Pool, aio_pika.abc.AbstractConnection, aio_pika.abc.AbstractChannel]:
     """The pool, the broker connection and the confirming channel with the topology
     declared; a `StartupError` naming the setting, host and port when one fails."""
-    pool = await startup.open_database(
+    pool = await db.open_database(
         settings.db,
         # Outside development only a login of the service's own role may be used.
         service_role=None if settings.environment == "development" else "fsi_router",

@@ -13,7 +13,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from services.common import migrate, startup
+from services.common import db, migrate, startup
 from services.common.settings import DatabaseSettings
 from tests.conftest import as_login
 from tests.harness import with_database
@@ -258,7 +258,7 @@ async def test_a_service_that_does_not_migrate_refuses_to_start_while_one_is_mis
         url=as_login(empty_database, service_logins["intake"]), pool_min=1, pool_max=1
     )
     with pytest.raises(startup.StartupError) as refused:
-        await startup.open_database(settings)
+        await db.open_database(settings)
     line = str(refused.value)
     assert line.startswith("PostgreSQL at 127.0.0.1:5432 (FSI_DB_URL) lacks migrations 0001_")
     assert line.endswith("run fsi-migrate first (FSI_DB_MIGRATE_ON_START is off)")

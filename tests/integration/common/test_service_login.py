@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
-from services.common import startup
+from services.common import db, startup
 from services.common.settings import DatabaseSettings
 from tests.conftest import as_login
 
@@ -22,7 +22,7 @@ def settings(url: str) -> DatabaseSettings:
 
 async def refusal(url: str, role: str) -> startup.StartupError:
     try:
-        pool = await startup.open_database(settings(url), service_role=role)
+        pool = await db.open_database(settings(url), service_role=role)
     except startup.StartupError as refused:
         return refused
     await pool.close()
@@ -67,7 +67,7 @@ async def test_each_service_login_is_accepted(
         (intake_database_url, "fsi_intake", "fsi_test_intake"),
         (router_database_url, "fsi_router", "fsi_test_router"),
     ):
-        pool = await startup.open_database(settings(url), service_role=role)
+        pool = await db.open_database(settings(url), service_role=role)
         try:
             assert await pool.fetchval("SELECT current_user") == login
         finally:

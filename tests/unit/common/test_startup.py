@@ -10,13 +10,13 @@ import asyncpg
 import pytest
 
 from services.common.broker import broker_error, check_url
+from services.common.db import database_error
 from services.common.migrate import MigrationError
 from services.common.startup import (
     EXIT_CONFIG,
     EXIT_TOPOLOGY,
     EXIT_UNAVAILABLE,
     StartupError,
-    database_error,
     where,
 )
 from services.common.topology import TopologyMismatch, parse_precondition

@@ -13,11 +13,11 @@ import asyncpg
 import pytest
 
 from services.common.broker import broker_error, check_url
+from services.common.db import database_error
 from services.common.startup import (
     EXIT_CONFIG,
     EXIT_UNAVAILABLE,
     StartupError,
-    database_error,
     listen,
     listen_error,
     port_problem,
