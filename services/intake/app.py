@@ -38,8 +38,9 @@ from services.intake import (
     problems,
 )
 from services.intake.access import Clients, ClientsFileError, RateLimiter
+from services.intake.brokerlink import BrokerLink
 from services.intake.ops import Monitor
-from services.intake.outbox import BrokerLink, OutboxRelay
+from services.intake.outbox import OutboxRelay
 from services.intake.service import IntakeService
 from services.intake.session_store import PgSessionStore
 from services.intake.settings import IntakeSettings, OpsSettings

@@ -36,7 +36,7 @@ from services.intake.ops_views import (
 from services.intake.settings import OpsSettings
 
 if TYPE_CHECKING:
-    from services.intake.outbox import BrokerLink
+    from services.intake.brokerlink import BrokerLink
 
 log = get_logger("ops")
 

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from services.intake.access import Clients, RateLimiter
+from services.intake.brokerlink import BrokerLink
 from services.intake.ops import Monitor
-from services.intake.outbox import BrokerLink
 from services.intake.service import IntakeService
 
 if TYPE_CHECKING:

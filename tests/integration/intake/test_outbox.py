@@ -22,8 +22,9 @@ from litestar.testing import AsyncTestClient
 
 from services.intake import outbox_store
 from services.intake.app import create_app, topology_of
+from services.intake.brokerlink import BrokerLink
 from services.intake.ops import Monitor
-from services.intake.outbox import BrokerLink, OutboxRelay
+from services.intake.outbox import OutboxRelay
 from services.intake.settings import IntakeSettings, OpsSettings, RelaySettings
 from tests.conftest import LogCapture
 from tests.integration.conftest import auth, drain, unique

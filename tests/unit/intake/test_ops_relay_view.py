@@ -9,9 +9,9 @@ import aiormq
 
 from services.common.topology import Topology, TopologyMismatch, parse_precondition
 from services.intake import ops_api
+from services.intake.brokerlink import BrokerLink
 from services.intake.ops import Monitor
 from services.intake.ops_views import Overview, QueueState, RelayState, RelayView, Service
-from services.intake.outbox import BrokerLink
 from services.intake.settings import OpsSettings
 
 NOW = dt.datetime(2026, 11, 30, 12, 0, tzinfo=dt.UTC)
