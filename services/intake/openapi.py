@@ -31,7 +31,8 @@ from schemas.sources import (
 from services.common import yamltext
 from services.intake import openapi_health as health
 from services.intake import openapi_schemas as refine
-from services.intake.adapters import ADAPTERS, MAPPINGS
+from services.intake.adapters import ADAPTERS
+from services.intake.adapters.shared import MAPPINGS
 from services.intake.api import Accepted
 from services.intake.body import ACCEPT_ENCODING
 from services.intake.validation import Problem

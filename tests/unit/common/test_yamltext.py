@@ -18,7 +18,8 @@ import yaml
 from schemas.report import Report, Role
 from services.common import yamltext
 from services.common.yamltext import Located, LocatedList, YamlTextError
-from services.intake import adapters
+from services.intake.adapters import shared
+from services.intake.adapters.patrol import PatrolMapping
 
 ROOT = Path(__file__).parents[3]
 
@@ -169,8 +170,8 @@ def test_the_source_mappings_are_read_as_written(
     (tmp_path / "patrol.yaml").write_text(
         "source: patrulje\nroles: {NO: victim, 0301: suspect}\nmarkers: {ON: weapon}\n", "utf-8"
     )
-    monkeypatch.setattr(adapters, "MAPPINGS", tmp_path)
-    mapping = adapters._mapping.__wrapped__("patrol", adapters.PatrolMapping)
+    monkeypatch.setattr(shared, "MAPPINGS", tmp_path)
+    mapping = shared.load_mapping.__wrapped__("patrol", PatrolMapping)
     # keys are texts (however the adapter then folds them for look-ups), not booleans
     assert sorted(mapping.roles.values()) == [Role.SUSPECT, Role.VICTIM]
     assert all(isinstance(key, str) for key in [*mapping.roles, *mapping.markers])
@@ -178,7 +179,7 @@ def test_the_source_mappings_are_read_as_written(
     assert list(mapping.markers.values()) == ["weapon"]
     (tmp_path / "patrol.yaml").write_text("source: patrulje\nroles: {F: boss}\nmarkers: {}\n")
     with pytest.raises(YamlTextError) as caught:
-        adapters._mapping.__wrapped__("patrol", adapters.PatrolMapping)
+        shared.load_mapping.__wrapped__("patrol", PatrolMapping)
     assert str(caught.value) == ("patrol.yaml:2: $.roles[...]: Invalid enum value 'boss'")
 
 

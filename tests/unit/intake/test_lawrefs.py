@@ -13,7 +13,9 @@ import pytest
 from schemas import reference
 from schemas.report import Report
 from services.common.standardise import offence_code, standardise
-from services.intake.adapters import ADAPTERS, AgencyMapping, _mapping
+from services.intake.adapters import ADAPTERS
+from services.intake.adapters.agency import AgencyMapping
+from services.intake.adapters.shared import load_mapping
 from services.intake.service import from_source
 
 REF = reference.load()
@@ -170,7 +172,7 @@ def test_a_long_agency_reference_keeps_its_version() -> None:
 
 
 def test_the_agency_reference_table_names_catalogue_offences_of_the_law_in_force() -> None:
-    mapping: AgencyMapping = _mapping("agency", AgencyMapping)
+    mapping: AgencyMapping = load_mapping("agency", AgencyMapping)
     for code in mapping.law_references.values():
         read = REF.offence(offence_code(code, REF) or "")
         assert read is not None, code

@@ -17,7 +17,9 @@ from schemas.reference import name_key, places
 from schemas.report import Report
 from services.common import lawrefs
 from services.common.standardise import standardise
-from services.intake.adapters import AgencyMapping, PatrolMapping, _mapping
+from services.intake.adapters.agency import AgencyMapping
+from services.intake.adapters.patrol import PatrolMapping
+from services.intake.adapters.shared import load_mapping
 
 REF = reference.load()
 RECEIVED = dt.datetime(2026, 11, 30, 12, tzinfo=dt.UTC)
@@ -110,8 +112,8 @@ def test_every_law_name_in_every_form_is_read(data: st.DataObject) -> None:
 @settings(max_examples=200, deadline=None)
 @given(data=st.data())
 def test_every_mapping_code_in_every_form_is_found(data: st.DataObject) -> None:
-    patrol: PatrolMapping = _mapping("patrol", PatrolMapping)
-    agency: AgencyMapping = _mapping("agency", AgencyMapping)
+    patrol: PatrolMapping = load_mapping("patrol", PatrolMapping)
+    agency: AgencyMapping = load_mapping("agency", AgencyMapping)
     tables: list[Mapping[str, object]] = [
         patrol.roles,
         patrol.markers,

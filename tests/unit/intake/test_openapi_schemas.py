@@ -21,7 +21,8 @@ from schemas import reference
 from schemas.report import Person, Report, Role, as_utc
 from schemas.sources import AgencyReport, CitizenReport
 from schemas.textrules import ACCOUNT
-from services.intake.adapters import from_agency, from_citizen
+from services.intake.adapters.agency import from_agency
+from services.intake.adapters.citizen import from_citizen
 from services.intake.openapi_schemas import (
     CONTRACT_TEXT,
     DATE_IN,
