@@ -33,6 +33,10 @@ PROJECT = "/root/fsi-intake"
 EXAMPLE = ROOT / "schemas" / "examples" / "report.domestic-violence.json"
 KEY = "fsi-dev-key-change-me"  # the development client of deploy/clients.dev.yaml
 UNIT = "trondelag.vold-naere-relasjoner"  # where deploy/routing/rules.yaml sends the example
+# What make services finds missing on the base.
+SERVICES = "postgresql rabbitmq-server pgbouncer"
+# A user who is not root, as Debian's minbase has one (util-linux's setpriv is in it too).
+AS_NOBODY = "setpriv --reuid=nobody --regid=nogroup --clear-groups"
 # A machine that reaches PyPI only through a TLS-inspecting proxy trusts the proxy's CA: the
 # container is given the host's bundle (at this path) and the settings that name it.
 HOST_CA = "/usr/local/share/fsi-host-ca.crt"
@@ -85,6 +89,8 @@ class FreshMachine:
     init: subprocess.Popen[bytes] | None = None
     slirp: subprocess.Popen[bytes] | None = None
     started: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    # Seconds each step took, for the summary.
+    times: dict[str, float] = field(default_factory=dict)
 
     def create(self) -> None:
         command("buildah", "from", "--name", self.name, self.image)
@@ -185,8 +191,10 @@ def command(*args: str, check: bool = True, **options: Any) -> subprocess.Comple
 
 @pytest.fixture
 def fresh(tmp_path: Path) -> Iterator[FreshMachine]:
+    began = time.monotonic()
     done = command("bash", str(ROOT / "deploy" / "fresh-machine.sh"), timeout=900)
     machine = FreshMachine(done.stdout.decode().strip().splitlines()[-1], tmp_path)
+    machine.times["base (made, or reused)"] = time.monotonic() - began
     try:
         machine.create()
         machine.enter()
@@ -198,7 +206,18 @@ def fresh(tmp_path: Path) -> Iterator[FreshMachine]:
 def test_make_install_and_make_run_on_a_fresh_debian_route_the_example_report(
     fresh: FreshMachine, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    times: dict[str, float] = {}
+    # Not root, in a clone of one's own: nothing is installed, and the command to run as root
+    # is said.
+    theirs = (
+        "rm -rf /tmp/clone && cp -a . /tmp/clone && chown -R nobody: /tmp/clone && cd /tmp/clone"
+    )
+    for target, packages in (("install", "python3 python3-venv"), ("services", SERVICES)):
+        script = f"{theirs} && {AS_NOBODY} make {target}"
+        status, said = fresh.run(script, f"nobody-{target}.log", 300)
+        assert status != 0, said
+        assert f"sudo apt-get install -y --no-install-recommends {packages}\n" in said, said
+
+    times = fresh.times
     began = time.monotonic()
     status, said = fresh.run("make install", "make-install.log", timeout=900)
     times["make install"] = time.monotonic() - began
@@ -218,7 +237,7 @@ def test_make_install_and_make_run_on_a_fresh_debian_route_the_example_report(
     said = log.read_text()
     # The services were not there either: make run installed them and made the cluster's
     # loopback trust the logins.
-    assert "installing postgresql rabbitmq-server pgbouncer (Debian's packages" in said, said
+    assert f"installing {SERVICES} (Debian's packages" in said, said
     assert "main was installed just now: trusting 127.0.0.1 and ::1" in said, said
 
     began = time.monotonic()
