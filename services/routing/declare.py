@@ -19,8 +19,8 @@ from services.common import broker, startup
 from services.common.settings import BrokerSettings
 from services.common.topology import Topology, declare
 from services.routing.reading import RulesError, read_file
-from services.routing.rules import load_catalogue
 from services.routing.settings import RulesSettings
+from services.routing.units import load_catalogue
 
 
 class DeclareSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -1,6 +1,6 @@
 """Routing rules: the YAML format, loaded with line numbers and checked, then compiled.
 
-Parse once, evaluate many: `load_ruleset` reads the rules file and the unit catalogue,
+Parse once, evaluate many: `load_ruleset` reads the rules file and the unit catalogue (`units`),
 checks every key, type and reference (offence codes, districts, municipalities, sections,
 units), parses each condition into its tree (`condition_tree`) and compiles that into a
 closure over precomputed `Facts` (`conditions`, `engine`). Errors form a small hierarchy,
@@ -34,74 +34,9 @@ from services.routing.reading import (
     written,
     written_in,
 )
+from services.routing.units import Catalogue, load_catalogue
 
 MOMENTS = ("report", "incident", "arrest")
-
-
-# --- the unit catalogue ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class District:
-    """A police district's slug, sections and default section."""
-
-    name: str
-    slug: str
-    sections: tuple[str, ...]
-    default: str
-
-    def unit(self, section: str) -> str:
-        return f"{self.slug}.{section}"
-
-
-@dataclass(frozen=True, slots=True)
-class Catalogue:
-    """Districts and their units."""
-
-    section_names: dict[str, str]
-    districts: dict[str, District]
-
-    @property
-    def units(self) -> tuple[str, ...]:
-        return tuple(d.unit(s) for d in self.districts.values() for s in d.sections)
-
-
-def load_catalogue(text: str, file: str, reference: Reference) -> Catalogue:
-    """The unit catalogue from its YAML text."""
-    read = Reader(file)
-    doc = read.mapping(parse_yaml(text, file), 1, "the unit catalogue", {"sections", "districts"})
-    sections = read.mapping(doc.get("sections"), doc.line, "sections")
-    names = {}
-    for key, title in sections.items():
-        names[key] = read.text(title, sections.key_lines[key], f"the name of section {key}")
-    districts: dict[str, District] = {}
-    raw = read.mapping(doc.get("districts"), doc.line, "districts")
-    known = {m.police_district for m in reference.municipalities.values()}
-    for name, spec in raw.items():
-        line = raw.key_lines[name]
-        if name not in known:
-            hint = suggestion(name, known)
-            raise read.fail(UnknownReferenceError, f"unknown police district `{name}`{hint}", line)
-        spec = read.mapping(spec, line, f"district {name}", {"slug", "default", "sections"})
-        slug = read.text(spec.get("slug"), line, f"the `slug` of district {name}")
-        default = read.text(spec.get("default"), line, f"the `default` section of district {name}")
-        own = tuple(read.strings(spec.get("sections", list(names)), line, "sections"))
-        for section in (*own, default):
-            if section not in names:
-                hint = suggestion(section, names, {v: k for k, v in names.items()})
-                raise read.fail(UnknownReferenceError, f"unknown section `{section}`{hint}", line)
-        districts[name] = District(name, slug, own, default)
-    missing = known - set(districts)
-    if missing:
-        raise read.fail(
-            UnknownReferenceError,
-            f"districts without units: {', '.join(sorted(missing))}",
-            doc.line,
-        )
-    return Catalogue(names, districts)
-
-
-# --- the rules ------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
