@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +24,7 @@ from litestar.template.config import TemplateConfig
 from schemas import reference
 from services.common import db
 from services.common import logging as fsi_logging
-from services.common.sessions import Rules, Sessions
+from services.common.sessions import Rules, Sessions, SessionStore
 from services.common.settings import SettingsError
 from services.common.standardise import Options
 from services.common.topology import Topology
@@ -41,7 +43,7 @@ from services.intake.access import Clients, ClientsFileError, RateLimiter
 from services.intake.brokerlink import BrokerLink
 from services.intake.ops import Monitor
 from services.intake.outbox import OutboxRelay
-from services.intake.service import IntakeService
+from services.intake.service import IntakeService, ReportStore
 from services.intake.session_store import PgSessionStore
 from services.intake.settings import IntakeSettings, OpsSettings
 from services.intake.state import HttpLimits, IntakeState, OpsPage
@@ -98,8 +100,76 @@ def session_rules(settings: OpsSettings) -> Rules:
     )
 
 
-def create_app(settings: IntakeSettings, *, configure_logging: bool = True) -> Litestar:
-    """The intake app; nothing connects until it starts."""
+@dataclass(frozen=True, slots=True)
+class Parts:
+    """What the app's lifespan opens for the handlers: the report store, the operators'
+    session store, the link to RabbitMQ (None without a relay: `/readyz` says `disabled`) and
+    the operations monitor (None: the overview has no figures to show)."""
+
+    store: ReportStore
+    sessions: SessionStore
+    link: BrokerLink | None = None
+    monitor: Monitor | None = None
+
+
+# Opens the parts for a settings object and closes them when the app stops.
+OpenParts = Callable[[IntakeSettings], AbstractAsyncContextManager[Parts]]
+
+
+@contextlib.asynccontextmanager
+async def open_parts(settings: IntakeSettings) -> AsyncIterator[Parts]:
+    """The parts `fsi-intake` runs on: the PostgreSQL pool under both stores, the outbox
+    relay (when enabled) and the operations monitor running as tasks; stopped in order and
+    the pool closed on the way out. A database that cannot be reached raises
+    a `StartupError` naming FSI_DB_URL."""
+    try:
+        pool = await db.create_pool(settings.db)
+    except Exception as exc:
+        # `fsi-intake` checked PostgreSQL before serving; a worker meeting it gone since
+        # says so in the same words (the server prints its own traceback around it).
+        error = db.database_error(exc, settings.db.url)
+        log.error("intake cannot start", problem=str(error))
+        raise error from None
+    link = BrokerLink(settings.broker.url, topology_of(settings))
+    relay = OutboxRelay(pool, settings.db.session_url, link, settings.relay)
+    relay_task: asyncio.Task[None] | None = None
+    if settings.relay.enabled:
+        relay_task = asyncio.create_task(relay.run(), name="outbox-relay")
+    monitor = Monitor(
+        pool,
+        settings.broker.url,
+        topology_of(settings),
+        settings.ops,
+        link=link if settings.relay.enabled else None,
+    )
+    monitor_task = asyncio.create_task(monitor.run(), name="ops-monitor")
+    try:
+        yield Parts(
+            store=PgReportStore(pool),
+            sessions=PgSessionStore(pool),
+            link=link if settings.relay.enabled else None,
+            monitor=monitor,
+        )
+    finally:
+        monitor.stop()
+        if relay_task is not None:
+            await _stop(relay, relay_task)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(monitor_task, 10)
+        try:
+            await asyncio.wait_for(pool.close(), 10)
+        except TimeoutError:
+            log.warning("database pool did not close in time; terminated")
+            pool.terminate()
+        log.info("intake stopped")
+
+
+def create_app(
+    settings: IntakeSettings, *, configure_logging: bool = True, parts: OpenParts = open_parts
+) -> Litestar:
+    """The intake app; nothing connects until it starts, when `parts` opens what the
+    handlers use (by default `open_parts`: PostgreSQL, RabbitMQ; a test may pass in-memory
+    ones, and gets the same routes, guards, middleware, handlers and limits)."""
     if configure_logging:
         fsi_logging.configure(settings.log)
     clients = load_clients(settings)
@@ -107,57 +177,24 @@ def create_app(settings: IntakeSettings, *, configure_logging: bool = True) -> L
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        try:
-            pool = await db.create_pool(settings.db)
-        except Exception as exc:
-            # `fsi-intake` checked PostgreSQL before serving; a worker meeting it gone since
-            # says so in the same words (the server prints its own traceback around it).
-            error = db.database_error(exc, settings.db.url)
-            log.error("intake cannot start", problem=str(error))
-            raise error from None
-        link = BrokerLink(settings.broker.url, topology_of(settings))
-        relay = OutboxRelay(pool, settings.db.session_url, link, settings.relay)
-        relay_task: asyncio.Task[None] | None = None
-        if settings.relay.enabled:
-            relay_task = asyncio.create_task(relay.run(), name="outbox-relay")
-        monitor = Monitor(
-            pool,
-            settings.broker.url,
-            topology_of(settings),
-            settings.ops,
-            link=link if settings.relay.enabled else None,
-        )
-        monitor_task = asyncio.create_task(monitor.run(), name="ops-monitor")
-        app.state.intake = IntakeState(
-            service=IntakeService(
-                store=PgReportStore(pool),
-                reference=reference.load(),
-                options=Options(
-                    accept_synthetic_ids=settings.standardise.accept_synthetic_ids,
-                    accept_2032_checksums=settings.standardise.accept_2032_checksums,
+        async with parts(settings) as opened:
+            app.state.intake = IntakeState(
+                service=IntakeService(
+                    store=opened.store,
+                    reference=reference.load(),
+                    options=Options(
+                        accept_synthetic_ids=settings.standardise.accept_synthetic_ids,
+                        accept_2032_checksums=settings.standardise.accept_2032_checksums,
+                    ),
                 ),
-            ),
-            clients=clients,
-            limiter=RateLimiter(settings.access.rate_per_second, settings.access.rate_burst),
-            link=link if settings.relay.enabled else None,
-            monitor=monitor,
-        )
-        app.state.ops_sessions = Sessions(PgSessionStore(pool), session_rules(settings.ops))
-        log.info("intake started")
-        try:
+                clients=clients,
+                limiter=RateLimiter(settings.access.rate_per_second, settings.access.rate_burst),
+                link=opened.link,
+                monitor=opened.monitor,
+            )
+            app.state.ops_sessions = Sessions(opened.sessions, session_rules(settings.ops))
+            log.info("intake started")
             yield
-        finally:
-            monitor.stop()
-            if relay_task is not None:
-                await _stop(relay, relay_task)
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(monitor_task, 10)
-            try:
-                await asyncio.wait_for(pool.close(), 10)
-            except TimeoutError:
-                log.warning("database pool did not close in time; terminated")
-                pool.terminate()
-            log.info("intake stopped")
 
     handlers: list[Any] = [
         api.ReportsController,
