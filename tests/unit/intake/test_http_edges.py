@@ -1,0 +1,501 @@
+"""The intake's HTTP edge cases in process, over the in-memory store: bodies too large (413),
+of a type or coding it does not take (415), too slow (408), not a report (400, 422), the
+batch rules, and the order of refusals (400, 401, 429, 403) the guards give. The same
+answers as the integration tests of these cases (tests/integration/intake,
+tests/integration/security), expected from the settings and the RFCs."""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import json
+import math
+import time
+import zlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from litestar import Litestar
+from litestar.testing import TestClient
+
+from services.intake.settings import HttpSettings
+from tests.unit.intake.fakes import MemoryReportStore
+from tests.unit.intake.inprocess import (
+    SLOW_BURST,
+    SLOW_RATE,
+    Answer,
+    Fields,
+    auth,
+    exchange,
+    memory_app,
+)
+
+EXAMPLES = Path(__file__).parents[3] / "schemas" / "examples"
+PROBLEMS = "https://fsi-intake.politiet.example/problems/"
+JSON = {"Content-Type": "application/json"}
+SINGLE_ROUTES = ["/v1/reports", "/v1/sources/patrol/reports"]
+ROUTES = ["/v1/reports", "/v1/reports/batch", "/v1/sources/citizen/reports"]
+DEFAULTS = HttpSettings()
+# Small limits, so a test of them sends little; a body timeout a test can wait out.
+SMALL = HttpSettings(
+    max_body_bytes=16_384, max_batch_body_bytes=65_536, max_batch_items=4, body_timeout_seconds=0.2
+)
+REPEATED = "Object key given more than once (RFC 7493 section 2.3): send each key once"
+IDENTITY = "24869023120"  # shaped as a national id: sent as a key, it must not come back
+
+Client = TestClient[Litestar]
+
+
+def report(source: str = "alpha-src", external_id: str = "one", **changes: Any) -> dict[str, Any]:
+    body: dict[str, Any] = json.loads(
+        (EXAMPLES / "report.domestic-violence.json").read_text("utf-8")
+    )
+    body.update(source=source, external_id=external_id, **changes)
+    return body
+
+
+def encoded(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False).encode()
+
+
+def problem(response: httpx.Response | Answer, status: int, slug: str) -> dict[str, Any]:
+    """The RFC 9457 problem of a refusal, checked for its status, media type and type."""
+    body: dict[str, Any] = response.json()
+    assert response.status_code == status, body
+    assert response.headers["content-type"] == "application/problem+json"
+    assert (body["status"], body["type"]) == (status, PROBLEMS + slug), body
+    return body
+
+
+@pytest.fixture(scope="module")
+def apps(tmp_path_factory: pytest.TempPathFactory) -> dict[HttpSettings, Litestar]:
+    """The intake app with the default limits (FSI_HTTP_* unset) and with `SMALL` ones, each
+    built once (building one costs tens of milliseconds, mostly its OpenAPI document)."""
+    folder = tmp_path_factory.mktemp("clients")
+    return {http: memory_app(folder / "clients.yaml", http) for http in (DEFAULTS, SMALL)}
+
+
+@pytest.fixture
+def intake(apps: dict[HttpSettings, Litestar]) -> Iterator[Client]:
+    """The intake with the default limits, started for this test: no reports, full rates."""
+    with TestClient(apps[DEFAULTS]) as client:
+        yield client
+
+
+@pytest.fixture
+def small(apps: dict[HttpSettings, Litestar]) -> Iterator[Client]:
+    """The intake with `SMALL` limits, started for this test."""
+    with TestClient(apps[SMALL]) as client:
+        yield client
+
+
+def raw(client: Client, path: str, headers: Fields, parts: list[bytes], **how: Any) -> Answer:
+    """`exchange` on the started app, in its own event loop."""
+    call = functools.partial(exchange, client.app, path, headers, parts, **how)
+    answer: Answer = client.blocking_portal.call(call)
+    return answer
+
+
+# --- the app starts over the store in memory --------------------------------------------------
+
+
+def test_the_app_runs_over_the_memory_store_without_a_broker(intake: Client) -> None:
+    assert intake.get("/healthz").json() == {"status": "alive"}
+    ready = intake.get("/readyz")
+    assert (ready.status_code, ready.json()) == (
+        200,
+        {"status": "ready", "database": "up", "broker": "disabled", "broker_problem": None},
+    )
+    posted = intake.post("/v1/reports", json=report(), headers=auth("alpha"))
+    assert posted.status_code == 202, posted.text
+    assert posted.headers["location"] == f"/v1/reports/{posted.json()['report_id']}"
+    again = intake.post("/v1/reports", json=report(), headers=auth("alpha"))
+    changed = report()
+    changed["incident"]["description"] = "noe annet"
+    conflict = intake.post("/v1/reports", json=changed, headers=auth("alpha"))
+    assert (again.status_code, again.json()) == (200, posted.json())
+    assert problem(conflict, 409, "conflict")["report_id"] == posted.json()["report_id"]
+    own = intake.get(posted.headers["location"], headers=auth("alpha"))
+    other = intake.get(posted.headers["location"], headers=auth("beta"))
+    assert (own.status_code, other.status_code) == (200, 404)
+
+
+# --- 413: too large ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", SINGLE_ROUTES)
+def test_a_body_one_byte_over_the_limit_is_413_and_one_at_it_is_read(
+    intake: Client, path: str
+) -> None:
+    limit = DEFAULTS.max_body_bytes
+    at_limit = b"{}" + b" " * (limit - 2)  # JSON white space: read, then found no report
+    over = intake.post(path, content=at_limit + b" ", headers=auth("alpha") | JSON)
+    read = intake.post(path, content=at_limit, headers=auth("alpha") | JSON)
+    assert problem(over, 413, "too-large")["detail"] == f"at most {limit} bytes"
+    assert problem(read, 422, "invalid-report")["errors"]
+
+
+def test_a_body_without_a_length_is_413_once_past_the_limit(small: Client) -> None:
+    chunk = b" " * 4096
+    parts = [chunk] * (SMALL.max_body_bytes // len(chunk) + 1)
+    chunked = auth("alpha") | JSON | {"Transfer-Encoding": "chunked"}
+    answer = raw(small, "/v1/reports", chunked, parts)
+    assert problem(answer, 413, "too-large")["detail"] == f"at most {SMALL.max_body_bytes} bytes"
+
+
+def test_a_batch_takes_more_than_one_report_up_to_its_own_limit(small: Client) -> None:
+    # White space between the items: more than one report may be, less than a batch may.
+    padding = b" " * (SMALL.max_body_bytes + 1)
+    items = [encoded(report(external_id=f"b{i}")) for i in range(2)]
+    fits = b'{"reports": [' + items[0] + b"," + padding + items[1] + b"]}"
+    assert SMALL.max_body_bytes < len(fits) <= SMALL.max_batch_body_bytes
+    over = fits + b" " * (SMALL.max_batch_body_bytes - len(fits) + 1)
+    taken = small.post("/v1/reports/batch", content=fits, headers=auth("alpha") | JSON)
+    refused = small.post("/v1/reports/batch", content=over, headers=auth("alpha") | JSON)
+    assert taken.status_code == 200, taken.text
+    assert taken.json()["summary"] == {"accepted": 2}
+    detail = problem(refused, 413, "too-large")["detail"]
+    assert detail == f"at most {SMALL.max_batch_body_bytes} bytes"
+
+
+def test_a_batch_of_one_item_too_many_is_413_and_a_full_one_is_read(intake: Client) -> None:
+    most = DEFAULTS.max_batch_items
+    over = intake.post(
+        "/v1/reports/batch", json={"reports": [{}] * (most + 1)}, headers=auth("alpha")
+    )
+    full = intake.post("/v1/reports/batch", json={"reports": [{}] * most}, headers=auth("alpha"))
+    assert problem(over, 413, "batch-too-large")["detail"] == f"at most {most} reports per batch"
+    assert full.status_code == 200, full.text
+    assert full.json()["summary"] == {"invalid": most}
+
+
+@pytest.mark.parametrize(
+    ("coding", "compress"),
+    [("gzip", gzip.compress), ("deflate", zlib.compress)],
+)
+@pytest.mark.parametrize("path", SINGLE_ROUTES)
+def test_a_coded_body_is_413_by_its_decoded_size(
+    intake: Client, path: str, coding: str, compress: Callable[[bytes], bytes]
+) -> None:
+    limit = DEFAULTS.max_body_bytes
+    bomb = compress(b'{"a": "' + b" " * (4 * limit) + b'"}')
+    assert len(bomb) < limit // 100  # small as sent: only its decoded size is over
+    coded = auth("alpha") | JSON | {"Content-Encoding": coding}
+    answer = intake.post(path, content=bomb, headers=coded)
+    assert problem(answer, 413, "too-large")["detail"] == f"at most {limit} bytes"
+
+
+def test_a_coded_batch_is_413_by_its_decoded_size(small: Client) -> None:
+    limit = SMALL.max_batch_body_bytes
+    bomb = gzip.compress(b'{"reports": [' + b" " * limit + b"{}]}")
+    coded = auth("alpha") | JSON | {"Content-Encoding": "gzip"}
+    answer = small.post("/v1/reports/batch", content=bomb, headers=coded)
+    assert problem(answer, 413, "too-large")["detail"] == f"at most {limit} bytes"
+
+
+# Content-coding names are case-insensitive, and `x-gzip` is gzip (RFC 9110 section 8.4.1).
+@pytest.mark.parametrize(
+    ("coding", "named", "compress"),
+    [
+        ("gzip", "gzip", gzip.compress),
+        ("x-gzip", "gzip", gzip.compress),
+        ("GZIP", "gzip", gzip.compress),
+        ("deflate", "deflate", zlib.compress),
+    ],
+)
+def test_a_coded_report_is_decoded_and_accepted(
+    intake: Client, coding: str, named: str, compress: Callable[[bytes], bytes]
+) -> None:
+    coded = auth("alpha") | JSON | {"Content-Encoding": coding}
+    answer = intake.post("/v1/reports", content=compress(encoded(report())), headers=coded)
+    assert answer.status_code == 202, answer.text
+    plain = intake.post("/v1/reports", content=encoded(report()), headers=coded)
+    detail = problem(plain, 400, "malformed-content-encoding")["detail"]
+    assert detail.startswith(f"the Content-Encoding is `{named}` but the body is not ")
+
+
+# --- 415: a type or coding it does not take ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "media",
+    ["text/plain", "application/x-www-form-urlencoded", "text/json", "application/jsonx", None],
+)
+def test_a_body_that_is_not_json_by_its_type_is_415(intake: Client, media: str | None) -> None:
+    typed = {"Content-Type": media} if media else {}
+    for path in ROUTES:
+        answer = intake.post(path, content=b"{}", headers=auth("alpha") | typed)
+        detail = problem(answer, 415, "unsupported-media-type")["detail"]
+        # What is taken, never what was sent (a header is the client's text).
+        assert detail.endswith("send `application/json` (or a type ending in `+json`)")
+        assert not media or media not in detail
+
+
+@pytest.mark.parametrize("media", ["application/json; charset=utf-8", "application/report+json"])
+def test_json_by_its_parameters_or_suffix_is_taken(intake: Client, media: str) -> None:
+    # RFC 8259 section 11 (no charset parameter: it changes nothing), RFC 6839 (+json).
+    answer = intake.post(
+        "/v1/reports", content=encoded(report()), headers=auth("alpha") | {"Content-Type": media}
+    )
+    assert answer.status_code == 202, answer.text
+
+
+@pytest.mark.parametrize("coding", ["br", "compress", "gzip, gzip", "zstd"])
+def test_a_coding_it_does_not_take_is_415_with_accept_encoding(intake: Client, coding: str) -> None:
+    coded = auth("alpha") | JSON | {"Content-Encoding": coding}
+    for path in ROUTES:
+        answer = intake.post(path, content=gzip.compress(b"{}"), headers=coded)
+        detail = problem(answer, 415, "unsupported-content-encoding")["detail"]
+        # RFC 7694 section 3: the codings it takes, in Accept-Encoding; never the one sent.
+        assert answer.headers["accept-encoding"] == "gzip, deflate"
+        assert detail.endswith("in one of: gzip, deflate")
+        assert coding not in detail.removesuffix("gzip, deflate")
+
+
+# --- 408: a body too slow, and one cut off -------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ROUTES)
+def test_a_body_that_stops_arriving_is_408_after_the_body_timeout(small: Client, path: str) -> None:
+    started = time.monotonic()
+    stalled = auth("alpha") | JSON | {"Content-Length": "500"}
+    answer = raw(small, path, stalled, [b'{"source": "alpha-src", '], then="stall")
+    took = time.monotonic() - started
+    detail = problem(answer, 408, "body-timeout")["detail"]
+    assert detail == f"the body did not arrive within {SMALL.body_timeout_seconds:g} s"
+    # RFC 9110 section 15.5.9: the server closes the connection after a 408.
+    assert answer.headers["connection"] == "close"
+    assert SMALL.body_timeout_seconds <= took < SMALL.body_timeout_seconds + 1
+
+
+def test_a_slow_body_that_arrives_in_time_is_accepted(small: Client) -> None:
+    body = encoded(report())
+    parts = [body[i : i + 200] for i in range(0, len(body), 200)]
+    pause = SMALL.body_timeout_seconds / (2 * len(parts))
+    length = auth("alpha") | JSON | {"Content-Length": str(len(body))}
+    answer = raw(small, "/v1/reports", length, parts, pause=pause)
+    assert answer.status_code == 202, answer.body
+
+
+def test_a_client_that_hangs_up_mid_body_is_400_not_a_server_error(small: Client) -> None:
+    length = auth("alpha") | JSON | {"Content-Length": "500"}
+    answer = raw(small, "/v1/reports", length, [b'{"source": "alpha-src", '], then="hang up")
+    assert problem(answer, 400, "incomplete-body")["detail"] == (
+        "the connection closed before the body ended"
+    )
+
+
+# --- 400 and 422: not JSON, not a report ------------------------------------------------------
+
+
+def test_a_body_that_is_not_json_is_400(intake: Client) -> None:
+    for path in ROUTES:
+        answer = intake.post(path, content=b"{nope", headers=auth("alpha") | JSON)
+        assert problem(answer, 400, "malformed-json")["detail"].startswith("JSON is malformed")
+
+
+def test_an_invalid_report_is_422_naming_every_path(intake: Client) -> None:
+    body = report()
+    body["reported_at"] = "yesterday"
+    body["offences"] = [{}]
+    body["persons"][0]["role"] = "bystander"
+    body["incident"]["municipality"] = "12"
+    del body["incident"]["description"]
+    body[IDENTITY] = True
+    answer = intake.post("/v1/reports", json=body, headers=auth("alpha"))
+    errors = problem(answer, 422, "invalid-report")["errors"]
+    assert {e["path"] for e in errors} == {
+        "$.reported_at",
+        "$.offences[0]",
+        "$.persons[0].role",
+        "$.incident.municipality",
+        "$.incident.description",
+        "$.…",  # a key that is no field: named as such, never quoted
+    }
+    assert IDENTITY not in answer.text
+
+
+def test_a_key_given_twice_is_422_naming_its_path(intake: Client) -> None:
+    sent = encoded(report()).replace(b'"source": ', b'"source": "x", "source": ', 1)
+    answer = intake.post("/v1/reports", content=sent, headers=auth("alpha") | JSON)
+    assert problem(answer, 422, "invalid-report")["errors"] == [
+        {"path": "$.source", "message": REPEATED}
+    ]
+
+
+# --- the batch rules --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("sent", "errors"),
+    [
+        (b'{"reports": []}', [("$.reports", "Expected `array` of length >= 1")]),
+        (b"[{}]", [("$", "Expected `object`, got `array`")]),
+        (b"{}", [("$.reports", "Object missing required field")]),
+        (b'{"reports": {}}', [("$.reports", "Expected `array`, got `object`")]),
+        (b'{"reports": [], "reports": []}', [("$.reports", REPEATED)]),
+        (
+            b'{"reports": [{}], "' + IDENTITY.encode() + b'": 1}',
+            [("$.…", "Object contains unknown field")],
+        ),
+    ],
+    ids=["empty", "not an object", "no reports", "not an array", "twice", "unknown key"],
+)
+def test_a_batch_that_is_not_one_object_of_reports_is_422_as_a_whole(
+    intake: Client, sent: bytes, errors: list[tuple[str, str]]
+) -> None:
+    answer = intake.post("/v1/reports/batch", content=sent, headers=auth("alpha") | JSON)
+    found = problem(answer, 422, "invalid-report")["errors"]
+    assert [(e["path"], e["message"]) for e in found] == errors
+    assert IDENTITY not in answer.text
+
+
+def test_every_item_of_a_batch_has_its_own_result_in_order(intake: Client) -> None:
+    earlier = report(external_id="earlier")
+    assert intake.post("/v1/reports", json=earlier, headers=auth("alpha")).status_code == 202
+    good = [report(external_id=f"good-{i}") for i in range(3)]
+    invalid = report(external_id="invalid", offences=[])
+    conflict = report(external_id="earlier")
+    conflict["incident"]["description"] = "endret"
+    items = [good[0], invalid, earlier, conflict, report("beta-src"), good[1], good[0], good[2]]
+    answer = intake.post("/v1/reports/batch", json={"reports": items}, headers=auth("alpha"))
+    assert answer.status_code == 200, answer.text
+    results = answer.json()["results"]
+    assert [(r["index"], r["outcome"]) for r in results] == list(
+        enumerate(
+            [
+                "accepted",
+                "invalid",
+                "duplicate",
+                "conflict",
+                "forbidden",
+                "accepted",
+                "duplicate",
+                "accepted",
+            ]
+        )
+    )
+    assert results[1]["problems"] == [
+        {"path": "$.offences", "message": "Expected `array` of length >= 1"}
+    ]
+    assert results[4]["problems"] == [{"path": "$.source", "message": "source not allowed"}]
+    assert results[6]["report_id"] == results[0]["report_id"]
+    assert answer.json()["summary"] == {
+        "accepted": 3,
+        "invalid": 1,
+        "duplicate": 2,
+        "conflict": 1,
+        "forbidden": 1,
+    }
+
+
+def test_an_item_larger_than_one_report_is_invalid_and_the_others_are_kept(
+    small: Client,
+) -> None:
+    large = report(external_id="large")
+    large["incident"]["description"] = "y" * SMALL.max_body_bytes
+    items = [report(external_id="small"), large]
+    answer = small.post("/v1/reports/batch", json={"reports": items}, headers=auth("alpha"))
+    assert answer.status_code == 200, answer.text
+    results = answer.json()["results"]
+    assert [r["outcome"] for r in results] == ["accepted", "invalid"]
+    assert results[1]["problems"] == [
+        {"path": "$", "message": f"larger than one report may be ({SMALL.max_body_bytes} bytes)"}
+    ]
+
+
+def test_a_batch_costs_a_token_of_the_rate_per_report(intake: Client) -> None:
+    # A batch larger than the burst goes through from a full bucket and leaves it owing.
+    items = [report("slow-src", f"s{i}") for i in range(SLOW_BURST + 1)]
+    full = intake.post("/v1/reports/batch", json={"reports": items}, headers=auth("slow"))
+    assert full.status_code == 200, full.text
+    owing = intake.post("/v1/reports", json=report("slow-src", "next"), headers=auth("slow"))
+    problem(owing, 429, "rate-limited")
+    # Owing one token and wanting one: two tokens' time (RFC 9110 section 10.2.3, seconds).
+    assert owing.headers["retry-after"] == str(math.ceil(2 / SLOW_RATE))
+
+
+def test_a_batch_the_rate_cannot_pay_for_now_is_429_as_a_whole(intake: Client) -> None:
+    first = intake.post("/v1/reports", json=report("slow-src", "first"), headers=auth("slow"))
+    assert first.status_code == 202
+    items = [report("slow-src", f"s{i}") for i in range(SLOW_BURST)]
+    answer = intake.post("/v1/reports/batch", json={"reports": items}, headers=auth("slow"))
+    detail = problem(answer, 429, "rate-limited")["detail"]
+    assert f"one of this client's rate per report ({SLOW_BURST} here)" in detail
+    assert 1 <= int(answer.headers["retry-after"]) <= math.ceil(SLOW_BURST / SLOW_RATE)
+    # Refused as a whole: none of its reports was stored.
+    store = intake.app.state.intake.service.store
+    assert isinstance(store, MemoryReportStore)
+    assert list(store.reports) == [("slow-src", "first")]
+
+
+# --- the order of refusals --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "key", [None, "Bearer nope", "Basic YWxwaGE6YWxwaGE="], ids=["none", "unknown", "basic"]
+)
+def test_no_known_key_is_401_before_the_body_is_judged(intake: Client, key: str | None) -> None:
+    given = {"Authorization": key} if key else {}
+    # Of the wrong type and too large for one report: the key is judged first.
+    body = b"x" * (DEFAULTS.max_body_bytes + 1)
+    for path in ROUTES:
+        answer = intake.post(path, content=body, headers=given | {"Content-Type": "text/plain"})
+        problem(answer, 401, "unauthenticated")
+        # RFC 6750 section 3: the scheme the client is to use, with the realm.
+        assert answer.headers["www-authenticate"] == 'Bearer realm="fsi-intake"'
+
+
+def test_several_authorization_fields_are_400_before_any_is_read(intake: Client) -> None:
+    # Two fields, sent as such to the ASGI app: the test client would join them into one
+    # (RFC 9110 section 5.3).
+    keys = [("Authorization", auth("alpha")["Authorization"]), ("Authorization", "Bearer x")]
+    body = encoded(report())
+    for fields in (keys, keys[::-1]):
+        typed = [*fields, ("Content-Type", "application/json")]
+        answer = raw(intake, "/v1/reports", [*typed, ("Content-Length", str(len(body)))], [body])
+        detail = problem(answer, 400, "several-authorization-headers")["detail"]
+        assert "`Authorization`" in detail
+
+
+def test_the_rate_is_judged_after_the_key_and_before_format_type_and_size(intake: Client) -> None:
+    codes = [
+        intake.post("/v1/reports", json=report("slow-src", f"r{i}"), headers=auth("slow"))
+        for i in range(SLOW_BURST + 1)
+    ]
+    assert [c.status_code for c in codes] == [202] * SLOW_BURST + [429]
+    assert codes[-1].headers["retry-after"] == str(math.ceil(1 / SLOW_RATE))
+    # Out of tokens: a format it may not use, a wrong type, a body too large are all 429.
+    refused = [
+        intake.post("/v1/sources/patrol/reports", json={}, headers=auth("slow")),
+        intake.post("/v1/reports", content=b"{}", headers=auth("slow") | {"Content-Type": "x/y"}),
+        intake.post(
+            "/v1/reports",
+            content=b" " * (DEFAULTS.max_body_bytes + 1),
+            headers=auth("slow") | JSON,
+        ),
+    ]
+    for answer in refused:
+        problem(answer, 429, "rate-limited")
+    # The rate is each client's own: another is served meanwhile.
+    assert intake.post("/v1/reports", json=report(), headers=auth("alpha")).status_code == 202
+
+
+def test_the_format_and_the_role_are_judged_before_the_body(intake: Client) -> None:
+    wrong_type = auth("citizen-only") | {"Content-Type": "text/plain"}
+    canonical = intake.post("/v1/reports", content=b"{}", headers=wrong_type)
+    patrol = intake.post("/v1/sources/patrol/reports", content=b"{}", headers=wrong_type)
+    operator = intake.post("/v1/reports", content=b"{}", headers=auth("ops") | JSON)
+    assert problem(canonical, 403, "forbidden-format")["detail"] == (
+        "this client may not send `canonical` reports"
+    )
+    assert problem(patrol, 403, "forbidden-format")["detail"] == (
+        "this client may not send `patrol` reports"
+    )
+    problem(operator, 403, "forbidden-format")
+    # The source is judged once the body is read: after its type, size and content.
+    other = intake.post("/v1/reports", json=report("beta-src"), headers=auth("alpha"))
+    assert "beta-src" in problem(other, 403, "forbidden-source")["detail"]
