@@ -1,18 +1,22 @@
-"""The intake app in process over in-memory parts, and an ASGI exchange whose body arrives
-as a test says: in parts, then ended, stalled or cut off by the client."""
+"""The intake app in process over in-memory parts, for its HTTP tests: the clients, the app
+with the default and with small limits, an ASGI exchange whose body arrives as a test says
+(in parts, then ended, stalled or cut off), and what a problem answer holds."""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
 import datetime as dt
+import functools
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Literal
 
+import httpx
 from litestar import Litestar
+from litestar.testing import TestClient
 from litestar.types import Message, ReceiveMessage
 
 from services.common.sessions import SessionRecord
@@ -20,6 +24,19 @@ from services.intake.access import hash_key
 from services.intake.app import Parts, create_app
 from services.intake.settings import AccessSettings, HttpSettings, IntakeSettings
 from tests.unit.intake.fakes import MemoryReportStore
+
+EXAMPLES = Path(__file__).parents[3] / "schemas" / "examples"
+PROBLEMS = "https://fsi-intake.politiet.example/problems/"
+JSON = {"Content-Type": "application/json"}
+DEFAULTS = HttpSettings()
+# Small limits, so a test of them sends little; a body timeout a test can wait out.
+SMALL = HttpSettings(
+    max_body_bytes=16_384, max_batch_body_bytes=65_536, max_batch_items=4, body_timeout_seconds=0.2
+)
+REPEATED = "Object key given more than once (RFC 7493 section 2.3): send each key once"
+IDENTITY = "24869023120"  # shaped as a national id: sent as a key, it must not come back
+
+Client = TestClient[Litestar]
 
 # The integration suite's clients (tests/integration/conftest.py), with keys of their own.
 KEYS = {
@@ -174,3 +191,40 @@ async def exchange(
         await app(scope, receive, send)
     answered = {k.decode().lower(): v.decode() for k, v in start.get("headers", [])}
     return Answer(status_code=start["status"], headers=answered, body=bytes(body))
+
+
+def apps_in(folder: Path) -> dict[HttpSettings, Litestar]:
+    """The app with the `DEFAULTS` limits (FSI_HTTP_* unset) and with `SMALL` ones, their
+    clients file in `folder`. Building one costs tens of milliseconds (mostly its OpenAPI
+    document): a test module builds them once and starts them for each test."""
+    return {http: memory_app(folder / "clients.yaml", http) for http in (DEFAULTS, SMALL)}
+
+
+def raw(client: Client, path: str, headers: Fields, parts: list[bytes], **how: Any) -> Answer:
+    """`exchange` with a started test client's app, in the client's event loop."""
+    call = functools.partial(exchange, client.app, path, headers, parts, **how)
+    answer: Answer = client.blocking_portal.call(call)
+    return answer
+
+
+def report(source: str = "alpha-src", external_id: str = "one", **changes: Any) -> dict[str, Any]:
+    """The domestic violence example, for `source` with `external_id` and `changes`."""
+    body: dict[str, Any] = json.loads(
+        (EXAMPLES / "report.domestic-violence.json").read_text("utf-8")
+    )
+    body.update(source=source, external_id=external_id, **changes)
+    return body
+
+
+def encoded(value: Any) -> bytes:
+    """`value` as a JSON body."""
+    return json.dumps(value, ensure_ascii=False).encode()
+
+
+def problem(response: httpx.Response | Answer, status: int, slug: str) -> dict[str, Any]:
+    """The RFC 9457 problem of a refusal, checked for its status, media type and type."""
+    body: dict[str, Any] = response.json()
+    assert response.status_code == status, body
+    assert response.headers["content-type"] == "application/problem+json"
+    assert (body["status"], body["type"]) == (status, PROBLEMS + slug), body
+    return body

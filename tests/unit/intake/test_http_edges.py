@@ -1,81 +1,44 @@
 """The intake's HTTP edge cases in process, over the in-memory store: bodies too large (413),
-of a type or coding it does not take (415), too slow (408), not a report (400, 422), the
-batch rules, and the order of refusals (400, 401, 429, 403) the guards give. The same
-answers as the integration tests of these cases (tests/integration/intake,
-tests/integration/security), expected from the settings and the RFCs."""
+of a type or coding it does not take (415), too slow or cut off (408, 400), not a report
+(400, 422). The same answers as the integration tests of these cases
+(tests/integration/intake, tests/integration/security), expected from the settings and the
+RFCs; the batch rules and the order of refusals are in test_http_batch_and_order.py."""
 
 from __future__ import annotations
 
-import functools
 import gzip
-import json
-import math
 import time
 import zlib
 from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
 
 from services.intake.settings import HttpSettings
-from tests.unit.intake.fakes import MemoryReportStore
 from tests.unit.intake.inprocess import (
-    SLOW_BURST,
-    SLOW_RATE,
-    Answer,
-    Fields,
+    DEFAULTS,
+    IDENTITY,
+    JSON,
+    REPEATED,
+    SMALL,
+    Client,
+    apps_in,
     auth,
-    exchange,
-    memory_app,
+    encoded,
+    problem,
+    raw,
+    report,
 )
 
-EXAMPLES = Path(__file__).parents[3] / "schemas" / "examples"
-PROBLEMS = "https://fsi-intake.politiet.example/problems/"
-JSON = {"Content-Type": "application/json"}
 SINGLE_ROUTES = ["/v1/reports", "/v1/sources/patrol/reports"]
 ROUTES = ["/v1/reports", "/v1/reports/batch", "/v1/sources/citizen/reports"]
-DEFAULTS = HttpSettings()
-# Small limits, so a test of them sends little; a body timeout a test can wait out.
-SMALL = HttpSettings(
-    max_body_bytes=16_384, max_batch_body_bytes=65_536, max_batch_items=4, body_timeout_seconds=0.2
-)
-REPEATED = "Object key given more than once (RFC 7493 section 2.3): send each key once"
-IDENTITY = "24869023120"  # shaped as a national id: sent as a key, it must not come back
-
-Client = TestClient[Litestar]
-
-
-def report(source: str = "alpha-src", external_id: str = "one", **changes: Any) -> dict[str, Any]:
-    body: dict[str, Any] = json.loads(
-        (EXAMPLES / "report.domestic-violence.json").read_text("utf-8")
-    )
-    body.update(source=source, external_id=external_id, **changes)
-    return body
-
-
-def encoded(value: Any) -> bytes:
-    return json.dumps(value, ensure_ascii=False).encode()
-
-
-def problem(response: httpx.Response | Answer, status: int, slug: str) -> dict[str, Any]:
-    """The RFC 9457 problem of a refusal, checked for its status, media type and type."""
-    body: dict[str, Any] = response.json()
-    assert response.status_code == status, body
-    assert response.headers["content-type"] == "application/problem+json"
-    assert (body["status"], body["type"]) == (status, PROBLEMS + slug), body
-    return body
 
 
 @pytest.fixture(scope="module")
 def apps(tmp_path_factory: pytest.TempPathFactory) -> dict[HttpSettings, Litestar]:
-    """The intake app with the default limits (FSI_HTTP_* unset) and with `SMALL` ones, each
-    built once (building one costs tens of milliseconds, mostly its OpenAPI document)."""
-    folder = tmp_path_factory.mktemp("clients")
-    return {http: memory_app(folder / "clients.yaml", http) for http in (DEFAULTS, SMALL)}
+    """The app with the default and with `SMALL` limits, built once for the module."""
+    return apps_in(tmp_path_factory.mktemp("clients"))
 
 
 @pytest.fixture
@@ -90,13 +53,6 @@ def small(apps: dict[HttpSettings, Litestar]) -> Iterator[Client]:
     """The intake with `SMALL` limits, started for this test."""
     with TestClient(apps[SMALL]) as client:
         yield client
-
-
-def raw(client: Client, path: str, headers: Fields, parts: list[bytes], **how: Any) -> Answer:
-    """`exchange` on the started app, in its own event loop."""
-    call = functools.partial(exchange, client.app, path, headers, parts, **how)
-    answer: Answer = client.blocking_portal.call(call)
-    return answer
 
 
 # --- the app starts over the store in memory --------------------------------------------------
@@ -324,178 +280,3 @@ def test_a_key_given_twice_is_422_naming_its_path(intake: Client) -> None:
     assert problem(answer, 422, "invalid-report")["errors"] == [
         {"path": "$.source", "message": REPEATED}
     ]
-
-
-# --- the batch rules --------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("sent", "errors"),
-    [
-        (b'{"reports": []}', [("$.reports", "Expected `array` of length >= 1")]),
-        (b"[{}]", [("$", "Expected `object`, got `array`")]),
-        (b"{}", [("$.reports", "Object missing required field")]),
-        (b'{"reports": {}}', [("$.reports", "Expected `array`, got `object`")]),
-        (b'{"reports": [], "reports": []}', [("$.reports", REPEATED)]),
-        (
-            b'{"reports": [{}], "' + IDENTITY.encode() + b'": 1}',
-            [("$.…", "Object contains unknown field")],
-        ),
-    ],
-    ids=["empty", "not an object", "no reports", "not an array", "twice", "unknown key"],
-)
-def test_a_batch_that_is_not_one_object_of_reports_is_422_as_a_whole(
-    intake: Client, sent: bytes, errors: list[tuple[str, str]]
-) -> None:
-    answer = intake.post("/v1/reports/batch", content=sent, headers=auth("alpha") | JSON)
-    found = problem(answer, 422, "invalid-report")["errors"]
-    assert [(e["path"], e["message"]) for e in found] == errors
-    assert IDENTITY not in answer.text
-
-
-def test_every_item_of_a_batch_has_its_own_result_in_order(intake: Client) -> None:
-    earlier = report(external_id="earlier")
-    assert intake.post("/v1/reports", json=earlier, headers=auth("alpha")).status_code == 202
-    good = [report(external_id=f"good-{i}") for i in range(3)]
-    invalid = report(external_id="invalid", offences=[])
-    conflict = report(external_id="earlier")
-    conflict["incident"]["description"] = "endret"
-    items = [good[0], invalid, earlier, conflict, report("beta-src"), good[1], good[0], good[2]]
-    answer = intake.post("/v1/reports/batch", json={"reports": items}, headers=auth("alpha"))
-    assert answer.status_code == 200, answer.text
-    results = answer.json()["results"]
-    assert [(r["index"], r["outcome"]) for r in results] == list(
-        enumerate(
-            [
-                "accepted",
-                "invalid",
-                "duplicate",
-                "conflict",
-                "forbidden",
-                "accepted",
-                "duplicate",
-                "accepted",
-            ]
-        )
-    )
-    assert results[1]["problems"] == [
-        {"path": "$.offences", "message": "Expected `array` of length >= 1"}
-    ]
-    assert results[4]["problems"] == [{"path": "$.source", "message": "source not allowed"}]
-    assert results[6]["report_id"] == results[0]["report_id"]
-    assert answer.json()["summary"] == {
-        "accepted": 3,
-        "invalid": 1,
-        "duplicate": 2,
-        "conflict": 1,
-        "forbidden": 1,
-    }
-
-
-def test_an_item_larger_than_one_report_is_invalid_and_the_others_are_kept(
-    small: Client,
-) -> None:
-    large = report(external_id="large")
-    large["incident"]["description"] = "y" * SMALL.max_body_bytes
-    items = [report(external_id="small"), large]
-    answer = small.post("/v1/reports/batch", json={"reports": items}, headers=auth("alpha"))
-    assert answer.status_code == 200, answer.text
-    results = answer.json()["results"]
-    assert [r["outcome"] for r in results] == ["accepted", "invalid"]
-    assert results[1]["problems"] == [
-        {"path": "$", "message": f"larger than one report may be ({SMALL.max_body_bytes} bytes)"}
-    ]
-
-
-def test_a_batch_costs_a_token_of_the_rate_per_report(intake: Client) -> None:
-    # A batch larger than the burst goes through from a full bucket and leaves it owing.
-    items = [report("slow-src", f"s{i}") for i in range(SLOW_BURST + 1)]
-    full = intake.post("/v1/reports/batch", json={"reports": items}, headers=auth("slow"))
-    assert full.status_code == 200, full.text
-    owing = intake.post("/v1/reports", json=report("slow-src", "next"), headers=auth("slow"))
-    problem(owing, 429, "rate-limited")
-    # Owing one token and wanting one: two tokens' time (RFC 9110 section 10.2.3, seconds).
-    assert owing.headers["retry-after"] == str(math.ceil(2 / SLOW_RATE))
-
-
-def test_a_batch_the_rate_cannot_pay_for_now_is_429_as_a_whole(intake: Client) -> None:
-    first = intake.post("/v1/reports", json=report("slow-src", "first"), headers=auth("slow"))
-    assert first.status_code == 202
-    items = [report("slow-src", f"s{i}") for i in range(SLOW_BURST)]
-    answer = intake.post("/v1/reports/batch", json={"reports": items}, headers=auth("slow"))
-    detail = problem(answer, 429, "rate-limited")["detail"]
-    assert f"one of this client's rate per report ({SLOW_BURST} here)" in detail
-    assert 1 <= int(answer.headers["retry-after"]) <= math.ceil(SLOW_BURST / SLOW_RATE)
-    # Refused as a whole: none of its reports was stored.
-    store = intake.app.state.intake.service.store
-    assert isinstance(store, MemoryReportStore)
-    assert list(store.reports) == [("slow-src", "first")]
-
-
-# --- the order of refusals --------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "key", [None, "Bearer nope", "Basic YWxwaGE6YWxwaGE="], ids=["none", "unknown", "basic"]
-)
-def test_no_known_key_is_401_before_the_body_is_judged(intake: Client, key: str | None) -> None:
-    given = {"Authorization": key} if key else {}
-    # Of the wrong type and too large for one report: the key is judged first.
-    body = b"x" * (DEFAULTS.max_body_bytes + 1)
-    for path in ROUTES:
-        answer = intake.post(path, content=body, headers=given | {"Content-Type": "text/plain"})
-        problem(answer, 401, "unauthenticated")
-        # RFC 6750 section 3: the scheme the client is to use, with the realm.
-        assert answer.headers["www-authenticate"] == 'Bearer realm="fsi-intake"'
-
-
-def test_several_authorization_fields_are_400_before_any_is_read(intake: Client) -> None:
-    # Two fields, sent as such to the ASGI app: the test client would join them into one
-    # (RFC 9110 section 5.3).
-    keys = [("Authorization", auth("alpha")["Authorization"]), ("Authorization", "Bearer x")]
-    body = encoded(report())
-    for fields in (keys, keys[::-1]):
-        typed = [*fields, ("Content-Type", "application/json")]
-        answer = raw(intake, "/v1/reports", [*typed, ("Content-Length", str(len(body)))], [body])
-        detail = problem(answer, 400, "several-authorization-headers")["detail"]
-        assert "`Authorization`" in detail
-
-
-def test_the_rate_is_judged_after_the_key_and_before_format_type_and_size(intake: Client) -> None:
-    codes = [
-        intake.post("/v1/reports", json=report("slow-src", f"r{i}"), headers=auth("slow"))
-        for i in range(SLOW_BURST + 1)
-    ]
-    assert [c.status_code for c in codes] == [202] * SLOW_BURST + [429]
-    assert codes[-1].headers["retry-after"] == str(math.ceil(1 / SLOW_RATE))
-    # Out of tokens: a format it may not use, a wrong type, a body too large are all 429.
-    refused = [
-        intake.post("/v1/sources/patrol/reports", json={}, headers=auth("slow")),
-        intake.post("/v1/reports", content=b"{}", headers=auth("slow") | {"Content-Type": "x/y"}),
-        intake.post(
-            "/v1/reports",
-            content=b" " * (DEFAULTS.max_body_bytes + 1),
-            headers=auth("slow") | JSON,
-        ),
-    ]
-    for answer in refused:
-        problem(answer, 429, "rate-limited")
-    # The rate is each client's own: another is served meanwhile.
-    assert intake.post("/v1/reports", json=report(), headers=auth("alpha")).status_code == 202
-
-
-def test_the_format_and_the_role_are_judged_before_the_body(intake: Client) -> None:
-    wrong_type = auth("citizen-only") | {"Content-Type": "text/plain"}
-    canonical = intake.post("/v1/reports", content=b"{}", headers=wrong_type)
-    patrol = intake.post("/v1/sources/patrol/reports", content=b"{}", headers=wrong_type)
-    operator = intake.post("/v1/reports", content=b"{}", headers=auth("ops") | JSON)
-    assert problem(canonical, 403, "forbidden-format")["detail"] == (
-        "this client may not send `canonical` reports"
-    )
-    assert problem(patrol, 403, "forbidden-format")["detail"] == (
-        "this client may not send `patrol` reports"
-    )
-    problem(operator, 403, "forbidden-format")
-    # The source is judged once the body is read: after its type, size and content.
-    other = intake.post("/v1/reports", json=report("beta-src"), headers=auth("alpha"))
-    assert "beta-src" in problem(other, 403, "forbidden-source")["detail"]
