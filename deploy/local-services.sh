@@ -64,6 +64,9 @@ missing=()
 $want_pg && [ -z "$(pg_version)" ] && missing+=(postgresql)
 $want_mq && ! rabbitmq_installed && missing+=(rabbitmq-server)
 pgbouncer_installed || missing+=(pgbouncer)
+# make run makes the services' logins with psql (PostgreSQL's package brings it along).
+command -v psql >/dev/null || [[ " ${missing[*]} " == *" postgresql "* ]] ||
+    missing+=(postgresql-client)
 installed_pg=false
 if [ ${#missing[@]} -gt 0 ]; then
     [[ " ${missing[*]} " == *" postgresql "* ]] && installed_pg=true
