@@ -88,6 +88,7 @@ class FreshMachine:
     name: str = field(default_factory=lambda: f"fsi-fresh-{uuid.uuid4().hex[:12]}")
     init: subprocess.Popen[bytes] | None = None
     slirp: subprocess.Popen[bytes] | None = None
+    end: int = -1  # the pipe whose closing ends slirp4netns
     started: list[subprocess.Popen[bytes]] = field(default_factory=list)
     # Seconds each step took, for the summary.
     times: dict[str, float] = field(default_factory=dict)
@@ -111,15 +112,20 @@ class FreshMachine:
             stdout=subprocess.DEVNULL,
         )
         # TCP and UDP out through the host's sockets (apt, PyPI, DNS).
+        # It says on one pipe when it is ready, and ends when the other closes: when the test
+        # ends, or dies.
         ready, ready_w = os.pipe()
+        end_r, self.end = os.pipe()
+        fds = ("--ready-fd", str(ready_w), "--exit-fd", str(end_r))
         with (self.log_dir / "slirp4netns.log").open("ab") as out:
             self.slirp = subprocess.Popen(  # noqa: S603 - our own arguments
-                [*SLIRP, "--ready-fd", str(ready_w), str(self.init.pid), "tap0"],
-                pass_fds=(ready_w,),
+                [*SLIRP, *fds, str(self.init.pid), "tap0"],
+                pass_fds=(ready_w, end_r),
                 stdout=out,
                 stderr=out,
             )
         os.close(ready_w)
+        os.close(end_r)
         readable, _, _ = select.select([ready], [], [], 30)
         assert readable, "slirp4netns did not configure tap0 in 30 s"
         assert os.read(ready, 1) == b"1", "slirp4netns did not configure tap0"
@@ -171,10 +177,13 @@ class FreshMachine:
         if self.init is not None and self.init.poll() is None:
             self.init.kill()  # its child, the namespaces' first process, goes with it
             self.init.wait(30)
-        for process in [*self.started, *([self.slirp] if self.slirp else [])]:
+        for process in self.started:  # nsenter, whose child was in the namespaces
             with contextlib.suppress(ProcessLookupError):
                 process.kill()
             process.wait(30)
+        if self.slirp is not None:
+            os.close(self.end)
+            self.slirp.wait(30)
         command("buildah", "rm", self.name, check=False)
 
 
