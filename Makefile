@@ -16,7 +16,7 @@ install:  ## install the pinned dependencies into .venv (uv.lock); uv, python3 a
 run: install services  ## migrate, declare the topology, serve the intake and the router locally
 	bash deploy/run-local.sh
 
-lint: install  ## ruff (lint + format check), mypy (strict), import contracts, JSON Schema files up to date, hadolint (deploy/Containerfile)
+lint: install promtool  ## ruff (lint + format check), mypy (strict), import contracts, JSON Schema files up to date, hadolint (deploy/Containerfile), compose and Kubernetes manifests against their schemas (deploy/validate.py)
 	$(VENV)/ruff check .
 	$(VENV)/ruff format --check .
 	$(VENV)/mypy
@@ -52,11 +52,11 @@ bench: install services  ## both benchmarks: intake, then routing
 bench-routing: install services  ## decisions beside zen-engine and rule-engine, replay, router beside raw aio-pika
 	$(VENV)/python -m bench.routing
 
-promtool:  ## Debian's prometheus package, for promtool: the alert rules' own tests
-	@command -v promtool >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null)
+promtool:  ## Debian's prometheus package, for promtool: the alert rules' own tests, the compose stack's Prometheus configuration
+	@bash deploy/os-packages.sh "make promtool" promtool=prometheus
 
-browser:  ## Debian's chromium, and axe-core and morphdom as package-lock.json pins them (npm ci)
-	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
+browser:  ## Debian's chromium, nodejs and npm, and axe-core and morphdom as package-lock.json pins them (npm ci)
+	@bash deploy/os-packages.sh "make browser" chromium=chromium,fonts-liberation npm=nodejs,npm
 	@cmp -s package-lock.json node_modules/.fsi-installed 2>/dev/null || (npm ci --ignore-scripts --no-audit --no-fund --loglevel=error && cp package-lock.json node_modules/.fsi-installed)
 
 services:  ## make sure the local PostgreSQL and RabbitMQ answer (starts them if not), PgBouncer installed
@@ -68,5 +68,5 @@ image:  ## build the container image (deploy/Containerfile) with buildah, its ba
 image-tools:  ## Debian's buildah, mmdebstrap and podman, to build and run the image (the container tests)
 	@bash deploy/image.sh --tools
 
-clean:  ## remove .venv and the tools' caches
-	rm -rf .venv .pytest_cache .mypy_cache .ruff_cache .hypothesis .import_linter_cache .coverage .coverage.*
+clean:  ## remove .venv, .venv-uv (uv, where python3 has none) and the tools' caches
+	rm -rf .venv .venv-uv .pytest_cache .mypy_cache .ruff_cache .hypothesis .import_linter_cache .coverage .coverage.*

