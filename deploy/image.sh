@@ -60,6 +60,11 @@ inputs_hash() {
     } | sha256sum | cut -c 1-16
 }
 
+# This checkout, as a label on the images it builds: a digest of its directory.
+checkout() {
+    git rev-parse --show-toplevel 2>/dev/null | sha256sum | cut -c 1-16
+}
+
 build() {
     local hash tag
     hash="$(inputs_hash)"
@@ -75,16 +80,19 @@ build() {
     say "building $NAME:$VERSION from $BASE"
     buildah bud --isolation chroot --network host --format docker --layers --force-rm \
         "${secret[@]}" \
+        --label "fsi.checkout=$(checkout)" \
         --build-arg "BASE=$BASE" \
         --build-arg "UV_VERSION=$UV_VERSION" \
         --build-arg "VERSION=$VERSION" \
         --build-arg "REVISION=$(git rev-parse HEAD 2>/dev/null || echo unknown)" \
         -f deploy/Containerfile -t "$NAME:$VERSION" . >&2
     # Named by its inputs only when they are still the ones it was built from. Older
-    # images of other inputs are removed (their layers with them; shared ones stay).
+    # images of other inputs built from this checkout are removed (their layers with them;
+    # shared ones stay); another checkout's images are its own, perhaps in use by its tests.
     if [ "$(inputs_hash)" = "$hash" ]; then
         buildah tag "$NAME:$VERSION" "$tag"
         buildah images --format '{{.Name}}:{{.Tag}}' --filter "reference=$NAME:inputs-*" \
+            --filter "label=fsi.checkout=$(checkout)" \
             | sort -u | grep -vxF "$tag" | xargs -r -n 1 buildah rmi >/dev/null 2>&1 || true
         echo "$tag"
     else

@@ -1,0 +1,2 @@
+"""What the intake and the router share: settings, start-up, PostgreSQL, RabbitMQ,
+standardisation."""

@@ -1,12 +1,13 @@
 """What a command says when it cannot start: one line naming the setting, where and why.
 
-Every entry point (fsi-intake, fsi-router, fsi-migrate, fsi-declare) turns a failure it
-cannot run past into a `StartupError` and leaves through `fail`: one line on stderr, no
-traceback, no exception class names, and an exit code that tells a supervisor whether
-starting again can help. A URL is shown by its host and port only: never its user, password
-or query. The ports a process listens on are bound here too (`listen`), before it says it
-started, so a port in use is the same kind of line. What PostgreSQL's and RabbitMQ's failures
-are called is beside their connections (`db.database_error`, `broker.broker_error`).
+Every entry point (fsi-intake, fsi-router, fsi-migrate, fsi-declare, fsi-broker-access)
+turns a failure it cannot run past into a `StartupError` and leaves through `fail`: one line
+on stderr, no traceback, no exception class names, and an exit code that tells a supervisor
+whether starting again can help. A URL is shown by its host and port only: never its user,
+password or query. The ports a process listens on are bound here too (`listen`), before it
+says it started, so a port in use is the same kind of line. What PostgreSQL's and RabbitMQ's
+failures are called is beside their connections (`db.database_error`,
+`broker.broker_error`).
 """
 
 from __future__ import annotations

@@ -1,0 +1,1 @@
+"""The intake: reports in over HTTP, standardised, stored with an outbox, published."""

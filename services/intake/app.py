@@ -1,4 +1,4 @@
-"""The intake application: settings in, a Litestar app out, with its pool, relay and clients."""
+"""The intake application: settings in, a Litestar app out; its lifespan opens the parts."""
 
 from __future__ import annotations
 

@@ -18,6 +18,13 @@ Every node carries the line of its key; every leaf its key and its value as writ
 (`written`, canonical JSON), so that the lint can tell conditions written alike. What the
 tree means is derived from it elsewhere: the predicate and `explain` (`conditions`), the
 rule index's requirements (`index`), the lint's atoms (`model`), the peers' translations.
+
+A new key is read, checked and given its node type here, and nowhere else reads YAML. What
+the key means must still be said once in each derivation (`conditions.predicate`,
+`index.requirements`, `model.dimension` and the words in `model_search`, `bench/peers.py`):
+each matches on the node types and ends in `assert_never`, so mypy names every place a new
+type is missing. A new key of an existing type (another `Member` attribute) gets no such
+warning: grep the derivations for the type's attributes.
 """
 
 from __future__ import annotations
