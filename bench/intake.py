@@ -34,7 +34,7 @@ from bench import logins
 from services.common import db, migrate
 from services.common.settings import DatabaseSettings
 from services.common.topology import Topology, declare, delete
-from services.intake import store
+from services.intake import records, store
 from services.intake.access import hash_key
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -102,7 +102,7 @@ async def raw_inserts(db_url: str, total: int, concurrency: int) -> float:
     async def worker() -> None:
         for _ in counter:
             rid = uuid.uuid4()
-            item = store.NewReport(
+            item = records.NewReport(
                 id=rid,
                 client_id="bench",
                 source="raw",

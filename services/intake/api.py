@@ -19,7 +19,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
 
 from schemas.report import Report
 from services.common.logging import get_logger
-from services.intake import batch, batchbody, metrics, problems, store
+from services.intake import batch, batchbody, metrics, problems, records
 from services.intake.access import Client
 from services.intake.adapters import ADAPTERS
 from services.intake.body import read_body
@@ -47,7 +47,7 @@ class ReportView(msgspec.Struct):
     """A stored report as its submitter or an operator sees it."""
 
     report_id: uuid.UUID
-    status: store.ReportStatus
+    status: records.ReportStatus
     source_format: str
     received_at: dt.datetime
     published_at: dt.datetime | None
@@ -55,11 +55,11 @@ class ReportView(msgspec.Struct):
     quality_issues: msgspec.Raw
     decision: msgspec.Raw | None
     # Why the router dead-lettered it, while the status is `dead_lettered`.
-    dead_letter: store.DeadLetter | None = None
+    dead_letter: records.DeadLetter | None = None
 
 
-def _answer(outcome: store.Outcome, report_id: uuid.UUID) -> Response[bytes]:
-    if outcome is store.Outcome.CONFLICT:
+def _answer(outcome: records.Outcome, report_id: uuid.UUID) -> Response[bytes]:
+    if outcome is records.Outcome.CONFLICT:
         raise problems.problem(
             409,
             "conflict",
@@ -67,7 +67,7 @@ def _answer(outcome: store.Outcome, report_id: uuid.UUID) -> Response[bytes]:
             "a different report with this `source` and `external_id` was already accepted",
             report_id=str(report_id),
         )
-    status = HTTP_202_ACCEPTED if outcome is store.Outcome.ACCEPTED else HTTP_200_OK
+    status = HTTP_202_ACCEPTED if outcome is records.Outcome.ACCEPTED else HTTP_200_OK
     return Response(
         _ENCODER.encode(Accepted(report_id=report_id)),
         status_code=status,

@@ -14,9 +14,9 @@ from services.common.logging import get_logger
 from services.intake import batchbody, metrics
 from services.intake.access import Client, RateLimiter
 from services.intake.batchbody import BatchProblems, TooManyItems
+from services.intake.records import Outcome
 from services.intake.service import Submission, in_turns
 from services.intake.state import HttpLimits, IntakeState
-from services.intake.store import Outcome
 from services.intake.validation import NotJson, Problem, ReportProblems, decode
 
 log = get_logger("api")

@@ -18,7 +18,7 @@ from schemas.report import QualityIssue, Report
 from services.common.standardise import Options, standardise
 from services.common.topology import REPORT_ACCEPTED_KEY
 from services.intake.adapters import Adapter
-from services.intake.store import NewReport, Outcome, ReportRow, Stored
+from services.intake.records import NewReport, Outcome, ReportRow, Stored
 from services.intake.validation import Problem, ReportProblems, walk
 
 CANONICAL = "canonical"

@@ -2,49 +2,11 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import enum
 import uuid
-from dataclasses import dataclass
-from typing import Literal
 
 import asyncpg
 
-
-class Outcome(enum.StrEnum):
-    """What became of one submitted report."""
-
-    ACCEPTED = "accepted"
-    DUPLICATE = "duplicate"
-    CONFLICT = "conflict"
-
-
-@dataclass(frozen=True, slots=True)
-class NewReport:
-    """A standardised report ready to store, with the message that will announce it."""
-
-    id: uuid.UUID
-    client_id: str
-    source: str
-    external_id: str
-    source_format: str
-    content_hash: bytes
-    raw_body: bytes
-    raw_content_type: str
-    report_json: str
-    quality_issues_json: str
-    message_type: str
-    routing_key: str
-    payload: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class Stored:
-    """The outcome for one report and the id it is known by."""
-
-    outcome: Outcome
-    report_id: uuid.UUID
-
+from services.intake.records import DeadLetter, NewReport, Outcome, ReportRow, Stored
 
 # One statement: atomic by itself, so no BEGIN/COMMIT round trips. The outbox row is written
 # only for reports the first CTE really inserted (not for repeats). The report keeps the
@@ -101,47 +63,6 @@ JOIN unnest($1::text[], $2::text[]) AS k(source, external_id)
 # Where a report is, in order: stored; published to the router; dead-lettered by the router
 # (it could not route it); decided (by the rules or a person); waiting because RabbitMQ
 # returned its case (no queue for its unit); routed or triaged once its queue confirmed it.
-ReportStatus = Literal[
-    "accepted",
-    "set_aside",
-    "published",
-    "dead_lettered",
-    "decided",
-    "waiting_for_unit_queue",
-    "routed",
-    "triaged",
-]
-
-
-@dataclass(frozen=True, slots=True)
-class DeadLetter:
-    """Why the router dead-lettered a report: `code` (`decision_failed`: the rules or the
-    router failed on it; `contract`, `undecodable`: its message could not be read;
-    `report_differs`: a message under its id was not the one the intake published), `reason`
-    in one line free of personal data, `at` (UTC)."""
-
-    code: str
-    reason: str
-    at: dt.datetime
-
-
-@dataclass(frozen=True, slots=True)
-class ReportRow:
-    """A stored report as the API shows it; JSON columns stay JSON text. `dead_letter` only
-    while the status is `dead_lettered`."""
-
-    id: uuid.UUID
-    client_id: str
-    status: ReportStatus
-    source_format: str
-    received_at: dt.datetime
-    published_at: dt.datetime | None
-    report_json: str
-    quality_issues_json: str
-    decision_json: str | None
-    dead_letter: DeadLetter | None = None
-
-
 _REPORT = """
 SELECT r.id, r.client_id, r.source_format, r.received_at, o.published_at,
        CASE WHEN c.unit = 'triage' THEN 'triaged'

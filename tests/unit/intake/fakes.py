@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from services.intake.store import NewReport, Outcome, ReportRow, Stored
+from services.intake.records import NewReport, Outcome, ReportRow, Stored
 
 
 class MemoryReportStore:

@@ -15,9 +15,9 @@ from services.common.standardise import Options
 from services.intake import batch
 from services.intake.access import Client, Clients, RateLimiter
 from services.intake.batchbody import BatchProblems, TooManyItems
+from services.intake.records import Outcome
 from services.intake.service import IntakeService
 from services.intake.state import HttpLimits, IntakeState
-from services.intake.store import Outcome
 from services.intake.validation import NotJson, Problem
 from tests.unit.intake.fakes import MemoryReportStore
 

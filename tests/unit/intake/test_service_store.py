@@ -14,8 +14,8 @@ from schemas import reference
 from schemas.envelope import ReportAccepted
 from schemas.report import Report
 from services.common.standardise import Options, standardise
+from services.intake.records import Outcome
 from services.intake.service import IntakeService, Result, Submission
-from services.intake.store import Outcome
 from services.intake.validation import ReportProblems
 from tests.unit.intake.fakes import MemoryReportStore
 
