@@ -12,6 +12,8 @@
 # reused (delete it with `buildah rmi` to start from the archive again). Progress goes to
 # standard error, the reference alone to standard output.
 set -euo pipefail
+# shellcheck source=deploy/os-packages.sh
+source "$(dirname "$0")/os-packages.sh"
 
 SUITE="${FSI_FRESH_SUITE:-bookworm}"
 IMAGE="${FSI_FRESH_IMAGE:-localhost/fsi-fresh-debian:$SUITE}"
@@ -20,20 +22,7 @@ INCLUDE="make"
 say() { printf 'fresh-machine: %s\n' "$*" >&2; }
 
 tools() {
-    local missing=()
-    command -v buildah >/dev/null || missing+=(buildah)
-    command -v mmdebstrap >/dev/null || missing+=(mmdebstrap)
-    command -v slirp4netns >/dev/null || missing+=(slirp4netns)
-    [ ${#missing[@]} -eq 0 ] && return 0
-    if [ "$(id -u)" -ne 0 ]; then
-        say "missing ${missing[*]}; install them as root:"
-        say "  sudo apt-get update && sudo apt-get install -y --no-install-recommends ${missing[*]}"
-        exit 1
-    fi
-    say "installing ${missing[*]} from Debian's packages"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-        "${missing[@]}" >/dev/null
+    os_need "the fresh-machine test" buildah=buildah mmdebstrap=mmdebstrap slirp4netns=slirp4netns
 }
 
 base() {

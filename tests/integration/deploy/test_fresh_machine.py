@@ -1,7 +1,9 @@
 """The README's two commands on a fresh Debian machine, for real: a container of Debian's
 minbase and make (deploy/fresh-machine.sh), the project copied in, runs `make install` and
 `make run`, which install python3, uv, PostgreSQL, RabbitMQ and PgBouncer from the OS and
-PyPI; the example report posted with the development key is routed.
+PyPI; the example report posted with the development key is routed. Then what `make test`
+runs before pytest (its prerequisites in the Makefile: `make lint`, the tools the tests
+drive) installs the rest and passes; the tests themselves run on the host, as CI runs them.
 
 The container has a network of its own: its processes run in new network, PID and mount
 namespaces, with outbound access through slirp4netns and no way to the host's loopback, so
@@ -14,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import select
 import shutil
 import subprocess
@@ -35,6 +38,11 @@ KEY = "fsi-dev-key-change-me"  # the development client of deploy/clients.dev.ya
 UNIT = "trondelag.vold-naere-relasjoner"  # where deploy/routing/rules.yaml sends the example
 # What make services finds missing on the base.
 SERVICES = "postgresql rabbitmq-server pgbouncer"
+# What make browser and make promtool find missing.
+BROWSER = "chromium fonts-liberation nodejs npm"
+PROMTOOL = "prometheus"
+# make test's prerequisites: what it runs before pytest.
+TEST_STEPS = re.compile(r"^test:([^#]*)##", re.MULTILINE)
 # A user who is not root, as Debian's minbase has one (util-linux's setpriv is in it too).
 AS_NOBODY = "setpriv --reuid=nobody --regid=nogroup --clear-groups"
 # A machine that reaches PyPI only through a TLS-inspecting proxy trusts the proxy's CA: the
@@ -220,7 +228,12 @@ def test_make_install_and_make_run_on_a_fresh_debian_route_the_example_report(
     theirs = (
         "rm -rf /tmp/clone && cp -a . /tmp/clone && chown -R nobody: /tmp/clone && cd /tmp/clone"
     )
-    for target, packages in (("install", "python3 python3-venv"), ("services", SERVICES)):
+    for target, packages in (
+        ("install", "python3 python3-venv"),
+        ("services", SERVICES),
+        ("browser", BROWSER),
+        ("promtool", PROMTOOL),
+    ):
         script = f"{theirs} && {AS_NOBODY} make {target}"
         status, said = fresh.run(script, f"nobody-{target}.log", 300)
         assert status != 0, said
@@ -269,5 +282,27 @@ def test_make_install_and_make_run_on_a_fresh_debian_route_the_example_report(
     assert status == 0, queues
     assert f"fsi.unit.{UNIT}\t1" in queues, queues
 
+    check_the_test_prerequisites(fresh)
+
     with capsys.disabled():
         print("\nfresh machine: " + ", ".join(f"{k} {v:.0f} s" for k, v in times.items()))
+
+
+def check_the_test_prerequisites(fresh: FreshMachine) -> None:
+    """`make` of make test's prerequisites, read from the Makefile: lint (kustomize from
+    .venv, promtool), the services (running already), the browser and the other tools the
+    tests drive, each installed from the OS, the npm packages by Debian's npm."""
+    match = TEST_STEPS.search((ROOT / "Makefile").read_text("utf-8"))
+    assert match is not None, "no test target in the Makefile"
+    steps = match.group(1).split()
+    assert {"lint", "browser", "promtool"} <= set(steps), steps
+    began = time.monotonic()
+    script = f"make {' '.join(steps)} && test -f node_modules/axe-core/axe.min.js"
+    status, said = fresh.run(script, "make-test-steps.log", timeout=900)
+    fresh.times[f"make {' '.join(steps)}"] = time.monotonic() - began
+    assert status == 0, said[-6000:]
+    for why, packages in (("make promtool", PROMTOOL), ("make browser", BROWSER)):
+        assert f"installing {packages} (Debian's packages, for {why})" in said, said[-6000:]
+    # deploy/validate.py: each check ran (none is skipped: a missing tool fails).
+    assert "compose/prometheus.yml: valid (promtool)" in said, said[-6000:]
+    assert re.search(r"^k8s/overlays/example: \d+ objects valid$", said, re.MULTILINE), said
