@@ -4,7 +4,9 @@ client.
 
 A guard runs before its handler reads anything, so a refusal comes in this order: the key
 (401), the client's rate (429, the API's routes; not the operations routes), the route's
-format or the operator role (403); the body's type, size and content come after.
+format or the operator role (403); the body's type, size and content come after. Every
+guard is a coroutine function: Litestar runs a plain function guard in a worker thread, a
+thread hop on every request.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ def _bearer(connection: Connection) -> Client | None:
     return state_of(connection).clients.authenticate(connection.headers.get("authorization"))
 
 
-def requires_client(connection: Connection, _: BaseRouteHandler) -> None:
+async def requires_client(connection: Connection, _: BaseRouteHandler) -> None:
     """Route guard: a client's API key as a bearer token (401 with `WWW-Authenticate`
     otherwise), within the client's rate (429 with `Retry-After`, a token taken)."""
     client = _bearer(connection)
@@ -57,11 +59,11 @@ def requires_client(connection: Connection, _: BaseRouteHandler) -> None:
     connection.state[_CALLER] = client
 
 
-def requires_submitter(connection: Connection, handler: BaseRouteHandler) -> None:
+async def requires_submitter(connection: Connection, handler: BaseRouteHandler) -> None:
     """Route guard: `requires_client`, and a client that may send reports in the route's
     format (its `opt` names it, else the path's `format_name`; 403 otherwise). A format that
     does not exist is left to the handler (404), as a path that does not exist would be."""
-    requires_client(connection, handler)
+    await requires_client(connection, handler)
     name = handler.opt.get(FORMAT) or connection.path_params.get("format_name")
     if name in FORMATS and not connection.state[_CALLER].may_use_format(name):
         raise forbidden_format(name)

@@ -115,7 +115,7 @@ def batch_too_large(max_items: int) -> ProblemDetailsException:
     )
 
 
-def count_refusal(exc: Exception, scope: Any) -> None:
+async def count_refusal(exc: Exception, scope: Any) -> None:
     """Litestar `after_exception` hook: a submission that ended in a problem before its
     outcome was counted: `invalid` for a body that could not be read as a report, `refused`
     for everything else the client must change (auth, format, size, media type, rate)."""
