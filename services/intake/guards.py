@@ -46,26 +46,39 @@ def _bearer(connection: Connection) -> Client | None:
     return state_of(connection).clients.authenticate(connection.headers.get("authorization"))
 
 
-async def requires_client(connection: Connection, _: BaseRouteHandler) -> None:
-    """Route guard: a client's API key as a bearer token (401 with `WWW-Authenticate`
-    otherwise), within the client's rate (429 with `Retry-After`, a token taken)."""
+def _request_state(connection: Connection) -> dict[str, Any]:
+    # The request's state as the dict it is: `connection.state` builds a new State around it
+    # on every access, a cost on every request.
+    state: dict[str, Any] = connection.scope["state"]
+    return state
+
+
+async def _admit(connection: Connection) -> Client:
     client = _bearer(connection)
     if client is None:
         raise unauthenticated()
-    connection.state.fsi_client = client.id  # a refusal after this (403) is logged with the id
+    state = _request_state(connection)
+    state["fsi_client"] = client.id  # a refusal after this (403) is logged with the id
     wait = state_of(connection).limiter.take(client)
     if wait is not None:
         raise rate_limited(wait)
-    connection.state[_CALLER] = client
+    state[_CALLER] = client
+    return client
+
+
+async def requires_client(connection: Connection, _: BaseRouteHandler) -> None:
+    """Route guard: a client's API key as a bearer token (401 with `WWW-Authenticate`
+    otherwise), within the client's rate (429 with `Retry-After`, a token taken)."""
+    await _admit(connection)
 
 
 async def requires_submitter(connection: Connection, handler: BaseRouteHandler) -> None:
     """Route guard: `requires_client`, and a client that may send reports in the route's
     format (its `opt` names it, else the path's `format_name`; 403 otherwise). A format that
     does not exist is left to the handler (404), as a path that does not exist would be."""
-    await requires_client(connection, handler)
+    client = await _admit(connection)
     name = handler.opt.get(FORMAT) or connection.path_params.get("format_name")
-    if name in FORMATS and not connection.state[_CALLER].may_use_format(name):
+    if name in FORMATS and not client.may_use_format(name):
         raise forbidden_format(name)
 
 
@@ -82,12 +95,12 @@ async def requires_operator(connection: Connection, handler: BaseRouteHandler) -
         raise unauthenticated("an operator client")
     if not client.is_operator:
         raise not_operator()
-    connection.state[_CALLER] = client
+    _request_state(connection)[_CALLER] = client
 
 
 def _client(request: Request[Any, Any, Any]) -> Client:
     """The client a guard of the route let in."""
-    client: Client = request.state[_CALLER]
+    client: Client = _request_state(request)[_CALLER]
     return client
 
 
