@@ -9,13 +9,10 @@ from __future__ import annotations
 import gzip
 import time
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
-from litestar import Litestar
-from litestar.testing import TestClient
 
-from services.intake.settings import HttpSettings
 from tests.unit.intake.inprocess import (
     DEFAULTS,
     IDENTITY,
@@ -23,7 +20,6 @@ from tests.unit.intake.inprocess import (
     REPEATED,
     SMALL,
     Client,
-    apps_in,
     auth,
     encoded,
     problem,
@@ -33,26 +29,6 @@ from tests.unit.intake.inprocess import (
 
 SINGLE_ROUTES = ["/v1/reports", "/v1/sources/patrol/reports"]
 ROUTES = ["/v1/reports", "/v1/reports/batch", "/v1/sources/citizen/reports"]
-
-
-@pytest.fixture(scope="module")
-def apps(tmp_path_factory: pytest.TempPathFactory) -> dict[HttpSettings, Litestar]:
-    """The app with the default and with `SMALL` limits, built once for the module."""
-    return apps_in(tmp_path_factory.mktemp("clients"))
-
-
-@pytest.fixture
-def intake(apps: dict[HttpSettings, Litestar]) -> Iterator[Client]:
-    """The intake with the default limits, started for this test: no reports, full rates."""
-    with TestClient(apps[DEFAULTS]) as client:
-        yield client
-
-
-@pytest.fixture
-def small(apps: dict[HttpSettings, Litestar]) -> Iterator[Client]:
-    """The intake with `SMALL` limits, started for this test."""
-    with TestClient(apps[SMALL]) as client:
-        yield client
 
 
 # --- the app starts over the store in memory --------------------------------------------------
