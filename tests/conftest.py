@@ -267,7 +267,7 @@ def personal_values() -> dict[str, str]:
 
 
 def _secrets() -> dict[str, str]:
-    from tests.integration.conftest import KEYS
+    from tests.support.clients import KEYS
 
     dev_keys = re.findall(r"`(fsi-[a-z-]+-key-change-me)`", (ROOT / "README.md").read_text())
     return dict.fromkeys([*KEYS.values(), *dev_keys], "API key")

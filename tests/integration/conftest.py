@@ -16,47 +16,12 @@ from litestar.testing import AsyncTestClient
 
 from services.common.settings import BrokerSettings, DatabaseSettings, LogSettings
 from services.common.topology import Topology, declare
-from services.intake.access import hash_key
 from services.intake.app import create_app
 from services.intake.settings import AccessSettings, IntakeSettings, RelaySettings
 from services.routing.settings import MetricsSettings, RoutingSettings, RulesSettings
+from tests.support.clients import CLIENTS_YAML
 
 ROOT = Path(__file__).parents[2]
-
-KEYS = {
-    "alpha": "alpha-key-" + "a" * 32,
-    "beta": "beta-key-" + "b" * 32,
-    "ops": "ops-key-" + "o" * 32,
-    "slow": "slow-key-" + "s" * 32,
-    "citizen-only": "citizen-key-" + "c" * 32,
-}
-
-CLIENTS_YAML = f"""
-clients:
-  - id: alpha
-    key_sha256: {hash_key(KEYS["alpha"])}
-    sources: [alpha-src, nettanmeldelse, patrulje, etat-974760673]
-    formats: [canonical, citizen, patrol, agency]
-  - id: beta
-    key_sha256: {hash_key(KEYS["beta"])}
-    sources: [beta-src]
-    formats: [canonical]
-  - id: ops
-    key_sha256: {hash_key(KEYS["ops"])}
-    roles: [operator]
-  - id: slow
-    key_sha256: {hash_key(KEYS["slow"])}
-    sources: [slow-src]
-    rate: {{per_second: 0.5, burst: 3}}
-  - id: citizen-only
-    key_sha256: {hash_key(KEYS["citizen-only"])}
-    sources: [nettanmeldelse, alpha-src]
-    formats: [citizen]
-"""
-
-
-def auth(client: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {KEYS[client]}"}
 
 
 @pytest.fixture

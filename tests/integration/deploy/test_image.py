@@ -25,7 +25,6 @@ from services.common.topology import Topology
 from services.routing.main import load_rules
 from services.routing.settings import RoutingSettings
 from tests.conftest import as_login
-from tests.integration.conftest import CLIENTS_YAML, auth
 from tests.integration.deploy.containers import (
     NO_BUILDAH,
     ROOT,
@@ -37,6 +36,7 @@ from tests.integration.deploy.containers import (
     uids,
 )
 from tests.integration.stack import example
+from tests.support.clients import CLIENTS_YAML, auth
 
 pytestmark = [
     pytest.mark.container,

@@ -10,7 +10,7 @@ import pytest
 from services.common.topology import Topology
 from services.routing.main import load_rules
 from services.routing.settings import RoutingSettings
-from tests.integration.conftest import KEYS
+from tests.support.clients import KEYS
 from tests.support.system import System
 
 

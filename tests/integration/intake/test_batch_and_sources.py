@@ -10,7 +10,8 @@ import aio_pika
 import pytest
 from litestar.testing import AsyncTestClient
 
-from tests.integration.conftest import auth, drain, unique
+from tests.integration.conftest import drain, unique
+from tests.support.clients import auth
 
 ROOT = Path(__file__).parents[3]
 EXAMPLES = ROOT / "schemas" / "examples"

@@ -17,7 +17,8 @@ from services.common.settings import DatabaseSettings
 from services.intake import store
 from services.intake.app import create_app
 from services.intake.settings import IntakeSettings
-from tests.integration.conftest import auth, unique
+from tests.integration.conftest import unique
+from tests.support.clients import auth
 from tests.support.proxy import TcpProxy
 
 EXAMPLE = Path(__file__).parents[3] / "schemas" / "examples" / "report.bicycle-theft.json"

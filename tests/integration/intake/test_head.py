@@ -14,8 +14,8 @@ import pytest
 from services.intake.app import create_app
 from services.intake.settings import IntakeSettings
 from services.routing import metrics as router_metrics
-from tests.integration.conftest import auth
 from tests.integration.intake.test_reports_api import report
+from tests.support.clients import auth
 from tests.support.server import served
 
 

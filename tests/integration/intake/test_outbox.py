@@ -27,7 +27,8 @@ from services.intake.ops import Monitor
 from services.intake.outbox import OutboxRelay
 from services.intake.settings import IntakeSettings, OpsSettings, RelaySettings
 from tests.conftest import LogCapture
-from tests.integration.conftest import auth, drain, unique
+from tests.integration.conftest import drain, unique
+from tests.support.clients import auth
 from tests.support.proxy import TcpProxy
 
 EXAMPLE = Path(__file__).parents[3] / "schemas" / "examples" / "report.youth-robbery.json"

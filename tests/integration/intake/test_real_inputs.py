@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from litestar.testing import AsyncTestClient
 
-from tests.integration.conftest import auth, unique
+from tests.integration.conftest import unique
+from tests.support.clients import auth
 
 DATA = Path(__file__).parents[2] / "data" / "real_inputs"
 REFERENCE_FIELD = {"citizen": "referanse", "agency": "meldingsId", "patrol": "case_ref"}

@@ -15,7 +15,8 @@ from litestar.testing import AsyncTestClient
 from openapi_spec_validator import validate
 
 from schemas.envelope import REPORT_ACCEPTED_TYPE, ReportAccepted
-from tests.integration.conftest import auth, drain, unique
+from tests.integration.conftest import drain, unique
+from tests.support.clients import auth
 
 EXAMPLES = Path(__file__).parents[3] / "schemas" / "examples"
 

@@ -13,7 +13,8 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from services.intake.access import hash_key
-from tests.integration.conftest import CLIENTS_YAML, unique
+from tests.integration.conftest import unique
+from tests.support.clients import CLIENTS_YAML
 
 ROOT = Path(__file__).parents[3]
 REAL_INPUTS = ROOT / "tests" / "data" / "real_inputs"

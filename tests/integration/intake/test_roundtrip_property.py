@@ -12,7 +12,7 @@ from litestar.testing import AsyncTestClient
 from schemas import reference
 from schemas.report import Report
 from services.common.standardise import standardise
-from tests.integration.conftest import auth
+from tests.support.clients import auth
 from tests.support.strategies import reports
 
 REF = reference.load()

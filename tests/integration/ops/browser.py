@@ -22,8 +22,8 @@ from services.common.topology import Topology
 from services.intake.settings import IntakeSettings
 from services.routing.main import load_rules
 from services.routing.settings import RoutingSettings
-from tests.integration.conftest import KEYS
 from tests.integration.stack import ROOT
+from tests.support.clients import KEYS
 from tests.support.processes import ServiceProcess
 from tests.support.proxy import TcpProxy
 

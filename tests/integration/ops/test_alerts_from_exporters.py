@@ -19,9 +19,9 @@ from services.intake import metrics as intake_metrics
 from services.intake.settings import IntakeSettings
 from services.routing.main import load_rules
 from services.routing.settings import RoutingSettings
-from tests.integration.conftest import auth
 from tests.integration.ops.browser import free_port
 from tests.integration.stack import ROOT, example
+from tests.support.clients import auth
 from tests.support.processes import ServiceProcess
 from tests.support.promtool import Scrape, parse_scrape, promtool, series_from_scrapes
 from tests.unit.deploy.test_monitoring import CONTRACT

@@ -20,8 +20,8 @@ from schemas.report import OSLO
 from services.common.settings import DatabaseSettings
 from services.intake.app import create_app
 from services.intake.settings import IntakeSettings, OpsSettings
-from tests.integration.conftest import auth
 from tests.integration.stack import Stack, example, wait_routed
+from tests.support.clients import auth
 from tests.support.proxy import TcpProxy
 
 EXAMPLES = ("bicycle-theft", "domestic-violence", "youth-robbery")
@@ -222,7 +222,7 @@ async def test_operators_only(stack: Stack) -> None:
 
 
 async def test_operators_sign_in_with_their_key(stack: Stack) -> None:
-    from tests.integration.conftest import KEYS
+    from tests.support.clients import KEYS
 
     wrong = await stack.intake.post("/ops/login", data={"key": KEYS["alpha"]})
     assert wrong.status_code == 401

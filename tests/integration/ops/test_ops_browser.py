@@ -11,7 +11,6 @@ import asyncpg
 import httpx
 from playwright.async_api import Browser, Page, ViewportSize
 
-from tests.integration.conftest import auth
 from tests.integration.ops.browser import (
     ARTIFACTS,
     NODE_MODULES,
@@ -22,6 +21,7 @@ from tests.integration.ops.browser import (
     sign_in,
 )
 from tests.integration.stack import ROOT, example, wait_routed
+from tests.support.clients import auth
 
 __all__ = ["browser", "running"]  # fixtures
 

@@ -14,9 +14,9 @@ from litestar.testing import AsyncTestClient
 
 from services.intake.app import create_app
 from services.intake.settings import IntakeSettings, OpsSettings
-from tests.integration.conftest import auth
 from tests.integration.stack import example
 from tests.support.broker_inputs import closed_port, run_script
+from tests.support.clients import auth
 
 OPS = OpsSettings(interval_seconds=1, read_timeout_seconds=2, cookie_secure=False)
 

@@ -24,7 +24,7 @@ from services.intake.access import Clients
 from services.intake.app import create_app
 from services.intake.settings import IntakeSettings, OpsSettings
 from tests.conftest import LogCapture
-from tests.integration.conftest import CLIENTS_YAML, KEYS, auth
+from tests.support.clients import CLIENTS_YAML, KEYS, auth
 
 COOKIE = "fsi_ops_session"
 # What a browser sends with a form of the intake's own page (whose referrer policy is

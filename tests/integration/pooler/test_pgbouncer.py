@@ -33,7 +33,8 @@ from services.routing.main import load_rules, serve
 from services.routing.settings import RoutingSettings
 from tests import harness
 from tests.conftest import LogCapture, as_login
-from tests.integration.conftest import auth, drain, unique
+from tests.integration.conftest import drain, unique
+from tests.support.clients import auth
 
 ROOT = Path(__file__).parents[3]
 EXAMPLE = ROOT / "schemas" / "examples" / "report.youth-robbery.json"

@@ -18,8 +18,8 @@ import pytest
 from services.common.topology import REPORT_ACCEPTED_KEY
 from services.routing.index import RuleIndex
 from services.routing.rules import RuleSet
-from tests.integration.conftest import auth
 from tests.integration.stack import Stack, example, message_ids, take, wait_routed
+from tests.support.clients import auth
 
 EXAMPLE = "domestic-violence"  # an arrested adult suspect: rule custody-adult decides its deadline
 PERSONAL = ("30897534505", "03911251212", "12838512311", "Testesen", "Eksempelveien")

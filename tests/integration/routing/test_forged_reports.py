@@ -24,8 +24,8 @@ from services.common.topology import REPORT_ACCEPTED_KEY
 from services.routing.deliveries import REPORT_DIFFERS
 from services.routing.main import serve
 from services.routing.settings import RoutingSettings
-from tests.integration.conftest import auth
 from tests.integration.stack import Stack, example, take, wait_routed
+from tests.support.clients import auth
 
 GENUINE_UNIT = "trondelag.vold-naere-relasjoner"  # domestic violence, custody: critical
 

@@ -19,8 +19,8 @@ from services.intake.app import create_app
 from services.intake.settings import IntakeSettings, StandardiseSettings
 from services.routing.main import RulesWatch, load_rules, serve
 from services.routing.settings import RoutingSettings
-from tests.integration.conftest import auth
 from tests.integration.stack import example, take, wait_routed
+from tests.support.clients import auth
 
 UNIT = "oslo.felles-etterforskning"
 

@@ -19,7 +19,6 @@ from services.common.topology import REPORT_ACCEPTED_KEY
 from services.routing import handler
 from services.routing.cli import main as cli_main
 from services.routing.engine import Routable, decide
-from tests.integration.conftest import auth
 from tests.integration.stack import (
     ROOT,
     Stack,
@@ -29,6 +28,7 @@ from tests.integration.stack import (
     take,
     wait_routed,
 )
+from tests.support.clients import auth
 
 
 async def test_post_is_routed_with_priority_deadline_and_audit(stack: Stack) -> None:

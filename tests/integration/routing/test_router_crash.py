@@ -22,8 +22,8 @@ from services.intake.app import create_app
 from services.intake.settings import IntakeSettings, StandardiseSettings
 from services.routing.main import load_rules
 from services.routing.settings import RoutingSettings
-from tests.integration.conftest import auth
 from tests.integration.stack import example, wait_routed
+from tests.support.clients import auth
 from tests.support.processes import ServiceProcess
 from tests.support.proxy import TcpProxy
 

@@ -18,9 +18,9 @@ from services.intake.app import create_app
 from services.intake.settings import IntakeSettings
 from services.routing.main import serve
 from services.routing.settings import MetricsSettings, RoutingSettings
-from tests.integration.conftest import auth
 from tests.integration.stack import example
 from tests.support.broker_inputs import run_script
+from tests.support.clients import auth
 
 
 def router_settings(database_url: str, amqp_url: str, prefix: str) -> RoutingSettings:

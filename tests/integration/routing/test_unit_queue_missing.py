@@ -16,9 +16,9 @@ from prometheus_client import REGISTRY
 
 from services.common.topology import REPORT_ACCEPTED_KEY
 from tests.conftest import LogCapture
-from tests.integration.conftest import auth
 from tests.integration.stack import Stack, example, reason, take, wait_routed
 from tests.support.broker_inputs import command, run_script
+from tests.support.clients import auth
 
 DV_UNIT = "trondelag.vold-naere-relasjoner"  # where the domestic-violence example goes
 

@@ -27,8 +27,9 @@ from services.intake.access import Clients, RateLimiter, hash_key
 from services.intake.app import create_app
 from services.intake.settings import AccessSettings, IntakeSettings, OpsSettings, RelaySettings
 from tests.conftest import RUN_ID
-from tests.integration.conftest import CLIENTS_YAML, KEYS, auth, unique
+from tests.integration.conftest import unique
 from tests.integration.stack import EXAMPLES, ROOT, example
+from tests.support.clients import CLIENTS_YAML, KEYS, auth
 
 ROLES = ("anonymous", "wrong-key", "alpha", "beta", "citizen-only", "ops", "slow", "slow-spent")
 # The status each role gets for each call. {own}: a report the role submitted (alpha's for

@@ -36,8 +36,8 @@ from services.routing.declare import declare_all
 from services.routing.main import RulesWatch, load_rules, serve
 from services.routing.settings import MetricsSettings, RoutingSettings, RulesSettings
 from tests import harness
-from tests.integration.conftest import auth
 from tests.integration.stack import example
+from tests.support.clients import auth
 
 pytestmark = pytest.mark.integration
 

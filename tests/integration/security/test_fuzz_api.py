@@ -30,7 +30,7 @@ from services.common.settings import DatabaseSettings
 from services.intake.access import ANY, hash_key
 from services.intake.app import create_app
 from services.intake.settings import IntakeSettings
-from tests.integration.conftest import CLIENTS_YAML
+from tests.support.clients import CLIENTS_YAML
 from tests.support.documented_times import refused_as_documented
 from tests.support.proxy import TcpProxy
 from tests.support.server import served

@@ -25,8 +25,9 @@ from services.intake.app import create_app
 from services.intake.settings import IntakeSettings
 from services.routing import metrics as router_metrics
 from tests.conftest import LogCapture
-from tests.integration.conftest import KEYS, auth, unique
+from tests.integration.conftest import unique
 from tests.support.broker_inputs import closed_port
+from tests.support.clients import KEYS, auth
 from tests.support.server import served
 
 EXAMPLE = Path(__file__).parents[3] / "schemas" / "examples" / "report.domestic-violence.json"

@@ -20,7 +20,8 @@ from litestar.testing import AsyncTestClient
 from services.intake.app import create_app
 from services.intake.body import DRAIN_BYTES
 from services.intake.settings import HttpSettings, IntakeSettings
-from tests.integration.conftest import KEYS, auth, unique
+from tests.integration.conftest import unique
+from tests.support.clients import KEYS, auth
 from tests.support.server import served
 
 EXAMPLES = Path(__file__).parents[3] / "schemas" / "examples"

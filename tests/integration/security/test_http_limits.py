@@ -16,8 +16,8 @@ import pytest
 from tests import harness
 from tests.conftest import _admin as admin
 from tests.conftest import as_login
-from tests.integration.conftest import CLIENTS_YAML, auth
 from tests.support.broker_inputs import closed_port
+from tests.support.clients import CLIENTS_YAML, auth
 from tests.support.processes import ServiceProcess
 
 HEADER_SECONDS, KEEP_ALIVE_SECONDS, BODY_SECONDS, CONNECTIONS = 2, 1, 2, 6

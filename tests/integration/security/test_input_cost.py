@@ -18,7 +18,8 @@ from litestar.testing import AsyncTestClient
 
 from services.intake.app import create_app
 from services.intake.settings import HttpSettings, IntakeSettings
-from tests.integration.conftest import auth, unique
+from tests.integration.conftest import unique
+from tests.support.clients import auth
 from tests.support.server import served
 
 EXAMPLES = Path(__file__).parents[3] / "schemas" / "examples"

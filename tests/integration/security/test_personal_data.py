@@ -16,8 +16,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from services.common.logging import get_logger
 from services.common.topology import REPORT_ACCEPTED_KEY
 from tests.conftest import LogCapture, forbidden_values, personal_data_in
-from tests.integration.conftest import auth, unique
+from tests.integration.conftest import unique
 from tests.integration.stack import EXAMPLES, Stack, example, reason, take, wait_routed
+from tests.support.clients import auth
 
 FORBIDDEN = forbidden_values()
 REFERENCE = {"citizen": "referanse", "patrol": "case_ref", "agency": "meldingsId"}

@@ -12,7 +12,6 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.conftest import KEYS
 from tests.integration.security.test_hostile_input import (
     BATCH_LIMIT,
     LIMIT,
@@ -20,6 +19,7 @@ from tests.integration.security.test_hostile_input import (
     report,
     server,  # noqa: F401 (the real intake these tests talk to)
 )
+from tests.support.clients import KEYS
 
 KEY = {"Authorization": f"Bearer {KEYS['alpha']}"}
 JSON = {"Content-Type": "application/json"}

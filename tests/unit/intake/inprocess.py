@@ -20,9 +20,9 @@ from litestar.testing import TestClient
 from litestar.types import Message, ReceiveMessage
 
 from services.common.sessions import SessionRecord
-from services.intake.access import hash_key
 from services.intake.app import Parts, create_app
 from services.intake.settings import AccessSettings, HttpSettings, IntakeSettings
+from tests.support.clients import CLIENTS_YAML
 from tests.unit.intake.fakes import MemoryReportStore
 
 EXAMPLES = Path(__file__).parents[3] / "schemas" / "examples"
@@ -38,46 +38,8 @@ IDENTITY = "24869023120"  # shaped as a national id: sent as a key, it must not 
 
 Client = TestClient[Litestar]
 
-# The integration suite's clients (tests/integration/conftest.py), with keys of their own.
-KEYS = {
-    "alpha": "alpha-key-" + "a" * 32,
-    "beta": "beta-key-" + "b" * 32,
-    "ops": "ops-key-" + "o" * 32,
-    "slow": "slow-key-" + "s" * 32,
-    "citizen-only": "citizen-key-" + "c" * 32,
-}
-SLOW_RATE, SLOW_BURST = 0.5, 3
-CLIENTS_YAML = f"""
-clients:
-  - id: alpha
-    key_sha256: {hash_key(KEYS["alpha"])}
-    sources: [alpha-src, nettanmeldelse, patrulje, etat-974760673]
-    formats: [canonical, citizen, patrol, agency]
-  - id: beta
-    key_sha256: {hash_key(KEYS["beta"])}
-    sources: [beta-src]
-    formats: [canonical]
-  - id: ops
-    key_sha256: {hash_key(KEYS["ops"])}
-    roles: [operator]
-  - id: slow
-    key_sha256: {hash_key(KEYS["slow"])}
-    sources: [slow-src]
-    rate: {{per_second: {SLOW_RATE}, burst: {SLOW_BURST}}}
-  - id: citizen-only
-    key_sha256: {hash_key(KEYS["citizen-only"])}
-    sources: [nettanmeldelse, alpha-src]
-    formats: [citizen]
-"""
-
-
 # Header fields: names and values, or pairs where a name may come more than once.
 Fields = dict[str, str] | list[tuple[str, str]]
-
-
-def auth(client: str) -> dict[str, str]:
-    """The client's key as a bearer token."""
-    return {"Authorization": f"Bearer {KEYS[client]}"}
 
 
 class MemorySessionStore:

@@ -10,17 +10,15 @@ import math
 
 import pytest
 
+from tests.support.clients import SLOW_BURST, SLOW_RATE, auth
 from tests.unit.intake.fakes import MemoryReportStore
 from tests.unit.intake.inprocess import (
     DEFAULTS,
     IDENTITY,
     JSON,
     REPEATED,
-    SLOW_BURST,
-    SLOW_RATE,
     SMALL,
     Client,
-    auth,
     encoded,
     problem,
     raw,

@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 import pytest
 
+from tests.support.clients import auth
 from tests.unit.intake.inprocess import (
     DEFAULTS,
     IDENTITY,
@@ -20,7 +21,6 @@ from tests.unit.intake.inprocess import (
     REPEATED,
     SMALL,
     Client,
-    auth,
     encoded,
     problem,
     raw,
