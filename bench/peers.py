@@ -1,6 +1,6 @@
 """Peer rule engines for the routing benchmark: our rules, translated automatically.
 
-Each rule's condition tree (`rule.when`, see `services.routing.condition_tree`) is written
+Each rule's condition tree (`rule.when`, see `services.common.rules.condition_tree`) is written
 out as a condition in a peer's language, over a flat context built from the standardised
 report:
 
@@ -10,7 +10,7 @@ report:
   needs); hit policy `first` over the unit-naming rules only gives the unit rule alone.
 - rule-engine: one `rule_engine.Rule` per rule, evaluated in order.
 
-Both finish the decision the way ours does (`services.routing.engine`): the first matching
+Both finish the decision the way ours does (`services.common.rules.engine`): the first matching
 rule naming a unit or a section decides the unit (a section in the report's own district),
 and the priority is the highest of the offences' default priorities and the matching rules'.
 Deadlines are not computed by the peers.
@@ -42,7 +42,7 @@ import zen
 from schemas.decision import TRIAGE_UNIT, Decision, Priority
 from schemas.reference import Reference
 from schemas.report import Report
-from services.routing.condition_tree import (
+from services.common.rules.condition_tree import (
     AllOf,
     AnyOf,
     Condition,
@@ -54,7 +54,7 @@ from services.routing.condition_tree import (
     Person,
     Quality,
 )
-from services.routing.rules import Rule, RuleSet
+from services.common.rules.ruleset import Rule, RuleSet
 
 Context = dict[str, Any]
 

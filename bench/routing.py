@@ -57,15 +57,15 @@ from schemas.envelope import CONTENT_TYPE, REPORT_ACCEPTED_TYPE, ReportAccepted
 from schemas.report import Report
 from services.common import logging as fsi_logging
 from services.common import migrate, yamltext
+from services.common.rules.engine import decide, facts_of
+from services.common.rules.ruleset import RuleSet, load_ruleset
 from services.common.settings import BrokerSettings, DatabaseSettings, LogSettings
 from services.common.standardise import Options, standardise
 from services.common.topology import REPORT_ACCEPTED_KEY, Topology, declare, delete
 from services.routing import store
-from services.routing.engine import decide, facts_of
 from services.routing.handler import Router
 from services.routing.main import RulesWatch, serve
 from services.routing.replay import replay
-from services.routing.rules import RuleSet, load_ruleset
 from services.routing.settings import (
     ConsumerSettings,
     MetricsSettings,

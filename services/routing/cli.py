@@ -37,12 +37,13 @@ import msgspec
 
 from schemas import reference
 from services.common import settings as fsi_settings
-from services.routing import conditions, ruletests
-from services.routing.engine import decide, facts_of
+from services.common.rules import conditions
+from services.common.rules.engine import decide, facts_of
+from services.common.rules.reading import RulesError
+from services.common.rules.ruleset import RuleSet, load_ruleset
+from services.routing import ruletests
 from services.routing.lint import lint
-from services.routing.reading import RulesError
 from services.routing.replay import replay
-from services.routing.rules import RuleSet, load_ruleset
 from services.routing.ruletests import InputError
 from services.routing.settings import DEPLOY
 

@@ -21,12 +21,12 @@ from dataclasses import dataclass
 
 import msgspec
 
+from services.common.rules.conditions import Facts
+from services.common.rules.ruleset import Rule
 from services.routing import model as finite
 from services.routing import model_search as search
-from services.routing.conditions import Facts
 from services.routing.model import ERASED, Finding, Model, Signs, erased, flip, merge
 from services.routing.model_search import Choice, Question, describe, person_words
-from services.routing.rules import Rule
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,7 +25,7 @@ from schemas.decision import Decision
 from schemas.envelope import REPORT_ACCEPTED_TYPE, ReportAcceptedWire
 from schemas.report import Report
 from services.common import broker, db
-from services.routing.engine import Routable, RoutingView
+from services.common.rules.engine import Routable, RoutingView
 from services.routing.store import StoredReport
 
 # Failures that pass: a database or broker failure puts the reports back after a pause.

@@ -29,6 +29,8 @@ import asyncpg
 
 from schemas.decision import TRIAGE_UNIT, Decision
 from services.common.logging import get_logger
+from services.common.rules.engine import decide
+from services.common.rules.ruleset import RuleSet
 from services.common.topology import Topology
 from services.routing import metrics, outcome_store, store
 from services.routing.cases import (
@@ -49,8 +51,6 @@ from services.routing.deliveries import (
     read_delivery,
     report_id_or_not,
 )
-from services.routing.engine import decide
-from services.routing.rules import RuleSet
 
 log = get_logger("router")
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 
-from services.routing.conditions import Facts
+from services.common.rules.conditions import Facts
+from services.common.rules.ruleset import Rule, RuleSet
 from services.routing.deadline_lint import lost_deadlines
 from services.routing.model import Finding, Model, flip, merge
 from services.routing.model_search import Answer, Question, ask, tells_places
-from services.routing.rules import Rule, RuleSet
 
 __all__ = ["Finding", "lint"]
 

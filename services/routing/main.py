@@ -27,13 +27,13 @@ import asyncpg
 from schemas import reference
 from services.common import broker, db, startup
 from services.common import logging as fsi_logging
+from services.common.rules.reading import RulesError
+from services.common.rules.ruleset import RuleSet, load_ruleset
 from services.common.topology import Topology, declare
 from services.routing import metrics, rules_store
 from services.routing.consumer import Sequencer
 from services.routing.deliveries import TRANSIENT
 from services.routing.handler import Router
-from services.routing.reading import RulesError
-from services.routing.rules import RuleSet, load_ruleset
 from services.routing.settings import RoutingSettings
 from services.routing.waiting import WaitingCases
 

@@ -13,10 +13,10 @@ from typing import Any, NamedTuple, assert_never
 
 from schemas.decision import TRIAGE_UNIT
 from schemas.report import Role
-from services.routing import condition_tree, conditions, index
-from services.routing.condition_tree import FlagSet, Leaf, Member, Older, Person, Quality
-from services.routing.conditions import Facts, PersonFacts
-from services.routing.rules import Rule, RuleSet
+from services.common.rules import condition_tree, conditions, index
+from services.common.rules.condition_tree import FlagSet, Leaf, Member, Older, Person, Quality
+from services.common.rules.conditions import Facts, PersonFacts
+from services.common.rules.ruleset import Rule, RuleSet
 
 NOW = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 # Facts combinations one question may try; beyond it the search is bounded and says so.

@@ -10,11 +10,11 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from services.common.rules.condition_tree import FlagSet, Leaf, Member, Older, Person
+from services.common.rules.conditions import Facts, PersonFacts
+from services.common.rules.reading import Duration
 from services.routing import model as finite
-from services.routing.condition_tree import FlagSet, Leaf, Member, Older, Person
-from services.routing.conditions import Facts, PersonFacts
 from services.routing.model import BASE, NOW, Atom, Model, Offence, Signs
-from services.routing.reading import Duration
 
 
 class Choice(NamedTuple):

@@ -18,8 +18,8 @@ import asyncpg
 import msgspec
 
 from schemas.decision import Decision
-from services.routing.engine import RoutingView, decide
-from services.routing.rules import RuleSet
+from services.common.rules.engine import RoutingView, decide
+from services.common.rules.ruleset import RuleSet
 
 _SELECT = """
 SELECT r.id, r.report, d.unit, d.priority, d.deadline_at, d.decided_at

@@ -7,7 +7,7 @@ import asyncpg
 import msgspec
 
 from schemas.catalogue import Catalogue, CatalogueUnit, District
-from services.routing.rules import RuleSet
+from services.common.rules.ruleset import RuleSet
 
 
 def catalogue_json(ruleset: RuleSet) -> str:

@@ -38,10 +38,10 @@ from msgspec import UNSET, UnsetType
 from schemas.decision import Decision, Priority
 from schemas.report import EARLIEST_YEAR, LATEST_YEAR, Report, as_utc
 from services.common import jsontext, yamltext
+from services.common.rules.engine import decide
+from services.common.rules.ruleset import RuleSet
 from services.common.standardise import Options, standardise
 from services.common.yamltext import Located
-from services.routing.engine import decide
-from services.routing.rules import RuleSet
 
 MAX_REPORT_BYTES = 1_048_576  # as the intake's default body limit
 _WRITE = "write 2026-11-30T10:05:00+01:00"

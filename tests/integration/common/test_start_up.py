@@ -21,9 +21,9 @@ import aio_pika
 import pytest
 
 from schemas import reference
+from services.common.rules.reading import read_file
+from services.common.rules.units import load_catalogue
 from services.common.topology import Topology
-from services.routing.reading import read_file
-from services.routing.units import load_catalogue
 from tests.support.broker_inputs import Answer, closed_port, command, environment, run_script
 
 ROOT = Path(__file__).parents[3]

@@ -15,9 +15,9 @@ import aio_pika
 import asyncpg
 import pytest
 
+from services.common.rules.index import RuleIndex
+from services.common.rules.ruleset import RuleSet
 from services.common.topology import REPORT_ACCEPTED_KEY
-from services.routing.index import RuleIndex
-from services.routing.rules import RuleSet
 from tests.integration.stack import Stack, example, message_ids, take, wait_routed
 from tests.support.clients import auth
 

@@ -15,10 +15,10 @@ import pytest
 
 from schemas.decision import Decision
 from schemas.envelope import CASE_ROUTED_TYPE, CaseRouted
+from services.common.rules.engine import Routable, decide
 from services.common.topology import REPORT_ACCEPTED_KEY
 from services.routing import handler
 from services.routing.cli import main as cli_main
-from services.routing.engine import Routable, decide
 from tests.integration.stack import (
     ROOT,
     Stack,

@@ -20,11 +20,11 @@ from bench.routing import larger_rules
 from schemas import reference
 from schemas.decision import TRIAGE_UNIT, Priority
 from schemas.report import Report
+from services.common.rules import condition_tree
+from services.common.rules.engine import decide
+from services.common.rules.reading import Reader, parse_yaml
+from services.common.rules.ruleset import RuleSet, load_ruleset
 from services.common.standardise import Options, standardise
-from services.routing import condition_tree
-from services.routing.engine import decide
-from services.routing.reading import Reader, parse_yaml
-from services.routing.rules import RuleSet, load_ruleset
 
 ROOT = Path(__file__).parents[3]
 REF = reference.load()

@@ -14,9 +14,9 @@ import pytest
 from schemas import reference
 from schemas.localtime import OSLO
 from schemas.report import Report
+from services.common.rules.engine import decide
+from services.common.rules.ruleset import load_ruleset
 from services.common.standardise import Options, standardise
-from services.routing.engine import decide
-from services.routing.rules import load_ruleset
 
 REF = reference.load()
 ROOT = Path(__file__).parents[3]

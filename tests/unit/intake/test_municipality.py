@@ -13,9 +13,9 @@ import pytest
 from schemas import reference
 from schemas.decision import TRIAGE_UNIT
 from schemas.report import Report
+from services.common.rules.engine import decide
+from services.common.rules.ruleset import load_ruleset
 from services.common.standardise import standardise
-from services.routing.engine import decide
-from services.routing.rules import load_ruleset
 
 REF = reference.load()
 ROOT = Path(__file__).parents[3]

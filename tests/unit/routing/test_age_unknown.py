@@ -21,9 +21,9 @@ import pytest
 from schemas import reference
 from schemas.decision import Decision, Priority
 from schemas.report import Report
+from services.common.rules.engine import decide
+from services.common.rules.ruleset import load_ruleset
 from services.common.standardise import Options, standardise
-from services.routing.engine import decide
-from services.routing.rules import load_ruleset
 
 ROOT = Path(__file__).parents[3]
 REF = reference.load()

@@ -22,11 +22,11 @@ import pytest
 
 from schemas import reference
 from schemas.report import Report
+from services.common.rules.engine import decide
+from services.common.rules.reading import WrongTypeError
+from services.common.rules.ruleset import load_ruleset
 from services.routing.cli import main
-from services.routing.engine import decide
 from services.routing.lint import lint
-from services.routing.reading import WrongTypeError
-from services.routing.rules import load_ruleset
 
 ROOT = Path(__file__).parents[3]
 UNITS = ROOT / "deploy" / "routing" / "units.yaml"

@@ -13,9 +13,9 @@ import pytest
 from schemas import reference
 from schemas.decision import TRIAGE_UNIT, Priority
 from schemas.report import Report
+from services.common.rules.engine import decide
+from services.common.rules.ruleset import RuleSet, load_ruleset
 from services.common.standardise import Options, standardise
-from services.routing.engine import decide
-from services.routing.rules import RuleSet, load_ruleset
 from tests.unit.routing.test_age_unknown import AGE_UNKNOWN_RULES
 
 ROOT = Path(__file__).parents[3]

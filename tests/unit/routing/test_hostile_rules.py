@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from schemas import reference
+from services.common.rules.reading import MAX_DEPTH, MAX_FILE_BYTES, RulesError, RulesSyntaxError
+from services.common.rules.ruleset import load_ruleset
 from services.routing.cli import main
-from services.routing.reading import MAX_DEPTH, MAX_FILE_BYTES, RulesError, RulesSyntaxError
-from services.routing.rules import load_ruleset
 
 ROOT = Path(__file__).parents[3]
 UNITS = ROOT / "deploy" / "routing" / "units.yaml"

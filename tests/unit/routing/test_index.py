@@ -9,9 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas import reference
-from services.routing.condition_tree import FLAGS
-from services.routing.conditions import Facts, PersonFacts
-from services.routing.rules import RuleSet, load_ruleset
+from services.common.rules.condition_tree import FLAGS
+from services.common.rules.conditions import Facts, PersonFacts
+from services.common.rules.ruleset import RuleSet, load_ruleset
 
 ROOT = Path(__file__).parents[3]
 REF = reference.load()

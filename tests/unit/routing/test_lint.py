@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from schemas import reference
+from services.common.rules.ruleset import load_ruleset
 from services.routing import model as model_module
 from services.routing.lint import Finding, lint
-from services.routing.rules import load_ruleset
 
 ROOT = Path(__file__).parents[3]
 UNITS = ROOT / "deploy" / "routing" / "units.yaml"

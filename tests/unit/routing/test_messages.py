@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from schemas import reference
-from services.routing.reading import RulesError, suggestion
-from services.routing.rules import load_ruleset
+from services.common.rules.reading import RulesError, suggestion
+from services.common.rules.ruleset import load_ruleset
 
 ROOT = Path(__file__).parents[3]
 UNITS = ROOT / "deploy" / "routing" / "units.yaml"

@@ -7,14 +7,14 @@ from pathlib import Path
 import pytest
 
 from schemas import reference
-from services.routing.reading import (
+from services.common.rules.reading import (
     RulesError,
     RulesSyntaxError,
     UnknownKeyError,
     UnknownReferenceError,
     WrongTypeError,
 )
-from services.routing.rules import load_ruleset
+from services.common.rules.ruleset import load_ruleset
 
 ROOT = Path(__file__).parents[3]
 UNITS = ROOT / "deploy" / "routing" / "units.yaml"

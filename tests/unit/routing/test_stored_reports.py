@@ -14,6 +14,7 @@ import aio_pika
 import pytest
 
 from schemas.decision import Decision
+from services.common.rules.engine import RoutingView
 from services.routing.deliveries import (
     REPORT_DIFFERS,
     UNKNOWN_REPORT,
@@ -22,7 +23,6 @@ from services.routing.deliveries import (
     as_stored,
     read_delivery,
 )
-from services.routing.engine import RoutingView
 from services.routing.store import StoredReport
 
 EXAMPLE = Path(__file__).parents[3] / "schemas" / "examples" / "report.bicycle-theft.json"

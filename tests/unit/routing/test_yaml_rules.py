@@ -12,9 +12,9 @@ import pytest
 
 from schemas import reference
 from schemas.report import Report
-from services.routing.engine import decide
-from services.routing.reading import RulesError, WrongTypeError
-from services.routing.rules import RuleSet, load_ruleset
+from services.common.rules.engine import decide
+from services.common.rules.reading import RulesError, WrongTypeError
+from services.common.rules.ruleset import RuleSet, load_ruleset
 
 ROOT = Path(__file__).parents[3]
 UNITS = ROOT / "deploy" / "routing" / "units.yaml"

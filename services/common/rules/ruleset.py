@@ -18,9 +18,9 @@ from typing import Any
 
 from schemas.decision import TRIAGE_UNIT, Priority
 from schemas.reference import Reference
-from services.routing import condition_tree, conditions
-from services.routing.index import RuleIndex
-from services.routing.reading import (
+from services.common.rules import condition_tree, conditions
+from services.common.rules.index import RuleIndex
+from services.common.rules.reading import (
     DURATION_KEYS,
     Located,
     Reader,
@@ -34,7 +34,7 @@ from services.routing.reading import (
     written,
     written_in,
 )
-from services.routing.units import Catalogue, load_catalogue
+from services.common.rules.units import Catalogue, load_catalogue
 
 MOMENTS = ("report", "incident", "arrest")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from schemas.reference import Reference
-from services.routing.reading import Reader, UnknownReferenceError, parse_yaml, suggestion
+from services.common.rules.reading import Reader, UnknownReferenceError, parse_yaml, suggestion
 
 
 @dataclass(frozen=True, slots=True)

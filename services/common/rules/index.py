@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, assert_never
 
-from services.routing.condition_tree import (
+from services.common.rules.condition_tree import (
     AllOf,
     AnyOf,
     Condition,
@@ -16,10 +16,10 @@ from services.routing.condition_tree import (
     Person,
     Quality,
 )
-from services.routing.conditions import Facts
+from services.common.rules.conditions import Facts
 
 if TYPE_CHECKING:  # rules builds the index; the index only holds its rules
-    from services.routing.rules import Rule
+    from services.common.rules.ruleset import Rule
 
 Requirements = dict[str, frozenset[Any]]  # per dimension, values of which one must be present
 DIMENSIONS = ("offence", "district", "municipality", "flag", "source", "quality")

@@ -8,7 +8,7 @@ from typing import assert_never
 
 import msgspec
 
-from services.routing.condition_tree import (
+from services.common.rules.condition_tree import (
     AllOf,
     AnyOf,
     Condition,

@@ -18,8 +18,8 @@ import msgspec
 from schemas.decision import TRIAGE_UNIT, Deadline, Decision, Priority
 from schemas.reference import Reference
 from schemas.report import Flags, Report
-from services.routing.conditions import Facts, PersonFacts
-from services.routing.rules import Rule, RuleSet
+from services.common.rules.conditions import Facts, PersonFacts
+from services.common.rules.ruleset import Rule, RuleSet
 
 FLAG_NAMES = Flags.__struct_fields__
 

@@ -36,7 +36,7 @@ from typing import Any, ClassVar, Literal
 
 from schemas.reference import SSB_GROUPS, Reference
 from schemas.report import Flags, Role
-from services.routing.reading import (
+from services.common.rules.reading import (
     Duration,
     Located,
     Reader,
