@@ -36,6 +36,23 @@ class Deadline(msgspec.Struct, frozen=True):
     rule_id: str
 
 
+class DecidedBy(msgspec.Struct, frozen=True):
+    """The person whose act sent a case, beside the rules' view: their subject id at the
+    identity provider (never a name), the role they acted in (`assessor`, `prosecutor`),
+    the act (`routed`, `transferred`, `linked`, `corrected`: a correction the rules then
+    routed), its id (the case's message id), the reason given (None when none was needed),
+    the report version the case carries (1: as accepted), and for `linked` the report it
+    is linked to."""
+
+    subject: str
+    role: str
+    act: str
+    act_id: uuid.UUID
+    reason: str | None = None
+    report_version: int = 1
+    linked_to: uuid.UUID | None = None
+
+
 class Decision(msgspec.Struct, frozen=True):
     """The router's decision for one report; stored append-only and sent with the case."""
 
@@ -49,6 +66,8 @@ class Decision(msgspec.Struct, frozen=True):
     deadline: Deadline | None = None
     matched_rules: list[str] = []
     triage_reasons: list[str] = []
+    # Set when a person decided (the rules' view is still the fields above): who, how, why.
+    decided_by: DecidedBy | None = None
 
     @property
     def triaged(self) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
 import msgspec
@@ -157,3 +158,22 @@ def _resolved(settings: T) -> T:
     return msgspec.structs.replace(
         settings, db=msgspec.structs.replace(db, migrate_on_start=migrate)
     )
+
+
+# The default rules and unit catalogue of a source checkout. They are the deployment's policy,
+# not package data: an installed package has none, and there both settings are required, so a
+# deployment that forgot them stops at start instead of routing by the example rules.
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "routing"
+
+
+def _in_checkout(name: str) -> str:
+    path = DEPLOY / name
+    return str(path) if path.is_file() else ""
+
+
+class RulesSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Where the rules and the unit catalogue are (defaults: deploy/routing/ of a source
+    checkout; required where there is none)."""
+
+    file: str = _in_checkout("rules.yaml")
+    units_file: str = _in_checkout("units.yaml")

@@ -7,7 +7,13 @@ from typing import Annotated
 import msgspec
 from msgspec import Meta
 
-from services.common.settings import BrokerSettings, DatabaseSettings, Environment, LogSettings
+from services.common.settings import (
+    BrokerSettings,
+    DatabaseSettings,
+    Environment,
+    LogSettings,
+    RulesSettings,
+)
 
 
 class HttpSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -90,6 +96,41 @@ class OpsSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     cookie_secure: bool = True
 
 
+class OidcSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """People's sign-in with OpenID Connect (`FSI_OIDC_*`): the identity provider whose
+    access tokens the intake trusts, and the claims that carry roles and districts. No
+    issuer: no person can sign in (their routes answer 401)."""
+
+    issuer: str = ""
+    # The `aud` an access token must name.
+    audience: str = "fsi-intake"
+    # Where the provider's signing keys are; empty: the issuer's discovery document says.
+    jwks_url: str = ""
+    # Comma-separated JWS algorithms a token may be signed with (never `none`, never HMAC).
+    algorithms: str = "RS256"
+    roles_claim: str = "roles"
+    districts_claim: str = "districts"
+    # A value of the districts claim meaning every district (a national role).
+    national_district: str = "national"
+    # The page's client at the provider (authorization code flow with PKCE).
+    client_id: str = "fsi-workbench"
+    client_secret: str = ""
+    # Clock skew allowed on `exp`, `nbf` and `iat`.
+    leeway_seconds: Annotated[int, Meta(ge=0, le=300)] = 30
+
+
+class TriageSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The work list (`FSI_TRIAGE_*`): how long a claim holds, and the closure grounds."""
+
+    # A claim is held this long from its last renewal, then lapses (the report is free).
+    lease_minutes: Annotated[float, Meta(gt=0, le=24 * 60)] = 15.0
+    # The catalogue of closure grounds (henleggelse) with their legal basis; empty: the
+    # one of a source checkout (deploy/triage/closure-grounds.yaml).
+    closure_grounds_file: str = ""
+    # Work-list pages hold at most this many reports.
+    page_size: Annotated[int, Meta(ge=1, le=500)] = 50
+
+
 class IntakeSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Everything the intake process is configured with."""
 
@@ -101,5 +142,10 @@ class IntakeSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     relay: RelaySettings = RelaySettings()
     standardise: StandardiseSettings = StandardiseSettings()
     ops: OpsSettings = OpsSettings()
+    oidc: OidcSettings = OidcSettings()
+    triage: TriageSettings = TriageSettings()
+    # The same rules and unit catalogue as the router's (FSI_RULES_FILE,
+    # FSI_RULES_UNITS_FILE): the workbench decides again after a correction and explains.
+    rules: RulesSettings = RulesSettings()
     # FSI_ENVIRONMENT: `development` or `production` (the default; see Environment).
     environment: Environment = "production"

@@ -14,6 +14,7 @@ from services.intake.service import IntakeService
 if TYPE_CHECKING:
     from litestar.connection import ASGIConnection
 
+    from services.intake.people import PeopleVerifier
     from services.intake.settings import HttpSettings, OpsSettings
 
 
@@ -61,6 +62,9 @@ class IntakeState(msgspec.Struct):
     limiter: RateLimiter
     link: BrokerLink | None
     monitor: Monitor | None = None
+    # Verifies people's access tokens (None: no identity provider configured, so every
+    # person's route answers 401).
+    people: PeopleVerifier | None = None
 
 
 def state_of(connection: ASGIConnection[Any, Any, Any, Any]) -> IntakeState:

@@ -41,11 +41,11 @@ from services.common.rules import conditions
 from services.common.rules.engine import decide, facts_of
 from services.common.rules.reading import RulesError
 from services.common.rules.ruleset import RuleSet, load_ruleset
+from services.common.settings import DEPLOY
 from services.routing import ruletests
 from services.routing.lint import lint
 from services.routing.replay import replay
 from services.routing.ruletests import InputError
-from services.routing.settings import DEPLOY
 
 OK, FAILED, UNUSABLE = 0, 1, 2
 

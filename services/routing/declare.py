@@ -18,9 +18,8 @@ from schemas import reference
 from services.common import broker, startup
 from services.common.rules.reading import RulesError, read_file
 from services.common.rules.units import load_catalogue
-from services.common.settings import BrokerSettings
+from services.common.settings import BrokerSettings, RulesSettings
 from services.common.topology import Topology, declare
-from services.routing.settings import RulesSettings
 
 
 class DeclareSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

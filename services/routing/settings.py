@@ -2,31 +2,18 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import msgspec
 from msgspec import Meta
 
-from services.common.settings import BrokerSettings, DatabaseSettings, Environment, LogSettings
-
-# The default rules and unit catalogue of a source checkout. They are the deployment's policy,
-# not package data: an installed package has none, and there both settings are required, so a
-# deployment that forgot them stops at start instead of routing by the example rules.
-DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "routing"
-
-
-def _in_checkout(name: str) -> str:
-    path = DEPLOY / name
-    return str(path) if path.is_file() else ""
-
-
-class RulesSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """Where the rules and the unit catalogue are (defaults: deploy/routing/ of a source
-    checkout; required where there is none)."""
-
-    file: str = _in_checkout("rules.yaml")
-    units_file: str = _in_checkout("units.yaml")
+from services.common.settings import (
+    BrokerSettings,
+    DatabaseSettings,
+    Environment,
+    LogSettings,
+    RulesSettings,
+)
 
 
 class ConsumerSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
