@@ -11,7 +11,7 @@ from typing import Any
 import msgspec
 
 from schemas.decision import Decision
-from schemas.envelope import CaseRouted, ReportAccepted
+from schemas.envelope import CaseDecided, CaseRouted, ReportAccepted
 from schemas.report import Report
 from schemas.sources import AgencyReport, CitizenReport, PatrolReport
 
@@ -23,6 +23,7 @@ CONTRACTS: dict[str, Any] = {
     "decision.v1": Decision,
     "report-accepted.v1": ReportAccepted,
     "case-routed.v1": CaseRouted,
+    "case-decided.v1": CaseDecided,
     "source.citizen.v1": CitizenReport,
     "source.patrol.v1": PatrolReport,
     "source.agency.v1": AgencyReport,
