@@ -43,6 +43,7 @@ from services.intake.access import Clients, ClientsFileError, RateLimiter
 from services.intake.brokerlink import BrokerLink
 from services.intake.ops import Monitor
 from services.intake.outbox import OutboxRelay
+from services.intake.people import PeopleVerifier
 from services.intake.service import IntakeService, ReportStore
 from services.intake.session_store import PgSessionStore
 from services.intake.settings import IntakeSettings, OpsSettings
@@ -110,6 +111,8 @@ class Parts:
     sessions: SessionStore
     link: BrokerLink | None = None
     monitor: Monitor | None = None
+    # Verifies people's access tokens (None: no identity provider, people's routes 401).
+    people: PeopleVerifier | None = None
 
 
 # Opens the parts for a settings object and closes them when the app stops.
@@ -191,6 +194,7 @@ def create_app(
                 limiter=RateLimiter(settings.access.rate_per_second, settings.access.rate_burst),
                 link=opened.link,
                 monitor=opened.monitor,
+                people=opened.people,
             )
             app.state.ops_sessions = Sessions(opened.sessions, session_rules(settings.ops))
             log.info("intake started")
