@@ -49,6 +49,11 @@ from services.intake.session_store import PgSessionStore
 from services.intake.settings import IntakeSettings, OpsSettings
 from services.intake.state import HttpLimits, IntakeState, OpsPage
 from services.intake.store import PgReportStore
+from services.intake.triage import routes as triage_routes
+from services.intake.triage.model import Refusal
+from services.intake.triage.worklist import Worklist, WorklistStore
+from services.intake.triage.worklist_api import refusal_response
+from services.intake.triage.worklist_store import PgWorklistStore
 
 log = fsi_logging.get_logger("app")
 TEMPLATES = Path(__file__).parent / "templates"
@@ -113,6 +118,8 @@ class Parts:
     monitor: Monitor | None = None
     # Verifies people's access tokens (None: no identity provider, people's routes 401).
     people: PeopleVerifier | None = None
+    # The work list (None: the triage routes answer 503).
+    triage: WorklistStore | None = None
 
 
 # Opens the parts for a settings object and closes them when the app stops.
@@ -152,6 +159,7 @@ async def open_parts(settings: IntakeSettings) -> AsyncIterator[Parts]:
             sessions=PgSessionStore(pool),
             link=link if settings.relay.enabled else None,
             monitor=monitor,
+            triage=PgWorklistStore(pool),
         )
     finally:
         monitor.stop()
@@ -195,6 +203,7 @@ def create_app(
                 link=opened.link,
                 monitor=opened.monitor,
                 people=opened.people,
+                triage=None if opened.triage is None else Worklist(opened.triage, settings.triage),
             )
             app.state.ops_sessions = Sessions(opened.sessions, session_rules(settings.ops))
             log.info("intake started")
@@ -207,6 +216,7 @@ def create_app(
         health.readyz,
         metrics.endpoint,
         ops_api.OpsController,
+        *triage_routes.HANDLERS,
     ]
     app = Litestar(
         route_handlers=handlers,
@@ -225,6 +235,7 @@ def create_app(
         plugins=[ProblemDetailsPlugin(ProblemDetailsConfig())],
         exception_handlers={
             HTTPException: problems.http_error,
+            Refusal: refusal_response,
             asyncpg.PostgresConnectionError: problems.database_unavailable,
             # A restart or shutdown of PostgreSQL (57P01-57P03), or no connection slot left.
             asyncpg.exceptions.OperatorInterventionError: problems.database_unavailable,

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
     from services.intake.people import PeopleVerifier
     from services.intake.settings import HttpSettings, OpsSettings
+    from services.intake.triage.worklist import Worklist
 
 
 class HttpLimits(msgspec.Struct, frozen=True):
@@ -65,6 +66,8 @@ class IntakeState(msgspec.Struct):
     # Verifies people's access tokens (None: no identity provider configured, so every
     # person's route answers 401).
     people: PeopleVerifier | None = None
+    # The work list of reports waiting for a person (None: the triage routes answer 503).
+    triage: Worklist | None = None
 
 
 def state_of(connection: ASGIConnection[Any, Any, Any, Any]) -> IntakeState:

@@ -1,0 +1,119 @@
+"""The work list over HTTP: `GET /v1/triage` (the waiting reports a person sees, most urgent
+first, by cursor) and a report's claim (`POST`/`DELETE /v1/triage/{report_id}/claim`).
+
+Only people with the `assessor` or `prosecutor` role get in (bearer access token of the
+identity provider); every report and filter is checked against their districts."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from litestar import Controller, Request, Response, delete, get, post
+from litestar.params import FromPath
+from litestar.plugins.problem_details import ProblemDetailsException
+from litestar.status_codes import HTTP_200_OK
+
+from services.common.logging import get_logger
+from services.intake.people import PERSON, Signed, requires_triage
+from services.intake.problems import problem
+from services.intake.state import state_of
+from services.intake.triage.model import Claim, Page, Refusal
+from services.intake.triage.worklist import Worklist
+
+log = get_logger("triage")
+
+
+def as_problem(refusal: Refusal) -> ProblemDetailsException:
+    """The RFC 9457 problem of a work list's refusal (its extension members included)."""
+    return problem(refusal.status, refusal.slug, refusal.title, refusal.detail, **refusal.extra)
+
+
+def refusal_response(request: Request[Any, Any, Any], exc: Refusal) -> Response[dict[str, Any]]:
+    """Exception handler: a `Refusal` raised by any triage handler, answered as its problem."""
+    return as_problem(exc).to_response(request)
+
+
+def worklist_of(request: Request[Any, Any, Any]) -> Worklist:
+    """The app's work list (503 when the app was started without one)."""
+    worklist = state_of(request).triage
+    if worklist is None:
+        raise problem(
+            503, "work-list-unavailable", "Work list unavailable", "this intake has no work list"
+        )
+    return worklist
+
+
+class TriageController(Controller):
+    """The work list and claims, for people who triage."""
+
+    path = "/v1/triage"
+    tags = ("triage",)
+    guards = (requires_triage,)
+    dependencies = PERSON
+
+    @get(
+        "/",
+        summary="The reports waiting for a person, most urgent first",
+        description=(
+            "Reports of the caller's districts (all for a national role; those with no "
+            "district for everyone), ordered by nearest deadline (none last), then priority, "
+            "then age. `district` may be repeated; `cursor` is the previous page's "
+            "`next_cursor`; `limit` at most the page size (FSI_TRIAGE_PAGE_SIZE)."
+        ),
+    )
+    async def list_waiting(
+        self,
+        request: Request[Any, Any, Any],
+        person: Signed,
+        district: list[str] | None = None,
+        reason: str | None = None,
+        source: str | None = None,
+        cursor: str | None = None,
+        limit: int | None = None,
+    ) -> Page:
+        return await worklist_of(request).page(
+            person,
+            districts=district or (),
+            reason=reason,
+            source=source,
+            cursor=cursor,
+            limit=limit,
+        )
+
+    @post(
+        "/{report_id:uuid}/claim",
+        status_code=HTTP_200_OK,
+        summary="Claim a waiting report (or renew one's own claim) for a lease",
+        description=(
+            "The answer's `token` is what every disposition sends as `claim`. Another person's "
+            "live claim: 409 naming `holder` (subject id) and `lease_until`."
+        ),
+    )
+    async def claim(
+        self, request: Request[Any, Any, Any], person: Signed, report_id: FromPath[uuid.UUID]
+    ) -> Claim:
+        claim = await worklist_of(request).claim(person, report_id)
+        log.info(
+            "report claimed",
+            report_id=str(report_id),
+            person=person.subject,
+            role=person.acting_role,
+        )
+        return claim
+
+    @delete(
+        "/{report_id:uuid}/claim",
+        summary="Release one's claim on a report",
+        description="Only the holder may release (409 otherwise).",
+    )
+    async def release(
+        self, request: Request[Any, Any, Any], person: Signed, report_id: FromPath[uuid.UUID]
+    ) -> None:
+        await worklist_of(request).release(person, report_id)
+        log.info(
+            "claim released",
+            report_id=str(report_id),
+            person=person.subject,
+            role=person.acting_role,
+        )
