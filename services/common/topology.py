@@ -20,6 +20,8 @@ from services.common.settings import BrokerSettings
 QueueType = Literal["classic", "quorum"]
 MAX_PRIORITY = 10
 REPORT_ACCEPTED_KEY = "report.accepted"
+# A case a person decided, announced by the intake's outbox (schemas.envelope.CaseDecided).
+CASE_DECIDED_KEY = "case.decided"
 TRIAGE_KEY = "triage"
 
 
@@ -78,6 +80,16 @@ class Topology:
         )
 
     @property
+    def decisions_queue(self) -> Queue:
+        """The router's input of people's decisions: one `case.decided` message each, whose
+        case the router publishes; dead-lettered like the routing queue."""
+        return Queue(
+            f"{self.prefix}routing.decisions",
+            {**self._durable_args(), "x-dead-letter-exchange": self.dead_letter_exchange.name},
+            ((self.reports_exchange.name, CASE_DECIDED_KEY),),
+        )
+
+    @property
     def triage_queue(self) -> Queue:
         """Reports that need a human before they can go to a unit."""
         return self._case_queue(f"{self.prefix}triage", TRIAGE_KEY)
@@ -106,7 +118,13 @@ class Topology:
     @property
     def queues(self) -> tuple[Queue, ...]:
         units = tuple(self.unit_queue(u) for u in self.units)
-        return (self.routing_queue, self.triage_queue, self.dead_letter_queue, *units)
+        return (
+            self.routing_queue,
+            self.decisions_queue,
+            self.triage_queue,
+            self.dead_letter_queue,
+            *units,
+        )
 
     def _durable_args(self) -> dict[str, Any]:
         return {"x-queue-type": "quorum"} if self.queue_type == "quorum" else {}

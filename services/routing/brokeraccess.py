@@ -7,11 +7,13 @@ queues it uses, written out as RabbitMQ definitions (`rabbitmqctl import_definit
 
 - `<prefix>declare`: the topology's owner (`fsi-declare`); configures every exchange and
   queue, and binds them (write on queues and the dead-letter exchange, read on exchanges and
-  the routing queue, as RabbitMQ asks of a binding and of a queue with a dead-letter exchange).
-- `<prefix>intake`: publishes to the reports exchange, nothing else. Its start checks and the
+  the routing and decisions queues, as RabbitMQ asks of a binding and of a queue with a
+  dead-letter exchange).
+- `<prefix>intake`: publishes to the reports exchange (accepted reports and people's
+  decisions), nothing else. Its start checks and the
   operations monitor's queue counts are passive declares, which need no permission.
-- `<prefix>router`: consumes the routing queue, publishes to the cases and dead-letter
-  exchanges.
+- `<prefix>router`: consumes the routing and decisions queues, publishes to the cases and
+  dead-letter exchanges.
 - `<prefix>triage`, `<prefix>dead-letter`, `<prefix>unit.<unit>`: each consumes its own
   queue (named like its user), nothing else.
 
@@ -76,13 +78,13 @@ def grants(topology: Topology) -> tuple[Grant, ...]:
             f"{p}declare",  # fsi-declare
             configure=(*exchanges, *queues),
             write=(*queues, t.dead_letter_exchange.name),
-            read=(*exchanges, t.routing_queue.name),
+            read=(*exchanges, t.routing_queue.name, t.decisions_queue.name),
         ),
         Grant(f"{p}intake", write=(t.reports_exchange.name,)),
         Grant(
             f"{p}router",
             write=(t.cases_exchange.name, t.dead_letter_exchange.name),
-            read=(t.routing_queue.name,),
+            read=(t.routing_queue.name, t.decisions_queue.name),
         ),
         *readers,
     )

@@ -88,7 +88,8 @@ def main() -> None:
     print(
         f"topology declared under prefix '{topology.prefix}': "
         f"{', '.join(e.name for e in topology.exchanges)} (exchanges); "
-        f"{topology.routing_queue.name}, {topology.triage_queue.name}, "
+        f"{topology.routing_queue.name}, {topology.decisions_queue.name}, "
+        f"{topology.triage_queue.name}, "
         f"{topology.dead_letter_queue.name} and {units} unit queues "
         f"({topology.prefix}unit.<district>.<section>)"
     )

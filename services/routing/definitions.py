@@ -11,9 +11,9 @@ policy would make every `declare` of it a mismatch. Policies add only what no ar
   or one past a quorum queue's delivery limit (20 by default from RabbitMQ 4.0), is dropped;
   with it, the case lands in the dead-letter queue, where the operations overview counts it.
   Their delivery limit stays the broker's: the units' consumers are not ours.
-- `<prefix>routing-and-dead-letters` (quorum queues only: the routing and dead-letter
-  queues): `delivery-limit` = `DELIVERY_LIMIT`. The router dead-letters what it cannot
-  route itself, with the reason, recorded, and acknowledged; it puts a batch back
+- `<prefix>routing-and-dead-letters` (quorum queues only: the routing, decisions and
+  dead-letter queues): `delivery-limit` = `DELIVERY_LIMIT`. The router dead-letters what
+  it cannot route itself, with the reason, and acknowledges it; it puts a batch back
   (`basic.nack`, requeue) only when PostgreSQL or RabbitMQ fails, after a 2 s pause, and a
   crash returns its whole prefetch window. RabbitMQ 4.0-4.2 count each of those returns
   (4.3 counts the crashes only), so the default of 20 would send valid reports to the
@@ -81,7 +81,7 @@ def policies(topology: Topology) -> tuple[Policy, ...]:
         made.append(
             Policy(
                 f"{p}routing-and-dead-letters",
-                (t.routing_queue.name, t.dead_letter_queue.name),
+                (t.routing_queue.name, t.decisions_queue.name, t.dead_letter_queue.name),
                 {"delivery-limit": DELIVERY_LIMIT},
             )
         )

@@ -147,7 +147,11 @@ def _expected(topology: Topology, queue_type: QueueType) -> dict[str, Any]:
     """What the broker must hold, from the topology's own values (not from the file)."""
     p = topology.prefix
     cases = {topology.triage_queue.name, *(topology.unit_queue(u).name for u in topology.units)}
-    limited = {topology.routing_queue.name, topology.dead_letter_queue.name}
+    limited = {
+        topology.routing_queue.name,
+        topology.decisions_queue.name,
+        topology.dead_letter_queue.name,
+    }
     policy_of = {
         **dict.fromkeys(cases, f"{p}case-queues"),
         **dict.fromkeys(limited, f"{p}routing-and-dead-letters" if queue_type == "quorum" else ""),

@@ -58,7 +58,7 @@ def test_each_part_may_use_exactly_what_it_needs() -> None:
     assert (intake.configure, intake.write, intake.read) == ((), ("fsi.reports",), ())
     assert router.configure == ()
     assert set(router.write) == {"fsi.cases", "fsi.dead-letter"}
-    assert router.read == ("fsi.routing.reports",)
+    assert router.read == ("fsi.routing.reports", "fsi.routing.decisions")
     for unit in UNITS:
         grant = by_user[f"fsi.unit.{unit}"]
         assert (grant.configure, grant.write, grant.read) == ((), (), (f"fsi.unit.{unit}",))
@@ -122,7 +122,7 @@ def test_the_checked_in_definitions_are_up_to_date(
     users = {u["name"] for u in made["users"]}
     assert "fsi.unit.oslo.felles-etterforskning" in users
     assert len(users) == 5 + 12 * 8
-    assert len(made["queues"]) == len(made["bindings"]) == 3 + 12 * 8
+    assert len(made["queues"]) == len(made["bindings"]) == 4 + 12 * 8
     kinds = {q["arguments"].get("x-queue-type", "classic") for q in made["queues"]}
     assert kinds == {queue_type}
 

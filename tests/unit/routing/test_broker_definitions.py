@@ -141,9 +141,12 @@ def test_cases_are_dead_lettered_rather_than_dropped(topology: Topology) -> None
     dead_letters = topology.dead_letter_exchange.name
     for queue in (topology.triage_queue, *(topology.unit_queue(u) for u in UNITS)):
         assert effective[queue.name].get("dead-letter-exchange") == dead_letters
-    # The routing queue's own stays its argument; the dead-letter queue is the last stop.
-    assert topology.routing_queue.arguments["x-dead-letter-exchange"] == dead_letters
-    for queue in (topology.routing_queue, topology.dead_letter_queue):
+    # The router's input queues keep theirs as an argument; the dead-letter queue is the
+    # last stop.
+    inputs = (topology.routing_queue, topology.decisions_queue)
+    for queue in inputs:
+        assert queue.arguments["x-dead-letter-exchange"] == dead_letters
+    for queue in (*inputs, topology.dead_letter_queue):
         assert "dead-letter-exchange" not in effective.get(queue.name, {})
 
 
@@ -151,8 +154,8 @@ def test_a_week_of_router_retries_stays_under_the_quorum_delivery_limit() -> Non
     classic, quorum = TOPOLOGIES
     assert not any("delivery-limit" in p.definition for p in policies(classic))
     limits = {q: p.definition.get("delivery-limit") for p in policies(quorum) for q in p.queues}
-    assert limits[quorum.routing_queue.name] == limits[quorum.dead_letter_queue.name]
-    assert limits[quorum.routing_queue.name] == DELIVERY_LIMIT
+    for queue in (quorum.routing_queue, quorum.decisions_queue, quorum.dead_letter_queue):
+        assert limits[queue.name] == DELIVERY_LIMIT, queue.name
     week = dt.timedelta(days=7).total_seconds()
     assert week <= DELIVERY_LIMIT * ROUTER_RETRY_SECONDS
     assert limits[quorum.unit_queue(UNITS[0]).name] is None  # the broker's own
