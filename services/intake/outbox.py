@@ -1,12 +1,14 @@
-"""The outbox relay: publishes committed reports to RabbitMQ with publisher confirms.
+"""The outbox relay: publishes committed reports and people's decisions to RabbitMQ with
+publisher confirms.
 
 A relay claims pending rows for a while (`FSI_RELAY_CLAIM_SECONDS`) in one committed
 statement that also counts the attempt, publishes them, and marks the confirmed ones
 published; several relays (in several processes) share the work without publishing a row
 twice at once. A row whose outcome is never recorded (a crash, a lost connection, a mark
 that fails after the confirm) is claimed again once its claim expires and republished with
-the same `message_id`, which the router treats as the same report (at-least-once on the
-wire); after `FSI_RELAY_MAX_ATTEMPTS` such claims it is set aside, logged with its report id
+the same `message_id` (the report's id; for a row announcing a person's decision, the
+decision's), which the router treats as the same message (at-least-once on the wire);
+after `FSI_RELAY_MAX_ATTEMPTS` such claims it is set aside, logged with its report id
 and counted, until an operator puts it back (`python -m services.intake.outbox_cli`). A
 publish that fails backs off per row. The relay wakes on `NOTIFY fsi_outbox` where a session
 connection exists (not through a transaction pooler) and always polls, and keeps trying while
@@ -46,10 +48,11 @@ def _confirmed(outcome: object) -> bool:
 
 
 def message_for(row: outbox_store.Claimed) -> aio_pika.Message:
-    """The AMQP message of one outbox row: persistent, identified by the report id."""
+    """The AMQP message of one outbox row: persistent, identified by the report id, or by
+    the decision id for a person's decision (`case.decided`)."""
     return aio_pika.Message(
         row.payload,
-        message_id=str(row.report_id),
+        message_id=row.message_id,
         type=row.message_type,
         content_type=CONTENT_TYPE,
         delivery_mode=aio_pika.DeliveryMode.PERSISTENT,

@@ -24,7 +24,8 @@ CHANNEL = "fsi_outbox"
 @dataclass(frozen=True, slots=True)
 class Claimed:
     """An outbox row claimed for publishing: its id, the report it announces and the
-    message (type, routing key, the bytes, the source format), and the claims so far."""
+    message (type, routing key, the bytes, the source format), the claims so far, and the
+    person's decision it announces (None for the report's own row, as accepted)."""
 
     id: int
     report_id: uuid.UUID
@@ -33,6 +34,13 @@ class Claimed:
     payload: bytes
     source_format: str
     attempts: int
+    decision_id: uuid.UUID | None = None
+
+    @property
+    def message_id(self) -> str:
+        """The AMQP message id: the decision's for a person's decision (one message per
+        decision, however often published), else the report's."""
+        return str(self.decision_id or self.report_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,13 +72,14 @@ WITH due AS (
                         next_attempt_at = now() + $2::interval
     FROM due WHERE o.id = due.id AND due.unsettled < $3
     RETURNING o.id, o.report_id, o.message_type, o.routing_key, o.payload, o.source_format,
-              o.attempts
+              o.attempts, o.decision_id
 )
 SELECT id, report_id, message_type, routing_key, payload, source_format, attempts,
-       false AS set_aside
+       decision_id, false AS set_aside
 FROM claimed
 UNION ALL
-SELECT id, report_id, NULL::text, NULL::text, NULL::bytea, NULL::text, attempts, true
+SELECT id, report_id, NULL::text, NULL::text, NULL::bytea, NULL::text, attempts,
+       NULL::uuid, true
 FROM aside
 """
 
@@ -129,6 +138,7 @@ async def claim(
             bytes(r["payload"]),
             r["source_format"],
             r["attempts"],
+            r["decision_id"],
         )
         for r in rows
         if not r["set_aside"]
