@@ -1,5 +1,6 @@
 """The unit catalogue as the router records it with each rule load (`rule_loads.catalogue`)
-and the operations page reads it back: districts, each with its units."""
+and the operations page reads it back: districts, each with its units, and the national
+units."""
 
 from __future__ import annotations
 
@@ -23,7 +24,16 @@ class District(msgspec.Struct):
     units: list[CatalogueUnit]
 
 
+class NationalUnit(msgspec.Struct):
+    """A unit serving every district (Kripos, Økokrim): its id (`kripos`) and name."""
+
+    unit: str
+    name: str
+
+
 class Catalogue(msgspec.Struct):
-    """The unit catalogue as the router recorded it with its last rule load."""
+    """The unit catalogue as the router recorded it with its last rule load; `national` is
+    empty in a load recorded before national units existed."""
 
     districts: list[District]
+    national: list[NationalUnit] = []

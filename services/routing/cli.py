@@ -37,7 +37,7 @@ import msgspec
 
 from schemas import reference
 from services.common import settings as fsi_settings
-from services.common.rules import conditions
+from services.common.rules import explanation
 from services.common.rules.engine import decide, facts_of
 from services.common.rules.reading import RulesError
 from services.common.rules.ruleset import RuleSet, load_ruleset
@@ -181,14 +181,8 @@ def _explain(args: argparse.Namespace, out: TextIO) -> int:
     ruleset = _load(args)
     now = dt.datetime.now(dt.UTC)
     report = ruletests.standard(ruletests.read_report(args.report), ruleset, now)
-    facts = facts_of(report, ruleset.reference, now)
-    for rule in ruleset.rules:
-        failing = conditions.explain(rule.when, facts)
-        if failing is None:
-            print(f"match     {rule.id} (line {rule.line})", file=out)
-        else:
-            key, line = failing
-            print(f"no match  {rule.id} (line {rule.line}): `{key}` (line {line}) fails", file=out)
+    for check in explanation.check_rules(ruleset, facts_of(report, ruleset.reference, now)):
+        print(explanation.describe(check), file=out)
     decision = decide(report, uuid.uuid4(), ruleset, now)
     print(msgspec.json.format(msgspec.json.encode(decision)).decode(), file=out)
     return OK

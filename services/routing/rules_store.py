@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncpg
 import msgspec
 
-from schemas.catalogue import Catalogue, CatalogueUnit, District
+from schemas.catalogue import Catalogue, CatalogueUnit, District, NationalUnit
 from services.common.rules.ruleset import RuleSet
 
 
@@ -22,7 +22,8 @@ def catalogue_json(ruleset: RuleSet) -> str:
         )
         for d in catalogue.districts.values()
     ]
-    return msgspec.json.encode(Catalogue(districts)).decode()
+    national = [NationalUnit(u.id, u.name) for u in catalogue.national.values()]
+    return msgspec.json.encode(Catalogue(districts, national)).decode()
 
 
 async def record_load(pool: asyncpg.Pool, router: str, ruleset: RuleSet) -> None:

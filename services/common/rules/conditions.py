@@ -78,11 +78,15 @@ def predicate(condition: Condition) -> Predicate:
     assert_never(condition)
 
 
+def top_level(when: Condition) -> tuple[Condition, ...]:
+    """The conditions a rule's `when` lists side by side (each must hold), in file order."""
+    return when.parts if isinstance(when, AllOf) and not when.keyed else (when,)
+
+
 def explain(when: Condition, facts: Facts) -> tuple[str, int] | None:
     """The first top-level condition of a `when` that does not hold (its key and line), or
     None when all hold."""
-    tops = when.parts if isinstance(when, AllOf) and not when.keyed else (when,)
-    for part in tops:
+    for part in top_level(when):
         if not predicate(part)(facts):
             return part.key, part.line
     return None

@@ -217,19 +217,36 @@ def _fold(text: str) -> str:
     return re.sub(r"[\s_]+", "-", bare)
 
 
-def suggestion(text: str, known: Iterable[str], aliases: Mapping[str, str] | None = None) -> str:
-    """` (did you mean `X`?)` for a name not in `known`, or "" when nothing is close: the
-    known name written another way (case, accents, spaces for `-`: `oslo` is `Oslo`), an
-    alias of one (`aliases`: other text -> a known name), or, for a name that is not a
-    number, one a typing error away (`wepon`: `weapon`)."""
+def nearest(
+    text: str,
+    known: Iterable[str],
+    aliases: Mapping[str, str] | None = None,
+    *,
+    limit: int = 3,
+    cutoff: float = 0.6,
+) -> list[str]:
+    """Up to `limit` known names closest to `text`, closest first: the known name written
+    another way (case, accents, spaces for `-`: `oslo` is `Oslo`), an alias of one
+    (`aliases`: other text -> a known name), then, for a text that is not a number, names
+    whose folded spelling is at least `cutoff` similar (difflib's ratio, 0-1)."""
     folded: dict[str, str] = {}
     for name in known:
         folded.setdefault(_fold(name), name)
     for alias, name in (aliases or {}).items():
         folded.setdefault(_fold(alias), name)
     key = _fold(text)
-    found = folded.get(key)
-    if found is None and not key.isdigit():  # a number one digit away is another place
-        close = difflib.get_close_matches(key, list(folded), n=1, cutoff=0.8)
-        found = folded[close[0]] if close else None
-    return f" (did you mean `{found}`?)" if found is not None and found != text else ""
+    found = [folded[key]] if key in folded else []
+    if not key.isdigit():  # a number one digit away is another place
+        for close in difflib.get_close_matches(key, list(folded), n=limit + 1, cutoff=cutoff):
+            if folded[close] not in found:
+                found.append(folded[close])
+    return found[:limit]
+
+
+def suggestion(text: str, known: Iterable[str], aliases: Mapping[str, str] | None = None) -> str:
+    """` (did you mean `X`?)` for a name not in `known`, or "" when nothing is close: the
+    known name written another way (case, accents, spaces for `-`: `oslo` is `Oslo`), an
+    alias of one (`aliases`: other text -> a known name), or, for a name that is not a
+    number, one a typing error away (`wepon`: `weapon`)."""
+    found = nearest(text, known, aliases, limit=1, cutoff=0.8)
+    return f" (did you mean `{found[0]}`?)" if found and found[0] != text else ""

@@ -1,11 +1,25 @@
-"""The unit catalogue (units.yaml): police districts, their sections and units, checked."""
+"""The unit catalogue (units.yaml): police districts, their sections and units, and the
+national units (Kripos, Økokrim), checked."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
+from schemas.decision import TRIAGE_UNIT
 from schemas.reference import Reference
-from services.common.rules.reading import Reader, UnknownReferenceError, parse_yaml, suggestion
+from services.common.rules.reading import (
+    Reader,
+    UnknownReferenceError,
+    WrongTypeError,
+    parse_yaml,
+    suggestion,
+)
+
+# A unit id is a queue name's tail and a routing key: `<district slug>.<section>` for a
+# district's unit, a bare slug for a national unit. Slugs are plain lowercase words joined by
+# `-`, so an id never holds a dot of its own and a national id never looks like a district's.
+_SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,28 +36,88 @@ class District:
 
 
 @dataclass(frozen=True, slots=True)
+class NationalUnit:
+    """A unit serving every district (its id is a bare slug: `kripos`), with its name."""
+
+    id: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
 class Catalogue:
-    """Districts and their units."""
+    """Districts and their units, and the national units (no district)."""
 
     section_names: dict[str, str]
     districts: dict[str, District]
+    national: dict[str, NationalUnit]
 
     @property
     def units(self) -> tuple[str, ...]:
-        return tuple(d.unit(s) for d in self.districts.values() for s in d.sections)
+        """Every unit id: the districts' units in catalogue order, then the national ones."""
+        own = tuple(d.unit(s) for d in self.districts.values() for s in d.sections)
+        return own + tuple(self.national)
+
+    def district_of_unit(self, unit: str) -> District | None:
+        """The district a unit belongs to; None for a national or unknown unit."""
+        slug, dot, section = unit.partition(".")
+        if not dot:
+            return None
+        return next(
+            (d for d in self.districts.values() if d.slug == slug and section in d.sections),
+            None,
+        )
+
+    def unit_name(self, unit: str) -> str | None:
+        """A unit's name (a national unit's, or its district's section's); None if unknown."""
+        if unit in self.national:
+            return self.national[unit].name
+        district = self.district_of_unit(unit)
+        return None if district is None else self.section_names[unit.partition(".")[2]]
+
+
+def _slug(read: Reader, value: str, line: int, what: str) -> str:
+    if not _SLUG.match(value):
+        raise read.fail(
+            WrongTypeError,
+            f"{what} `{value}` must be lowercase letters and digits joined by `-`",
+            line,
+        )
+    return value
+
+
+def _national(read: Reader, raw: object, line: int, slugs: set[str]) -> dict[str, NationalUnit]:
+    if raw is None:
+        return {}
+    units = read.mapping(raw, line, "national")
+    found: dict[str, NationalUnit] = {}
+    for unit_id, spec in units.items():
+        at = units.key_lines[unit_id]
+        _slug(read, unit_id, at, "the id of a national unit")
+        if unit_id == TRIAGE_UNIT or unit_id in slugs:
+            taken = "triage's" if unit_id == TRIAGE_UNIT else "a district's slug"
+            raise read.fail(WrongTypeError, f"national unit `{unit_id}`: the id is {taken}", at)
+        spec = read.mapping(spec, at, f"national unit {unit_id}", {"name"})
+        name = read.text(spec.get("name"), at, f"the `name` of national unit {unit_id}")
+        found[unit_id] = NationalUnit(unit_id, name)
+    return found
 
 
 def load_catalogue(text: str, file: str, reference: Reference) -> Catalogue:
-    """The unit catalogue from its YAML text."""
+    """The unit catalogue from its YAML text; a `RulesError` naming the line when a key,
+    name, slug or section is wrong."""
     read = Reader(file)
-    doc = read.mapping(parse_yaml(text, file), 1, "the unit catalogue", {"sections", "districts"})
+    doc = read.mapping(
+        parse_yaml(text, file), 1, "the unit catalogue", {"sections", "districts", "national"}
+    )
     sections = read.mapping(doc.get("sections"), doc.line, "sections")
     names = {}
     for key, title in sections.items():
-        names[key] = read.text(title, sections.key_lines[key], f"the name of section {key}")
+        at = sections.key_lines[key]
+        names[_slug(read, key, at, "section")] = read.text(title, at, f"the name of section {key}")
     districts: dict[str, District] = {}
     raw = read.mapping(doc.get("districts"), doc.line, "districts")
     known = {m.police_district for m in reference.municipalities.values()}
+    slugs: set[str] = set()
     for name, spec in raw.items():
         line = raw.key_lines[name]
         if name not in known:
@@ -51,6 +125,10 @@ def load_catalogue(text: str, file: str, reference: Reference) -> Catalogue:
             raise read.fail(UnknownReferenceError, f"unknown police district `{name}`{hint}", line)
         spec = read.mapping(spec, line, f"district {name}", {"slug", "default", "sections"})
         slug = read.text(spec.get("slug"), line, f"the `slug` of district {name}")
+        _slug(read, slug, line, f"the slug of district {name}")
+        if slug in slugs:
+            raise read.fail(WrongTypeError, f"slug `{slug}` is used by two districts", line)
+        slugs.add(slug)
         default = read.text(spec.get("default"), line, f"the `default` section of district {name}")
         own = tuple(read.strings(spec.get("sections", list(names)), line, "sections"))
         for section in (*own, default):
@@ -65,4 +143,5 @@ def load_catalogue(text: str, file: str, reference: Reference) -> Catalogue:
             f"districts without units: {', '.join(sorted(missing))}",
             doc.line,
         )
-    return Catalogue(names, districts)
+    national = _national(read, doc.get("national"), doc.key_lines.get("national", doc.line), slugs)
+    return Catalogue(names, districts, national)
