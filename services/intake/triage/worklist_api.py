@@ -10,7 +10,7 @@ import uuid
 from typing import Any
 
 from litestar import Controller, Request, Response, delete, get, post
-from litestar.params import FromPath
+from litestar.params import FromPath, FromQuery
 from litestar.plugins.problem_details import ProblemDetailsException
 from litestar.status_codes import HTTP_200_OK
 
@@ -66,11 +66,11 @@ class TriageController(Controller):
         self,
         request: Request[Any, Any, Any],
         person: Signed,
-        district: list[str] | None = None,
-        reason: str | None = None,
-        source: str | None = None,
-        cursor: str | None = None,
-        limit: int | None = None,
+        district: FromQuery[list[str] | None] = None,
+        reason: FromQuery[str | None] = None,
+        source: FromQuery[str | None] = None,
+        cursor: FromQuery[str | None] = None,
+        limit: FromQuery[int | None] = None,
     ) -> Page:
         return await worklist_of(request).page(
             person,

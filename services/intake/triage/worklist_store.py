@@ -16,7 +16,7 @@ from services.intake.people import Person
 from services.intake.triage.model import Claim, ItemRow, Query
 from services.intake.triage.worklist import claim_step, held, release_step, visible
 
-# Every column, in ItemRow's order (a test checks they match).
+# Every column: ItemRow(**record) fails on a column missing or too many.
 _COLUMNS = """
        report_id, district, source, reason, detail, priority, priority_rank, deadline_at,
        received_at, waiting_since, version, state, claimed_by, claim_role, claim_token,
