@@ -50,7 +50,9 @@ from services.intake.settings import IntakeSettings, OpsSettings
 from services.intake.state import HttpLimits, IntakeState, OpsPage
 from services.intake.store import PgReportStore
 from services.intake.triage import routes as triage_routes
+from services.intake.triage.grounds import load_grounds
 from services.intake.triage.model import Refusal
+from services.intake.triage.rulebook import RuleBook
 from services.intake.triage.worklist import Worklist, WorklistStore
 from services.intake.triage.worklist_api import refusal_response
 from services.intake.triage.worklist_store import PgWorklistStore
@@ -184,6 +186,9 @@ def create_app(
     if configure_logging:
         fsi_logging.configure(settings.log)
     clients = load_clients(settings)
+    # The rules and closure grounds the triage decides with: checked here, as the clients are.
+    rulebook = RuleBook.open(settings.rules)
+    grounds = load_grounds(settings.triage)
     metrics.known_sources(clients.named_sources)
 
     @contextlib.asynccontextmanager
@@ -203,6 +208,8 @@ def create_app(
                 link=opened.link,
                 monitor=opened.monitor,
                 people=opened.people,
+                rulebook=rulebook,
+                grounds=grounds,
                 triage=None if opened.triage is None else Worklist(opened.triage, settings.triage),
             )
             app.state.ops_sessions = Sessions(opened.sessions, session_rules(settings.ops))

@@ -25,6 +25,8 @@ from services.common import settings as fsi_settings
 from services.intake.app import create_app, load_clients
 from services.intake.connections import BoundedHttpToolsProtocol, ServerConfig
 from services.intake.settings import IntakeSettings
+from services.intake.triage.grounds import load_grounds
+from services.intake.triage.rulebook import RuleBook
 
 
 def _settings() -> IntakeSettings:
@@ -125,6 +127,8 @@ def main() -> None:
     settings = _settings()
     try:
         load_clients(settings)  # fail here, clearly, not in a worker
+        RuleBook.open(settings.rules)
+        load_grounds(settings.triage)
         broker.check_url(settings.broker.url)
         check_management_url(settings.ops.management_url)
     except fsi_settings.SettingsError as exc:

@@ -16,6 +16,8 @@ if TYPE_CHECKING:
 
     from services.intake.people import PeopleVerifier
     from services.intake.settings import HttpSettings, OpsSettings
+    from services.intake.triage.grounds import ClosureGrounds
+    from services.intake.triage.rulebook import RuleBook
     from services.intake.triage.worklist import Worklist
 
 
@@ -68,6 +70,10 @@ class IntakeState(msgspec.Struct):
     people: PeopleVerifier | None = None
     # The work list of reports waiting for a person (None: the triage routes answer 503).
     triage: Worklist | None = None
+    # The rules the triage decides and explains with, and the closure grounds; loaded with
+    # the app (None only in a state a test builds by hand).
+    rulebook: RuleBook | None = None
+    grounds: ClosureGrounds | None = None
 
 
 def state_of(connection: ASGIConnection[Any, Any, Any, Any]) -> IntakeState:
