@@ -18,17 +18,16 @@ import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from wsgiref.simple_server import WSGIServer
 
 import aio_pika
 import asyncpg
 
-from schemas import reference
 from services.common import broker, db, startup
 from services.common import logging as fsi_logging
+from services.common.rules import files
 from services.common.rules.reading import RulesError
-from services.common.rules.ruleset import RuleSet, load_ruleset
+from services.common.rules.ruleset import RuleSet
 from services.common.topology import Topology, declare
 from services.routing import metrics, rules_store
 from services.routing.consumer import Sequencer
@@ -52,20 +51,12 @@ class RulesWatch:
     reloads_ok: int = 0
     reloads_failed: int = 0
 
-    def _stamp(self) -> tuple[float, float]:
-        return (
-            Path(self.settings.rules.file).stat().st_mtime,
-            Path(self.settings.rules.units_file).stat().st_mtime,
-        )
+    def _stamp(self) -> files.Stamp:
+        return files.stamp(self.settings.rules)
 
     async def reload(self) -> bool:
         try:
-            fresh = load_rules(self.settings)
-            if set(fresh.catalogue.units) != set(self.router.ruleset.catalogue.units):
-                raise RulesError(
-                    "the unit catalogue changed; restart the router for that",
-                    file=self.settings.rules.units_file,
-                )
+            fresh = files.reload_rules(self.settings.rules, self.router.ruleset)
         except (RulesError, OSError) as exc:
             await self._refused(str(exc))
             return False
@@ -104,23 +95,12 @@ class RulesWatch:
 
 def load_rules(settings: RoutingSettings) -> RuleSet:
     """The compiled rule set named by the settings."""
-    return load_ruleset(
-        Path(settings.rules.file), Path(settings.rules.units_file), reference.load()
-    )
+    return files.load_rules(settings.rules)
 
 
 def rules_error(exc: RulesError | OSError, settings: RoutingSettings) -> startup.StartupError:
     """A rules or units file that cannot be loaded, naming its setting."""
-    units = settings.rules.units_file
-    named = exc.filename if isinstance(exc, OSError) else exc.file
-    setting = (
-        "FSI_RULES_UNITS_FILE" if named is not None and str(named) == units else "FSI_RULES_FILE"
-    )
-    if isinstance(exc, OSError):
-        return startup.StartupError(
-            f"{setting}: cannot read {exc.filename}: {exc.strerror}", startup.EXIT_CONFIG
-        )
-    return startup.StartupError(f"{setting}: {exc}", startup.EXIT_CONFIG)
+    return files.rules_error(exc, settings.rules)
 
 
 async def _connect(
