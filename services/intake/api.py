@@ -19,11 +19,20 @@ from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
 
 from schemas.report import Report
 from services.common.logging import get_logger
-from services.intake import batch, batchbody, metrics, problems, records
+from services.intake import batch, batchbody, metrics, problems, records, timeline
 from services.intake.access import Client
 from services.intake.adapters import ADAPTERS
 from services.intake.body import read_body
-from services.intake.guards import CLIENT, FORMAT, Caller, requires_client, requires_submitter
+from services.intake.guards import (
+    CLIENT,
+    FORMAT,
+    READER,
+    Caller,
+    Reader,
+    requires_client_or_person,
+    requires_submitter,
+)
+from services.intake.people import Person
 from services.intake.requestbody import check_json, decode_body
 from services.intake.service import CANONICAL, Submission, from_source
 from services.intake.state import limits_of, state_of
@@ -44,7 +53,9 @@ class Accepted(msgspec.Struct):
 
 
 class ReportView(msgspec.Struct):
-    """A stored report as its submitter or an operator sees it."""
+    """A stored report as its submitter, an operator or a person of the intake sees it: the
+    current version's report (`versions` lists every version, 1 as accepted), the latest
+    decision, and its history (for a machine client without subject ids and reasons)."""
 
     report_id: uuid.UUID
     status: records.ReportStatus
@@ -54,8 +65,56 @@ class ReportView(msgspec.Struct):
     report: msgspec.Raw
     quality_issues: msgspec.Raw
     decision: msgspec.Raw | None
+    version: int
+    versions: list[int]
+    history: list[timeline.Event]
     # Why the router dead-lettered it, while the status is `dead_lettered`.
     dead_letter: records.DeadLetter | None = None
+
+
+def may_read(reader: Client | Person, row: records.ReportRow) -> bool:
+    """Whether `reader` may see this report: a client its own (an operator every one); a
+    person of the intake a report of a district they may see (`Person.may_see`), and one
+    with nothing yet to place it (no work item, no decision) only with a national role."""
+    if isinstance(reader, Person):
+        return reader.may_see(row.district) if row.placed else reader.national
+    return reader.is_operator or row.client_id == reader.id
+
+
+# Who decided, in a person's decision, that a machine client does not see: the person's
+# subject id and their reason (free text).
+_PERSONAL = ("subject", "reason")
+
+
+def _decision(row: records.ReportRow, full: bool) -> msgspec.Raw | None:
+    if row.decision_json is None:
+        return None
+    if full or not row.person_decided:
+        return msgspec.Raw(row.decision_json.encode())
+    decision = msgspec.json.decode(row.decision_json)
+    decided_by = decision.get("decided_by") or {}
+    for key in _PERSONAL:
+        decided_by.pop(key, None)
+    return msgspec.Raw(_ENCODER.encode(decision))
+
+
+def report_view(row: records.ReportRow, full: bool) -> ReportView:
+    """The view of a stored report: `full` for a person of the intake, else (a machine
+    client) who acted by kind and role only and no reason texts (`timeline.event_of`)."""
+    return ReportView(
+        report_id=row.id,
+        status=row.status,
+        source_format=row.source_format,
+        received_at=row.received_at,
+        published_at=row.published_at,
+        report=msgspec.Raw(row.report_json.encode()),
+        quality_issues=msgspec.Raw(row.quality_issues_json.encode()),
+        decision=_decision(row, full),
+        version=row.version,
+        versions=list(range(1, row.version + 1)),
+        history=timeline.assemble(row.history, full=full),
+        dead_letter=row.dead_letter,
+    )
 
 
 def _answer(outcome: records.Outcome, report_id: uuid.UUID) -> Response[bytes]:
@@ -156,32 +215,23 @@ class ReportsController(Controller):
     @route(
         "/{report_id:uuid}",
         http_method=GET_AND_HEAD,
-        summary="Read a report back: status, standardised form, decision",
-        guards=[requires_client],
+        summary="Read a report back: status, current version, decision, history",
+        guards=[requires_client_or_person],
+        dependencies=READER,
     )
     async def read(
         self,
         request: Request[Any, Any, Any],
-        client: Caller,
+        reader: Reader,
         report_id: FromPath[uuid.UUID],
     ) -> ReportView:
         row = await state_of(request).service.store.get_report(report_id)
-        if row is None or not (client.is_operator or row.client_id == client.id):
-            # Another client's report is indistinguishable from a missing one.
+        if row is None or not may_read(reader.who, row):
+            # A report the caller may not see is indistinguishable from a missing one.
             raise problems.problem(
-                404, "not-found", "No such report", "no report with this id for this client"
+                404, "not-found", "No such report", "no report with this id for this caller"
             )
-        return ReportView(
-            report_id=row.id,
-            status=row.status,
-            source_format=row.source_format,
-            received_at=row.received_at,
-            published_at=row.published_at,
-            report=msgspec.Raw(row.report_json.encode()),
-            quality_issues=msgspec.Raw(row.quality_issues_json.encode()),
-            decision=msgspec.Raw(row.decision_json.encode()) if row.decision_json else None,
-            dead_letter=row.dead_letter,
-        )
+        return report_view(row, full=isinstance(reader.who, Person))
 
 
 class SourcesController(Controller):

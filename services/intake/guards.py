@@ -1,6 +1,6 @@
 """Who may call a route: Litestar guards that let a client in by its API key (or an
-operator by the session cookie of `/ops`), and the dependency that hands a handler that
-client.
+operator by the session cookie of `/ops`, or on a route people read too, a person of the
+intake by their access token), and the dependencies that hand a handler the one let in.
 
 A guard runs before its handler reads anything, so a refusal comes in this order: the key
 (401), the client's rate (429, the API's routes; not the operations routes), the route's
@@ -21,6 +21,7 @@ from litestar.handlers.base import BaseRouteHandler
 from services.intake.access import Client
 from services.intake.adapters import ADAPTERS
 from services.intake.ops_signin import SignInRequired, session_operator
+from services.intake.people import Person, admit_person, forbidden_role
 from services.intake.problems import (
     forbidden_format,
     not_operator,
@@ -53,8 +54,8 @@ def _request_state(connection: Connection) -> dict[str, Any]:
     return state
 
 
-async def _admit(connection: Connection) -> Client:
-    client = _bearer(connection)
+async def _admit(connection: Connection, client: Client | None = None) -> Client:
+    client = client or _bearer(connection)
     if client is None:
         raise unauthenticated()
     state = _request_state(connection)
@@ -98,6 +99,28 @@ async def requires_operator(connection: Connection, handler: BaseRouteHandler) -
     _request_state(connection)[_CALLER] = client
 
 
+def _jwt_shaped(connection: Connection) -> bool:
+    # A JWS in compact form is three dot-separated parts; an API key has no dot
+    # (`secrets.token_urlsafe`), so a token that is no key and has this shape is a person's.
+    _, _, token = (connection.headers.get("authorization") or "").partition(" ")
+    return token.strip().count(".") == 2
+
+
+async def requires_client_or_person(connection: Connection, _: BaseRouteHandler) -> None:
+    """Route guard: a client by its API key, as `requires_client` (401, 429); or else a
+    person by the identity provider's access token (a JWT, tried only when the bearer token
+    is no client's key) with the `assessor` or `prosecutor` role (401 naming the check that
+    failed, 403 without the role). The handler's `reader` is the one let in."""
+    client = _bearer(connection)
+    if client is not None or not _jwt_shaped(connection):
+        await _admit(connection, client)
+        return
+    person = await admit_person(connection)
+    if not person.works_triage:
+        raise forbidden_role("assessor or prosecutor")
+    _request_state(connection)[_CALLER] = person
+
+
 def _client(request: Request[Any, Any, Any]) -> Client:
     """The client a guard of the route let in."""
     client: Client = _request_state(request)[_CALLER]
@@ -108,3 +131,25 @@ def _client(request: Request[Any, Any, Any]) -> Client:
 # controller's `dependencies = CLIENT`, the parameter `client: Caller`.
 CLIENT = {"client": Provide(_client, sync_to_thread=False)}
 Caller: TypeAlias = NamedDependency[Client]
+
+
+class Admitted:
+    """Who `requires_client_or_person` let in: `who`, a client or a person. A plain class,
+    not the union itself: Litestar checks a dependency's value against its type with
+    msgspec, which takes no union of a dataclass and a Struct."""
+
+    __slots__ = ("who",)
+
+    def __init__(self, who: Client | Person) -> None:
+        self.who = who
+
+
+def _reader(request: Request[Any, Any, Any]) -> Admitted:
+    """The client or person `requires_client_or_person` let in."""
+    return Admitted(_request_state(request)[_CALLER])
+
+
+# A handler's `reader` parameter, on a route guarded by `requires_client_or_person`: the
+# route's `dependencies = READER`, the parameter `reader: Reader` (`reader.who`).
+READER = {"reader": Provide(_reader, sync_to_thread=False)}
+Reader: TypeAlias = NamedDependency[Admitted]

@@ -9,6 +9,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Literal
 
+from services.intake.timeline import Fact
+
 
 class Outcome(enum.StrEnum):
     """What became of one submitted report."""
@@ -45,6 +47,9 @@ class Stored:
     report_id: uuid.UUID
 
 
+# Where a report is (store.PgReportStore.get_report says when each holds). `triaged`: the
+# triage queue confirmed the rules' case and no work item was made for it (the router makes
+# one as it records the delivery: then the report is `waiting`).
 ReportStatus = Literal[
     "accepted",
     "set_aside",
@@ -54,6 +59,11 @@ ReportStatus = Literal[
     "waiting_for_unit_queue",
     "routed",
     "triaged",
+    "waiting",
+    "claimed",
+    "proposed",
+    "closed",
+    "transferred_out",
 ]
 
 
@@ -72,7 +82,12 @@ class DeadLetter:
 @dataclass(frozen=True, slots=True)
 class ReportRow:
     """A stored report as the API shows it; JSON columns stay JSON text. `dead_letter` only
-    while the status is `dead_lettered`."""
+    while the status is `dead_lettered`. `report_json` and `quality_issues_json` are of the
+    current `version` (1: as accepted; a correction makes the next); `decision_json` is the
+    latest decision, a person's (`person_decided`, with `decided_by`) or else the rules'.
+    `district` is where the report is worked (its work item's, else its decision's) and
+    `placed` whether it has one to say (a work item or a decision); `history` its stored
+    events (`timeline.assemble` orders and shows them)."""
 
     id: uuid.UUID
     client_id: str
@@ -84,3 +99,8 @@ class ReportRow:
     quality_issues_json: str
     decision_json: str | None
     dead_letter: DeadLetter | None = None
+    version: int = 1
+    person_decided: bool = False
+    district: str | None = None
+    placed: bool = False
+    history: tuple[Fact, ...] = ()

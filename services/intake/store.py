@@ -6,7 +6,9 @@ import uuid
 
 import asyncpg
 
+from services.intake import timeline
 from services.intake.records import DeadLetter, NewReport, Outcome, ReportRow, Stored
+from services.intake.timeline import HISTORY_JSON
 
 # One statement: atomic by itself, so no BEGIN/COMMIT round trips. The outbox row is written
 # only for reports the first CTE really inserted (not for repeats). The report keeps the
@@ -60,37 +62,65 @@ JOIN unnest($1::text[], $2::text[]) AS k(source, external_id)
 """
 
 
-# Where a report is, in order: stored; published to the router; dead-lettered by the router
-# (it could not route it); decided (by the rules or a person); waiting because RabbitMQ
-# returned its case (no queue for its unit); routed or triaged once its queue confirmed it.
-_REPORT = """
+# Where a report is. A person's work outranks the rules': on the work list (`claimed` while
+# a lease runs, else `waiting`), a proposal waiting for a prosecutor, closed or transferred
+# out of the police, or a person's case: `routed` once its unit queue confirmed it, `decided`
+# before. Else the rules' case, in order: stored; published to the router; dead-lettered by
+# the router (it could not route it); decided; waiting because RabbitMQ returned its case (no
+# queue for its unit); routed or triaged once its queue confirmed it. The report shown is the
+# latest version (a correction's, else as accepted), the decision the latest (a person's,
+# else the rules'). The outbox row is the report's own (a person's decision has its own).
+# The history comes in the same statement (one round trip); only constants are composed.
+_REPORT = f"""
 SELECT r.id, r.client_id, r.source_format, r.received_at, o.published_at,
-       CASE WHEN c.unit = 'triage' THEN 'triaged'
+       CASE WHEN w.state = 'waiting' AND w.lease_until > now() THEN 'claimed'
+            WHEN w.state = 'waiting' THEN 'waiting'
+            WHEN w.state = 'proposed' THEN 'proposed'
+            WHEN w.outcome IN ('closed', 'transferred_out') THEN w.outcome
+            WHEN pc.decision_id IS NOT NULL THEN 'routed'
+            WHEN p.id IS NOT NULL OR w.state = 'done' THEN 'decided'
+            WHEN c.unit = 'triage' THEN 'triaged'
             WHEN c.unit IS NOT NULL THEN 'routed'
-            WHEN w.report_id IS NOT NULL THEN 'waiting_for_unit_queue'
+            WHEN q.report_id IS NOT NULL THEN 'waiting_for_unit_queue'
             WHEN d.report_id IS NOT NULL THEN 'decided'
             WHEN x.code IS NOT NULL THEN 'dead_lettered'
             WHEN o.published_at IS NOT NULL THEN 'published'
             WHEN o.set_aside_at IS NOT NULL THEN 'set_aside'
             ELSE 'accepted' END AS status,
-       r.report::text AS report_json, r.quality_issues::text AS quality_issues_json,
-       d.decision::text AS decision_json,
+       coalesce(v.report, r.report)::text AS report_json,
+       coalesce(v.quality_issues, r.quality_issues)::text AS quality_issues_json,
+       coalesce(p.decision, d.decision)::text AS decision_json,
        x.code AS dead_letter_code, x.reason AS dead_letter_reason,
-       x.at AS dead_lettered_at
+       x.at AS dead_lettered_at,
+       coalesce(v.version, 1) AS version, p.id IS NOT NULL AS person_decided,
+       CASE WHEN w.report_id IS NOT NULL THEN w.district
+            WHEN p.id IS NOT NULL THEN p.district ELSE d.district END AS district,
+       w.report_id IS NOT NULL OR p.id IS NOT NULL OR d.report_id IS NOT NULL AS placed,
+       {HISTORY_JSON} AS history_json
 FROM reports r
-LEFT JOIN outbox o ON o.report_id = r.id
+LEFT JOIN outbox o ON o.report_id = r.id AND o.decision_id IS NULL
 LEFT JOIN decisions d ON d.report_id = r.id
 LEFT JOIN LATERAL (
     SELECT unit FROM case_deliveries
     WHERE report_id = r.id ORDER BY confirmed_at DESC LIMIT 1
 ) c ON true
-LEFT JOIN waiting_cases w ON w.report_id = r.id AND w.delivered_at IS NULL
+LEFT JOIN waiting_cases q ON q.report_id = r.id AND q.delivered_at IS NULL
 LEFT JOIN LATERAL (
     SELECT code, reason, at FROM dead_letters
     WHERE report_id = r.id ORDER BY id DESC LIMIT 1
 ) x ON true
+LEFT JOIN work_items w ON w.report_id = r.id
+LEFT JOIN LATERAL (
+    SELECT id, district, decision FROM person_decisions
+    WHERE report_id = r.id ORDER BY decided_at DESC LIMIT 1
+) p ON true
+LEFT JOIN person_case_deliveries pc ON pc.decision_id = p.id
+LEFT JOIN LATERAL (
+    SELECT version, report, quality_issues FROM report_versions
+    WHERE report_id = r.id ORDER BY version DESC LIMIT 1
+) v ON true
 WHERE r.id = $1
-"""
+"""  # noqa: S608
 
 # What every intake statement needs: its tables, and parameters bound through the extended
 # protocol as the pool binds them (named prepared statements, or unnamed ones behind a
@@ -150,10 +180,15 @@ class PgReportStore:
         return results
 
     async def get_report(self, report_id: uuid.UUID) -> ReportRow | None:
-        """One report with its decision, if decided, and its status: where it truly is;
-        None when no report has this id.
+        """One report as it now is (its latest version and decision, its history's facts)
+        and its status: where it truly is; None when no report has this id.
 
-        `routed` and `triaged` mean a queue confirmed the case (`case_deliveries`); before
+        A person's work comes first: `waiting` on the work list (`claimed` while a person's
+        lease runs), `proposed` while a closure or a transfer out of the police waits for a
+        prosecutor, `closed`, `transferred_out`, and for a person's case `decided` until its
+        unit queue confirmed it (`person_case_deliveries`), then `routed`. The rules' case:
+        `routed` and `triaged` mean a queue confirmed it (`case_deliveries`; a triaged case
+        gets a work item as its delivery is recorded, and is `waiting` from then); before
         that it is `decided`, or `waiting_for_unit_queue` when RabbitMQ returned it because no
         queue is bound for its unit; before a decision, `dead_lettered` when the router sent
         its message to the dead-letter queue (`dead_letters`, the latest with its code and
@@ -170,8 +205,9 @@ class PgReportStore:
             found.pop("dead_letter_reason"),
             found.pop("dead_lettered_at"),
         )
+        history = tuple(timeline.decode(found.pop("history_json")))
         dead = DeadLetter(code, reason, at) if found["status"] == "dead_lettered" else None
-        return ReportRow(**found, dead_letter=dead)
+        return ReportRow(**found, dead_letter=dead, history=history)
 
     async def ping(self) -> bool:
         """True when the database answers the kind of statement the intake makes: a

@@ -1,0 +1,174 @@
+"""A report's history: the SQL that reads its stored events, and their assembly (pure) into
+the timeline `GET /v1/reports/{id}` shows, whole for a person of the intake or without
+subject ids and reason texts for a machine client."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterable
+from typing import Any, Literal
+
+import msgspec
+
+# Every event of one report (`$1`), from the append-only tables and the outbox, as one JSON
+# array (a scalar subquery, so the single-report read stays one round trip). Each source is
+# an index lookup by report id; `seq` orders events stored at the same instant in the order
+# they happen. A person's act carries the version its correction made (`report_versions`,
+# the audit, rather than what the act's details say).
+HISTORY_JSON = """(
+SELECT coalesce(json_agg(e ORDER BY e.at, e.seq, e.act_id), '[]'::json)::text FROM (
+    SELECT r.received_at AS at, 0 AS seq, 'accepted'::text AS event,
+           'client'::text AS by_kind, r.client_id AS by_id, 'submitter'::text AS by_role,
+           NULL::text AS reason,
+           jsonb_build_object('source_format', r.source_format, 'version', 1) AS details,
+           NULL::integer AS version, NULL::uuid AS act_id
+    FROM reports r WHERE r.id = $1
+    UNION ALL
+    SELECT o.published_at, 1, 'published', 'intake', NULL, NULL, NULL, '{}'::jsonb,
+           NULL, NULL
+    FROM outbox o
+    WHERE o.report_id = $1 AND o.decision_id IS NULL AND o.published_at IS NOT NULL
+    UNION ALL
+    SELECT d.decided_at, 2, 'decided', 'rules', d.ruleset_version, NULL, NULL,
+           jsonb_build_object('unit', d.unit, 'district', d.district, 'priority', d.priority,
+                              'deadline_at', d.deadline_at, 'matched_rules', d.matched_rules,
+                              'triage_reasons', d.triage_reasons,
+                              'ruleset_version', d.ruleset_version),
+           NULL, NULL
+    FROM decisions d WHERE d.report_id = $1
+    UNION ALL
+    SELECT c.confirmed_at, 3, CASE WHEN c.unit = 'triage' THEN 'triaged' ELSE 'queued' END,
+           'router', NULL, NULL, NULL,
+           jsonb_build_object('unit', c.unit, 'district', d.district,
+                              'triage_reasons', d.triage_reasons,
+                              'rule', d.matched_rules[array_length(d.matched_rules, 1)]),
+           NULL, NULL
+    FROM case_deliveries c LEFT JOIN decisions d ON d.report_id = c.report_id
+    WHERE c.report_id = $1
+    UNION ALL
+    SELECT x.at, 4, 'dead_lettered', 'router', NULL, NULL, x.reason,
+           jsonb_build_object('code', x.code), NULL, NULL
+    FROM dead_letters x WHERE x.report_id = $1
+    UNION ALL
+    SELECT a.acted_at, 5, a.kind, 'person', a.actor, a.actor_role, a.reason, a.details,
+           (SELECT v.version FROM report_versions v
+            WHERE v.report_id = $1 AND v.act_id = a.id), a.id
+    FROM person_acts a WHERE a.report_id = $1
+    UNION ALL
+    SELECT p.confirmed_at, 6, 'delivered', 'router', NULL, NULL, NULL,
+           jsonb_build_object('unit', p.unit, 'decision_id', p.decision_id), NULL, NULL
+    FROM person_case_deliveries p WHERE p.report_id = $1
+) e)"""
+
+ByKind = Literal["client", "intake", "rules", "router", "person"]
+
+
+class Fact(msgspec.Struct, frozen=True):
+    """One stored event as `HISTORY_JSON` reads it: when, its order among events of the same
+    instant (`seq`), the event name, who (kind, id: a client id, a rule set version, a
+    person's subject id; role), the free-text reason (a person's, or a dead letter's one
+    line), the stored details as they are, the version a correction made, the act's id."""
+
+    at: dt.datetime
+    seq: int
+    event: str
+    by_kind: str
+    by_id: str | None = None
+    by_role: str | None = None
+    reason: str | None = None
+    details: dict[str, Any] = {}
+    version: int | None = None
+    act_id: uuid.UUID | None = None
+
+
+class By(msgspec.Struct, frozen=True):
+    """Who did it: `kind` (`client`, `intake`: its outbox relay, `rules`, `router`,
+    `person`), `id` (the client's id, the rule set's version, the person's subject id; None
+    in a machine client's view) and `role` (`submitter`, `assessor`, `prosecutor`)."""
+
+    kind: str
+    id: str | None = None
+    role: str | None = None
+
+
+class Event(msgspec.Struct, frozen=True):
+    """One event of a report's history: when (UTC), what, by whom, the reason a person gave
+    (None in a machine client's view), and what it did (`DETAILS` names the keys per
+    event; never the values a correction changed)."""
+
+    at: dt.datetime
+    event: str
+    by: By
+    reason: str | None
+    details: dict[str, Any]
+
+
+# The details each event shows, by name; anything else stored is left out (a claim's token
+# is the claimant's to use, never shown; a correction names fields, never their values).
+_PROPOSAL = ("proposal",)
+DETAILS: dict[str, tuple[str, ...]] = {
+    "accepted": ("source_format", "version"),
+    "published": (),
+    "decided": (
+        "unit",
+        "district",
+        "priority",
+        "deadline_at",
+        "matched_rules",
+        "triage_reasons",
+        "ruleset_version",
+    ),
+    "triaged": ("unit", "district", "triage_reasons", "rule"),
+    "queued": ("unit",),
+    "dead_lettered": ("code",),
+    "claimed": ("lease_until",),
+    "released": ("lapsed",),
+    "corrected": ("fields", "version", "unit", "priority", "downgrade"),
+    "routed": ("unit", "priority", "deadline_at", "overridden", "suggested_unit", "downgrade"),
+    "transferred": ("to", "district", "unit", "organisation_number", "authority"),
+    "linked": ("linked_to", "unit"),
+    "closure_proposed": ("ground", "basis"),
+    "closure_approved": _PROPOSAL,
+    "closure_rejected": _PROPOSAL,
+    "transfer_approved": _PROPOSAL,
+    "transfer_rejected": _PROPOSAL,
+    "downgrade_reviewed": ("act",),
+    "delivered": ("unit", "decision_id"),
+}
+
+
+def decode(history_json: str | bytes) -> list[Fact]:
+    """The facts of `HISTORY_JSON`'s array; raises `msgspec.ValidationError` on another
+    shape."""
+    return msgspec.json.decode(history_json, type=list[Fact])
+
+
+def _details(fact: Fact) -> dict[str, Any]:
+    shown = {k: fact.details[k] for k in DETAILS.get(fact.event, ()) if k in fact.details}
+    if fact.event == "corrected" and fact.version is not None:
+        # The version the audit holds for this act, whatever the act's details said.
+        shown["version"] = fact.version
+    if fact.act_id is not None:
+        shown["act_id"] = str(fact.act_id)
+    return shown
+
+
+def event_of(fact: Fact, *, full: bool) -> Event:
+    """The event a fact shows: `full` for a person of the intake; else (a machine client)
+    `by` says kind and role only and no reason text is shown."""
+    return Event(
+        at=fact.at.astimezone(dt.UTC),
+        event=fact.event,
+        by=By(fact.by_kind, fact.by_id if full else None, fact.by_role),
+        reason=fact.reason if full else None,
+        details=_details(fact),
+    )
+
+
+def assemble(facts: Iterable[Fact], *, full: bool) -> list[Event]:
+    """A report's history, oldest first (events of the same instant in the order they
+    happen: accepted, published, decided, queued or triaged, dead-lettered, a person's acts,
+    delivered); `full` as in `event_of`."""
+    ordered = sorted(facts, key=lambda f: (f.at, f.seq, str(f.act_id or "")))
+    return [event_of(fact, full=full) for fact in ordered]
