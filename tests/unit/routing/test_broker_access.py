@@ -121,8 +121,11 @@ def test_the_checked_in_definitions_are_up_to_date(
     assert brokeraccess_cli.main(["--check", str(stale)]) == 1
     users = {u["name"] for u in made["users"]}
     assert "fsi.unit.oslo.felles-etterforskning" in users
-    assert len(users) == 5 + 12 * 8
-    assert len(made["queues"]) == len(made["bindings"]) == 4 + 12 * 8
+    # 12 districts with 8 sections each, and the national units Kripos and Økokrim.
+    units = 12 * 8 + 2
+    assert {"fsi.unit.kripos", "fsi.unit.okokrim"} <= users
+    assert len(users) == 5 + units
+    assert len(made["queues"]) == len(made["bindings"]) == 4 + units
     kinds = {q["arguments"].get("x-queue-type", "classic") for q in made["queues"]}
     assert kinds == {queue_type}
 
