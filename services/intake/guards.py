@@ -136,7 +136,7 @@ Caller: TypeAlias = NamedDependency[Client]
 class Admitted:
     """Who `requires_client_or_person` let in: `who`, a client or a person. A plain class,
     not the union itself: Litestar checks a dependency's value against its type with
-    msgspec, which takes no union of a dataclass and a Struct."""
+    msgspec, which takes no union of two untagged Structs."""
 
     __slots__ = ("who",)
 
