@@ -46,6 +46,7 @@ pytestmark = [
 ]
 
 RULES = ROOT / "deploy" / "routing"
+TRIAGE = ROOT / "deploy" / "triage"
 # Where deploy/routing/rules.yaml sends the domestic-violence example.
 UNIT = "trondelag.vold-naere-relasjoner"
 # The router's health command, as docs/deploy.md gives it (the image's own checks the intake).
@@ -197,7 +198,8 @@ async def test_migrations_intake_and_router_from_the_image_route_the_example_rep
             "FSI_RELAY_POLL_SECONDS": "0.2",
             "FSI_STANDARDISE_ACCEPT_SYNTHETIC_IDS": "true",
         },
-        volumes={clients: "/etc/fsi/clients"},
+        # The router's rules and the closure grounds: the intake decides with them too.
+        volumes={clients: "/etc/fsi/clients", **routing, TRIAGE: "/etc/fsi/triage"},
     )
     router_box = container()
     router = router_box.start(
