@@ -50,6 +50,8 @@ from services.intake.settings import IntakeSettings, OpsSettings
 from services.intake.state import HttpLimits, IntakeState, OpsPage
 from services.intake.store import PgReportStore
 from services.intake.triage import routes as triage_routes
+from services.intake.triage.disposition_model import DispositionStore
+from services.intake.triage.disposition_store import PgDispositionStore
 from services.intake.triage.grounds import load_grounds
 from services.intake.triage.model import Refusal
 from services.intake.triage.rulebook import RuleBook
@@ -122,6 +124,8 @@ class Parts:
     people: PeopleVerifier | None = None
     # The work list (None: the triage routes answer 503).
     triage: WorklistStore | None = None
+    # Dispositions and approvals (None: their routes answer 503).
+    dispositions: DispositionStore | None = None
 
 
 # Opens the parts for a settings object and closes them when the app stops.
@@ -162,6 +166,7 @@ async def open_parts(settings: IntakeSettings) -> AsyncIterator[Parts]:
             link=link if settings.relay.enabled else None,
             monitor=monitor,
             triage=PgWorklistStore(pool),
+            dispositions=PgDispositionStore(pool),
         )
     finally:
         monitor.stop()
@@ -210,6 +215,7 @@ def create_app(
                 people=opened.people,
                 rulebook=rulebook,
                 grounds=grounds,
+                dispositions=opened.dispositions,
                 triage=None if opened.triage is None else Worklist(opened.triage, settings.triage),
             )
             app.state.ops_sessions = Sessions(opened.sessions, session_rules(settings.ops))

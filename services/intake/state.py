@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
     from services.intake.people import PeopleVerifier
     from services.intake.settings import HttpSettings, OpsSettings
+    from services.intake.triage.disposition_model import DispositionStore
     from services.intake.triage.grounds import ClosureGrounds
     from services.intake.triage.rulebook import RuleBook
     from services.intake.triage.worklist import Worklist
@@ -74,6 +75,8 @@ class IntakeState(msgspec.Struct):
     # the app (None only in a state a test builds by hand).
     rulebook: RuleBook | None = None
     grounds: ClosureGrounds | None = None
+    # Where dispositions and approvals run (None: their routes answer 503).
+    dispositions: DispositionStore | None = None
 
 
 def state_of(connection: ASGIConnection[Any, Any, Any, Any]) -> IntakeState:

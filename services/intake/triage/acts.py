@@ -68,6 +68,11 @@ def kept(answer: Answer, done: Attempt) -> dict[str, Any]:
     }
 
 
+def keyed(act: NewAct, done: Attempt, answer: Answer) -> NewAct:
+    """The act with the attempt's key and the answer a retry is to get."""
+    return msgspec.structs.replace(act, idempotency_key=done.key, response=kept(answer, done))
+
+
 def replay(response: dict[str, Any], again: Attempt) -> Answer:
     """The first answer to a retry under the same key; 422 naming the header when the key
     was used for another kind of act, another report or another body."""

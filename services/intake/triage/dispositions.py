@@ -17,7 +17,7 @@ from services.common.rules.engine import decide
 from services.common.standardise import Options
 from services.intake.people import Person
 from services.intake.triage import cases
-from services.intake.triage.acts import Answer, Attempt, NewAct, attempt, kept, replay
+from services.intake.triage.acts import Answer, Attempt, NewAct, attempt, keyed, replay
 from services.intake.triage.disposition_model import (
     Case,
     DispositionStore,
@@ -27,6 +27,7 @@ from services.intake.triage.disposition_model import (
     needs_reason,
     visible_reason,
 )
+from services.intake.triage.grounds import ClosureGrounds
 from services.intake.triage.model import ItemRow, Refusal
 from services.intake.triage.rulebook import RuleBook
 
@@ -46,12 +47,12 @@ def _now() -> dt.datetime:
 @dataclass(frozen=True, slots=True)
 class Context:
     """What every disposition needs: the store, the rules (a request takes the rule set in
-    force once: `rules.ruleset`), the closure grounds (code → legal basis), how the intake
+    force once: `rules.ruleset`), the closure grounds, how the intake
     standardises, and a clock (UTC)."""
 
     store: DispositionStore
     rules: RuleBook
-    grounds: Mapping[str, str]
+    grounds: ClosureGrounds
     options: Options = field(default_factory=Options)
     clock: Clock = _now
 
@@ -82,9 +83,7 @@ async def run(
             return replay(first, done)
 
         async def record(act: NewAct, answer: Answer) -> None:
-            await tx.record(
-                msgspec.structs.replace(act, idempotency_key=done.key, response=kept(answer, done))
-            )
+            await tx.record(keyed(act, done, answer))
 
         return await work(tx, item, now, record)
 

@@ -11,7 +11,6 @@ from typing import Any
 from schemas.decision import Decision
 from services.common.identity import valid_orgnr
 from services.common.rules.engine import decide
-from services.common.rules.reading import nearest
 from services.intake.people import Person
 from services.intake.triage import cases
 from services.intake.triage.acts import Answer
@@ -219,11 +218,13 @@ async def propose_closure(
     reason = visible_reason(body.reason)
     if reason is None:
         raise invalid_field("$.reason", "a closure proposal needs a reason")
-    basis = ctx.grounds.get(body.ground)
-    if basis is None:
-        close = nearest(body.ground, ctx.grounds)
-        hint = f"did you mean {', '.join(close)}?" if close else f"one of {', '.join(ctx.grounds)}"
+    ground = ctx.grounds.get(body.ground)
+    if ground is None:
+        close = ctx.grounds.nearest(body.ground)
+        codes = ", ".join(g.code for g in ctx.grounds.grounds)
+        hint = f"did you mean {', '.join(close)}?" if close else f"one of {codes}"
         raise invalid_field("$.ground", f"'{body.ground}' is not a closure ground; {hint}")
+    basis = ground.basis
 
     async def work(tx: DispositionTx, item: ItemRow, now: dt.datetime, record: Record) -> Answer:
         act = act_of("closure_proposed", item, person, reason, ground=body.ground, basis=basis)
