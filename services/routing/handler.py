@@ -9,7 +9,8 @@ to the dead-letter exchange with its reason, recorded when it is a report's own 
 report's status then says so), and acknowledged, so it never loops. A batch costs one
 statement reading the stored reports, one storing the new decisions, the cases published
 together and one statement recording what the queues confirmed and what the broker
-returned; the consumer (`consumer.Sequencer`) then acknowledges. A returned case (no queue
+returned (a triage case confirmed for the first time goes on the people's work list in
+that statement: `triage_entry`); the consumer (`consumer.Sequencer`) then acknowledges. A returned case (no queue
 for its unit) is counted, logged and put to wait in PostgreSQL, from where `waiting`
 publishes it again; it is never recorded as routed.
 """
@@ -51,6 +52,7 @@ from services.routing.deliveries import (
     read_delivery,
     report_id_or_not,
 )
+from services.routing.triage_entry import work_entry
 
 log = get_logger("router")
 
@@ -137,12 +139,20 @@ class Router:
     ) -> dict[uuid.UUID, int]:
         if not confirmed and not bounced:
             return {}
+        rules = self.ruleset
+        # A triage case confirmed for the first time waits for a person (the work list).
+        entries = (
+            work_entry(d.decision, triage_reason(d.decision, bool(d.report.quality_issues)), rules)
+            for d in confirmed
+            if d.decision is not None
+        )
         return await outcome_store.record_outcomes(
             self.pool,
             [(d.envelope.report_id, _unit(d)) for d in confirmed],
             [(d.envelope.report_id, _unit(d)) for d in bounced],
             FIRST_WAIT_SECONDS,
             MAX_WAIT_SECONDS,
+            [e for e in entries if e is not None],
         )
 
     async def _decide(self, deliveries: list[Delivery]) -> list[Delivery]:

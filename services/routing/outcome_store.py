@@ -1,24 +1,41 @@
-"""SQL of what became of routed reports: confirmed cases, cases waiting for a missing unit
-queue, and dead-lettered reports."""
+"""SQL of what became of routed reports: confirmed cases (a triage case's first confirmation
+puts the report on the people's work list), cases waiting for a missing unit queue, and
+dead-lettered reports."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
 import asyncpg
 import msgspec
 
 from schemas.decision import Decision
+from services.routing.triage_entry import WorkEntry
 
 # One statement per batch, after the confirms: the confirmed cases recorded (once per report
 # and unit, however often they were published), their waits ended; the returned cases put
 # to wait, or their wait lengthened: `$5` seconds after the first return, doubling with each
 # one after, at most `$6`. A case a queue confirmed before is not put to wait again (a
-# redelivery returned after its queue went): it is where it should be.
+# redelivery returned after its queue went): it is where it should be. The triage cases
+# confirmed (`$7`-`$9`: report, reason, detail) wait for a person from now: one work list
+# row per report, made by the first confirmation (a redelivery, or a row a person's acts
+# have changed since, is left alone); its rank is `Priority.rank`.
 _OUTCOMES = """
 WITH delivered AS (
     INSERT INTO case_deliveries (report_id, unit)
     SELECT * FROM unnest($1::uuid[], $2::text[])
+    ON CONFLICT DO NOTHING
+), listed AS (
+    INSERT INTO work_items (report_id, district, source, reason, detail, priority,
+                            priority_rank, deadline_at, received_at, waiting_since)
+    SELECT d.report_id, d.district, r.source, w.reason, w.detail, d.priority,
+           CASE d.priority WHEN 'critical' THEN 3 WHEN 'high' THEN 2
+                           WHEN 'normal' THEN 1 ELSE 0 END,
+           d.deadline_at, r.received_at, now()
+    FROM unnest($7::uuid[], $8::text[], $9::text[]) AS w(report_id, reason, detail)
+    JOIN decisions d ON d.report_id = w.report_id AND d.unit = 'triage'
+    JOIN reports r ON r.id = w.report_id
     ON CONFLICT DO NOTHING
 ), settled AS (
     UPDATE waiting_cases SET delivered_at = now()
@@ -46,11 +63,14 @@ async def record_outcomes(
     returned: list[tuple[uuid.UUID, str]],
     first_wait_seconds: float,
     max_wait_seconds: float,
+    waiting: Sequence[WorkEntry] = (),
 ) -> dict[uuid.UUID, int]:
-    """Record confirmed cases and returned ones, each a (report id, unit) pair, in one
+    """Record confirmed cases and returned ones, each a (report id, unit) pair, and put the
+    confirmed triage cases of `waiting` on the work list (once per report), in one
     statement; for each returned case, how often it has been returned so far."""
     # A report published twice in one batch is one case (and an upsert may touch a row once).
     delivered, returned = list(dict.fromkeys(delivered)), list(dict.fromkeys(returned))
+    listed = list({e.report_id: e for e in waiting}.values())
     rows = await conn.fetch(
         _OUTCOMES,
         [r for r, _ in delivered],
@@ -59,6 +79,9 @@ async def record_outcomes(
         [u for _, u in returned],
         first_wait_seconds,
         max_wait_seconds,
+        [e.report_id for e in listed],
+        [e.reason for e in listed],
+        [e.detail for e in listed],
     )
     return {r["report_id"]: r["returns"] for r in rows}
 

@@ -26,7 +26,8 @@ from services.routing.cases import (
     returned,
 )
 from services.routing.deliveries import TRANSIENT
-from services.routing.handler import Router, count_decision
+from services.routing.handler import Router, count_decision, triage_reason
+from services.routing.triage_entry import work_entry
 
 log = get_logger("router")
 
@@ -80,8 +81,18 @@ class WaitingCases:
             bounced = [(c.report_id, c.decision.unit) for c, r in outcomes if returned(r)]
             # A case neither confirmed nor returned (the channel failed) keeps its time and
             # is tried again at the next look.
+            ruleset = self.router.ruleset
+            entries = (
+                work_entry(c.decision, triage_reason(c.decision, c.quality_issues), ruleset)
+                for c in taken
+            )
             await outcome_store.record_outcomes(
-                conn, confirmed, bounced, FIRST_WAIT_SECONDS, MAX_WAIT_SECONDS
+                conn,
+                confirmed,
+                bounced,
+                FIRST_WAIT_SECONDS,
+                MAX_WAIT_SECONDS,
+                [e for e in entries if e is not None],
             )
             # The cases returned in this look are only those due now: the others of their
             # unit wait for a later look, and the log line counts them all.

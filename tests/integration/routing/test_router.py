@@ -130,7 +130,16 @@ async def test_unknown_municipality_goes_to_triage(stack: Stack) -> None:
     decision = msgspec.json.decode(message.body, type=CaseRouted).decision
     assert "quality issue municipality.unknown" in decision.triage_reasons
     shown = (await stack.intake.get(posted.headers["location"], headers=auth("alpha"))).json()
-    assert shown["status"] == "triaged"
+    # Its queue confirmed it: it waits on the people's work list, for want of a district.
+    assert shown["status"] == "waiting"
+    conn = await asyncpg.connect(stack.database_url)
+    listed = await conn.fetchrow(
+        "SELECT reason, district FROM work_items WHERE report_id = $1",
+        uuid.UUID(posted.json()["report_id"]),
+    )
+    await conn.close()
+    assert listed is not None
+    assert (listed["reason"], listed["district"]) == ("no_district", None)
 
 
 async def test_invalid_rules_are_refused_on_reload_while_routing_goes_on(stack: Stack) -> None:
