@@ -61,7 +61,7 @@ TMP = "/tmp"  # noqa: S108 - the container's, looked at
 TEMPORARY = {TMP, "/var/tmp", "/run/lock"}  # noqa: S108
 # The directories buildah makes in a container's file system for the mounts (and /etc, their
 # parent, changed by it).
-MOUNT_POINTS = {"/etc", "/etc/fsi", "/etc/fsi/routing", "/etc/fsi/clients"}
+MOUNT_POINTS = {"/etc", "/etc/fsi", "/etc/fsi/routing", "/etc/fsi/triage", "/etc/fsi/clients"}
 
 
 @pytest.fixture(scope="module")
