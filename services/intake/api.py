@@ -67,7 +67,7 @@ class ReportView(msgspec.Struct):
     decision: msgspec.Raw | None
     version: int
     versions: list[int]
-    history: list[timeline.Event]
+    history: list[timeline.HistoryEvent]
     # Why the router dead-lettered it, while the status is `dead_lettered`.
     dead_letter: records.DeadLetter | None = None
 

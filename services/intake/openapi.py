@@ -30,7 +30,9 @@ from schemas.sources import (
 )
 from services.common import yamltext
 from services.intake import openapi_health as health
+from services.intake import openapi_people as people
 from services.intake import openapi_schemas as refine
+from services.intake import timeline
 from services.intake.adapters import ADAPTERS
 from services.intake.adapters.shared import MAPPINGS
 from services.intake.api import Accepted
@@ -229,7 +231,8 @@ def complete(app: Litestar, max_batch_items: int = 1000) -> None:
             "type": "http",
             "scheme": "bearer",
             "description": "`Authorization: Bearer <api key>`; keys come with the clients file.",
-        }
+        },
+        people.PERSON_SECURITY: people.PERSON_SCHEME,
     }
     paths = document.get("paths", {})
     _source_operations(paths)
@@ -243,7 +246,7 @@ def complete(app: Litestar, max_batch_items: int = 1000) -> None:
 
 def _operation(path: str, method: str, operation: dict[str, Any], batch: dict[str, Any]) -> None:
     if path.startswith("/v1/"):
-        operation["security"] = [{SECURITY: []}]
+        operation["security"] = people.security(path, SECURITY)
     if (path, method) == ("/v1/reports", "post"):
         _post(operation, {"$ref": REF.format(name=Report.__name__)}, conflict=True)
         _accepted(operation)
@@ -255,8 +258,12 @@ def _operation(path: str, method: str, operation: dict[str, Any], batch: dict[st
     elif path.startswith("/v1/") and method in {"get", "head"}:
         _problems(operation, _READING)
         if path == "/v1/reports/{report_id}":
+            operation["responses"]["401"]["description"] = "No valid API key or access token"
+            operation["responses"]["403"]["description"] = (
+                "A person without the assessor or prosecutor role"
+            )
             operation["responses"]["404"] = {
-                "description": "No such report for this client",
+                "description": "No such report for this client, or in this person's districts",
                 "content": _PROBLEM,
             }
     if method == "head":
@@ -277,3 +284,4 @@ def _report_view(schemas: dict[str, Any]) -> None:
         "items": {"$ref": REF.format(name=QualityIssue.__name__)},
     }
     view["decision"] = {"anyOf": [{"$ref": REF.format(name=Decision.__name__)}, {"type": "null"}]}
+    people.history(schemas, list(timeline.DETAILS), list(timeline.KINDS))

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Iterable
-from typing import Any, Literal
+from typing import Any
 
 import msgspec
 
@@ -61,7 +61,9 @@ SELECT coalesce(json_agg(e ORDER BY e.at, e.seq, e.act_id), '[]'::json)::text FR
     FROM person_case_deliveries p WHERE p.report_id = $1
 ) e)"""
 
-ByKind = Literal["client", "intake", "rules", "router", "person"]
+# Who acts in a report's life: the client that sent it, the intake's outbox relay, the rules,
+# the router (a queue confirmed, a dead letter), a person of the intake.
+KINDS = ("client", "intake", "rules", "router", "person")
 
 
 class Fact(msgspec.Struct, frozen=True):
@@ -82,7 +84,7 @@ class Fact(msgspec.Struct, frozen=True):
     act_id: uuid.UUID | None = None
 
 
-class By(msgspec.Struct, frozen=True):
+class Actor(msgspec.Struct, frozen=True):
     """Who did it: `kind` (`client`, `intake`: its outbox relay, `rules`, `router`,
     `person`), `id` (the client's id, the rule set's version, the person's subject id; None
     in a machine client's view) and `role` (`submitter`, `assessor`, `prosecutor`)."""
@@ -92,14 +94,14 @@ class By(msgspec.Struct, frozen=True):
     role: str | None = None
 
 
-class Event(msgspec.Struct, frozen=True):
+class HistoryEvent(msgspec.Struct, frozen=True):
     """One event of a report's history: when (UTC), what, by whom, the reason a person gave
     (None in a machine client's view), and what it did (`DETAILS` names the keys per
     event; never the values a correction changed)."""
 
     at: dt.datetime
     event: str
-    by: By
+    by: Actor
     reason: str | None
     details: dict[str, Any]
 
@@ -154,19 +156,19 @@ def _details(fact: Fact) -> dict[str, Any]:
     return shown
 
 
-def event_of(fact: Fact, *, full: bool) -> Event:
+def event_of(fact: Fact, *, full: bool) -> HistoryEvent:
     """The event a fact shows: `full` for a person of the intake; else (a machine client)
     `by` says kind and role only and no reason text is shown."""
-    return Event(
+    return HistoryEvent(
         at=fact.at.astimezone(dt.UTC),
         event=fact.event,
-        by=By(fact.by_kind, fact.by_id if full else None, fact.by_role),
+        by=Actor(fact.by_kind, fact.by_id if full else None, fact.by_role),
         reason=fact.reason if full else None,
         details=_details(fact),
     )
 
 
-def assemble(facts: Iterable[Fact], *, full: bool) -> list[Event]:
+def assemble(facts: Iterable[Fact], *, full: bool) -> list[HistoryEvent]:
     """A report's history, oldest first (events of the same instant in the order they
     happen: accepted, published, decided, queued or triaged, dead-lettered, a person's acts,
     delivered); `full` as in `event_of`."""

@@ -254,7 +254,27 @@ async def test_the_openapi_document_says_what_the_server_does(
     assert answers["429"]["headers"]["Retry-After"]["required"] is True
     assert answers["503"]["headers"]["Retry-After"]["required"] is True
     assert "Accept-Encoding" in answers["415"]["headers"]
-    assert paths["/v1/reports/{report_id}"]["get"]["security"] == [{"apiKey": []}]
+    # A report is read by its client's key or a person's access token; the work list by a
+    # person's only.
+    assert paths["/v1/reports/{report_id}"]["get"]["security"] == [
+        {"apiKey": []},
+        {"accessToken": []},
+    ]
+    assert spec["components"]["securitySchemes"]["accessToken"]["bearerFormat"] == "JWT"
+    assert paths["/v1/reports"]["post"]["security"] == [{"apiKey": []}]
+    assert paths["/v1/triage"]["get"]["security"] == [{"accessToken": []}]
+    history = schemas["HistoryEvent"]["properties"]
+    assert {"accepted", "claimed", "corrected", "closure_approved", "delivered"} <= set(
+        history["event"]["enum"]
+    )
+    assert schemas["Actor"]["properties"]["kind"]["enum"] == [
+        "client",
+        "intake",
+        "rules",
+        "router",
+        "person",
+    ]
+    assert "subject" not in schemas["DecidedBy"]["required"]
     # HEAD answers as GET does, without a body.
     head = paths["/healthz"]["head"]["responses"]["200"]
     assert "content" not in head
