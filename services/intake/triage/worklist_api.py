@@ -7,14 +7,17 @@ identity provider); every report and filter is checked against their districts."
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from litestar import Controller, Request, Response, delete, get, post
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery
 from litestar.plugins.problem_details import ProblemDetailsException
 from litestar.status_codes import HTTP_200_OK
 
 from services.common.logging import get_logger
+from services.intake.openapi import ProblemDetails
 from services.intake.people import PERSON, Signed, requires_triage
 from services.intake.problems import problem
 from services.intake.state import state_of
@@ -22,6 +25,33 @@ from services.intake.triage.model import Claim, Page, Refusal
 from services.intake.triage.worklist import Worklist
 
 log = get_logger("triage")
+# What the work list's routes may refuse with, each a problem, for the OpenAPI document.
+_REFUSALS = {
+    401: "No valid access token of the identity provider",
+    403: "Not an assessor or prosecutor, or a report (filter) of another district",
+    404: "The report is not on the work list",
+    409: "Claimed by someone else (`holder`, `lease_until`), not claimed by you, or not waiting",
+    422: "A query parameter that cannot be used, named in `errors`",
+    503: "The database or the work list is not available",
+}
+
+
+def problem_responses(described: Mapping[int, str]) -> dict[int, ResponseSpec]:
+    """A handler's `responses=`: each status with its description, answered as a problem
+    (application/problem+json, the document's `ProblemDetails`)."""
+    return {
+        status: ResponseSpec(
+            data_container=ProblemDetails,
+            generate_examples=False,
+            description=text,
+            media_type="application/problem+json",
+        )
+        for status, text in described.items()
+    }
+
+
+def _refusals(*statuses: int) -> dict[int, ResponseSpec]:
+    return problem_responses({status: _REFUSALS[status] for status in statuses})
 
 
 def as_problem(refusal: Refusal) -> ProblemDetailsException:
@@ -61,6 +91,7 @@ class TriageController(Controller):
             "then age. `district` may be repeated; `cursor` is the previous page's "
             "`next_cursor`; `limit` at most the page size (FSI_TRIAGE_PAGE_SIZE)."
         ),
+        responses=_refusals(401, 403, 422, 503),
     )
     async def list_waiting(
         self,
@@ -89,6 +120,7 @@ class TriageController(Controller):
             "The answer's `token` is what every disposition sends as `claim`. Another person's "
             "live claim: 409 naming `holder` (subject id) and `lease_until`."
         ),
+        responses=_refusals(401, 403, 404, 409, 503),
     )
     async def claim(
         self, request: Request[Any, Any, Any], person: Signed, report_id: FromPath[uuid.UUID]
@@ -106,6 +138,7 @@ class TriageController(Controller):
         "/{report_id:uuid}/claim",
         summary="Release one's claim on a report",
         description="Only the holder may release (409 otherwise).",
+        responses=_refusals(401, 403, 404, 409, 503),
     )
     async def release(
         self, request: Request[Any, Any, Any], person: Signed, report_id: FromPath[uuid.UUID]

@@ -58,6 +58,10 @@ MATRIX = {
     "GET /healthz":                      (200, 200,  200, 200,  200,  200, 200,  200),
     "GET /readyz":                       (200, 200,  200, 200,  200,  200, 200,  200),
     "GET /schema":                       (200, 200,  200, 200,  200,  200, 200,  200),
+    # People's routes: an API key is no person's access token.
+    "GET /v1/triage":                    (401, 401,  401, 401,  401,  401, 401,  401),
+    "POST /v1/triage/{own}/claim":       (401, 401,  401, 401,  401,  401, 401,  401),
+    "DELETE /v1/triage/{own}/claim":     (401, 401,  401, 401,  401,  401, 401,  401),
 }
 # fmt: on
 CELLS = [
