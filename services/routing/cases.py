@@ -51,8 +51,11 @@ async def publish_case(
     exchange: str,
     case: CaseWire,
     headers: dict[str, Any],
+    message_id: str | None = None,
 ) -> None:
-    """The case to its unit's queue (the routing key is the unit), confirmed with Basic.Ack.
+    """The case to its unit's queue (the routing key is the unit), confirmed with Basic.Ack;
+    its `message_id` is the report id (a case the rules decided) unless given (a person's
+    case: the deciding act's id).
 
     Raises `aiormq.exceptions.PublishError` when the broker returned it (no queue for the
     unit), `DeliveryError` for a negative confirm; its properties are built directly, since
@@ -66,7 +69,7 @@ async def publish_case(
             content_type=CONTENT_TYPE,
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT.value,
             headers=headers,
-            message_id=str(case.report_id),
+            message_id=message_id or str(case.report_id),
             message_type=CASE_ROUTED_TYPE,
             priority=decision.amqp_priority,
             timestamp=decision.decided_at,

@@ -10,9 +10,9 @@ report's status then says so), and acknowledged, so it never loops. A batch cost
 statement reading the stored reports, one storing the new decisions, the cases published
 together and one statement recording what the queues confirmed and what the broker
 returned (a triage case confirmed for the first time goes on the people's work list in
-that statement: `triage_entry`); the consumer (`consumer.Sequencer`) then acknowledges. A returned case (no queue
-for its unit) is counted, logged and put to wait in PostgreSQL, from where `waiting`
-publishes it again; it is never recorded as routed.
+that statement: `triage_entry`); the consumer (`consumer.Sequencer`) then acknowledges. A
+returned case (no queue for its unit) is counted, logged and put to wait in PostgreSQL, from
+where `waiting` publishes it again; it is never recorded as routed.
 """
 
 from __future__ import annotations

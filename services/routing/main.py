@@ -1,4 +1,5 @@
-"""`fsi-router`: load the rules, declare the unit queues, route reports until stopped.
+"""`fsi-router`: load the rules, declare the unit queues, route reports (and the cases people
+decided) until stopped.
 
 The rules file is checked and swapped in atomically when it changes (polled) or on SIGHUP;
 an invalid file is refused, logged and counted, and the running rules stay. What stops a
@@ -33,6 +34,7 @@ from services.routing import metrics, rules_store
 from services.routing.consumer import Sequencer
 from services.routing.deliveries import TRANSIENT
 from services.routing.handler import Router
+from services.routing.person_cases import PersonCases
 from services.routing.settings import RoutingSettings
 from services.routing.waiting import WaitingCases
 
@@ -119,14 +121,22 @@ async def _connect(
         await pool.close()
         raise broker.broker_error(exc, settings.broker.url) from None
     try:
-        channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
-        await channel.set_qos(prefetch_count=settings.consumer.prefetch)
+        channel = await _confirming(connection, settings)
         await declare(channel, topology)
     except broker.BROKER_ERRORS as exc:
         await connection.close()
         await pool.close()
         raise broker.broker_error(exc, settings.broker.url) from None
     return pool, connection, channel
+
+
+async def _confirming(
+    connection: aio_pika.abc.AbstractConnection, settings: RoutingSettings
+) -> aio_pika.abc.AbstractChannel:
+    """A channel with publisher confirms, returns raised and the consumer's prefetch."""
+    channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+    await channel.set_qos(prefetch_count=settings.consumer.prefetch)
+    return channel
 
 
 async def serve(
@@ -160,10 +170,16 @@ async def serve(
         await router.bind(channel)
         consumer = Sequencer(router.route)
         queue = await channel.get_queue(topology.routing_queue.name)
+        # People's decisions on a channel of their own: acknowledgements are per channel.
+        person = PersonCases(pool=pool, topology=topology)
+        person_channel = await _confirming(connection, settings)
+        await person.bind(person_channel)
+        person_consumer = Sequencer(person.route)
+        decisions = await person_channel.get_queue(topology.decisions_queue.name)
         watch = RulesWatch(settings, router)
         await watch.loaded(ruleset)
         watcher = asyncio.create_task(watch.watch())
-        waiting = asyncio.create_task(WaitingCases(router).run())
+        waiting = asyncio.create_task(WaitingCases(router, person).run())
         loop = asyncio.get_running_loop()
         reloads: set[asyncio.Task[bool]] = set()
 
@@ -175,16 +191,21 @@ async def serve(
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signal.SIGHUP, on_sighup)
         tag = await queue.consume(consumer.handle)
+        person_tag = await decisions.consume(person_consumer.handle)
         log.info("router started", ruleset=ruleset.version, units=len(topology.units))
         if on_start is not None:
             on_start(watch)
         await stop.wait()
         await queue.cancel(tag)
+        await decisions.cancel(person_tag)
         watcher.cancel()
         waiting.cancel()
         # The batches on their way finish first, so a stop leaves few reports to redeliver.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(consumer.drained(), settings.consumer.drain_seconds)
+            await asyncio.wait_for(
+                asyncio.gather(consumer.drained(), person_consumer.drained()),
+                settings.consumer.drain_seconds,
+            )
     finally:
         await connection.close()
         await pool.close()

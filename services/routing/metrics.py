@@ -39,8 +39,11 @@ DEAD_LETTER_REASONS = (
     "unknown_report",
     "report_differs",
     "decision_failed",
+    "unknown_decision",  # a `case.decided` message naming no stored decision of a person
 )
 TRIAGE_REASONS = ("no_district", "quality_issues", "rule")
+# The acts of a person that send a case to a unit (schemas.decision.DecidedBy.act).
+PERSON_ACTS = ("routed", "transferred", "linked", "corrected")
 RELOAD_RESULTS = ("loaded", "refused")
 
 decisions = Counter(
@@ -84,11 +87,23 @@ unroutable = Counter(
 )
 
 
+person_cases = Counter(
+    "fsi_routing_person_cases",
+    "Cases a person decided whose unit's queue confirmed them (once each, however often "
+    "published), by unit and the act that sent them (routed, transferred, linked, corrected).",
+    ["unit", "act"],
+)
+
+
 def known_units(units: tuple[str, ...]) -> None:
-    """Export the unroutable count of every unit of the catalogue (and triage) at 0 from the
-    start, as the labels known in code are: the alert sees the first return."""
+    """Export the unroutable count of every unit of the catalogue (and triage), and the count
+    of people's cases of every unit and act, at 0 from the start, as the labels known in
+    code are: the alert sees the first return, `rate()` the first case."""
     for unit in (*units, "triage"):
         unroutable.labels(unit)
+    for unit in units:
+        for act in PERSON_ACTS:
+            person_cases.labels(unit, act)
 
 
 def _zeroed(counter: Counter, values: tuple[str, ...]) -> None:

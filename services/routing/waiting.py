@@ -6,7 +6,8 @@ routers never publish the same one at once) and publishes each again from the st
 and decision: confirmed, it is recorded as delivered and its wait ends; returned again, it
 is counted and waits longer (2 s, doubling, at most 60 s). An operator's repair
 (`fsi-declare`, which declares every unit queue of the catalogue) is thus picked up within
-a minute, without a restart.
+a minute, without a restart. A person's case returned likewise waits in
+`person_waiting_cases` and is published again in the same looks (`PersonCases.retry_due`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from services.routing.cases import (
 )
 from services.routing.deliveries import TRANSIENT
 from services.routing.handler import Router, count_decision, triage_reason
+from services.routing.person_cases import PersonCases
 from services.routing.triage_entry import work_entry
 
 log = get_logger("router")
@@ -37,6 +39,7 @@ class WaitingCases:
     """Publishes due waiting cases again through the router's channel until cancelled."""
 
     router: Router
+    person: PersonCases | None = None  # people's cases waiting likewise (`person_cases`)
     poll_seconds: float = 1.0
     batch: int = 200
     delivered: int = 0  # waiting cases a queue took, since start
@@ -49,6 +52,8 @@ class WaitingCases:
             try:
                 while await self.retry_due() == self.batch:
                     pass  # a full batch: more may be due
+                while self.person and await self.person.retry_due(self.batch) == self.batch:
+                    pass
                 self._failing = None
             except TRANSIENT as exc:
                 if self._failing != type(exc).__name__:

@@ -117,6 +117,7 @@ CONTRACT: dict[str, Metric] = {
                 "unknown_report",
                 "report_differs",
                 "decision_failed",
+                "unknown_decision",
             )
         },
     ),
@@ -129,6 +130,11 @@ CONTRACT: dict[str, Metric] = {
     "fsi_routing_rules_refused": Metric("gauge"),
     # every unit of the catalogue (and triage), exported at 0 from the router's start
     "fsi_routing_unroutable_total": Metric("counter", {"unit": None}),
+    # every unit of the catalogue and act, exported at 0 from the router's start
+    "fsi_routing_person_cases_total": Metric(
+        "counter",
+        {"unit": None, "act": _values("routed", "transferred", "linked", "corrected")},
+    ),
 }
 
 
