@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Makes sure the local PostgreSQL and RabbitMQ answer and Debian's PgBouncer is installed (the
+# Makes sure the local PostgreSQL, RabbitMQ and OpenID Connect test provider (nanoidp of .venv,
+# deploy/oidc-provider.sh) answer and Debian's PgBouncer is installed (the
 # tests start one of their own; none is left running): what is missing is installed from
 # Debian's packages (as root; otherwise the command to run is said), what does not answer is
 # started without systemd. A service whose FSI_TEST_DATABASE_URL / FSI_TEST_AMQP_URL is set
@@ -118,3 +119,7 @@ if [[ -z "${FSI_TEST_AMQP_URL:-}" ]]; then
 fi
 
 echo "PgBouncer is installed ($(/usr/sbin/pgbouncer --version 2>/dev/null | head -1 || pgbouncer --version | head -1))"
+
+# People sign in to the workbench with OpenID Connect: the test provider of make run and the
+# tests, started detached when it does not answer (`bash deploy/oidc-provider.sh stop`).
+bash "$(dirname "$0")/oidc-provider.sh" start
