@@ -112,7 +112,10 @@ class ReportStore(Protocol):
         ...
 
     async def get_report(self, report_id: uuid.UUID) -> ReportRow | None:
-        """The report kept under this id, with its status; None when there is none."""
+        """The report kept under this id as it now is (its latest version and decision), with
+        its status (a person's work first: waiting, claimed, proposed, closed, transferred
+        out, a person's case decided or routed; then the rules' case) and the facts of its
+        history; None when there is none."""
         ...
 
     async def ping(self) -> bool:
