@@ -41,6 +41,7 @@ from services.intake import (
 )
 from services.intake.access import Clients, ClientsFileError, RateLimiter
 from services.intake.brokerlink import BrokerLink
+from services.intake.oidc import OidcVerifier
 from services.intake.ops import Monitor
 from services.intake.outbox import OutboxRelay
 from services.intake.people import PeopleVerifier
@@ -135,9 +136,9 @@ OpenParts = Callable[[IntakeSettings], AbstractAsyncContextManager[Parts]]
 @contextlib.asynccontextmanager
 async def open_parts(settings: IntakeSettings) -> AsyncIterator[Parts]:
     """The parts `fsi-intake` runs on: the PostgreSQL pool under both stores, the outbox
-    relay (when enabled) and the operations monitor running as tasks; stopped in order and
-    the pool closed on the way out. A database that cannot be reached raises
-    a `StartupError` naming FSI_DB_URL."""
+    relay (when enabled) and the operations monitor running as tasks, the people verifier
+    when FSI_OIDC_ISSUER is set; stopped in order and the pool closed on the way out. A
+    database that cannot be reached raises a `StartupError` naming FSI_DB_URL."""
     try:
         pool = await db.create_pool(settings.db)
     except Exception as exc:
@@ -159,6 +160,8 @@ async def open_parts(settings: IntakeSettings) -> AsyncIterator[Parts]:
         link=link if settings.relay.enabled else None,
     )
     monitor_task = asyncio.create_task(monitor.run(), name="ops-monitor")
+    # People's tokens are checked against the provider's keys, fetched on first use.
+    people = OidcVerifier(settings.oidc) if settings.oidc.issuer else None
     try:
         yield Parts(
             store=PgReportStore(pool),
@@ -167,9 +170,12 @@ async def open_parts(settings: IntakeSettings) -> AsyncIterator[Parts]:
             monitor=monitor,
             triage=PgWorklistStore(pool),
             dispositions=PgDispositionStore(pool),
+            people=people,
         )
     finally:
         monitor.stop()
+        if people is not None:
+            await people.aclose()
         if relay_task is not None:
             await _stop(relay, relay_task)
         with contextlib.suppress(Exception):

@@ -77,9 +77,19 @@ class TokenRefused(Exception):
         self.why = why
 
 
+class ProviderUnavailable(Exception):
+    """The identity provider's keys could not be had (it did not answer, or answered
+    nonsense): the token is neither good nor bad yet, so 503 with `Retry-After`, not 401."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__("identity provider unavailable")
+        self.retry_after = retry_after
+
+
 class PeopleVerifier(Protocol):
     """Turns an access token into a person: `TokenRefused` when expired, wrongly signed, of
-    another issuer or audience, of an algorithm not allowed, or unreadable."""
+    another issuer or audience, of an algorithm not allowed, or unreadable;
+    `ProviderUnavailable` when the provider's keys cannot be had."""
 
     async def person(self, token: str) -> Person: ...
 
@@ -121,6 +131,14 @@ async def admit_person(connection: Connection) -> Person:
         person = await verifier.person(token)
     except TokenRefused as refused:
         raise unauthenticated_person(refused.why) from None
+    except ProviderUnavailable as unavailable:
+        raise problem(
+            503,
+            "identity-provider-unavailable",
+            "Identity provider unavailable",
+            "the identity provider's signing keys cannot be had now; try again later",
+            headers={"Retry-After": str(unavailable.retry_after)},
+        ) from None
     state: dict[str, Any] = connection.scope["state"]
     state["fsi_person"] = f"{person.subject} ({person.acting_role})"
     state[_PERSON] = person

@@ -96,6 +96,23 @@ class OpsSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     cookie_secure: bool = True
 
 
+# The JWS algorithms an access token may be signed with: public-key ones only (RFC 7518
+# §3.1; EdDSA, RFC 8037; Ed25519, RFC 9864).
+SIGNATURE_ALGORITHMS = (
+    "RS256",
+    "RS384",
+    "RS512",
+    "PS256",
+    "PS384",
+    "PS512",
+    "ES256",
+    "ES384",
+    "ES512",
+    "EdDSA",
+    "Ed25519",
+)
+
+
 class OidcSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """People's sign-in with OpenID Connect (`FSI_OIDC_*`): the identity provider whose
     access tokens the intake trusts, and the claims that carry roles and districts. No
@@ -108,8 +125,12 @@ class OidcSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     jwks_url: str = ""
     # Comma-separated JWS algorithms a token may be signed with (never `none`, never HMAC).
     algorithms: str = "RS256"
+    # Claim names; a dotted name (`attributes.districts`, Keycloak's `realm_access.roles`)
+    # reads a nested object when no top-level claim has the whole name.
     roles_claim: str = "roles"
     districts_claim: str = "districts"
+    # The display name (else `preferred_username`); never logged or stored.
+    name_claim: str = "name"
     # A value of the districts claim meaning every district (a national role).
     national_district: str = "national"
     # The page's client at the provider (authorization code flow with PKCE).
@@ -117,6 +138,28 @@ class OidcSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     client_secret: str = ""
     # Clock skew allowed on `exp`, `nbf` and `iat`.
     leeway_seconds: Annotated[int, Meta(ge=0, le=300)] = 30
+
+    def __post_init__(self) -> None:
+        # Only public-key signatures: `none` proves nothing, and an HMAC algorithm would
+        # let anyone holding the provider's public key (published in its JWKS) sign tokens.
+        named = self.allowed_algorithms
+        refused = [alg for alg in named if alg not in SIGNATURE_ALGORITHMS]
+        if refused or not named:
+            what = f"{', '.join(refused)} not allowed" if refused else "empty"
+            raise ValueError(
+                f"FSI_OIDC_ALGORITHMS: {what}; "
+                f"name public-key algorithms from {', '.join(SIGNATURE_ALGORITHMS)} "
+                "(never `none` or HMAC)"
+            )
+        if self.issuer and not self.issuer.startswith(("https://", "http://")):
+            raise ValueError("FSI_OIDC_ISSUER: an http(s) URL of the identity provider")
+        if self.issuer and not self.audience:
+            raise ValueError("FSI_OIDC_AUDIENCE: required with FSI_OIDC_ISSUER")
+
+    @property
+    def allowed_algorithms(self) -> tuple[str, ...]:
+        """The JWS algorithms of FSI_OIDC_ALGORITHMS, in the order given."""
+        return tuple(alg.strip() for alg in self.algorithms.split(",") if alg.strip())
 
 
 class TriageSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
