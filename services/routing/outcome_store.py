@@ -18,9 +18,9 @@ from services.routing.triage_entry import WorkEntry
 # to wait, or their wait lengthened: `$5` seconds after the first return, doubling with each
 # one after, at most `$6`. A case a queue confirmed before is not put to wait again (a
 # redelivery returned after its queue went): it is where it should be. The triage cases
-# confirmed (`$7`-`$9`: report, reason, detail) wait for a person from now: one work list
-# row per report, made by the first confirmation (a redelivery, or a row a person's acts
-# have changed since, is left alone); its rank is `Priority.rank`.
+# confirmed (`$7`-`$10`: report, reason, detail, district slug) wait for a person from now:
+# one work list row per report, made by the first confirmation (a redelivery, or a row a
+# person's acts have changed since, is left alone); its rank is `Priority.rank`.
 _OUTCOMES = """
 WITH delivered AS (
     INSERT INTO case_deliveries (report_id, unit)
@@ -29,11 +29,12 @@ WITH delivered AS (
 ), listed AS (
     INSERT INTO work_items (report_id, district, source, reason, detail, priority,
                             priority_rank, deadline_at, received_at, waiting_since)
-    SELECT d.report_id, d.district, r.source, w.reason, w.detail, d.priority,
+    SELECT d.report_id, w.district, r.source, w.reason, w.detail, d.priority,
            CASE d.priority WHEN 'critical' THEN 3 WHEN 'high' THEN 2
                            WHEN 'normal' THEN 1 ELSE 0 END,
            d.deadline_at, r.received_at, now()
-    FROM unnest($7::uuid[], $8::text[], $9::text[]) AS w(report_id, reason, detail)
+    FROM unnest($7::uuid[], $8::text[], $9::text[], $10::text[])
+         AS w(report_id, reason, detail, district)
     JOIN decisions d ON d.report_id = w.report_id AND d.unit = 'triage'
     JOIN reports r ON r.id = w.report_id
     ON CONFLICT DO NOTHING
@@ -82,6 +83,7 @@ async def record_outcomes(
         [e.report_id for e in listed],
         [e.reason for e in listed],
         [e.detail for e in listed],
+        [e.district for e in listed],
     )
     return {r["report_id"]: r["returns"] for r in rows}
 

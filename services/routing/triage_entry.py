@@ -14,11 +14,13 @@ class WorkEntry:
     """A report waiting for a person, as the work list records it: `reason` is the fixed
     code of why (`no_district`, `quality_issues`, `rule`), `detail` the id of the rule that
     sent it to triage for `rule` (None otherwise, or when no rule of the rule set in use
-    names triage any more). No free text: both are codes."""
+    names triage any more), `district` the district's slug (`oslo`; the decision names it
+    as the catalogue does, `Oslo`), None without one. No free text: all are codes."""
 
     report_id: uuid.UUID
     reason: str
     detail: str | None = None
+    district: str | None = None
 
 
 def triage_rule(decision: Decision, ruleset: RuleSet) -> str | None:
@@ -36,4 +38,5 @@ def work_entry(decision: Decision, reason: str | None, ruleset: RuleSet) -> Work
     if reason is None or decision.unit != TRIAGE_UNIT:
         return None
     detail = triage_rule(decision, ruleset) if reason == "rule" else None
-    return WorkEntry(decision.report_id, reason, detail)
+    home = ruleset.catalogue.districts.get(decision.district or "")
+    return WorkEntry(decision.report_id, reason, detail, home.slug if home else None)

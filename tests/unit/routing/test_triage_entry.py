@@ -64,8 +64,10 @@ def test_the_first_matching_rule_naming_triage_is_the_detail(rules: RuleSet) -> 
     assert decision.matched_rules == ["weapon", "hate-to-triage", "danger-to-triage"]
     assert triage_rule(decision, rules) == "hate-to-triage"
     reason = triage_reason(decision, quality_issues=False)
+    # The decision names the district as the catalogue does; the work list by its slug.
+    assert decision.district == "Oslo"
     assert work_entry(decision, reason, rules) == WorkEntry(
-        decision.report_id, "rule", "hate-to-triage"
+        decision.report_id, "rule", "hate-to-triage", "oslo"
     )
 
 
@@ -77,7 +79,7 @@ def test_no_district_and_quality_issues_carry_no_rule(rules: RuleSet) -> None:
     )
     oslo = decide(report(hate_motive=True), uuid.uuid4(), rules, NOW)
     assert work_entry(oslo, triage_reason(oslo, True), rules) == WorkEntry(
-        oslo.report_id, "quality_issues", None
+        oslo.report_id, "quality_issues", None, "oslo"
     )
 
 
@@ -91,4 +93,6 @@ def test_a_rule_set_without_the_rule_gives_no_detail(rules: RuleSet, tmp_path: P
     decision = decide(report(hate_motive=True), uuid.uuid4(), rules, NOW)
     reloaded = ruleset(tmp_path, "  - {id: weapon, when: {flag: weapon}, then: {priority: high}}\n")
     assert triage_rule(decision, reloaded) is None
-    assert work_entry(decision, "rule", reloaded) == WorkEntry(decision.report_id, "rule", None)
+    assert work_entry(decision, "rule", reloaded) == WorkEntry(
+        decision.report_id, "rule", None, "oslo"
+    )
