@@ -152,6 +152,11 @@ class PersonCases:
                 await self._dead_letter(message, case)
             elif case.case.delivered:
                 already.append(message)  # a redelivery: its queue has it, recorded
+                log.info(
+                    "person's case delivered before; acknowledged without publishing",
+                    decision_id=str(decided.decision_id),
+                    redelivered=bool(message.redelivered),
+                )
             else:
                 todo.append((message, case))
         results = await asyncio.gather(*(self._publish(c) for _, c in todo), return_exceptions=True)
