@@ -65,12 +65,13 @@ JOIN unnest($1::text[], $2::text[]) AS k(source, external_id)
 # Where a report is. A person's work outranks the rules': on the work list (`claimed` while
 # a lease runs, else `waiting`), a proposal waiting for a prosecutor, closed or transferred
 # out of the police, or a person's case: `routed` once its unit queue confirmed it, `decided`
-# before. Else the rules' case, in order: stored; published to the router; dead-lettered by
-# the router (it could not route it); decided; waiting because RabbitMQ returned its case (no
-# queue for its unit); routed or triaged once its queue confirmed it. The report shown is the
-# latest version (a correction's, else as accepted), the decision the latest (a person's,
-# else the rules'). The outbox row is the report's own (a person's decision has its own).
-# The history comes in the same statement (one round trip); only constants are composed.
+# before (`waiting_for_unit_queue` while RabbitMQ returned it: no queue for its unit). Else
+# the rules' case, in order: stored; published to the router; dead-lettered by the router (it
+# could not route it); decided; waiting because RabbitMQ returned its case (no queue for its
+# unit); routed or triaged once its queue confirmed it. The report shown is the latest version
+# (a correction's, else as accepted), the decision the latest (a person's, else the rules').
+# The outbox row is the report's own (a person's decision has its own). The history comes in
+# the same statement (one round trip); only constants are composed.
 _REPORT = f"""
 SELECT r.id, r.client_id, r.source_format, r.received_at, o.published_at,
        CASE WHEN w.state = 'waiting' AND w.lease_until > now() THEN 'claimed'
@@ -78,6 +79,7 @@ SELECT r.id, r.client_id, r.source_format, r.received_at, o.published_at,
             WHEN w.state = 'proposed' THEN 'proposed'
             WHEN w.outcome IN ('closed', 'transferred_out') THEN w.outcome
             WHEN pc.decision_id IS NOT NULL THEN 'routed'
+            WHEN pq.decision_id IS NOT NULL THEN 'waiting_for_unit_queue'
             WHEN p.id IS NOT NULL OR w.state = 'done' THEN 'decided'
             WHEN c.unit = 'triage' THEN 'triaged'
             WHEN c.unit IS NOT NULL THEN 'routed'
@@ -115,6 +117,7 @@ LEFT JOIN LATERAL (
     WHERE report_id = r.id ORDER BY decided_at DESC LIMIT 1
 ) p ON true
 LEFT JOIN person_case_deliveries pc ON pc.decision_id = p.id
+LEFT JOIN person_waiting_cases pq ON pq.decision_id = p.id AND pq.delivered_at IS NULL
 LEFT JOIN LATERAL (
     SELECT version, report, quality_issues FROM report_versions
     WHERE report_id = r.id ORDER BY version DESC LIMIT 1
@@ -186,7 +189,9 @@ class PgReportStore:
         A person's work comes first: `waiting` on the work list (`claimed` while a person's
         lease runs), `proposed` while a closure or a transfer out of the police waits for a
         prosecutor, `closed`, `transferred_out`, and for a person's case `decided` until its
-        unit queue confirmed it (`person_case_deliveries`), then `routed`. The rules' case:
+        unit queue confirmed it (`person_case_deliveries`), then `routed`, or meanwhile
+        `waiting_for_unit_queue` while RabbitMQ returned it (`person_waiting_cases`). The
+        rules' case:
         `routed` and `triaged` mean a queue confirmed it (`case_deliveries`; a triaged case
         gets a work item as its delivery is recorded, and is `waiting` from then); before
         that it is `decided`, or `waiting_for_unit_queue` when RabbitMQ returned it because no

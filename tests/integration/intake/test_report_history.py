@@ -254,8 +254,16 @@ async def test_a_report_through_triage_to_its_unit(
         claim_token=None,
         lease_until=None,
     )
-    # Decided, not routed, until the unit's queue confirmed the case.
+    # Decided, not routed, until the unit's queue confirmed the case; waiting for a queue
+    # while RabbitMQ returned it.
     assert await status(app, report) == "decided"
+    await owner.execute(
+        "INSERT INTO person_waiting_cases (decision_id, report_id, unit, next_attempt_at)"
+        " VALUES ($1, $2, 'oslo.vold', now())",
+        route,
+        report.id,
+    )
+    assert await status(app, report) == "waiting_for_unit_queue"
     await owner.execute(
         "INSERT INTO person_case_deliveries (decision_id, report_id, unit, confirmed_at)"
         " VALUES ($1, $2, 'oslo.vold', $3)",
