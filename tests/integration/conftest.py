@@ -14,11 +14,12 @@ import aio_pika
 import pytest
 from litestar.testing import AsyncTestClient
 
-from services.common.settings import BrokerSettings, DatabaseSettings, LogSettings
+from services.common.settings import BrokerSettings, DatabaseSettings, LogSettings, RulesSettings
 from services.common.topology import Topology, declare
 from services.intake.app import create_app
 from services.intake.settings import AccessSettings, IntakeSettings, RelaySettings
-from services.routing.settings import MetricsSettings, RoutingSettings, RulesSettings
+from services.routing.settings import MetricsSettings, RoutingSettings
+from tests.support import people
 from tests.support.clients import CLIENTS_YAML
 
 ROOT = Path(__file__).parents[2]
@@ -50,9 +51,21 @@ def intake_settings(
                 clients_file=str(clients_file), rate_per_second=1000, rate_burst=1000
             ),
             relay=RelaySettings(**{"poll_seconds": 0.2, "reconnect_seconds": 0.2, **relay}),
+            # People's tokens are the local OIDC test provider's (tests/support/people.py).
+            oidc=people.oidc_settings(),
         )
 
     return build
+
+
+@pytest.fixture(scope="session")
+def oidc_issuer() -> str:
+    """The local OIDC test provider's issuer, started when it does not answer
+    (deploy/oidc-provider.sh): a clean clone in CI has none running."""
+    try:
+        return people.ensure_provider()
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
 
 
 @pytest.fixture
