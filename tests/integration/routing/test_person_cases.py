@@ -20,6 +20,7 @@ from schemas.envelope import CASE_DECIDED_TYPE, CASE_ROUTED_TYPE, CaseDecided, C
 from services.common.topology import CASE_DECIDED_KEY, REPORT_ACCEPTED_KEY
 from services.routing.person_cases import UNKNOWN_DECISION
 from tests.integration.stack import Stack, example, reason, take
+from tests.support.broker_inputs import command, run_script
 from tests.support.clients import auth
 
 UNIT = "oslo.okonomi-og-miljo"
@@ -308,3 +309,40 @@ async def test_a_message_naming_no_decision_is_dead_lettered_and_acknowledged(
     assert dead.headers["x-fsi-original-queue"] == stack.topology.decisions_queue.name
     declared = await stack.channel.declare_queue(stack.topology.decisions_queue.name, passive=True)
     assert declared.declaration_result.message_count == 0
+
+
+async def test_a_case_whose_unit_queue_is_missing_waits_and_goes_once_it_is_back(
+    stack: Stack, intake_database_url: str, amqp_url: str
+) -> None:
+    queue_name = stack.topology.unit_queue(UNIT).name
+    run_script("delete-queue", amqp_url, stack.topology.prefix, queue_name)
+    report_id = await post(stack, **nowhere())
+    await listed(stack.database_url, report_id)
+    act = await decide_as_person(intake_database_url, report_id)
+    conn = await asyncpg.connect(stack.database_url)
+    try:
+        waits = "SELECT unit, returns FROM person_waiting_cases WHERE decision_id = $1"
+        for _ in range(300):
+            waiting = await conn.fetchrow(waits, act)
+            if waiting is not None and waiting["returns"] >= 2:
+                break  # returned, and returned again on the first retry (2 s later)
+            await asyncio.sleep(0.05)
+        assert waiting is not None
+        assert (waiting["unit"], waiting["returns"]) == (UNIT, 2)
+        assert await deliveries(stack.database_url, act, within=0.1) == 0  # not delivered
+        # The operator's repair: fsi-declare. The next retry (4 s after the second return)
+        # finds the queue.
+        answer = await command(
+            "fsi-declare", FSI_BROKER_URL=amqp_url, FSI_BROKER_PREFIX=stack.topology.prefix
+        )
+        assert answer.code == 0, answer.err
+        assert await deliveries(stack.database_url, act, within=20) == 1
+        ended = await conn.fetchval(
+            "SELECT delivered_at IS NOT NULL FROM person_waiting_cases WHERE decision_id = $1",
+            act,
+        )
+    finally:
+        await conn.close()
+    assert ended
+    got = await take(await stack.queue(queue_name), 2)
+    assert [m.message_id for m in got] == [str(act)]  # returned copies never arrived
