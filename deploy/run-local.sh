@@ -14,6 +14,11 @@ ROUTER_DB_URL="${ROUTER_DB_URL:-postgresql://fsi_router_app@127.0.0.1:5432/fsi}"
 export FSI_BROKER_URL="${FSI_BROKER_URL:-amqp://guest:guest@127.0.0.1:5672/}"
 export FSI_LOG_FORMAT="${FSI_LOG_FORMAT:-console}"
 export FSI_ACCESS_CLIENTS_FILE="${FSI_ACCESS_CLIENTS_FILE:-deploy/clients.dev.yaml}"
+# People sign in with the local OIDC test provider (make services starts it, deploy/oidc):
+# nanoidp puts a person's own attributes, districts and name, under `attributes`.
+export FSI_OIDC_ISSUER="${FSI_OIDC_ISSUER:-http://127.0.0.1:8484}"
+export FSI_OIDC_DISTRICTS_CLAIM="${FSI_OIDC_DISTRICTS_CLAIM:-attributes.districts}"
+export FSI_OIDC_NAME_CLAIM="${FSI_OIDC_NAME_CLAIM:-attributes.name}"
 # The examples use Test-Norge synthetic identity numbers; accept them locally.
 export FSI_STANDARDISE_ACCEPT_SYNTHETIC_IDS="${FSI_STANDARDISE_ACCEPT_SYNTHETIC_IDS:-true}"
 HOST="${FSI_HTTP_HOST:-127.0.0.1}"
@@ -53,6 +58,13 @@ then read it back, with its routing decision, at the Location it answers:
   curl -H 'Authorization: Bearer fsi-dev-key-change-me' http://$HOST:$PORT/v1/reports/<id>
 
 The router sends it to the unit queue ${PREFIX}unit.trondelag.vold-naere-relasjoner.
+
+People (README, "Development persons"; password fsi-dev-only) sign in with the OIDC test
+provider on $FSI_OIDC_ISSUER. Anne's access token and the reports waiting for her:
+
+  TOKEN=\$(curl -s -d grant_type=password -d client_id=fsi-workbench -d username=anne \\
+       -d password=fsi-dev-only $FSI_OIDC_ISSUER/token | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+  curl -H "Authorization: Bearer \$TOKEN" http://$HOST:$PORT/v1/triage
 Rules: deploy/routing/rules.yaml (reloaded when changed).
 
 MSG
