@@ -1,4 +1,4 @@
-"""The intake's Prometheus metrics: report outcomes, outbox, queues, deadlines and HTTP.
+"""The intake's Prometheus metrics: report outcomes, outbox, queues, deadlines, HTTP, work list.
 
 Labels carry only bounded, non-personal values: a source the client is allowed to submit
 for (else `unknown`), a fixed outcome name. The outbox, queue and deadline gauges are set
@@ -12,6 +12,7 @@ no increase to `rate()` and `increase()`, and the alert on it would miss the fir
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import functools
 import time
 from typing import Any
@@ -97,6 +98,88 @@ ops_refreshed = Gauge("fsi_ops_refreshed_timestamp_seconds", "When the overview 
 NOT_KNOWN = float("nan")
 for _gauge in (broker_up, database_up, outbox_pending, outbox_oldest_age, outbox_set_aside_rows):
     _gauge.set(NOT_KNOWN)
+
+
+# The work list of the triage workbench. The three gauges are set by the operations monitor
+# from one read of PostgreSQL; the histograms and the counter where a person's act commits
+# (`first_action`, `disposed`). District `none`: a report no district could be placed for.
+NO_DISTRICT = "none"
+DISPOSITION_KINDS = (
+    "correct",
+    "route",
+    "transfer",
+    "link",
+    "close",
+    "approve",
+    "reject",
+    "reviewed",
+)
+APPROVAL_KINDS = ("closure", "transfer", "downgrade")
+# From a minute to a week: people answer in minutes on a good day, in days on a bad one.
+TRIAGE_BUCKETS = (60, 300, 900, 1800, 3600, 7200, 14400, 28800, 86400, 172800, 604800)
+triage_waiting = Gauge(
+    "fsi_triage_waiting_reports",
+    "Reports waiting on the work list for a person, by district and why they wait.",
+    ["district", "reason"],
+)
+triage_oldest_age = Gauge(
+    "fsi_triage_oldest_waiting_age_seconds",
+    "Time the longest-waiting report of a district has been on its work list (since it last "
+    "began to wait; 0 when none waits).",
+    ["district"],
+)
+triage_approvals_pending = Gauge(
+    "fsi_triage_approvals_pending",
+    "Proposals waiting for a prosecutor (closure, transfer out of the police) and downgrades "
+    "not yet reviewed.",
+    ["kind"],
+)
+triage_first_action = Histogram(
+    "fsi_triage_time_to_first_action_seconds",
+    "From a report beginning to wait on a district's work list to its first claim there.",
+    ["district"],
+    buckets=TRIAGE_BUCKETS,
+)
+triage_disposition = Histogram(
+    "fsi_triage_time_to_disposition_seconds",
+    "From a report beginning to wait on a district's work list to the person's disposition "
+    "that takes it off that list (a case sent, a proposal made, a transfer).",
+    ["district"],
+    buckets=TRIAGE_BUCKETS,
+)
+triage_dispositions = Counter(
+    "fsi_triage_dispositions",
+    "People's dispositions and approvals recorded, by kind (retries answered from the first "
+    "act are not counted; previews neither).",
+    ["kind"],
+)
+for _kind in DISPOSITION_KINDS:
+    triage_dispositions.labels(_kind)
+
+
+def _district(district: str | None) -> str:
+    return NO_DISTRICT if district is None else district
+
+
+def first_action(district: str | None, waiting_since: dt.datetime, now: dt.datetime) -> None:
+    """Observe a report's first claim since it began to wait (`waiting_since`, UTC)."""
+    seconds = max(0.0, (now - waiting_since).total_seconds())
+    triage_first_action.labels(_district(district)).observe(seconds)
+
+
+def disposed(
+    kind: str,
+    district: str | None = None,
+    waiting_since: dt.datetime | None = None,
+    now: dt.datetime | None = None,
+) -> None:
+    """Count a committed disposition of `kind` (one of `DISPOSITION_KINDS`); with
+    `waiting_since` and `now`, it took the report off the district's work list: observe how
+    long it waited."""
+    triage_dispositions.labels(kind).inc()
+    if waiting_since is not None and now is not None:
+        seconds = max(0.0, (now - waiting_since).total_seconds())
+        triage_disposition.labels(_district(district)).observe(seconds)
 
 
 def known_sources(named: frozenset[str]) -> None:

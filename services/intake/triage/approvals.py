@@ -8,6 +8,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from services.intake import metrics
 from services.intake.people import Person
 from services.intake.triage.acts import Answer, attempt, keyed, replay
 from services.intake.triage.disposition_model import (
@@ -114,7 +115,8 @@ async def decide_proposal(
                 "pending_act": None,
             }
         await tx.update_item(report_id, changes)
-        return answer
+    metrics.disposed(kind)  # committed
+    return answer
 
 
 async def mark_reviewed(
@@ -159,4 +161,5 @@ async def mark_reviewed(
             {"act_id": str(review.id), "report_id": str(act.report_id), "reviewed": str(act_id)},
         )
         await tx.record(keyed(review, done, answer))
-        return answer
+    metrics.disposed("reviewed")  # committed
+    return answer

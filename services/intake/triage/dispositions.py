@@ -15,6 +15,7 @@ import msgspec
 from schemas.decision import TRIAGE_UNIT, Priority
 from services.common.rules.engine import decide
 from services.common.standardise import Options
+from services.intake import metrics
 from services.intake.people import Person
 from services.intake.triage import cases
 from services.intake.triage.acts import Answer, Attempt, NewAct, attempt, keyed, replay
@@ -85,7 +86,12 @@ async def run(
         async def record(act: NewAct, answer: Answer) -> None:
             await tx.record(keyed(act, done, answer))
 
-        return await work(tx, item, now, record)
+        answer = await work(tx, item, now, record)
+    # Committed, and not a retry (answered above). A report off the district's list (a case
+    # sent, a proposal, a transfer): how long it waited there.
+    off_list = answer.body.get("state") != "waiting" or done.kind == "transfer"
+    metrics.disposed(done.kind, item.district, item.waiting_since if off_list else None, now)
+    return answer
 
 
 def act_of(

@@ -12,6 +12,7 @@ from typing import Any
 import asyncpg
 import msgspec
 
+from services.intake import metrics
 from services.intake.people import Person
 from services.intake.triage.model import Claim, ItemRow, Query
 from services.intake.triage.worklist import claim_step, held, release_step, visible
@@ -59,7 +60,11 @@ VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9::jsonb, coalesce($10, clock_ti
 _CLAIM = """
 UPDATE work_items
 SET claimed_by = $2, claim_role = $3, claim_token = $4, lease_until = $5,
-    first_action_at = coalesce(first_action_at, $6), updated_at = clock_timestamp()
+    -- The first action since the report last began to wait (a transfer or a rejection puts
+    -- it on a list again): the time to first action is measured from there.
+    first_action_at = CASE WHEN first_action_at IS NULL OR first_action_at < waiting_since
+                           THEN $6 ELSE first_action_at END,
+    updated_at = clock_timestamp()
 WHERE report_id = $1
 """
 
@@ -175,7 +180,8 @@ class PgWorklistStore:
         self, report_id: uuid.UUID, person: Person, now: dt.datetime, lease: dt.timedelta
     ) -> Claim:
         async with self.pool.acquire() as conn, conn.transaction():
-            step = claim_step(await _locked(conn, report_id), report_id, person, now, lease)
+            row = await _locked(conn, report_id)
+            step = claim_step(row, report_id, person, now, lease)
             if step.renew:
                 # A renewal is the lease's state, not an act: the audit keeps the claim.
                 await conn.execute(_RENEW, report_id, step.lease_until)
@@ -208,6 +214,11 @@ class PgWorklistStore:
                     step.lease_until,
                     now,
                 )
+        if row is not None and (
+            row.first_action_at is None or row.first_action_at < row.waiting_since
+        ):
+            # Committed: the first claim since the report began to wait on this list.
+            metrics.first_action(row.district, row.waiting_since, now)
         return Claim(report_id, step.token, person.subject, step.lease_until)
 
     async def release(self, report_id: uuid.UUID, person: Person, now: dt.datetime) -> None:
