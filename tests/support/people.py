@@ -6,10 +6,15 @@ started (deploy/oidc-provider.sh) the first time a token is asked for and it doe
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import json
+import re
+import secrets
 import subprocess
 import threading
 import time
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -131,3 +136,51 @@ async def token_for(username: str, *, password: str = PASSWORD) -> str:
 async def bearer_for(username: str) -> dict[str, str]:
     """`Authorization: Bearer <access token>` of a development person."""
     return {"Authorization": f"Bearer {await token_for(username)}"}
+
+
+def pkce_pair() -> tuple[str, str]:
+    """A PKCE code verifier and its S256 challenge (RFC 7636 §4.1-4.2)."""
+    verifier = secrets.token_urlsafe(48)
+    digest = hashlib.sha256(verifier.encode("ascii")).digest()
+    return verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+async def sign_in_by_code(
+    username: str, redirect_uri: str, *, with_verifier: bool = True
+) -> httpx.Response:
+    """The page's sign-in, as a browser would drive it: authorization request with PKCE
+    (client `fsi-workbench`), the provider's login form posted, the code from the redirect
+    exchanged at the token endpoint (with the code verifier, unless `with_verifier` is
+    false). Answers the token endpoint's response; `RuntimeError` when a step before it
+    fails (the provider's status named)."""
+    await asyncio.to_thread(ensure_provider)
+    verifier, challenge = pkce_pair()
+    query = {
+        "response_type": "code",
+        "client_id": CLIENT_ID,
+        "redirect_uri": redirect_uri,
+        "scope": "openid",
+        "state": secrets.token_urlsafe(16),
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+    }
+    async with httpx.AsyncClient(base_url=ISSUER, timeout=10) as client:
+        page = await client.get("/authorize", params=query)
+        found = re.search(r'name="transaction_id"[^>]*value="([^"]+)"', page.text)
+        if page.status_code != 200 or found is None:
+            raise RuntimeError(f"no login form: {page.status_code}")
+        form = {"transaction_id": found.group(1), "username": username, "password": PASSWORD}
+        signed_in = await client.post("/authorize", params=query, data=form)
+        location = signed_in.headers.get("location", "")
+        answer = urllib.parse.parse_qs(urllib.parse.urlsplit(location).query)
+        if signed_in.status_code != 302 or answer.get("state") != [query["state"]]:
+            raise RuntimeError(f"no redirect with the code: {signed_in.status_code}")
+        exchange = {
+            "grant_type": "authorization_code",
+            "code": answer["code"][0],
+            "redirect_uri": redirect_uri,
+            "client_id": CLIENT_ID,
+        }
+        if with_verifier:
+            exchange["code_verifier"] = verifier
+        return await client.post("/token", data=exchange)

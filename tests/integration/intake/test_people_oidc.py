@@ -153,3 +153,25 @@ async def test_an_unreachable_provider_is_503_with_retry_after(
     assert answer.status_code == 503, answer.text
     assert int(answer.headers["retry-after"]) >= 1
     assert answer.json()["type"].endswith("/identity-provider-unavailable")
+
+
+async def test_the_page_signs_in_by_code_with_pkce_on_any_loopback_port(
+    verifier: OidcVerifier,
+) -> None:
+    # The workbench's client: a public one, its callbacks registered on 127.0.0.1:8000 and
+    # matched on any port (RFC 8252 §7.3), as `make run` on another port needs.
+    for redirect in (
+        "http://127.0.0.1:8000/triage/callback",
+        "http://127.0.0.1:18321/ops/callback",
+    ):
+        answer = await people.sign_in_by_code("pia", redirect)
+        assert answer.status_code == 200, answer.text
+        pia = await verifier.person(answer.json()["access_token"])
+        assert (pia.subject, pia.roles) == ("pia", frozenset({PersonRole.PROSECUTOR}))
+    # PKCE is required: a code exchanged without its verifier gets no token.
+    refused = await people.sign_in_by_code("pia", redirect, with_verifier=False)
+    assert refused.status_code == 400
+    assert "access_token" not in refused.text
+    # A callback the client did not register is no place to send a code.
+    with pytest.raises(RuntimeError, match="no login form: 400"):
+        await people.sign_in_by_code("pia", "http://127.0.0.1:8000/elsewhere")
