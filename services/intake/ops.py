@@ -3,9 +3,9 @@
 One monitor per intake process reads RabbitMQ (`ops_queues`: its management API when
 configured, else passive declares, which give ready messages and consumers but not
 unacknowledged ones) and PostgreSQL (`ops_store`) every few seconds, keeps the latest
-`Overview` (`ops_views`) for `/ops` and `/v1/ops/overview`, and sets the queue, deadline
-and outbox gauges (`metrics`); a scrape never queries either. The unit catalogue comes from
-the rule set the router last loaded (`rule_loads`).
+`Overview` (`ops_views`) for `/ops` and `/v1/ops/overview`, and sets the queue, deadline,
+outbox and work list gauges (`metrics`); a scrape never queries either. The unit catalogue
+comes from the rule set the router last loaded (`rule_loads`).
 """
 
 from __future__ import annotations
@@ -32,8 +32,11 @@ from services.intake.ops_views import (
     RelayView,
     Service,
     UnitView,
+    WorklistDistrict,
+    WorklistView,
 )
 from services.intake.settings import OpsSettings
+from services.intake.triage.model import REASONS
 
 if TYPE_CHECKING:
     from services.intake.brokerlink import BrokerLink
@@ -147,6 +150,7 @@ class Monitor:
             urgent=db.urgent,
             waiting=sum(row["waiting"] for row in db.units.values()),
             relay=self._relay(),
+            worklist=db.worklist,
         )
 
     def _relay(self) -> RelayView:
@@ -178,7 +182,7 @@ class Monitor:
                 view.nearest_deadline = row["nearest"]
                 view.waiting = row["waiting"]
             units.append(view)
-        return DistrictView(
+        shown = DistrictView(
             district.name,
             units,
             district.default,
@@ -187,6 +191,14 @@ class Monitor:
             sum(u.due_24h for u in units),
             sum(u.waiting for u in units),
         )
+        listed = _listed(db.worklist, district.slug)
+        if listed is not None:
+            shown.triage_waiting = listed.waiting
+            shown.triage_oldest_seconds = listed.oldest_seconds
+            shown.proposals_pending = listed.pending.get("closure", 0) + listed.pending.get(
+                "transfer", 0
+            )
+        return shown
 
     def _set_gauges(self, overview: Overview) -> None:
         metrics.broker_up.set(overview.broker.up)
@@ -212,6 +224,8 @@ class Monitor:
             ("routing", overview.routing),
         ):
             _set_queue(state, kind, "", "")
+        slugs = [d.slug for d in (self._catalogue.districts if self._catalogue else [])]
+        set_worklist_gauges(overview.worklist, slugs)
         for district in overview.districts:
             for unit in district.units:
                 _set_queue(unit.queue, "unit", district.name, unit.unit)
@@ -221,6 +235,37 @@ class Monitor:
                         metrics.cases_deadline.labels(district.name, unit.unit, window).set(
                             getattr(unit, window)
                         )
+
+
+def set_worklist_gauges(worklist: WorklistView | None, slugs: list[str]) -> None:
+    """The work list gauges from one reading: every district of `slugs` (and `none`) at 0
+    for every reason, then what waits; nothing while PostgreSQL cannot be read (an age alert
+    must not act on an old reading)."""
+    for gauge in (
+        metrics.triage_waiting,
+        metrics.triage_oldest_age,
+        metrics.triage_approvals_pending,
+    ):
+        gauge.clear()
+    if worklist is None:
+        return
+    for slug in [*slugs, metrics.NO_DISTRICT]:
+        metrics.triage_oldest_age.labels(slug).set(0)
+        for reason in REASONS:
+            metrics.triage_waiting.labels(slug, reason).set(0)
+    for listed in worklist.districts:
+        label = listed.district or metrics.NO_DISTRICT
+        metrics.triage_oldest_age.labels(label).set(listed.oldest_seconds or 0)
+        for reason, count in listed.by_reason.items():
+            metrics.triage_waiting.labels(label, reason).set(count)
+    for kind in metrics.APPROVAL_KINDS:
+        metrics.triage_approvals_pending.labels(kind).set(worklist.pending.get(kind, 0))
+
+
+def _listed(worklist: WorklistView | None, slug: str) -> WorklistDistrict | None:
+    if worklist is None:
+        return None
+    return next((d for d in worklist.districts if d.district == slug), None)
 
 
 def _set_queue(state: QueueState | None, kind: str, district: str, unit: str) -> None:

@@ -126,6 +126,7 @@ class OpsController(Controller):
                 "summary": summary(overview),
                 "local": _local,
                 "ago": _ago,
+                "waited": waited,
                 "asset": asset,
             },
             headers=PAGE_HEADERS,
@@ -235,7 +236,31 @@ def summary(overview: Overview | None) -> str:
         f"dead letters: {depth(o.dead_letter)}; "
         f"in the outbox: {count(o.outbox.pending if o.outbox else None)}."
         + (f" Waiting for a missing queue: {o.waiting}." if o.waiting else "")
+        + _worklist_summary(o)
     )
+
+
+def _worklist_summary(o: Overview) -> str:
+    listed = o.worklist
+    if listed is None:
+        return ""
+    pending = listed.pending.get("closure", 0) + listed.pending.get("transfer", 0)
+    oldest = f", the oldest for {waited(listed.oldest_seconds)}" if listed.waiting else ""
+    return (
+        f" On the work list: {listed.waiting}{oldest}; proposals for a prosecutor: {pending}; "
+        f"downgrades to review: {listed.pending.get('downgrade', 0)}."
+    )
+
+
+def waited(seconds: float | None) -> str:
+    """How long something has waited, in the largest whole unit (`45 s`, `12 min`, `3 h`,
+    `2 d`), or a dash when nothing waits."""
+    if seconds is None:
+        return "–"
+    for size, unit in ((86400 * 2, "d"), (3600, "h"), (60, "min")):
+        if seconds >= size:
+            return f"{seconds // (86400 if unit == 'd' else size):.0f} {unit}"
+    return f"{seconds:.0f} s"
 
 
 def _local(moment: dt.datetime | None) -> str:

@@ -1,19 +1,29 @@
 """What the operations monitor reads from PostgreSQL: the unit catalogue and rule set the
-router last loaded, each unit's routed and deadline figures, the outbox, and the latest and
-most urgent cases (ids and decisions only, never a report's content)."""
+router last loaded, each unit's routed and deadline figures, the outbox, the latest and most
+urgent cases (ids and decisions only, never a report's content), and the people's work list
+(counts and ages by district)."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import asyncpg
 import msgspec
 
 from schemas.catalogue import Catalogue
 from services.common import db
-from services.intake.ops_views import CaseView, OutboxView, RulesetView, Service
+from services.intake.ops_views import (
+    CaseView,
+    OutboxView,
+    RulesetView,
+    Service,
+    WorklistDistrict,
+    WorklistView,
+)
 from services.intake.settings import OpsSettings
 
 _LOADED = """
@@ -68,11 +78,64 @@ SELECT count(*) FILTER (WHERE set_aside_at IS NULL) AS pending,
 FROM outbox WHERE published_at IS NULL
 """
 
+# The work list in one statement: waiting reports by district and reason with the longest
+# wait; proposals waiting for a prosecutor and downgrades not reviewed, by district. Each
+# part is served by a partial index (work_items_waiting_district, work_items_proposed,
+# person_acts_downgrades), so the cost follows what waits, not the history.
+_WORKLIST = """
+SELECT 'waiting' AS figure, district, reason AS kind, count(*)::int AS n,
+       extract(epoch FROM now() - min(waiting_since))::float8 AS oldest
+FROM work_items WHERE state = 'waiting'
+GROUP BY district, reason
+UNION ALL
+SELECT 'pending', w.district,
+       CASE a.kind WHEN 'closure_proposed' THEN 'closure' ELSE 'transfer' END,
+       count(*)::int, NULL
+FROM work_items w JOIN person_acts a ON a.id = w.pending_act
+WHERE w.state = 'proposed'
+GROUP BY 2, 3
+UNION ALL
+SELECT 'pending', w.district, 'downgrade', count(*)::int, NULL
+FROM person_acts a JOIN work_items w ON w.report_id = a.report_id
+WHERE a.kind IN ('corrected', 'routed') AND a.details->>'downgrade' = 'true'
+  AND NOT EXISTS (
+      SELECT FROM person_acts r
+      WHERE r.report_id = a.report_id AND r.kind = 'downgrade_reviewed'
+        AND r.details->>'act' = a.id::text)
+GROUP BY 2
+"""
+PENDING_KINDS = ("closure", "transfer", "downgrade")
+
+
+def worklist_view(rows: Iterable[Mapping[str, Any]]) -> WorklistView:
+    """The work list of `_WORKLIST`'s rows (figure, district, kind, n, oldest): districts
+    in name order, the reports of no district last; every pending kind present (0 if none)."""
+    by_district: dict[str | None, WorklistDistrict] = {}
+    for row in rows:
+        district = row["district"]
+        entry = by_district.setdefault(district, WorklistDistrict(district))
+        if row["figure"] == "waiting":
+            entry.waiting += row["n"]
+            entry.by_reason[row["kind"]] = entry.by_reason.get(row["kind"], 0) + row["n"]
+            oldest = round(max(0.0, row["oldest"]), 3)
+            entry.oldest_seconds = max(entry.oldest_seconds or 0.0, oldest)
+        else:
+            entry.pending[row["kind"]] = entry.pending.get(row["kind"], 0) + row["n"]
+    districts = sorted(by_district.values(), key=lambda d: (d.district is None, d.district or ""))
+    ages = [d.oldest_seconds for d in districts if d.oldest_seconds is not None]
+    return WorklistView(
+        waiting=sum(d.waiting for d in districts),
+        oldest_seconds=max(ages) if ages else None,
+        pending={k: sum(d.pending.get(k, 0) for d in districts) for k in PENDING_KINDS},
+        districts=districts,
+    )
+
 
 @dataclass
 class DatabaseRead:
     """One reading: the catalogue and rule set (None before a router loaded one), each
-    unit's figures by unit id (`_UNITS` columns), the outbox, the latest and urgent cases."""
+    unit's figures by unit id (`_UNITS` columns), the outbox, the latest and urgent cases,
+    the work list."""
 
     catalogue: Catalogue | None = None
     ruleset: RulesetView | None = None
@@ -80,6 +143,7 @@ class DatabaseRead:
     outbox: OutboxView | None = None
     latest: list[CaseView] = field(default_factory=list)
     urgent: list[CaseView] = field(default_factory=list)
+    worklist: WorklistView | None = None
 
 
 def _case(row: asyncpg.Record) -> CaseView:
@@ -117,6 +181,7 @@ async def read_database(
                 count = settings.cases_shown
                 read.latest = [_case(r) for r in await conn.fetch(_LATEST, count)]
                 read.urgent = [_case(r) for r in await conn.fetch(_URGENT, count)]
+                read.worklist = worklist_view(await conn.fetch(_WORKLIST))
     except (asyncpg.PostgresError, *db.CONNECTION_ERRORS) as exc:
         return read, Service(False, now, cause(exc))
     return read, Service(True, now)

@@ -1,5 +1,6 @@
-"""The operations overview as JSON and the page read it: queues, units, cases, the outbox
-and what this process's outbox relay knows of RabbitMQ (msgspec Structs, times in UTC)."""
+"""The operations overview as JSON and the page read it: queues, units, cases, the outbox,
+the people's work list, and what this process's outbox relay knows of RabbitMQ (msgspec
+Structs, times in UTC)."""
 
 from __future__ import annotations
 
@@ -40,6 +41,34 @@ class DistrictView(msgspec.Struct):
     overdue: int = 0
     due_24h: int = 0
     waiting: int = 0
+    # The district's work list: reports waiting for a person, and how long the one waiting
+    # longest has waited (seconds; None when none waits or PostgreSQL was not read).
+    triage_waiting: int = 0
+    triage_oldest_seconds: float | None = None
+    proposals_pending: int = 0
+
+
+class WorklistDistrict(msgspec.Struct):
+    """One district's work list (`district` None: reports no district could be placed for):
+    reports waiting by why (`work_items.reason` codes), the longest wait in seconds, and what
+    waits for a prosecutor (`pending`: closure, transfer, downgrade)."""
+
+    district: str | None
+    waiting: int = 0
+    oldest_seconds: float | None = None
+    by_reason: dict[str, int] = msgspec.field(default_factory=dict)
+    pending: dict[str, int] = msgspec.field(default_factory=dict)
+
+
+class WorklistView(msgspec.Struct):
+    """The people's work list as the monitor last read it: totals and each district with
+    anything waiting (`pending` by kind: closure and transfer proposals, downgrades not
+    reviewed)."""
+
+    waiting: int
+    oldest_seconds: float | None
+    pending: dict[str, int]
+    districts: list[WorklistDistrict]
 
 
 class Service(msgspec.Struct):
@@ -125,3 +154,5 @@ class Overview(msgspec.Struct):
     # The relay's own state: RabbitMQ may answer the monitor's reads while the relay cannot
     # publish (a queue of ours declared with other arguments).
     relay: RelayView = msgspec.field(default_factory=lambda: RelayView("disabled"))
+    # The people's work list (None while PostgreSQL cannot be read).
+    worklist: WorklistView | None = None
