@@ -13,6 +13,7 @@ Pure and fast: no Prometheus or Grafana is started. With promtool at hand,
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import re
 from collections.abc import Iterator, Mapping, Set
@@ -94,6 +95,36 @@ CONTRACT: dict[str, Metric] = {
     "fsi_broker_up": Metric("gauge"),
     "fsi_database_up": Metric("gauge"),
     "fsi_ops_refreshed_timestamp_seconds": Metric("gauge"),
+    # the people's work list (district: a slug, or none)
+    "fsi_triage_waiting_reports": Metric(
+        "gauge",
+        {
+            "district": None,
+            "reason": _values(
+                "rule",
+                "quality_issues",
+                "no_district",
+                "returned",
+                "transferred",
+                "closure_rejected",
+                "transfer_rejected",
+            ),
+        },
+    ),
+    "fsi_triage_oldest_waiting_age_seconds": Metric("gauge", {"district": None}),
+    "fsi_triage_approvals_pending": Metric(
+        "gauge", {"kind": _values("closure", "transfer", "downgrade")}
+    ),
+    "fsi_triage_time_to_first_action_seconds": Metric("histogram", {"district": None}),
+    "fsi_triage_time_to_disposition_seconds": Metric("histogram", {"district": None}),
+    "fsi_triage_dispositions_total": Metric(
+        "counter",
+        {
+            "kind": _values(
+                "correct", "route", "transfer", "link", "close", "approve", "reject", "reviewed"
+            )
+        },
+    ),
     # router
     "fsi_routing_decisions_total": Metric(
         "counter",
@@ -379,9 +410,11 @@ class _Checker:
 
 
 def expr_problems(
-    expr: str, contract: Mapping[str, Metric] = CONTRACT
+    expr: str, contract: Mapping[str, Metric] | None = None
 ) -> tuple[list[str], frozenset[str] | None]:
-    """Everything wrong with one expression, and the labels its result carries."""
+    """Everything wrong with one expression, and the labels its result carries (`contract`
+    None: the services' metrics and the series the rule files record)."""
+    contract = known_series() if contract is None else contract
     try:
         tree = promql_parser.parse(expr)
     except ValueError as exc:
@@ -394,7 +427,9 @@ def expr_problems(
 _TEMPLATE_LABEL = re.compile(r"\$labels\.(\w+)|\.Labels\.(\w+)|index \$labels \"(\w+)\"")
 
 
-def alert_problems(rule: Mapping[str, Any], contract: Mapping[str, Metric] = CONTRACT) -> list[str]:
+def alert_problems(
+    rule: Mapping[str, Any], contract: Mapping[str, Metric] | None = None
+) -> list[str]:
     """Everything wrong with one alerting rule."""
     problems = []
     if not rule.get("alert"):
@@ -428,6 +463,22 @@ def _load_yaml(path: Path) -> Any:
 
 def _rule_files() -> list[Path]:
     return [MONITORING / name for name in _load_yaml(PROMETHEUS_YML)["rule_files"]]
+
+
+@functools.cache
+def known_series() -> dict[str, Metric]:
+    """The services' metrics and the series the rule files record (such as an alert's
+    threshold), each recorded one a gauge with the labels its expression gives."""
+    recorded = {
+        rule["record"]: Metric(
+            "gauge", dict.fromkeys(expr_problems(rule["expr"], CONTRACT)[1] or ())
+        )
+        for path in _rule_files()
+        for group in _load_yaml(path)["groups"]
+        for rule in group["rules"]
+        if "record" in rule
+    }
+    return {**CONTRACT, **recorded}
 
 
 def _alerts() -> list[dict[str, Any]]:
