@@ -147,15 +147,20 @@ CREATE TRIGGER person_case_deliveries_no_truncate BEFORE TRUNCATE ON person_case
     FOR EACH STATEMENT EXECUTE FUNCTION person_audit_append_only();
 
 -- Reports the rules sent to triage before this migration, whose case the triage queue
--- confirmed: they wait for a person.
+-- confirmed: they wait for a person. Decisions name a district by its catalogue name; the
+-- work list (and people's districts claim) by its slug, which for the catalogue's twelve
+-- districts (deploy/routing/units.yaml) is the name in lower case, spaces as hyphens and
+-- ø/æ/å as o/a/a ("Sør-Øst" is `sor-ost`). Which rule sent a report there is not known
+-- without the rule set that decided it, so the rule is left out (`detail` NULL).
 INSERT INTO work_items (report_id, district, source, reason, detail, priority, priority_rank,
                         deadline_at, received_at, waiting_since)
-SELECT d.report_id, d.district, r.source,
+SELECT d.report_id,
+       lower(translate(replace(d.district, ' ', '-'), 'øæåØÆÅ', 'oaaoaa')),
+       r.source,
        CASE WHEN d.district IS NULL THEN 'no_district'
             WHEN jsonb_array_length(r.quality_issues) > 0 THEN 'quality_issues'
             ELSE 'rule' END,
-       CASE WHEN d.district IS NOT NULL AND jsonb_array_length(r.quality_issues) = 0
-            THEN d.matched_rules[array_length(d.matched_rules, 1)] END,
+       NULL,
        d.priority,
        CASE d.priority WHEN 'critical' THEN 3 WHEN 'high' THEN 2 WHEN 'normal' THEN 1 ELSE 0 END,
        d.deadline_at, r.received_at, c.confirmed_at
