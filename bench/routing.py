@@ -59,19 +59,14 @@ from services.common import logging as fsi_logging
 from services.common import migrate, yamltext
 from services.common.rules.engine import decide, facts_of
 from services.common.rules.ruleset import RuleSet, load_ruleset
-from services.common.settings import BrokerSettings, DatabaseSettings, LogSettings
+from services.common.settings import BrokerSettings, DatabaseSettings, LogSettings, RulesSettings
 from services.common.standardise import Options, standardise
 from services.common.topology import REPORT_ACCEPTED_KEY, Topology, declare, delete
 from services.routing import store
 from services.routing.handler import Router
 from services.routing.main import RulesWatch, serve
 from services.routing.replay import replay
-from services.routing.settings import (
-    ConsumerSettings,
-    MetricsSettings,
-    RoutingSettings,
-    RulesSettings,
-)
+from services.routing.settings import ConsumerSettings, MetricsSettings, RoutingSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 RULES = ROOT / "deploy" / "routing" / "rules.yaml"

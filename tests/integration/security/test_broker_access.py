@@ -26,7 +26,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from services.common.broker import broker_error
-from services.common.settings import BrokerSettings, DatabaseSettings, LogSettings
+from services.common.settings import BrokerSettings, DatabaseSettings, LogSettings, RulesSettings
 from services.common.startup import EXIT_TOPOLOGY
 from services.common.topology import REPORT_ACCEPTED_KEY, Topology, TopologyMissing, declare
 from services.intake.app import create_app
@@ -34,7 +34,7 @@ from services.intake.settings import IntakeSettings, OpsSettings, StandardiseSet
 from services.routing.brokeraccess import definitions
 from services.routing.declare import declare_all
 from services.routing.main import RulesWatch, load_rules, serve
-from services.routing.settings import MetricsSettings, RoutingSettings, RulesSettings
+from services.routing.settings import MetricsSettings, RoutingSettings
 from tests import harness
 from tests.integration.stack import example
 from tests.support.clients import auth
