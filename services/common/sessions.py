@@ -9,7 +9,7 @@ import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 # A session token is 32 random bytes, URL-safe base64 without padding: 43 characters.
 # Anything else is refused before it is hashed or looked up.
@@ -38,8 +38,10 @@ def well_formed(token: str) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class SessionRecord:
-    """One sign-in as stored: who (subject), with what (credential, e.g. a key's hash
-    prefix, so a changed key ends it), and when it began, was last seen and ended."""
+    """One sign-in as stored: who (subject), with what (credential, e.g. the issuer that
+    signed a person in, so another provider ends it), when it began, was last seen and
+    ended, and what the sign-in granted (`grants`: a person's roles and districts as the
+    provider's token said, a JSON object; None for a session that has none)."""
 
     token_sha256: bytes
     subject: str
@@ -48,6 +50,7 @@ class SessionRecord:
     last_seen_at: dt.datetime
     ended_at: dt.datetime | None = None
     end_reason: str | None = None
+    grants: dict[str, Any] | None = None
 
 
 class SessionStore(Protocol):
@@ -119,13 +122,16 @@ class Sessions:
     rules: Rules
     clock: Callable[[], dt.datetime] = _utc_now
 
-    async def open(self, subject: str, credential: str) -> str:
+    async def open(
+        self, subject: str, credential: str, grants: dict[str, Any] | None = None
+    ) -> str:
         """A new session's token. Sessions past their absolute lifetime can never hold
         again, so each sign-in clears them out."""
         now = self.clock()
         await self.store.purge(now - self.rules.absolute)
         token = secrets.token_urlsafe(32)
-        await self.store.create(SessionRecord(digest(token), subject, credential, now, now))
+        record = SessionRecord(digest(token), subject, credential, now, now, grants=grants)
+        await self.store.create(record)
         return token
 
     async def resume(self, token: str, check: Check | None = None) -> Outcome:

@@ -38,10 +38,12 @@ from services.intake import (
     openapi_renderings,
     ops_api,
     problems,
+    signin_api,
 )
 from services.intake.access import Clients, ClientsFileError, RateLimiter
 from services.intake.brokerlink import BrokerLink
 from services.intake.oidc import OidcVerifier
+from services.intake.oidc_signin import PageSignIn
 from services.intake.ops import Monitor
 from services.intake.outbox import OutboxRelay
 from services.intake.people import PeopleVerifier
@@ -50,6 +52,7 @@ from services.intake.session_store import PgSessionStore
 from services.intake.settings import IntakeSettings, OpsSettings
 from services.intake.state import HttpLimits, IntakeState, OpsPage
 from services.intake.store import PgReportStore
+from services.intake.triage import pages as triage_pages
 from services.intake.triage import routes as triage_routes
 from services.intake.triage.disposition_model import DispositionStore
 from services.intake.triage.disposition_store import PgDispositionStore
@@ -225,8 +228,15 @@ def create_app(
                 triage=None if opened.triage is None else Worklist(opened.triage, settings.triage),
             )
             app.state.ops_sessions = Sessions(opened.sessions, session_rules(settings.ops))
+            # People's sign-in on the pages (authorization code with PKCE), when a provider is.
+            signing = PageSignIn(settings.oidc) if settings.oidc.issuer else None
+            app.state.page_sign_in = signing
             log.info("intake started")
-            yield
+            try:
+                yield
+            finally:
+                if signing is not None:
+                    await signing.aclose()
 
     handlers: list[Any] = [
         api.ReportsController,
@@ -235,7 +245,9 @@ def create_app(
         health.readyz,
         metrics.endpoint,
         ops_api.OpsController,
+        signin_api.SignInController,
         *triage_routes.HANDLERS,
+        *triage_pages.HANDLERS,
     ]
     app = Litestar(
         route_handlers=handlers,

@@ -1,5 +1,5 @@
 """Who may call a route: Litestar guards that let a client in by its API key (or an
-operator by the session cookie of `/ops`, or on a route people read too, a person of the
+operator person by the session cookie of `/ops`, or on a route people read too, a person of the
 intake by their access token), and the dependencies that hand a handler the one let in.
 
 A guard runs before its handler reads anything, so a refusal comes in this order: the key
@@ -20,8 +20,8 @@ from litestar.handlers.base import BaseRouteHandler
 
 from services.intake.access import Client
 from services.intake.adapters import ADAPTERS
-from services.intake.ops_signin import SignInRequired, session_operator
-from services.intake.people import Person, admit_person, forbidden_role
+from services.intake.page_signin import page_person
+from services.intake.people import Person, PersonRole, admit_person, forbidden_role
 from services.intake.problems import (
     forbidden_format,
     not_operator,
@@ -40,6 +40,7 @@ FORMATS = frozenset({CANONICAL, *ADAPTERS})
 # Where the client a guard let in is kept for the handler (`fsi_client`, its id, is what
 # a refusal's log line names).
 _CALLER = "fsi_caller"
+_OPERATOR = "fsi_operator"
 
 
 def _bearer(connection: Connection) -> Client | None:
@@ -84,19 +85,30 @@ async def requires_submitter(connection: Connection, handler: BaseRouteHandler) 
 
 
 async def requires_operator(connection: Connection, handler: BaseRouteHandler) -> None:
-    """Route guard: an operator client. By its bearer key (401 otherwise, and 403 for a
-    client that is not an operator); on a page (`opt` `sign_in`) also by the session cookie,
-    and a person with neither is sent to sign in (`SignInRequired`: 303 to `/ops/login`)."""
+    """Route guard: an operator. By a client's bearer key (401 otherwise, and 403 for a
+    client that is not an operator); on a page (`opt` `sign_in`) also a person signed in
+    with the `operator` role (`page_signin`); one without a session is sent to sign in
+    (`SignInRequired`: 303 to `/ops/login`), one without the role refused (403)."""
     client = _bearer(connection)
-    if handler.opt.get(SIGN_IN):
-        client = client if client is not None else await session_operator(connection)
-        if client is None:
-            raise SignInRequired
-    elif client is None:
+    if client is None and handler.opt.get(SIGN_IN):
+        person = await page_person(connection, "ops")
+        if PersonRole.OPERATOR not in person.roles:
+            raise forbidden_role("operator")
+        _request_state(connection)[_OPERATOR] = person.subject
+        return
+    if client is None:
         raise unauthenticated("an operator client")
     if not client.is_operator:
         raise not_operator()
-    _request_state(connection)[_CALLER] = client
+    state = _request_state(connection)
+    state[_CALLER] = client
+    state[_OPERATOR] = client.id
+
+
+def operator_of(connection: Connection) -> str:
+    """Who `requires_operator` let in: the client's id, or the signed-in person's subject."""
+    who: str = _request_state(connection)[_OPERATOR]
+    return who
 
 
 def _jwt_shaped(connection: Connection) -> bool:

@@ -1,11 +1,10 @@
 """The operations page (`/ops`, HTML for people) and its data (`/v1/ops/overview`, JSON).
 
-Both are for the operator role. Tools send the API key as a bearer token; people sign in
-once with it on `/ops/login` and get a session cookie (`ops_signin`) for the page. The
-session is kept in PostgreSQL with the client and the key it signed in with, and ends at
-sign-out, after its absolute or idle lifetime, or when the client loses the role or its key.
-The page's style and script are files of this package (`static/`), served under
-`/ops/static/`; its Content-Security-Policy allows no other source and no inline code.
+Both are for the operator role. Tools send an operator client's API key as a bearer token;
+people sign in with the identity provider on `/ops/login` (`signin_api`) and get a session
+cookie (`page_signin`) for the page, which ends at sign-out or after its absolute or idle
+lifetime. The pages' style and script are files of this package (`static/`), served under
+`/ops/static/`; their Content-Security-Policy allows no other source and no inline code.
 """
 
 from __future__ import annotations
@@ -15,28 +14,16 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-from litestar import Controller, Request, Response, post, route
+from litestar import Controller, Request, Response, route
 from litestar.params import FromPath
-from litestar.response import Redirect, Template
-from litestar.status_codes import HTTP_200_OK, HTTP_303_SEE_OTHER
+from litestar.response import Template
 
 from schemas.report import OSLO
 from services.common.logging import get_logger
 from services.intake.api import GET_AND_HEAD
-from services.intake.guards import CLIENT, SIGN_IN, Caller, requires_operator
-from services.intake.ops_signin import (
-    COOKIE,
-    FORM_MAX_BYTES,
-    SignInRequired,
-    cleared_cookie,
-    credential,
-    read_form,
-    same_origin,
-    session_cookie,
-    sessions_of,
-    sign_in,
-)
+from services.intake.guards import CLIENT, SIGN_IN, operator_of, requires_operator
 from services.intake.ops_views import Overview, QueueState
+from services.intake.page_signin import SignInRequired, sign_in
 from services.intake.problems import problem
 from services.intake.state import ops_page_of, state_of
 
@@ -48,6 +35,7 @@ STATIC = Path(__file__).parent / "static"
 # type itself, so none is given here (it would be said twice).
 _ASSET_FILES = {
     "ops.css": ("ops.css", "text/css"),
+    "triage.css": ("triage.css", "text/css"),
     "ops.js": ("ops.js", "text/javascript"),
     "morphdom.min.js": ("vendor/morphdom-2.7.8.min.js", "text/javascript"),
     "favicon.svg": ("favicon.svg", "image/svg+xml"),
@@ -114,14 +102,14 @@ class OpsController(Controller):
         opt={SIGN_IN: True},
         exception_handlers={SignInRequired: sign_in},
     )
-    async def page(self, request: Request[Any, Any, Any], client: Caller) -> Template:
+    async def page(self, request: Request[Any, Any, Any]) -> Template:
         monitor = state_of(request).monitor
         overview = monitor.latest if monitor else None
         return Template(
             "ops.html",
             context={
                 "o": overview,
-                "operator": client.id,
+                "operator": operator_of(request),
                 "refresh": ops_page_of(request).refresh_seconds,
                 "summary": summary(overview),
                 "local": _local,
@@ -146,62 +134,6 @@ class OpsController(Controller):
                 "Cache-Control": "public, max-age=31536000, immutable",
                 "X-Content-Type-Options": "nosniff",
             },
-        )
-
-    @route("/ops/login", http_method=GET_AND_HEAD, include_in_schema=False)
-    async def login_form(self) -> Template:
-        return Template("login.html", context={"error": None, "asset": asset}, headers=PAGE_HEADERS)
-
-    @post(
-        "/ops/login",
-        include_in_schema=False,
-        status_code=HTTP_200_OK,
-        guards=[same_origin],
-        request_max_body_size=FORM_MAX_BYTES,
-    )
-    async def login(self, request: Request[Any, Any, Any]) -> Template | Redirect:
-        form = await read_form(request)
-        key = form.get("key", "").strip()
-        client = state_of(request).clients.authenticate(f"Bearer {key}") if key else None
-        if client is None or not client.is_operator:
-            # Where it came from, so a proxy or an operator can act on repeated failures.
-            # Not rate-limited here: a 256-bit key cannot be guessed, and behind a proxy
-            # every attempt would share the proxy's address (docs/security.md).
-            log.warning(
-                "operator sign-in refused",
-                client_address=request.client.host if request.client else None,
-            )
-            return Template(
-                "login.html",
-                context={"error": "That key does not belong to an operator.", "asset": asset},
-                status_code=401,
-                headers=PAGE_HEADERS,
-            )
-        signing = sessions_of(request)
-        # A session this browser held before ends: a sign-in always starts a new one.
-        if (earlier := request.cookies.get(COOKIE)) is not None:
-            await signing.close(earlier)
-        token = await signing.open(client.id, credential(client))
-        log.info("operator signed in", client=client.id)
-        return Redirect(
-            "/ops",
-            status_code=HTTP_303_SEE_OTHER,
-            cookies=[session_cookie(request, token, signing.rules.absolute)],
-        )
-
-    @post(
-        "/ops/logout",
-        include_in_schema=False,
-        status_code=HTTP_303_SEE_OTHER,
-        guards=[same_origin],
-        request_max_body_size=FORM_MAX_BYTES,
-    )
-    async def logout(self, request: Request[Any, Any, Any]) -> Redirect:
-        await read_form(request, optional=True)
-        if (token := request.cookies.get(COOKIE)) is not None:
-            await sessions_of(request).close(token)
-        return Redirect(
-            "/ops/login", status_code=HTTP_303_SEE_OTHER, cookies=[cleared_cookie(request)]
         )
 
 

@@ -1,8 +1,9 @@
-"""The operators' sessions in PostgreSQL (`operator_sessions`), behind the sessions' store."""
+"""The pages' sign-in sessions in PostgreSQL (`operator_sessions`), behind the sessions' store."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import asyncpg
 
@@ -10,11 +11,12 @@ from services.common.sessions import SessionRecord
 
 _INSERT = """
 INSERT INTO operator_sessions
-    (token_sha256, subject, credential, created_at, last_seen_at, ended_at, end_reason)
-VALUES ($1, $2, $3, $4, $5, $6, $7)
+    (token_sha256, subject, credential, created_at, last_seen_at, ended_at, end_reason, grants)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb)
 """
 _FIND = """
-SELECT token_sha256, subject, credential, created_at, last_seen_at, ended_at, end_reason
+SELECT token_sha256, subject, credential, created_at, last_seen_at, ended_at, end_reason,
+       grants::text AS grants
 FROM operator_sessions WHERE token_sha256 = $1
 """
 
@@ -35,11 +37,16 @@ class PgSessionStore:
             record.last_seen_at,
             record.ended_at,
             record.end_reason,
+            None if record.grants is None else json.dumps(record.grants),
         )
 
     async def find(self, token_sha256: bytes) -> SessionRecord | None:
         row = await self._pool.fetchrow(_FIND, token_sha256)
-        return None if row is None else SessionRecord(**dict(row))
+        if row is None:
+            return None
+        fields = dict(row)
+        grants = fields.pop("grants")
+        return SessionRecord(**fields, grants=None if grants is None else json.loads(grants))
 
     async def touch(self, token_sha256: bytes, at: dt.datetime) -> None:
         # Never backwards: two requests of one session may touch it at once.

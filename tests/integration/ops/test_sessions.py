@@ -1,7 +1,9 @@
-"""Operators' sessions against the real intake and PostgreSQL: sign-out ends a session, an
-absolute and an idle lifetime end it however it is used, no answer renews the cookie, a
-cookie that does not hold is no session (never a 500), and the sign-in forms take only
-same-origin, form-encoded, small posts."""
+"""People's page sessions against the real intake, PostgreSQL and the local OIDC test
+provider: signing in with the authorization code flow (PKCE, state, nonce) opens one
+session for the pages, each page opens to its roles, sign-out ends it, an absolute and an
+idle lifetime end it however it is used, no answer renews the cookie, a cookie that does
+not hold is no session (never a 500), a callback that is not of this browser's sign-in
+opens none, and sign-out takes only same-origin, form-encoded posts."""
 
 from __future__ import annotations
 
@@ -14,19 +16,26 @@ import json
 import os
 from collections.abc import AsyncIterator, Callable
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
 import msgspec
 import pytest
 from litestar.testing import AsyncTestClient
 
-from services.intake.access import Clients
 from services.intake.app import create_app
+from services.intake.oidc_signin import challenge
 from services.intake.settings import IntakeSettings, OpsSettings
 from tests.conftest import LogCapture
-from tests.support.clients import CLIENTS_YAML, KEYS, auth
+from tests.support import signin
+from tests.support.clients import auth
+from tests.support.people import ISSUER
 
-COOKIE = "fsi_ops_session"
+COOKIE = "fsi_session"
+FLOW = "fsi_sign_in"
+# The provider sends a browser back to a loopback redirect URI on any port (RFC 8252).
+BASE = "http://127.0.0.1:8000"
+HOST = "127.0.0.1"
 # What a browser sends with a form of the intake's own page (whose referrer policy is
 # no-referrer, so its origin is said as null).
 OWN = {"Origin": "null", "Sec-Fetch-Site": "same-origin"}
@@ -47,13 +56,14 @@ class Clock:
 
 @pytest.fixture
 async def client(
-    intake_settings: Callable[..., IntakeSettings],
+    intake_settings: Callable[..., IntakeSettings], oidc_issuer: str
 ) -> AsyncIterator[AsyncTestClient[Any]]:
     # The default lifetimes: 8 hours absolute, 30 minutes idle.
     settings = msgspec.structs.replace(
         intake_settings(), ops=OpsSettings(interval_seconds=1, cookie_secure=False)
     )
-    async with AsyncTestClient(create_app(settings, configure_logging=False)) as started:
+    app = create_app(settings, configure_logging=False)
+    async with AsyncTestClient(app, base_url=BASE) as started:
         yield started
 
 
@@ -63,36 +73,155 @@ def drive(client: AsyncTestClient[Any]) -> Clock:
     return clock
 
 
-async def sign_in(client: AsyncTestClient[Any]) -> str:
-    """Sign in as the operator from the intake's own page; the session cookie's value."""
-    answer = await client.post(
-        "/ops/login", data={"key": KEYS["ops"]}, headers=OWN, follow_redirects=False
-    )
+async def sign_in(client: AsyncTestClient[Any], username: str = "ola", page: str = "ops") -> str:
+    """Sign a development person in to a page; the session cookie's value."""
+    answer = await signin.sign_in(client, page, username)
     assert answer.status_code == 303, answer.text
-    assert answer.headers["location"] == "/ops"
+    assert answer.headers["location"] == f"/{page}"
     value = client.cookies.get(COOKIE)
     assert value
     return value
 
 
-async def page_with(client: AsyncTestClient[Any], cookie: str) -> int:
-    """The status of /ops with exactly this session cookie (303: sent to sign in)."""
+async def page_with(client: AsyncTestClient[Any], cookie: str, page: str = "/ops") -> int:
+    """The status of a page with exactly this session cookie (303: sent to sign in)."""
     client.cookies.clear()
     answer = await client.get(
-        "/ops", headers={"Cookie": f"{COOKIE}={cookie}"}, follow_redirects=False
+        page, headers={"Cookie": f"{COOKIE}={cookie}"}, follow_redirects=False
     )
     if answer.status_code == 303:
-        assert answer.headers["location"] == "/ops/login"
+        assert answer.headers["location"] == f"{page}/login"
     return answer.status_code
 
 
-def cleared(set_cookie: str) -> bool:
-    """True when a Set-Cookie line tells the browser to drop the session cookie."""
-    morsel = http.cookies.SimpleCookie(set_cookie)[COOKIE]
+def cleared(set_cookie: str, name: str = COOKIE) -> bool:
+    """True when a Set-Cookie line tells the browser to drop the cookie."""
+    morsel = http.cookies.SimpleCookie(set_cookie)[name]
     if morsel["max-age"] != "":
         return int(morsel["max-age"]) <= 0
     expires = email.utils.parsedate_to_datetime(morsel["expires"])
     return expires <= dt.datetime.now(dt.UTC)
+
+
+def set_cookies(answer: Any) -> dict[str, str]:
+    """Each cookie an answer sets, by name: its Set-Cookie line."""
+    found = {}
+    for line in answer.headers.get_list("set-cookie"):
+        found[line.partition("=")[0]] = line
+    return found
+
+
+async def test_the_sign_in_is_the_code_flow_with_pkce_and_opens_one_session(
+    client: AsyncTestClient[Any], database_url: str
+) -> None:
+    start = await client.get("/triage/login", follow_redirects=False)
+    assert start.status_code == 303
+    where = urlsplit(start.headers["location"])
+    asked = {k: v[0] for k, v in parse_qs(where.query).items()}
+    assert f"{where.scheme}://{where.netloc}{where.path}" == f"{ISSUER}/authorize"
+    assert asked["response_type"] == "code"
+    assert asked["client_id"] == "fsi-workbench"
+    assert asked["redirect_uri"] == f"{BASE}/triage/callback"
+    assert asked["code_challenge_method"] == "S256"
+    assert "openid" in asked["scope"].split()
+    assert len(asked["state"]) >= 43
+    assert len(asked["nonce"]) >= 43
+    flow = http.cookies.SimpleCookie(set_cookies(start)[FLOW])[FLOW]
+    assert flow["httponly"]
+    assert flow["samesite"].lower() == "lax"
+    assert flow["path"] == "/triage/callback"
+    assert 0 < int(flow["max-age"]) <= 600
+    # The cookie carries the verifier whose S256 challenge the provider was sent.
+    raw = json.loads(base64.urlsafe_b64decode(flow.value + "=" * (-len(flow.value) % 4)))
+    assert raw[0] == asked["state"]
+    assert raw[1] == asked["nonce"]
+    assert challenge(raw[2]) == asked["code_challenge"]
+
+    callback = await signin.provider_code(start.headers["location"], "anne")
+    back = await client.get(callback, follow_redirects=False)
+    assert back.status_code == 303
+    assert back.headers["location"] == "/triage"
+    lines = set_cookies(back)
+    session = http.cookies.SimpleCookie(lines[COOKIE])[COOKIE]
+    assert session["httponly"]
+    assert session["samesite"].lower() == "lax"
+    assert session["path"] == "/"
+    assert int(session["max-age"]) == 8 * 3600
+    assert cleared(lines[FLOW], FLOW)
+    page = await client.get("/triage")
+    assert page.status_code == 200
+    assert "Signed in as <b>anne</b> (assessor, oslo)" in page.text
+    conn = await asyncpg.connect(database_url)
+    try:
+        rows = [dict(r) for r in await conn.fetch("SELECT * FROM operator_sessions")]
+    finally:
+        await conn.close()
+    assert len(rows) == 1
+    assert rows[0]["token_sha256"] == hashlib.sha256(session.value.encode()).digest()
+    assert (rows[0]["subject"], rows[0]["credential"]) == ("anne", ISSUER)
+    grants = {"roles": ["assessor"], "districts": ["oslo"], "national": False}
+    assert json.loads(rows[0]["grants"]) == grants
+    # Neither the token nor the person's name is kept.
+    stored = json.dumps([{k: str(v) for k, v in r.items()} for r in rows])
+    assert session.value not in stored
+    assert "Anne Assessor" not in stored
+
+
+async def test_a_callback_not_of_this_browsers_sign_in_opens_no_session(
+    client: AsyncTestClient[Any],
+) -> None:
+    start = await client.get("/triage/login", follow_redirects=False)
+    callback = await signin.provider_code(start.headers["location"], "anne")
+    path, _, query = callback.partition("?")
+    code = parse_qs(query)["code"][0]
+    refused = await client.get(f"{path}?code={code}&state={'x' * 43}", follow_redirects=False)
+    assert refused.status_code == 400
+    assert 'role="alert"' in refused.text
+    assert "not of the sign-in this browser began" in refused.text
+    assert COOKIE not in set_cookies(refused)
+    # Without the flow's cookie (another browser), the real callback opens none either.
+    flow = client.cookies.get(FLOW)
+    assert flow
+    client.cookies.clear()
+    elsewhere = await client.get(callback, follow_redirects=False)
+    assert elsewhere.status_code == 400
+    assert COOKIE not in set_cookies(elsewhere)
+    # The browser that began it signs in; its code, used once, is refused a second time.
+    client.cookies.set(FLOW, flow, domain=HOST, path="/triage/callback")
+    done = await client.get(callback, follow_redirects=False)
+    assert done.status_code == 303, done.text
+    client.cookies.set(FLOW, flow, domain=HOST, path="/triage/callback")
+    again = await client.get(callback, follow_redirects=False)
+    assert again.status_code == 400
+    assert "refused the code" in again.text
+
+
+async def test_each_page_opens_to_its_roles_only(client: AsyncTestClient[Any]) -> None:
+    refused = await signin.sign_in(client, "ops", "anne")
+    assert refused.status_code == 403
+    assert "needs operator" in refused.text
+    assert COOKIE not in set_cookies(refused)
+    refused = await signin.sign_in(client, "triage", "ola")
+    assert refused.status_code == 403
+    assert "needs assessor or prosecutor" in refused.text
+    cookie = await sign_in(client, "ola", "ops")
+    assert await page_with(client, cookie, "/ops") == 200
+    assert await page_with(client, cookie, "/triage") == 403
+    cookie = await sign_in(client, "pia", "triage")
+    assert await page_with(client, cookie, "/triage") == 200
+    assert await page_with(client, cookie, "/ops") == 403
+
+
+async def test_without_a_session_the_pages_send_the_browser_to_sign_in(
+    client: AsyncTestClient[Any],
+) -> None:
+    for page, login in (("/ops", "/ops"), ("/triage", "/triage"), ("/triage/reviews", "/triage")):
+        answer = await client.get(page, follow_redirects=False)
+        assert answer.status_code == 303
+        assert answer.headers["location"] == f"{login}/login"
+    # Tools keep reading the overview with an operator client's key, and only so.
+    assert (await client.get("/v1/ops/overview", headers=auth("ops"))).status_code in (200, 503)
+    assert (await client.get("/v1/ops/overview")).status_code == 401
 
 
 async def test_signing_out_ends_the_session_of_the_old_cookie(
@@ -100,22 +229,19 @@ async def test_signing_out_ends_the_session_of_the_old_cookie(
 ) -> None:
     cookie = await sign_in(client)
     assert await page_with(client, cookie) == 200
-    client.cookies.set(COOKIE, cookie, domain="testserver.local", path="/ops")
+    client.cookies.set(COOKIE, cookie, domain=HOST, path="/")
     out = await client.post("/ops/logout", headers=OWN, follow_redirects=False)
     assert out.status_code == 303
+    assert out.headers["location"] == "/ops/signed-out"
     assert cleared(out.headers["set-cookie"])
     # A copy of the cookie kept from before (stolen, or in another tab) no longer works.
     assert await page_with(client, cookie) == 303
-    # PostgreSQL holds the token's SHA-256 only, and why the session ended.
     conn = await asyncpg.connect(database_url)
     try:
-        rows = await conn.fetch("SELECT * FROM operator_sessions")
+        rows = await conn.fetch("SELECT subject, end_reason FROM operator_sessions")
     finally:
         await conn.close()
-    assert [(r["token_sha256"], r["subject"], r["end_reason"]) for r in rows] == [
-        (hashlib.sha256(cookie.encode()).digest(), "ops", "signed-out")
-    ]
-    assert cookie not in json.dumps([{k: str(v) for k, v in r.items()} for r in rows])
+    assert [(r["subject"], r["end_reason"]) for r in rows] == [("ola", "signed-out")]
 
 
 async def test_a_session_ends_at_its_absolute_lifetime_however_busy(
@@ -152,7 +278,7 @@ async def test_no_answer_renews_the_session_cookie(client: AsyncTestClient[Any])
         await client.get("/ops"),
         await client.head("/ops"),
         await client.get("/ops"),
-        await client.get("/ops/login"),
+        await client.get("/ops/signed-out"),
         await client.get("/ops/static/ops.js"),
         await client.get("/v1/ops/overview", headers=auth("ops")),
     ]
@@ -206,103 +332,38 @@ async def test_a_tampered_cookie_is_no_session(client: AsyncTestClient[Any]) -> 
     assert await page_with(client, cookie) == 200
 
 
-async def test_a_client_that_loses_the_operator_role_or_is_removed_loses_its_sessions(
-    client: AsyncTestClient[Any],
-) -> None:
-    state = client.app.state.intake
-    loaded = state.clients
-    cookie = await sign_in(client)
-    state.clients = Clients.from_yaml(CLIENTS_YAML.replace("roles: [operator]", "roles: []"))
-    assert await page_with(client, cookie) == 303
-    # Given the role back, the client signs in again: the old session stays ended.
-    state.clients = loaded
-    assert await page_with(client, cookie) == 303
-    cookie = await sign_in(client)
-    state.clients = Clients.from_yaml(CLIENTS_YAML.replace("  - id: ops\n", "  - id: gone\n"))
-    assert await page_with(client, cookie) == 303
-
-
 CROSS = {
     "another site": {"Origin": "https://attacker.example"},
-    "another port": {"Origin": "http://testserver.local:8443"},
+    "another port": {"Origin": "http://127.0.0.1:8443"},
     "opaque origin": {"Origin": "null"},
     "browser says cross-site": {"Sec-Fetch-Site": "cross-site"},
-    "browser says same-site": {
-        "Sec-Fetch-Site": "same-site",
-        "Origin": "http://testserver.local",
-    },
+    "browser says same-site": {"Sec-Fetch-Site": "same-site", "Origin": BASE},
 }
 
 
 @pytest.mark.parametrize("headers", CROSS.values(), ids=CROSS.keys())
-async def test_cross_origin_sign_in_and_out_are_refused(
+async def test_cross_origin_sign_out_is_refused(
     client: AsyncTestClient[Any], headers: dict[str, str]
 ) -> None:
-    login = await client.post(
-        "/ops/login", data={"key": KEYS["ops"]}, headers=headers, follow_redirects=False
-    )
-    assert login.status_code == 403, login.text
-    assert "set-cookie" not in login.headers
     cookie = await sign_in(client)
-    client.cookies.set(COOKIE, cookie, domain="testserver.local", path="/ops")
-    logout = await client.post("/ops/logout", headers=headers, follow_redirects=False)
-    assert logout.status_code == 403
+    client.cookies.set(COOKIE, cookie, domain=HOST, path="/")
+    for page in ("ops", "triage"):
+        logout = await client.post(f"/{page}/logout", headers=headers, follow_redirects=False)
+        assert logout.status_code == 403
     assert await page_with(client, cookie) == 200
 
 
-async def test_same_origin_and_non_browser_posts_sign_in_and_out(
-    client: AsyncTestClient[Any],
-) -> None:
-    for headers in (OWN, {"Origin": "http://testserver.local"}, {}):
-        login = await client.post(
-            "/ops/login", data={"key": KEYS["ops"]}, headers=headers, follow_redirects=False
-        )
-        assert login.status_code == 303, headers
+async def test_same_origin_and_non_browser_posts_sign_out(client: AsyncTestClient[Any]) -> None:
+    for headers in (OWN, {"Origin": BASE}, {}):
+        cookie = await sign_in(client)
+        client.cookies.set(COOKIE, cookie, domain=HOST, path="/")
         logout = await client.post("/ops/logout", headers=headers, follow_redirects=False)
         assert logout.status_code == 303, headers
-
-
-BODIES: dict[str, dict[str, Any]] = {
-    "json": {"json": {"key": KEYS["ops"]}},
-    "multipart": {"files": {"key": (None, KEYS["ops"])}},
-    "text/plain": {"content": f"key={KEYS['ops']}", "headers": {"Content-Type": "text/plain"}},
-    "no type": {"content": f"key={KEYS['ops']}".encode()},
-}
-
-
-@pytest.mark.parametrize("body", BODIES.values(), ids=BODIES.keys())
-async def test_the_sign_in_takes_form_encoded_bodies_only(
-    client: AsyncTestClient[Any], body: dict[str, Any]
-) -> None:
-    headers = {**OWN, **body.get("headers", {})}
-    answer = await client.post(
-        "/ops/login", **{k: v for k, v in body.items() if k != "headers"}, headers=headers
-    )
-    assert answer.status_code == 415, answer.text
-    assert "set-cookie" not in answer.headers
+        assert await page_with(client, cookie) == 303
 
 
 async def test_sign_out_takes_no_other_body(client: AsyncTestClient[Any]) -> None:
     answer = await client.post("/ops/logout", json={"all": True}, headers=OWN)
     assert answer.status_code == 415
-
-
-async def test_a_large_sign_in_form_is_refused(client: AsyncTestClient[Any]) -> None:
-    padded = {"key": KEYS["ops"], "pad": "x" * 64 * 1024}
-    answer = await client.post("/ops/login", data=padded, headers=OWN)
-    assert answer.status_code == 413
-    assert answer.json()["detail"] == "at most 4096 bytes"
-    assert "set-cookie" not in answer.headers
-
-
-async def test_a_refused_sign_in_is_logged_with_the_address_and_no_key(
-    client: AsyncTestClient[Any], log_capture: LogCapture
-) -> None:
-    before = len(log_capture.lines)
-    wrong = await client.post("/ops/login", data={"key": KEYS["alpha"]}, headers=OWN)
-    assert wrong.status_code == 401
-    logged = [json.loads(line) for _, line in log_capture.lines[before:]]
-    refused = [line for line in logged if line.get("event") == "operator sign-in refused"]
-    assert len(refused) == 1
-    assert refused[0]["client_address"]
-    assert not any(KEYS["alpha"] in json.dumps(line) for line in logged)
+    large = await client.post("/triage/logout", data={"pad": "x" * 64 * 1024}, headers=OWN)
+    assert large.status_code == 413

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.intake.ops_signin import cross_origin
+from services.intake.page_signin import cross_origin
 
 HOST = "ops.example:8000"
 
