@@ -9,10 +9,11 @@ import uuid
 from typing import Any, TypeVar
 
 import msgspec
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Request, Response, post, route
 from litestar.params import FromPath, FromQuery
 
 from services.common.logging import get_logger
+from services.intake.api import GET_AND_HEAD
 from services.intake.people import PERSON, Signed, requires_prosecutor, requires_triage
 from services.intake.problems import problem
 from services.intake.state import state_of
@@ -194,7 +195,11 @@ class ApprovalController(Controller):
     guards = (requires_prosecutor,)
     dependencies = PERSON
 
-    @get("/reviews", summary="Proposals and downgrades waiting for a prosecutor")
+    @route(
+        "/reviews",
+        http_method=GET_AND_HEAD,
+        summary="Proposals and downgrades waiting for a prosecutor",
+    )
     async def reviews(self, request: AnyRequest, person: Signed) -> Reviews:
         return await approvals.reviews(context_of(request), person)
 

@@ -10,13 +10,14 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from litestar import Controller, Request, Response, delete, get, post
+from litestar import Controller, Request, Response, delete, post, route
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery
 from litestar.plugins.problem_details import ProblemDetailsException
 from litestar.status_codes import HTTP_200_OK
 
 from services.common.logging import get_logger
+from services.intake.api import GET_AND_HEAD
 from services.intake.openapi import ProblemDetails
 from services.intake.people import PERSON, Signed, requires_triage
 from services.intake.problems import problem
@@ -82,8 +83,9 @@ class TriageController(Controller):
     guards = (requires_triage,)
     dependencies = PERSON
 
-    @get(
+    @route(
         "/",
+        http_method=GET_AND_HEAD,
         summary="The reports waiting for a person, most urgent first",
         description=(
             "Reports of the caller's districts (all for a national role; those with no "
