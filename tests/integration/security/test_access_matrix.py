@@ -30,44 +30,128 @@ from tests.conftest import RUN_ID
 from tests.integration.conftest import unique
 from tests.integration.stack import EXAMPLES, ROOT, example
 from tests.support.clients import CLIENTS_YAML, KEYS, auth
+from tests.support.people import oidc_settings, token_for
 
-ROLES = ("anonymous", "wrong-key", "alpha", "beta", "citizen-only", "ops", "slow", "slow-spent")
+ROLES = (
+    "anonymous",
+    "wrong-key",
+    "alpha",
+    "beta",
+    "citizen-only",
+    "ops",
+    "slow",
+    "slow-spent",
+    "assessor",
+    "prosecutor",
+    "national",
+    "operator",
+)
+# People with real access tokens of the local OpenID Connect provider (tests/support/people):
+# an assessor and a prosecutor of Oslo, the national prosecutor, an operator (no triage role).
+PERSONS = {"assessor": "anne", "prosecutor": "pia", "national": "nina", "operator": "ola"}
 # The status each role gets for each call. {own}: a report the role submitted (alpha's for
 # roles that submit none); {other}: another client's (beta's for alpha, else alpha's).
 # alpha: submitter for four sources, every format; beta: one source, canonical only;
 # citizen-only: the citizen format only; ops: operator; slow: a submitter limited to
 # 0.5 requests/s with a burst of 3; slow-spent: slow once its burst is used up.
+# The persons' {own} is a report on Oslo's work list, {other} one on Vest's (the national
+# prosecutor sees both). A disposition is sent with a well-formed body and a claim token
+# nobody holds: 409 (not claimed by you) says the person got past access to the report's
+# state; an approval of a report with no proposal, 409 likewise; 403 another district.
 # /ops/login takes the role's key in the form (none for anonymous), not as a header.
 # fmt: off
 MATRIX = {
-    #                                     anon wrong alpha beta citizen ops slow spent
-    "POST /v1/reports":                  (401, 401,  202, 202,  403,  403, 202,  429),
-    "POST /v1/reports/batch":            (401, 401,  200, 200,  403,  403, 200,  429),
-    "GET /v1/reports/{own}":             (401, 401,  200, 200,  200,  200, 200,  429),
-    "GET /v1/reports/{other}":           (401, 401,  404, 404,  404,  200, 404,  429),
-    "POST /v1/sources/citizen/reports":  (401, 401,  202, 403,  202,  403, 403,  429),
-    "POST /v1/sources/patrol/reports":   (401, 401,  202, 403,  403,  403, 403,  429),
-    "POST /v1/sources/agency/reports":   (401, 401,  202, 403,  403,  403, 403,  429),
-    "GET /v1/ops/overview":              (401, 401,  403, 403,  403,  200, 403,  403),
-    "GET /ops":                          (303, 303,  403, 403,  403,  200, 403,  403),
-    "GET /ops/login":                    (200, 200,  200, 200,  200,  200, 200,  200),
-    "POST /ops/login":                   (401, 401,  401, 401,  401,  303, 401,  401),
-    "POST /ops/logout":                  (303, 303,  303, 303,  303,  303, 303,  303),
-    "GET /ops/static/ops.js":            (200, 200,  200, 200,  200,  200, 200,  200),
-    "GET /metrics":                      (200, 200,  200, 200,  200,  200, 200,  200),
-    "GET /healthz":                      (200, 200,  200, 200,  200,  200, 200,  200),
-    "GET /readyz":                       (200, 200,  200, 200,  200,  200, 200,  200),
-    "GET /schema":                       (200, 200,  200, 200,  200,  200, 200,  200),
-    # People's routes: an API key is no person's access token.
-    "GET /v1/triage":                    (401, 401,  401, 401,  401,  401, 401,  401),
-    "POST /v1/triage/{own}/claim":       (401, 401,  401, 401,  401,  401, 401,  401),
-    "DELETE /v1/triage/{own}/claim":     (401, 401,  401, 401,  401,  401, 401,  401),
+    #                                         anon wrong alpha beta citizen ops slow spent
+    "POST /v1/reports":                       (401, 401,  202, 202,  403,  403, 202,  429),
+    "POST /v1/reports/batch":                 (401, 401,  200, 200,  403,  403, 200,  429),
+    "GET /v1/reports/{own}":                  (401, 401,  200, 200,  200,  200, 200,  429),
+    "GET /v1/reports/{other}":                (401, 401,  404, 404,  404,  200, 404,  429),
+    "POST /v1/sources/citizen/reports":       (401, 401,  202, 403,  202,  403, 403,  429),
+    "POST /v1/sources/patrol/reports":        (401, 401,  202, 403,  403,  403, 403,  429),
+    "POST /v1/sources/agency/reports":        (401, 401,  202, 403,  403,  403, 403,  429),
+    "GET /v1/ops/overview":                   (401, 401,  403, 403,  403,  200, 403,  403),
+    "GET /ops":                               (303, 303,  403, 403,  403,  200, 403,  403),
+    "GET /ops/login":                         (200, 200,  200, 200,  200,  200, 200,  200),
+    "POST /ops/login":                        (401, 401,  401, 401,  401,  303, 401,  401),
+    "POST /ops/logout":                       (303, 303,  303, 303,  303,  303, 303,  303),
+    "GET /ops/static/ops.js":                 (200, 200,  200, 200,  200,  200, 200,  200),
+    "GET /metrics":                           (200, 200,  200, 200,  200,  200, 200,  200),
+    "GET /healthz":                           (200, 200,  200, 200,  200,  200, 200,  200),
+    "GET /readyz":                            (200, 200,  200, 200,  200,  200, 200,  200),
+    "GET /schema":                            (200, 200,  200, 200,  200,  200, 200,  200),
+    # People's routes: an API key is no person's access token (401 for every client).
+    "GET /v1/triage":                         (401, 401,  401, 401,  401,  401, 401,  401),
+    "POST /v1/triage/{own}/claim":            (401, 401,  401, 401,  401,  401, 401,  401),
+    "POST /v1/triage/{other}/claim":          (401, 401,  401, 401,  401,  401, 401,  401),
+    "DELETE /v1/triage/{own}/claim":          (401, 401,  401, 401,  401,  401, 401,  401),
+    "DELETE /v1/triage/{other}/claim":        (401, 401,  401, 401,  401,  401, 401,  401),
+    "POST /v1/triage/{own}/correct":          (401, 401,  401, 401,  401,  401, 401,  401),
+    "POST /v1/triage/{other}/correct":        (401, 401,  401, 401,  401,  401, 401,  401),
+    "POST /v1/triage/{own}/route":            (401, 401,  401, 401,  401,  401, 401,  401),
+    "POST /v1/triage/{other}/route":          (401, 401,  401, 401,  401,  401, 401,  401),
+    "POST /v1/triage/{own}/transfer":         (401, 401,  401, 401,  401,  401, 401,  401),
+    "POST /v1/triage/{other}/transfer":       (401, 401,  401, 401,  401,  401, 401,  401),
+    "POST /v1/triage/{own}/link":             (401, 401,  401, 401,  401,  401, 401,  401),
+    "POST /v1/triage/{other}/link":           (401, 401,  401, 401,  401,  401, 401,  401),
+    "POST /v1/triage/{own}/close":            (401, 401,  401, 401,  401,  401, 401,  401),
+    "POST /v1/triage/{other}/close":          (401, 401,  401, 401,  401,  401, 401,  401),
+    "GET /v1/triage/reviews":                 (401, 401,  401, 401,  401,  401, 401,  401),
+    "POST /v1/triage/{own}/approve":          (401, 401,  401, 401,  401,  401, 401,  401),
+    "POST /v1/triage/{other}/approve":        (401, 401,  401, 401,  401,  401, 401,  401),
+    "POST /v1/triage/{own}/reject":           (401, 401,  401, 401,  401,  401, 401,  401),
+    "POST /v1/triage/{other}/reject":         (401, 401,  401, 401,  401,  401, 401,  401),
+    "POST /v1/triage/reviews/{act}/reviewed": (401, 401,  401, 401,  401,  401, 401,  401),
+}
+# The persons' columns of the same calls.
+PEOPLE_MATRIX = {
+    #                                         assessor prosecutor national operator
+    "POST /v1/reports":                       (401, 401,  401, 401),
+    "POST /v1/reports/batch":                 (401, 401,  401, 401),
+    "GET /v1/reports/{own}":                  (200, 200,  200, 403),
+    "GET /v1/reports/{other}":                (404, 404,  200, 403),
+    "POST /v1/sources/citizen/reports":       (401, 401,  401, 401),
+    "POST /v1/sources/patrol/reports":        (401, 401,  401, 401),
+    "POST /v1/sources/agency/reports":        (401, 401,  401, 401),
+    "GET /v1/ops/overview":                   (401, 401,  401, 401),
+    "GET /ops":                               (303, 303,  303, 303),
+    "GET /ops/login":                         (200, 200,  200, 200),
+    "POST /ops/login":                        (401, 401,  401, 401),
+    "POST /ops/logout":                       (303, 303,  303, 303),
+    "GET /ops/static/ops.js":                 (200, 200,  200, 200),
+    "GET /metrics":                           (200, 200,  200, 200),
+    "GET /healthz":                           (200, 200,  200, 200),
+    "GET /readyz":                            (200, 200,  200, 200),
+    "GET /schema":                            (200, 200,  200, 200),
+    # A person without a triage role: 403; a report of another district: 403.
+    "GET /v1/triage":                         (200, 200,  200, 403),
+    "POST /v1/triage/{own}/claim":            (200, 200,  200, 403),
+    "POST /v1/triage/{other}/claim":          (403, 403,  200, 403),
+    "DELETE /v1/triage/{own}/claim":          (409, 409,  409, 403),
+    "DELETE /v1/triage/{other}/claim":        (403, 403,  409, 403),
+    "POST /v1/triage/{own}/correct":          (409, 409,  409, 403),
+    "POST /v1/triage/{other}/correct":        (403, 403,  409, 403),
+    "POST /v1/triage/{own}/route":            (409, 409,  409, 403),
+    "POST /v1/triage/{other}/route":          (403, 403,  409, 403),
+    "POST /v1/triage/{own}/transfer":         (409, 409,  409, 403),
+    "POST /v1/triage/{other}/transfer":       (403, 403,  409, 403),
+    "POST /v1/triage/{own}/link":             (409, 409,  409, 403),
+    "POST /v1/triage/{other}/link":           (403, 403,  409, 403),
+    "POST /v1/triage/{own}/close":            (409, 409,  409, 403),
+    "POST /v1/triage/{other}/close":          (403, 403,  409, 403),
+    # Prosecutors' four eyes: an assessor 403; no proposal waits on either report: 409.
+    "GET /v1/triage/reviews":                 (403, 200,  200, 403),
+    "POST /v1/triage/{own}/approve":          (403, 409,  409, 403),
+    "POST /v1/triage/{other}/approve":        (403, 403,  409, 403),
+    "POST /v1/triage/{own}/reject":           (403, 409,  409, 403),
+    "POST /v1/triage/{other}/reject":         (403, 403,  409, 403),
+    "POST /v1/triage/reviews/{act}/reviewed": (403, 404,  404, 403),
 }
 # fmt: on
+assert list(PEOPLE_MATRIX) == list(MATRIX)
 CELLS = [
     pytest.param(call, role, status, id=f"{role} {call}")
     for call, row in MATRIX.items()
-    for role, status in zip(ROLES, row, strict=True)
+    for role, status in zip(ROLES, row + PEOPLE_MATRIX[call], strict=True)
 ]
 WRONG_KEY = "wrong-key-" + "w" * 32
 SOURCE = {"beta": "beta-src", "slow": "slow-src", "slow-spent": "slow-src"}
@@ -81,8 +165,32 @@ def key_of(role: str) -> str:
     )
 
 
+# Access tokens of the persons, fetched once by the module's fixture.
+TOKENS: dict[str, str] = {}
+# A body of the right shape for each disposition and approval: access and the report's
+# state decide, not the body (the claim token is nobody's).
+BODIES: dict[str, dict[str, Any]] = {
+    "correct": {"changes": {"incident.municipality": "0301"}},
+    "route": {"unit": "oslo.felles-etterforskning"},
+    "transfer": {"to": {"district": "agder"}, "reason": "another district's case"},
+    "link": {"report_id": str(uuid.uuid4())},
+    "close": {"ground": "no-offence", "reason": "no offence"},
+    "approve": {},
+    "reject": {"reason": "not yet"},
+    "reviewed": {},
+}
+
+
 def headers_of(role: str) -> dict[str, str]:
+    if role in PERSONS:
+        return {"Authorization": f"Bearer {TOKENS[role]}"}
     return {"Authorization": f"Bearer {key_of(role)}"} if key_of(role) else {}
+
+
+def body_of(path: str) -> dict[str, Any]:
+    kind = path.rsplit("/", 1)[1]
+    claimed = kind in {"correct", "route", "transfer", "link", "close"}
+    return {**({"claim": str(uuid.uuid4())} if claimed else {}), **BODIES[kind]}
 
 
 def canonical(role: str) -> dict[str, Any]:
@@ -104,12 +212,20 @@ class Seeded:
     client: AsyncTestClient[Any]
     own: dict[str, str]
     other: dict[str, str]
+    database_url: str
 
     async def fresh(self, role: str) -> None:
         """No session cookie, full rate buckets; for slow-spent, its burst used up."""
         self.client.cookies.clear()
         state = self.client.app.state.intake
         state.limiter = RateLimiter(state.limiter.rate, state.limiter.burst)
+        if role in PERSONS:
+            # Both work items waiting and free again: a claim of an earlier cell is gone.
+            conn = await asyncpg.connect(self.database_url)
+            try:
+                await conn.execute(_FREE)
+            finally:
+                await conn.close()
         if role == "slow-spent":
             slow = state.clients.by_id("slow")
             for _ in range(slow.rate.burst):
@@ -118,7 +234,7 @@ class Seeded:
 
     async def call(self, call: str, role: str) -> httpx.Response:
         method, path = call.split(" ", 1)
-        path = path.format(own=self.own[role], other=self.other[role])
+        path = path.format(own=self.own[role], other=self.other[role], act=uuid.uuid4())
         kwargs: dict[str, Any] = {"headers": headers_of(role), "follow_redirects": False}
         if path == "/v1/reports":
             kwargs["json"] = canonical(role)
@@ -128,6 +244,8 @@ class Seeded:
             kwargs["json"] = source_report(path.split("/")[3])
         elif path == "/ops/login":
             kwargs["data"] = {"key": key_of(role)}
+        elif path.startswith("/v1/triage/") and method == "POST" and not path.endswith("/claim"):
+            kwargs["json"] = body_of(path)
         return await self.client.request(method, path, **kwargs)
 
 
@@ -145,7 +263,18 @@ async def _posted(client: AsyncTestClient[Any], path: str, body: Any, role: str)
     return str(answer.json()["report_id"])
 
 
-async def _seed(client: AsyncTestClient[Any]) -> Seeded:
+_FREE = """
+UPDATE work_items SET state = 'waiting', claimed_by = NULL, claim_role = NULL,
+    claim_token = NULL, lease_until = NULL, pending_act = NULL
+"""
+_ITEM = """
+INSERT INTO work_items (report_id, district, source, reason, priority, priority_rank,
+                        received_at, waiting_since)
+VALUES ($1, $2, 'alpha-src', 'rule', 'normal', 1, now(), now())
+"""
+
+
+async def _seed(client: AsyncTestClient[Any], database_url: str) -> Seeded:
     alpha = await _posted(client, "/v1/reports", canonical("alpha"), "alpha")
     beta = await _posted(client, "/v1/reports", canonical("beta"), "beta")
     slow = await _posted(client, "/v1/reports", canonical("slow"), "slow")
@@ -155,9 +284,18 @@ async def _seed(client: AsyncTestClient[Any]) -> Seeded:
     own = dict.fromkeys(ROLES, alpha) | {"beta": beta, "citizen-only": citizen}
     own |= {"slow": slow, "slow-spent": slow}
     other = dict.fromkeys(ROLES, alpha) | {"alpha": beta}
+    # The persons' reports: alpha's waits on Oslo's work list, beta's on Vest's.
+    own |= dict.fromkeys(PERSONS, alpha)
+    other |= dict.fromkeys(PERSONS, beta)
+    conn = await asyncpg.connect(database_url)
+    try:
+        for report, district in ((alpha, "oslo"), (beta, "vest")):
+            await conn.execute(_ITEM, uuid.UUID(report), district)
+    finally:
+        await conn.close()
     for _ in range(100):  # the operations overview after the monitor's first reading
         if (await client.get("/v1/ops/overview", headers=auth("ops"))).status_code == 200:
-            return Seeded(client, own, other)
+            return Seeded(client, own, other, database_url)
         await asyncio.sleep(0.1)
     raise AssertionError("the operations overview was not ready within 10 s")
 
@@ -169,7 +307,8 @@ async def seeded(
     amqp_url: str,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[Seeded]:
-    """One intake for the whole matrix (136 cells), with a database and prefix of its own."""
+    """One intake for the whole matrix, with a database and prefix of its own, trusting the
+    local OpenID Connect provider."""
     name = f"fsi_test_{RUN_ID}_matrix_{uuid.uuid4().hex[:6]}"
     template = template_database_url.rsplit("/", 1)[1]
     await _admin(admin_db_url, f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
@@ -185,10 +324,13 @@ async def seeded(
         access=AccessSettings(clients_file=str(clients_file)),
         relay=RelaySettings(poll_seconds=0.2),
         ops=OpsSettings(interval_seconds=1, cookie_secure=False),
+        oidc=oidc_settings(),
     )
+    TOKENS.update({role: await token_for(person) for role, person in PERSONS.items()})
+    database_url = admin_db_url.rsplit("/", 1)[0] + f"/{name}"
     try:
         async with AsyncTestClient(create_app(settings, configure_logging=False)) as client:
-            yield await _seed(client)
+            yield await _seed(client, database_url)
     finally:
         connection = await aio_pika.connect(amqp_url)
         async with connection:
@@ -302,6 +444,7 @@ def test_the_matrix_covers_every_route_of_the_app() -> None:
         .replace("/ops/static/ops.js", "/ops/static/{name:str}")
         .replace("{own}", "{report_id:uuid}")
         .replace("{other}", "{report_id:uuid}")
+        .replace("{act}", "{act_id:uuid}")
         for call in MATRIX
     }
     assert routes == called
