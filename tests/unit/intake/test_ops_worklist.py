@@ -116,16 +116,19 @@ def test_a_disposition_is_counted_and_its_wait_observed_by_district() -> None:
     assert before is not None  # exported at 0 from the start
     waited = "fsi_triage_time_to_disposition_seconds_bucket"
     under_hour = sample(waited, district="finnmark", le="3600.0") or 0
+    under_half = sample(waited, district="finnmark", le="1800.0") or 0
     metrics.disposed("route", "finnmark", NOW - dt.timedelta(minutes=45), NOW)
     metrics.disposed("correct")  # stays on the list: counted, no wait observed
     assert sample(count, kind="route") == before + 1
     assert sample(waited, district="finnmark", le="3600.0") == under_hour + 1
-    assert sample(waited, district="finnmark", le="1800.0") == 0
-    assert sample("fsi_triage_time_to_disposition_seconds_count", district="finnmark") == 1
+    assert sample(waited, district="finnmark", le="1800.0") == under_half
 
 
 def test_a_first_claim_is_observed_for_its_district_or_none() -> None:
-    metrics.first_action(None, NOW - dt.timedelta(seconds=30), NOW)
     name = "fsi_triage_time_to_first_action_seconds"
-    assert sample(f"{name}_bucket", district="none", le="60.0") == 1
-    assert sample(f"{name}_sum", district="none") == 30.0
+    # Other tests in this process may have observed claims: compare with before.
+    under = sample(f"{name}_bucket", district="none", le="60.0") or 0
+    total = sample(f"{name}_sum", district="none") or 0
+    metrics.first_action(None, NOW - dt.timedelta(seconds=30), NOW)
+    assert sample(f"{name}_bucket", district="none", le="60.0") == under + 1
+    assert sample(f"{name}_sum", district="none") == total + 30.0
