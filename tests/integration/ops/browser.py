@@ -1,6 +1,7 @@
-"""What the operations page's browser tests share: the intake and the router as real
-processes (the intake reaching RabbitMQ through a proxy the test can cut), signing in, and
-axe-core (the npm package pinned in package.json, installed by `make browser`)."""
+"""What the pages' browser tests share: the intake and the router as real processes (the
+intake reaching RabbitMQ through a proxy the test can cut, trusting the local OIDC test
+provider), signing a person in through the provider's own login form, and axe-core (the npm
+package pinned in package.json, installed by `make browser`)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from services.intake.settings import IntakeSettings
 from services.routing.main import load_rules
 from services.routing.settings import RoutingSettings
 from tests.integration.stack import ROOT
-from tests.support.clients import KEYS
+from tests.support.people import OIDC_ENV, PASSWORD
 from tests.support.processes import ServiceProcess
 from tests.support.proxy import TcpProxy
 
@@ -48,6 +49,8 @@ class Running:
     proxy: TcpProxy
     database_url: str
     intake: ServiceProcess
+    amqp_url: str = ""
+    prefix: str = ""
 
 
 @pytest.fixture
@@ -60,6 +63,7 @@ async def running(
     clients_file: Path,
     intake_settings: Callable[..., IntakeSettings],
     make_topology: Callable[..., Topology],
+    oidc_issuer: str,
 ) -> AsyncIterator[Running]:
     prefix = intake_settings().broker.prefix
     make_topology(units=load_rules(RoutingSettings()).catalogue.units)  # deleted afterwards
@@ -83,6 +87,8 @@ async def running(
             "FSI_HTTP_PORT": str(port),
             "FSI_OPS_INTERVAL_SECONDS": "1",
             "FSI_STANDARDISE_ACCEPT_SYNTHETIC_IDS": "true",
+            # People sign in to the pages with the local OIDC test provider.
+            **OIDC_ENV,
         },
         tmp_path / "intake.log",
     )
@@ -111,7 +117,7 @@ async def running(
                 await asyncio.sleep(0.1)
             else:
                 raise AssertionError("the intake did not start: " + intake.output[-2000:])
-        yield Running(url, proxy, database_url, intake)
+        yield Running(url, proxy, database_url, intake, amqp_url, prefix)
     finally:
         intake.stop()
         router.stop()
@@ -126,13 +132,22 @@ async def browser() -> AsyncIterator[Browser]:
         await launched.close()
 
 
-async def sign_in(page: Page, url: str) -> None:
-    """Sign in on /ops/login with the operator key and wait for the first figures, the
+async def provider_login(page: Page, username: str) -> None:
+    """Sign in on the identity provider's own login form, by keyboard: the page is on it."""
+    await page.wait_for_selector("#username")
+    await page.focus("#username")
+    await page.keyboard.type(username)
+    await page.keyboard.press("Tab")
+    await page.keyboard.type(PASSWORD)
+    await page.keyboard.press("Enter")
+
+
+async def sign_in(page: Page, url: str, username: str = "ola") -> None:
+    """Sign an operator in on /ops through the provider and wait for the first figures, the
     units among them (they come from the router's first rule load, read by the monitor)."""
     await page.goto(f"{url}/ops")
-    assert page.url.endswith("/ops/login")
-    await page.fill("#key", KEYS["ops"])
-    await page.click("button[type=submit]")
+    await provider_login(page, username)
+    await page.wait_for_url(f"{url}/ops")
     for _ in range(40):
         if await page.query_selector("#districts tr[data-unit]"):
             return
