@@ -22,7 +22,7 @@ from litestar.testing import AsyncTestClient
 from services.common.settings import BrokerSettings, DatabaseSettings, LogSettings
 from services.common.topology import Topology
 from services.common.topology import delete as delete_topology
-from services.intake import access, ops_signin
+from services.intake import access
 from services.intake.access import Clients, RateLimiter, hash_key
 from services.intake.app import create_app
 from services.intake.settings import AccessSettings, IntakeSettings, OpsSettings, RelaySettings
@@ -58,7 +58,10 @@ PERSONS = {"assessor": "anne", "prosecutor": "pia", "national": "nina", "operato
 # prosecutor sees both). A disposition is sent with a well-formed body and a claim token
 # nobody holds: 409 (not claimed by you) says the person got past access to the report's
 # state; an approval of a report with no proposal, 409 likewise; 403 another district.
-# /ops/login takes the role's key in the form (none for anonymous), not as a header.
+# The pages (/ops for an operator's key aside, /triage) open to a person's session cookie
+# only (signed in with the identity provider; tests/integration/ops/test_sessions.py covers
+# the signed-in cells): a key or a bearer token is no session, so they send the browser to
+# sign in (303); a callback without a sign-in under way is refused (400).
 # fmt: off
 MATRIX = {
     #                                         anon wrong alpha beta citizen ops slow spent
@@ -71,9 +74,21 @@ MATRIX = {
     "POST /v1/sources/agency/reports":        (401, 401,  202, 403,  403,  403, 403,  429),
     "GET /v1/ops/overview":                   (401, 401,  403, 403,  403,  200, 403,  403),
     "GET /ops":                               (303, 303,  403, 403,  403,  200, 403,  403),
-    "GET /ops/login":                         (200, 200,  200, 200,  200,  200, 200,  200),
-    "POST /ops/login":                        (401, 401,  401, 401,  401,  303, 401,  401),
+    "GET /ops/login":                         (303, 303,  303, 303,  303,  303, 303,  303),
+    "GET /ops/callback":                      (400, 400,  400, 400,  400,  400, 400,  400),
+    "GET /ops/signed-out":                    (200, 200,  200, 200,  200,  200, 200,  200),
     "POST /ops/logout":                       (303, 303,  303, 303,  303,  303, 303,  303),
+    "GET /triage":                            (303, 303,  303, 303,  303,  303, 303,  303),
+    "GET /triage/login":                      (303, 303,  303, 303,  303,  303, 303,  303),
+    "GET /triage/callback":                   (400, 400,  400, 400,  400,  400, 400,  400),
+    "GET /triage/signed-out":                 (200, 200,  200, 200,  200,  200, 200,  200),
+    "POST /triage/logout":                    (303, 303,  303, 303,  303,  303, 303,  303),
+    "GET /triage/{own}":                      (303, 303,  303, 303,  303,  303, 303,  303),
+    "POST /triage/{own}/claim":               (303, 303,  303, 303,  303,  303, 303,  303),
+    "GET /triage/reviews":                    (303, 303,  303, 303,  303,  303, 303,  303),
+    "POST /triage/reviews/{own}/approve":     (303, 303,  303, 303,  303,  303, 303,  303),
+    "POST /triage/reviews/{own}/reject":      (303, 303,  303, 303,  303,  303, 303,  303),
+    "POST /triage/reviews/downgrades/{act}":  (303, 303,  303, 303,  303,  303, 303,  303),
     "GET /ops/static/ops.js":                 (200, 200,  200, 200,  200,  200, 200,  200),
     "GET /metrics":                           (200, 200,  200, 200,  200,  200, 200,  200),
     "GET /healthz":                           (200, 200,  200, 200,  200,  200, 200,  200),
@@ -114,9 +129,21 @@ PEOPLE_MATRIX = {
     "POST /v1/sources/agency/reports":        (401, 401,  401, 401),
     "GET /v1/ops/overview":                   (401, 401,  401, 401),
     "GET /ops":                               (303, 303,  303, 303),
-    "GET /ops/login":                         (200, 200,  200, 200),
-    "POST /ops/login":                        (401, 401,  401, 401),
+    "GET /ops/login":                         (303, 303,  303, 303),
+    "GET /ops/callback":                      (400, 400,  400, 400),
+    "GET /ops/signed-out":                    (200, 200,  200, 200),
     "POST /ops/logout":                       (303, 303,  303, 303),
+    "GET /triage":                            (303, 303,  303, 303),
+    "GET /triage/login":                      (303, 303,  303, 303),
+    "GET /triage/callback":                   (400, 400,  400, 400),
+    "GET /triage/signed-out":                 (200, 200,  200, 200),
+    "POST /triage/logout":                    (303, 303,  303, 303),
+    "GET /triage/{own}":                      (303, 303,  303, 303),
+    "POST /triage/{own}/claim":               (303, 303,  303, 303),
+    "GET /triage/reviews":                    (303, 303,  303, 303),
+    "POST /triage/reviews/{own}/approve":     (303, 303,  303, 303),
+    "POST /triage/reviews/{own}/reject":      (303, 303,  303, 303),
+    "POST /triage/reviews/downgrades/{act}":  (303, 303,  303, 303),
     "GET /ops/static/ops.js":                 (200, 200,  200, 200),
     "GET /metrics":                           (200, 200,  200, 200),
     "GET /healthz":                           (200, 200,  200, 200),
@@ -242,8 +269,6 @@ class Seeded:
             kwargs["json"] = {"reports": [canonical(role)]}
         elif path.startswith("/v1/sources/"):
             kwargs["json"] = source_report(path.split("/")[3])
-        elif path == "/ops/login":
-            kwargs["data"] = {"key": key_of(role)}
         elif path.startswith("/v1/triage/") and method == "POST" and not path.endswith("/claim"):
             kwargs["json"] = body_of(path)
         return await self.client.request(method, path, **kwargs)
@@ -392,23 +417,6 @@ async def test_api_keys_are_compared_in_constant_time(
     assert compared == [(hash_key(KEYS["alpha"]), hash_key(KEYS["alpha"]))]
 
 
-async def test_operator_sessions_compare_the_key_hash_in_constant_time(
-    seeded: Seeded, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    compared: list[tuple[str, str]] = []
-
-    def spy(a: str, b: str) -> bool:
-        compared.append((a, b))
-        return hmac.compare_digest(a, b)
-
-    monkeypatch.setattr(ops_signin, "hmac", types.SimpleNamespace(compare_digest=spy))
-    await seeded.fresh("ops")
-    signed = await seeded.client.post("/ops/login", data={"key": KEYS["ops"]})
-    assert signed.status_code == 200  # followed to the page, by the session cookie alone
-    prefix = hash_key(KEYS["ops"])[:16]
-    assert compared == [(prefix, prefix)]
-
-
 @pytest.mark.parametrize(
     ("text", "keys"),
     [
@@ -445,6 +453,9 @@ def test_the_matrix_covers_every_route_of_the_app() -> None:
         .replace("{own}", "{report_id:uuid}")
         .replace("{other}", "{report_id:uuid}")
         .replace("{act}", "{act_id:uuid}")
+        # The pages' forms are one route, `/triage/{report_id}/{action}`.
+        .replace("POST /triage/{report_id:uuid}/claim", "POST /triage/{report_id:uuid}/{action}")
+        .replace("{action}", "{action:str}")
         for call in MATRIX
     }
     assert routes == called
