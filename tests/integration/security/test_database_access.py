@@ -62,10 +62,42 @@ INTAKE: dict[str, dict[str, Any]] = {
         "UPDATE": {"last_seen_at", "ended_at", "end_reason"},
         "DELETE": ALL,
     },
+    # The people's half (0011-0013): the audit of acts, versions and people's decisions is
+    # written, never changed; the work list's state changes by the acts, its report never.
+    "person_acts": {"SELECT": ALL, "INSERT": ALL},
+    "report_versions": {"SELECT": ALL, "INSERT": ALL},
+    "person_decisions": {"SELECT": ALL, "INSERT": ALL},
+    "work_items": {
+        "SELECT": ALL,
+        "INSERT": ALL,
+        "UPDATE": {
+            "district",
+            "reason",
+            "detail",
+            "priority",
+            "priority_rank",
+            "deadline_at",
+            "waiting_since",
+            "version",
+            "state",
+            "claimed_by",
+            "claim_role",
+            "claim_token",
+            "lease_until",
+            "first_action_at",
+            "pending_act",
+            "outcome",
+            "updated_at",
+        },
+    },
+    "person_case_deliveries": {"SELECT": ALL},
+    "person_waiting_cases": {"SELECT": ALL},
 }
 ROUTER: dict[str, dict[str, Any]] = {
     "schema_migrations": {"SELECT": ALL},
-    "reports": {"SELECT": {"id", "report", "quality_issues", "message_sha256"}},
+    "reports": {
+        "SELECT": {"id", "report", "quality_issues", "message_sha256", "source", "received_at"}
+    },
     "outbox": {},
     "decisions": {"SELECT": ALL, "INSERT": ALL},
     "case_deliveries": {"SELECT": ALL, "INSERT": ALL},
@@ -77,9 +109,29 @@ ROUTER: dict[str, dict[str, Any]] = {
     "dead_letters": {"INSERT": {"report_id", "code", "reason"}},
     "rule_loads": {"INSERT": {"router", "outcome", "version", "rules", "catalogue", "error"}},
     "operator_sessions": {},
+    # A triage case its queue confirmed enters the work list; people's cases are read,
+    # published, and their deliveries (or waits for a queue) recorded.
+    "person_acts": {},
+    "report_versions": {"SELECT": ALL},
+    "person_decisions": {"SELECT": ALL},
+    "work_items": {"SELECT": ALL, "INSERT": ALL},
+    "person_case_deliveries": {"SELECT": ALL, "INSERT": ALL},
+    "person_waiting_cases": {
+        "SELECT": ALL,
+        "INSERT": ALL,
+        "UPDATE": {"returns", "last_returned_at", "next_attempt_at", "delivered_at"},
+    },
 }
 MATRIX = {"intake": INTAKE, "router": ROUTER}
-APPEND_ONLY = ("decisions", "case_deliveries", "dead_letters")
+APPEND_ONLY = (
+    "decisions",
+    "case_deliveries",
+    "dead_letters",
+    "person_acts",
+    "report_versions",
+    "person_decisions",
+    "person_case_deliveries",
+)
 
 
 @pytest.fixture
@@ -288,4 +340,61 @@ async def test_truncate_is_refused_even_for_the_owner(
             await conn.execute(f"TRUNCATE {table} CASCADE")
     finally:
         await transaction.rollback()
+        await conn.close()
+
+
+async def _a_persons_case(conn: asyncpg.Connection) -> None:
+    # A report, a person's act on it, its corrected version, the decision it made and the
+    # delivery of its case: one row in each of the people's append-only tables.
+    report_id, act_id = uuid.uuid4(), uuid.uuid4()
+    await conn.execute(
+        "INSERT INTO reports (id, client_id, source, external_id, source_format,"
+        " content_hash, raw_body, raw_content_type, report)"
+        " VALUES ($1, 'alpha', 'alpha-src', $2, 'canonical', '\\x00', '\\x00',"
+        " 'application/json', '{}')",
+        report_id,
+        str(report_id),
+    )
+    await conn.execute(
+        "INSERT INTO person_acts (id, report_id, kind, actor, actor_role)"
+        " VALUES ($1, $2, 'corrected', 'anne', 'assessor')",
+        act_id,
+        report_id,
+    )
+    await conn.execute(
+        "INSERT INTO report_versions (report_id, version, report, act_id) VALUES ($1, 2, '{}', $2)",
+        report_id,
+        act_id,
+    )
+    await conn.execute(
+        "INSERT INTO person_decisions (id, report_id, version, unit, priority, amqp_priority,"
+        " decided_by, decided_role, ruleset_version, decided_at, decision)"
+        " VALUES ($1, $2, 2, 'oslo.felles', 'high', 7, 'anne', 'assessor', 'v1', now(), '{}')",
+        act_id,
+        report_id,
+    )
+    await conn.execute(
+        "INSERT INTO person_case_deliveries (decision_id, report_id, unit)"
+        " VALUES ($1, $2, 'oslo.felles')",
+        act_id,
+        report_id,
+    )
+
+
+@pytest.mark.parametrize(
+    "table", ["person_acts", "report_versions", "person_decisions", "person_case_deliveries"]
+)
+@pytest.mark.parametrize("statement", ["UPDATE {} SET report_id = report_id", "DELETE FROM {}"])
+async def test_the_people_audit_cannot_be_changed_even_by_the_owner(
+    database_url: str, table: str, statement: str
+) -> None:
+    conn = await asyncpg.connect(database_url)
+    try:
+        await _a_persons_case(conn)
+        async with conn.transaction():
+            await conn.execute("SET LOCAL ROLE fsi_owner")
+            with pytest.raises(asyncpg.RaiseError, match=f"{table} is append-only"):
+                await conn.execute(statement.format(table))
+        assert await conn.fetchval(f"SELECT count(*) FROM {table}") == 1
+    finally:
         await conn.close()
