@@ -7,11 +7,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, post, route
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER
 
 from services.common.logging import get_logger
+from services.intake.api import GET_AND_HEAD
 from services.intake.oidc_signin import Flow, SignInFailed
 from services.intake.ops_api import PAGE_HEADERS, asset
 from services.intake.page_signin import (
@@ -139,11 +140,11 @@ class SignInController(Controller):
 
     include_in_schema = False
 
-    @get(["/triage/login", "/ops/login"])
+    @route(["/triage/login", "/ops/login"], http_method=GET_AND_HEAD)
     async def login(self, request: AnyRequest) -> Redirect | Template:
         return await _login(request, _page(request))
 
-    @get(["/triage/callback", "/ops/callback"])
+    @route(["/triage/callback", "/ops/callback"], http_method=GET_AND_HEAD)
     async def callback(self, request: AnyRequest) -> Redirect | Template:
         # Read by hand: `state` is a name Litestar reserves for a handler's parameters.
         query = request.query_params
@@ -151,7 +152,7 @@ class SignInController(Controller):
             request, _page(request), query.get("code"), query.get("state"), query.get("error")
         )
 
-    @get(["/triage/signed-out", "/ops/signed-out"])
+    @route(["/triage/signed-out", "/ops/signed-out"], http_method=GET_AND_HEAD)
     async def signed_out(self, request: AnyRequest) -> Template:
         return notice(_page(request), None, 200, signed_out=True)
 

@@ -12,13 +12,14 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, post, route
 from litestar.handlers.base import BaseRouteHandler
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER
 
 from services.common.logging import get_logger
+from services.intake.api import GET_AND_HEAD
 from services.intake.ops_api import PAGE_HEADERS, asset
 from services.intake.page_signin import (
     FORM_MAX_BYTES,
@@ -99,7 +100,7 @@ class TriagePages(Controller):
     guards = (requires_triage_page,)
     exception_handlers = _SIGN_IN
 
-    @get("/")
+    @route("/", http_method=GET_AND_HEAD)
     async def work_list(
         self,
         request: AnyRequest,
@@ -126,7 +127,7 @@ class TriagePages(Controller):
             )
         return _page("triage_list.html", {**context, "page": page, "first": cursor is None})
 
-    @get("/{report_id:uuid}")
+    @route("/{report_id:uuid}", http_method=GET_AND_HEAD)
     async def report(self, request: AnyRequest, report_id: FromPath[uuid.UUID]) -> Template:
         return await _report_page(request, signed_person(request), report_id)
 
@@ -211,7 +212,7 @@ class ReviewPages(Controller):
     guards = (requires_triage_page,)
     exception_handlers = _SIGN_IN
 
-    @get("/")
+    @route("/", http_method=GET_AND_HEAD)
     async def reviews(self, request: AnyRequest) -> Template:
         return await _reviews_page(request, signed_person(request))
 

@@ -136,7 +136,7 @@ def test_the_installed_package_reads_its_data_from_itself(installed: Installed) 
     venv = str(installed.python.parents[1])
     assert all(module.startswith(venv) for module in found["modules"]), found["modules"]
     assert found["migrations"] == [m.version for m in migrate.discover()]
-    assert {"base.html", "login.html", "ops.html"} <= set(found["templates"])
+    assert {"base.html", "signin.html", "ops.html", "triage_report.html"} <= set(found["templates"])
     assert found["adapted"] == ["agency", "citizen", "patrol"]
 
 

@@ -215,8 +215,8 @@ async def test_migrations_intake_and_router_from_the_image_route_the_example_rep
     base = f"http://127.0.0.1:{http_port}"
     async with httpx.AsyncClient(base_url=base, timeout=10) as client:
         await _until_up(client, intake, router)
-        # The sign-in page: a template and static files of the wheel, read in the image.
-        page = await client.get("/ops/login")
+        # The signed-out page: a template and static files of the wheel, read in the image.
+        page = await client.get("/ops/signed-out")
         assert page.status_code == 200, page.text
         assert "/ops/static/" in page.text
         answer = await client.post(

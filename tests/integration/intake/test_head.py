@@ -154,7 +154,7 @@ def test_the_routers_metrics_name_head_among_the_methods_they_allow(router_endpo
     ("path", "who"),
     [
         ("/metrics", None),
-        ("/ops/login", None),
+        ("/ops/signed-out", None),
         ("/ops/static/ops.js", None),
         ("/v1/ops/overview", "ops"),
     ],

@@ -221,29 +221,6 @@ async def test_operators_only(stack: Stack) -> None:
     assert (await stack.intake.get("/ops", headers=auth("alpha"))).status_code == 403
 
 
-async def test_operators_sign_in_with_their_key(stack: Stack) -> None:
-    from tests.support.clients import KEYS
-
-    wrong = await stack.intake.post("/ops/login", data={"key": KEYS["alpha"]})
-    assert wrong.status_code == 401
-    assert "does not belong to an operator" in wrong.text
-    signed = await stack.intake.post(
-        "/ops/login", data={"key": KEYS["ops"]}, follow_redirects=False
-    )
-    assert signed.status_code == 303
-    cookie = signed.headers["set-cookie"]
-    assert "HttpOnly" in cookie
-    assert "SameSite=strict" in cookie.replace("Strict", "strict")
-    assert KEYS["ops"] not in cookie
-    await overview(stack)
-    page = await stack.intake.get("/ops")
-    assert page.status_code == 200
-    assert "Sign out" in page.text
-    await stack.intake.post("/ops/logout")
-    again = await stack.intake.get("/ops", follow_redirects=False)
-    assert again.status_code == 303
-
-
 async def test_a_database_outage_is_shown_and_passes(
     database_url: str, intake_settings: Callable[..., IntakeSettings]
 ) -> None:
@@ -308,7 +285,7 @@ async def test_page_is_english_with_norwegian_names_marked_and_a_strict_policy(
     assert "<script>" not in page.text
     assert " style=" not in page.text
     assert page.headers["cache-control"] == "no-store"
-    login = await stack.intake.get("/ops/login")
+    login = await stack.intake.get("/ops/signed-out")
     assert login.headers["content-security-policy"] == page.headers["content-security-policy"]
 
 
@@ -337,7 +314,7 @@ async def test_page_assets_are_served_from_the_package(stack: Stack) -> None:
 async def test_the_page_declares_its_icon_so_no_favicon_request_fails(stack: Stack) -> None:
     """Without an icon of its own a browser asks for /favicon.ico, a 404 in the console."""
     await overview(stack)
-    for path, headers in (("/ops", auth("ops")), ("/ops/login", {})):
+    for path, headers in (("/ops", auth("ops")), ("/ops/signed-out", {})):
         answer = await stack.intake.get(path, headers=headers)
         icons = re.findall(r'<link rel="icon" href="([^"]+)" type="([^"]+)">', answer.text)
         assert len(icons) == 1, path
@@ -355,7 +332,7 @@ async def test_every_text_answer_names_its_charset_once(stack: Stack) -> None:
     await overview(stack)
     answers = {
         "/ops": await stack.intake.get("/ops", headers=auth("ops")),
-        "/ops/login": await stack.intake.get("/ops/login"),
+        "/ops/signed-out": await stack.intake.get("/ops/signed-out"),
         "/metrics": await stack.intake.get("/metrics"),
         "/ops/static/ops.css": await stack.intake.get("/ops/static/ops.css"),
         "/ops/static/ops.js": await stack.intake.get("/ops/static/ops.js"),

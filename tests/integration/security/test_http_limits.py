@@ -109,13 +109,13 @@ def _status(answer: bytes) -> int:
     return int(answer.split(b" ", 2)[1]) if answer.startswith(b"HTTP/1.1 ") else 0
 
 
-def test_a_2_mib_form_to_the_sign_in_is_refused_by_its_length_unread(
+def test_a_2_mib_form_to_the_sign_out_is_refused_by_its_length_unread(
     intake_address: tuple[str, int],
 ) -> None:
     # A client that waits for `100 Continue` before sending: the answer comes first.
     with _connect(intake_address) as sock:
         sock.sendall(
-            b"POST /ops/login HTTP/1.1\r\nHost: intake\r\n"
+            b"POST /ops/logout HTTP/1.1\r\nHost: intake\r\n"
             b"Content-Type: application/x-www-form-urlencoded\r\n"
             b"Content-Length: 2097152\r\nExpect: 100-continue\r\n\r\n"
         )
@@ -127,7 +127,7 @@ def test_a_2_mib_form_to_the_sign_in_is_refused_by_its_length_unread(
     assert _status(first) == 413, first[:200]
     # One that sends the whole form before it reads gets the same answer.
     answer = httpx.post(
-        f"http://{intake_address[0]}:{intake_address[1]}/ops/login",
+        f"http://{intake_address[0]}:{intake_address[1]}/ops/logout",
         content=b"key=" + b"a" * (2 * 1_048_576),
         headers={"Content-Type": "application/x-www-form-urlencoded"},
         timeout=30,
