@@ -105,3 +105,57 @@ async def test_an_unknown_municipality_corrected_by_anne_reaches_its_unit_once(
 
     for who in ("anne", "per", "nina"):
         assert report_id not in await listed(stack, who), who
+
+
+async def test_a_route_carries_who_role_and_reason_and_a_retry_changes_nothing(
+    stack: Stack,
+) -> None:
+    # Oslo, an offence the Penal Code does not have: the rules triage it for its quality.
+    report_id = await post(stack, offences=[{"code": "strl-9999"}])
+    assert (await waiting(stack, report_id))["district"] == "oslo"
+    token = await claim(stack, "anne", report_id)
+    unit = "oslo.okonomi-og-miljo"
+    body = {
+        "claim": token,
+        "unit": unit,
+        "priority": "high",
+        "reason": "Del av en pågående sak om vinningskriminalitet.",
+    }
+    key = str(uuid.uuid4())
+    path = f"/v1/triage/{report_id}/route"
+    first = await as_person(stack, "anne", "POST", path, body, key=key)
+    assert first.status_code == 200, first.text
+    act_id = first.json()["act_id"]
+    assert (first.json()["state"], first.json()["case"]["unit"]) == ("done", unit)
+    # The same request again under the same key, as a client retries after a lost answer.
+    again = await as_person(stack, "anne", "POST", path, body, key=key)
+    assert (again.status_code, again.json()) == (first.status_code, first.json())
+
+    assert await deliveries(stack, act_id) == 1
+    ((message, case),) = await cases_in(stack, unit)
+    assert message.message_id == act_id
+    assert case.decision.unit == unit
+    assert case.decision.priority.value == "high"  # the person's override
+    assert message.priority == case.decision.amqp_priority
+    assert case.decision.decided_by == DecidedBy(
+        subject="anne",
+        role="assessor",
+        act="routed",
+        act_id=uuid.UUID(act_id),
+        reason="Del av en pågående sak om vinningskriminalitet.",
+        report_version=1,
+    )
+    rid = uuid.UUID(report_id)
+    for sql in (
+        "SELECT count(*) FROM person_acts WHERE report_id = $1 AND kind = 'routed'",
+        "SELECT count(*) FROM person_decisions WHERE report_id = $1",
+        "SELECT count(*) FROM outbox WHERE report_id = $1 AND decision_id IS NOT NULL",
+        "SELECT count(*) FROM person_case_deliveries WHERE report_id = $1",
+    ):
+        assert await value(stack, sql, rid) == 1, sql
+    seen = await read_when(stack, report_id, "routed", "pia")
+    routed = next(e for e in seen["history"] if e["event"] == "routed")
+    assert routed["by"] == {"kind": "person", "id": "anne", "role": "assessor"}
+    assert routed["reason"] == "Del av en pågående sak om vinningskriminalitet."
+    assert routed["details"]["unit"] == unit
+    assert seen["history"][-1]["event"] == "delivered"
