@@ -197,3 +197,17 @@ async def test_an_expired_token_is_401_once_its_expiry_passes(intake: Client) ->
     await admitted(intake, token)
     await asyncio.sleep(max(0.0, expiry - time.time()) + 1.5)
     assert "expired" in await refused(intake, token)
+
+
+@pytest.mark.parametrize(("path", "who"), [("/v1/triage", "anne"), ("/v1/triage/reviews", "pia")])
+async def test_the_work_list_and_the_reviews_answer_head_like_get(
+    intake: Client, path: str, who: str
+) -> None:
+    headers = await people.bearer_for(who)
+    got = await intake.get(path, headers=headers)
+    head = await intake.head(path, headers=headers)
+    assert (got.status_code, head.status_code, head.content) == (200, 200, b"")
+    assert head.headers["content-type"] == got.headers["content-type"]
+    assert head.headers["content-length"] == str(len(got.content))
+    # HEAD is no way around the guard.
+    assert (await intake.head(path)).status_code == 401
