@@ -58,10 +58,14 @@
       headers: { Accept: "text/html" },
       credentials: "same-origin",
       cache: "no-store",
+      // Without a session the page redirects to the identity provider, another origin a
+      // fetch cannot follow: the redirect itself says the session has ended.
+      redirect: "manual",
     })
       .then(function (answer) {
-        if (answer.redirected || !answer.ok) {
-          throw new Error(answer.redirected ? "signed out" : "HTTP " + answer.status);
+        var away = answer.type === "opaqueredirect" || answer.redirected;
+        if (away || !answer.ok) {
+          throw new Error(away ? "signed out" : "HTTP " + answer.status);
         }
         return answer.text();
       })
