@@ -144,7 +144,7 @@ class PageSignIn:
             "response_type": "code",
             "client_id": self.settings.client_id,
             "redirect_uri": redirect_uri,
-            "scope": "openid profile",
+            "scope": "openid",
             "state": flow.state,
             "nonce": flow.nonce,
             "code_challenge": challenge(flow.verifier),

@@ -161,3 +161,21 @@ def test_the_rules_say_why_a_record_does_not_hold() -> None:
     assert RULES.refusal(busy, START + dt.timedelta(hours=8)) == sessions.EXPIRED
     ended = dataclasses.replace(record, ended_at=START, end_reason=sessions.SIGNED_OUT)
     assert RULES.refusal(ended, START) == sessions.ENDED
+
+
+async def test_what_a_sign_in_granted_is_kept_with_its_session(
+    signed: Sessions, store: MemoryStore
+) -> None:
+    grants = {"roles": ["prosecutor"], "districts": ["oslo"], "national": False}
+    token = await signed.open("pia", "https://idp.test", grants)
+    held = await signed.resume(token)
+    assert held.record is not None
+    assert (held.record.subject, held.record.credential, held.record.grants) == (
+        "pia",
+        "https://idp.test",
+        grants,
+    )
+    # A session opened without grants (a key's) has none.
+    bare = await signed.resume(await signed.open("ops", "k"))
+    assert bare.record is not None
+    assert bare.record.grants is None
