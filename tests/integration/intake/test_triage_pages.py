@@ -17,7 +17,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from services.intake.app import create_app
-from services.intake.settings import IntakeSettings, OpsSettings
+from services.intake.settings import IntakeSettings, OpsSettings, TriageSettings
 from tests.integration.conftest import unique
 from tests.support import signin
 from tests.support.clients import auth
@@ -38,8 +38,11 @@ async def owner(database_url: str) -> AsyncIterator[asyncpg.Connection]:
 async def app(
     intake_settings: Callable[..., IntakeSettings], oidc_issuer: str
 ) -> AsyncIterator[AsyncTestClient[Any]]:
+    # Pages of two reports, so a list of three has a next page.
     settings = msgspec.structs.replace(
-        intake_settings(enabled=False), ops=OpsSettings(cookie_secure=False)
+        intake_settings(enabled=False),
+        ops=OpsSettings(cookie_secure=False),
+        triage=TriageSettings(page_size=2),
     )
     async with AsyncTestClient(create_app(settings, configure_logging=False), base_url=BASE) as c:
         yield c
@@ -257,3 +260,62 @@ async def test_a_closure_is_decided_by_another_prosecutor_and_a_rejection_sends_
     assert "a closure was rejected (no-offence)" in listed.text
     page = await people.get("anne", f"/triage/{report_id}")
     assert "Eieren vil anmelde." in page.text  # the rejection's reason in the history
+
+
+async def test_the_list_pages_by_its_cursor_and_filters_by_reason(
+    people: People, app: AsyncTestClient[Any], owner: asyncpg.Connection
+) -> None:
+    made = {await waiting(app, owner) for _ in range(3)}
+    first = await people.get("anne", "/triage")
+    shown = set(re.findall(r'<tr data-report="([^"]+)"', first.text))
+    assert len(shown) == 2
+    following = re.search(r'href="(/triage\?[^"]*cursor=[^"]+)">Next page', first.text)
+    assert following, "no next page"
+    second = await people.get("anne", following.group(1).replace("&amp;", "&"))
+    rest = set(re.findall(r'<tr data-report="([^"]+)"', second.text))
+    assert {uuid.UUID(r) for r in shown | rest} == made
+    assert not shown & rest
+    assert "Next page" not in second.text
+    other = await people.get("anne", "/triage?reason=returned")
+    assert re.findall(r'<tr data-report="([^"]+)"', other.text) == []
+    wrong = await people.get("anne", "/triage?reason=bored")
+    assert wrong.status_code == 422
+    assert "unknown reason" in alert(wrong.text)
+
+
+async def test_a_downgrade_is_reviewed_by_another_prosecutor_on_the_review_page(
+    people: People, app: AsyncTestClient[Any], owner: asyncpg.Connection
+) -> None:
+    report_id = await waiting(app, owner, municipality="0301")
+    await people.post("pia", f"/triage/{report_id}/claim")
+    page = await people.get("pia", f"/triage/{report_id}")
+    form = {"claim": hidden(page.text, "claim"), "key": hidden(page.text, "key")}
+    lowered = await people.post("pia", f"/triage/{report_id}/route", **form, priority="low")
+    assert lowered.status_code == 422
+    assert "reason" in alert(lowered.text)
+    routed = await people.post(
+        "pia", f"/triage/{report_id}/route", **form, priority="low", reason="Gammel sak."
+    )
+    assert routed.status_code == 303, routed.text
+    act_id = await owner.fetchval(
+        "SELECT id FROM person_acts WHERE report_id = $1 AND kind = 'routed'", report_id
+    )
+    listed = await people.get("paal", "/triage/reviews")
+    assert f"/triage/reviews/downgrades/{act_id}" in listed.text
+    own = await people.post("pia", f"/triage/reviews/downgrades/{act_id}")
+    assert own.status_code == 403
+    assert "another prosecutor must decide" in alert(own.text)
+    done = await people.post("paal", f"/triage/reviews/downgrades/{act_id}", reason="Greit.")
+    assert done.status_code == 303
+    assert done.headers["location"] == "/triage/reviews?done=reviewed"
+    assert (
+        f"/triage/reviews/downgrades/{act_id}"
+        not in (await people.get("paal", "/triage/reviews")).text
+    )
+    assert (
+        await owner.fetchval(
+            "SELECT actor FROM person_acts WHERE kind = 'downgrade_reviewed' AND report_id = $1",
+            report_id,
+        )
+        == "paal"
+    )
