@@ -136,6 +136,10 @@ class OidcSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     # The page's client at the provider (authorization code flow with PKCE).
     client_id: str = "fsi-workbench"
     client_secret: str = ""
+    # Where browsers reach the pages (`https://fsi.example`), for the callback URL the
+    # provider sends them back to (`<base>/triage/callback`); empty: the request's own scheme
+    # and Host (right when no TLS-terminating proxy stands in front).
+    redirect_base: str = ""
     # Clock skew allowed on `exp`, `nbf` and `iat`.
     leeway_seconds: Annotated[int, Meta(ge=0, le=300)] = 30
 
@@ -153,6 +157,8 @@ class OidcSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             )
         if self.issuer and not self.issuer.startswith(("https://", "http://")):
             raise ValueError("FSI_OIDC_ISSUER: an http(s) URL of the identity provider")
+        if self.redirect_base and not self.redirect_base.startswith(("https://", "http://")):
+            raise ValueError("FSI_OIDC_REDIRECT_BASE: the http(s) URL browsers reach the pages at")
         if self.issuer and not self.audience:
             raise ValueError("FSI_OIDC_AUDIENCE: required with FSI_OIDC_ISSUER")
 

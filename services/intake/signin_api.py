@@ -46,9 +46,14 @@ def may_use(person: Person, page: str) -> bool:
 
 
 def redirect_uri(request: AnyRequest, page: str) -> str:
-    """The callback's absolute URL as the browser reaches this intake (its scheme and Host;
-    a TLS-terminating proxy must pass them on, as it does for the page's links)."""
-    return f"{request.url.scheme}://{request.headers.get('host', '')}/{page}/callback"
+    """The callback's absolute URL as the browser reaches this intake: under
+    FSI_OIDC_REDIRECT_BASE when set (behind a TLS-terminating proxy), else the request's
+    own scheme and Host."""
+    signing = sign_in_of(request)
+    base = signing.settings.redirect_base.rstrip("/") if signing is not None else ""
+    if not base:
+        base = f"{request.url.scheme}://{request.headers.get('host', '')}"
+    return f"{base}/{page}/callback"
 
 
 def notice(page: str, message: str | None, status: int, *, signed_out: bool = False) -> Template:

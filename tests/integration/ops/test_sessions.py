@@ -367,3 +367,15 @@ async def test_sign_out_takes_no_other_body(client: AsyncTestClient[Any]) -> Non
     assert answer.status_code == 415
     large = await client.post("/triage/logout", data={"pad": "x" * 64 * 1024}, headers=OWN)
     assert large.status_code == 413
+
+
+async def test_behind_a_proxy_the_callback_is_under_the_configured_base(
+    intake_settings: Callable[..., IntakeSettings], oidc_issuer: str
+) -> None:
+    settings = intake_settings()
+    oidc = msgspec.structs.replace(settings.oidc, redirect_base="https://fsi.example/")
+    app = create_app(msgspec.structs.replace(settings, oidc=oidc), configure_logging=False)
+    async with AsyncTestClient(app, base_url=BASE) as client:
+        start = await client.get("/ops/login", follow_redirects=False)
+    asked = parse_qs(urlsplit(start.headers["location"]).query)
+    assert asked["redirect_uri"] == ["https://fsi.example/ops/callback"]
