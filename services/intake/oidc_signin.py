@@ -120,8 +120,11 @@ class PageSignIn:
         self._clock = clock
 
     async def endpoints(self) -> Endpoints:
-        """The provider's endpoints, read once from its discovery document
-        (`ProviderUnavailable` when it cannot be read)."""
+        """The provider's endpoints: FSI_OIDC_AUTHORIZATION_URL and FSI_OIDC_TOKEN_URL when
+        both are set, else read once from its discovery document (`ProviderUnavailable`
+        when it cannot be read)."""
+        if self._endpoints is None and self.settings.authorization_url and self.settings.token_url:
+            self._endpoints = Endpoints(self.settings.authorization_url, self.settings.token_url)
         if self._endpoints is None:
             url = self.settings.issuer.rstrip("/") + "/.well-known/openid-configuration"
             try:

@@ -140,6 +140,11 @@ class OidcSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     # provider sends them back to (`<base>/triage/callback`); empty: the request's own scheme
     # and Host (right when no TLS-terminating proxy stands in front).
     redirect_base: str = ""
+    # Where the browser is sent to sign in, and where the intake exchanges the code; empty:
+    # the issuer's discovery document says. Set both when the intake cannot reach the
+    # issuer's own address (compose: the browser's 127.0.0.1 is not the container's).
+    authorization_url: str = ""
+    token_url: str = ""
     # Clock skew allowed on `exp`, `nbf` and `iat`.
     leeway_seconds: Annotated[int, Meta(ge=0, le=300)] = 30
 
@@ -157,8 +162,10 @@ class OidcSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             )
         if self.issuer and not self.issuer.startswith(("https://", "http://")):
             raise ValueError("FSI_OIDC_ISSUER: an http(s) URL of the identity provider")
-        if self.redirect_base and not self.redirect_base.startswith(("https://", "http://")):
-            raise ValueError("FSI_OIDC_REDIRECT_BASE: the http(s) URL browsers reach the pages at")
+        for name in ("redirect_base", "authorization_url", "token_url"):
+            value = getattr(self, name)
+            if value and not value.startswith(("https://", "http://")):
+                raise ValueError(f"FSI_OIDC_{name.upper()}: an http(s) URL")
         if self.issuer and not self.audience:
             raise ValueError("FSI_OIDC_AUDIENCE: required with FSI_OIDC_ISSUER")
 

@@ -228,3 +228,18 @@ async def test_the_providers_refusals_and_absence(provider: CodeProvider, clock:
 def test_a_flow_cookie_not_set_by_the_intake_is_refused(text: str) -> None:
     with pytest.raises(SignInFailed, match="not one this intake set"):
         Flow.decode(text)
+
+
+async def test_configured_endpoints_need_no_discovery(clock: Clock) -> None:
+    provider = CodeProvider()
+    signing = sign_in(
+        provider,
+        clock,
+        authorization_url="http://127.0.0.1:8080/fsi/authorize",
+        token_url="http://oidc:8080/fsi/token",
+    )
+    url, _ = await signing.begin("ops", CALLBACK)
+    assert url.startswith("http://127.0.0.1:8080/fsi/authorize?")
+    assert provider.asked == []
+    with pytest.raises(ValueError, match="FSI_OIDC_TOKEN_URL"):
+        OidcSettings(issuer=ISSUER, token_url="oidc:8080/token")
