@@ -7,7 +7,8 @@ import base64
 import binascii
 import datetime as dt
 import uuid
-from typing import Any, Literal
+from collections.abc import Iterable
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -63,16 +64,26 @@ class ClaimView(msgspec.Struct, frozen=True):
     lease_until: dt.datetime
 
 
+# What the OpenAPI document says of `WorkItem.quality_issues`.
+QUALITY_CODES = (
+    "The distinct quality issue codes of the report's current version (`version`), sorted: "
+    "e.g. `municipality.unknown`, `offence.unknown_code`; empty when it has none. Codes "
+    "only: the issues' messages and paths are on the report (GET /v1/reports/{report_id})."
+)
+
+
 class WorkItem(msgspec.Struct, frozen=True, kw_only=True):
     """A report on the work list as the API shows it: why it waits (`reason`, `detail` a
-    code such as the rule id), its priority and nearest deadline, its age in seconds since
-    it was received, since when it waits, its version, and the live claim (None: free)."""
+    code such as the rule id), the quality issue codes of its current version, its priority
+    and nearest deadline, its age in seconds since it was received, since when it waits,
+    its version, and the live claim (None: free)."""
 
     report_id: uuid.UUID
     district: str | None
     source: str
     reason: str
     detail: str | None
+    quality_issues: Annotated[list[str], msgspec.Meta(description=QUALITY_CODES)]
     priority: str
     deadline_at: dt.datetime | None
     received_at: dt.datetime
@@ -82,8 +93,9 @@ class WorkItem(msgspec.Struct, frozen=True, kw_only=True):
     claim: ClaimView | None
 
     @classmethod
-    def of(cls, row: ItemRow, now: dt.datetime) -> WorkItem:
-        """The view of a row at `now` (a lapsed lease shows as no claim)."""
+    def of(cls, row: ItemRow, now: dt.datetime, codes: Iterable[str]) -> WorkItem:
+        """The view of a row at `now` (a lapsed lease shows as no claim) with the quality
+        issue `codes` of its version (repeats dropped, sorted)."""
         claim = None
         if row.claimed_by is not None and row.lease_until is not None and row.lease_live(now):
             claim = ClaimView(holder=row.claimed_by, lease_until=row.lease_until)
@@ -93,6 +105,7 @@ class WorkItem(msgspec.Struct, frozen=True, kw_only=True):
             source=row.source,
             reason=row.reason,
             detail=row.detail,
+            quality_issues=sorted(set(codes)),
             priority=row.priority,
             deadline_at=row.deadline_at,
             received_at=row.received_at,

@@ -201,6 +201,12 @@ class WorklistStore(Protocol):
         `query.limit`."""
         ...
 
+    async def quality_codes(self, rows: Sequence[ItemRow]) -> dict[uuid.UUID, list[str]]:
+        """The quality issue codes of each row's version (`row.version`: 1 the report as
+        accepted, else its correction), by report id, in one look-up; codes may repeat and
+        come in any order; a report without issues may be left out."""
+        ...
+
     async def claim(
         self, report_id: uuid.UUID, person: Person, now: dt.datetime, lease: dt.timedelta
     ) -> Claim:
@@ -238,9 +244,9 @@ class Worklist:
         cursor: str | None = None,
         limit: int | None = None,
     ) -> Page:
-        """One page of what the person sees (`Refusal` 403 for a district filter not theirs,
-        422 for an unknown reason, a cursor not given by this API, or a limit out of 1..page
-        size)."""
+        """One page of what the person sees, each item with the quality issue codes of its
+        version (`Refusal` 403 for a district filter not theirs, 422 for an unknown reason,
+        a cursor not given by this API, or a limit out of 1..page size)."""
         for district in districts:
             if not person.may_see(district):
                 raise other_district(district)
@@ -269,7 +275,11 @@ class Worklist:
         now = self.clock()
         shown = rows[:take]
         following = Cursor.after(shown[-1]).encode() if len(rows) > take else None
-        return Page(items=[WorkItem.of(row, now) for row in shown], next_cursor=following)
+        # Of the version each row names, so the codes match the item's `version` even when
+        # a correction commits between the two look-ups.
+        codes = await self.store.quality_codes(shown) if shown else {}
+        items = [WorkItem.of(row, now, codes.get(row.report_id, ())) for row in shown]
+        return Page(items=items, next_cursor=following)
 
     async def claim(self, person: Person, report_id: uuid.UUID) -> Claim:
         """Claims or renews the report for the person (`Refusal` as `claim_step`)."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import asyncpg
@@ -50,6 +50,19 @@ ORDER BY coalesce(deadline_at, 'infinity'::timestamptz), priority_rank DESC, rec
 LIMIT $11
 """
 )
+
+# The issue codes of the version each listed item names, by primary key (a page's rows at
+# most): version 1 is the report as accepted, later ones its corrections.
+_CODES = """
+SELECT item.report_id,
+       ARRAY(SELECT DISTINCT issue ->> 'code'
+             FROM jsonb_array_elements(CASE WHEN item.version = 1 THEN r.quality_issues
+                                            ELSE v.quality_issues END) AS issue
+             WHERE issue ->> 'code' IS NOT NULL) AS codes
+FROM unnest($1::uuid[], $2::int[]) AS item (report_id, version)
+JOIN reports r ON r.id = item.report_id
+LEFT JOIN report_versions v ON v.report_id = item.report_id AND v.version = item.version
+"""
 
 _ACT = """
 INSERT INTO person_acts (id, report_id, kind, actor, actor_role, reason, details,
@@ -175,6 +188,13 @@ class PgWorklistStore:
                 query.limit,
             )
         return [ItemRow(**dict(record.items())) for record in records]
+
+    async def quality_codes(self, rows: Sequence[ItemRow]) -> dict[uuid.UUID, list[str]]:
+        async with self.pool.acquire() as conn:
+            records = await conn.fetch(
+                _CODES, [row.report_id for row in rows], [row.version for row in rows]
+            )
+        return {record["report_id"]: list(record["codes"]) for record in records}
 
     async def claim(
         self, report_id: uuid.UUID, person: Person, now: dt.datetime, lease: dt.timedelta

@@ -129,6 +129,10 @@ async def test_a_correction_is_previewed_then_stored_and_routed_by_the_rules(
     assert listed.status_code == 200
     assert f'data-report="{report_id}"' in listed.text
     assert "it has quality issues" in listed.text
+    # Which issues, by code: 9999 is no municipality in the 2024 numbering.
+    row = re.search(rf'data-report="{report_id}".*?</tr>', listed.text, re.S)
+    assert row is not None
+    assert "Quality issues: <code>municipality.unknown</code></small>" in row.group(0)
     # Per sees Vest's list, not Oslo's report.
     assert f'data-report="{report_id}"' not in (await people.get("per", "/triage")).text
     assert (await people.get("per", f"/triage/{report_id}")).status_code == 403

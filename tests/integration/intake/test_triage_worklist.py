@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import dataclasses
 import datetime as dt
+import json
 import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -21,6 +22,8 @@ from services.intake.people import Person, PersonRole, TokenRefused
 from services.intake.settings import IntakeSettings
 from services.intake.triage.model import PRIORITY_RANK, Refusal
 from services.intake.triage.worklist_store import lock_claimed, record_act
+from tests.integration.conftest import unique
+from tests.support.clients import auth
 
 PROBLEMS = "https://fsi-intake.politiet.example/problems/"
 PEOPLE = {
@@ -342,3 +345,87 @@ async def test_lock_claimed_holds_the_row_for_the_disposition(
     finally:
         await first.close()
         await second.close()
+
+
+async def listed_item(client: AsyncTestClient[Any], who: str, report_id: uuid.UUID) -> Any:
+    answer = await client.get("/v1/triage", headers=bearer(who))
+    assert answer.status_code == 200, answer.text
+    (item,) = [i for i in answer.json()["items"] if i["report_id"] == str(report_id)]
+    return item
+
+
+async def test_a_corrected_report_is_listed_with_its_new_versions_issue_codes(
+    app: AsyncTestClient[Any], owner: asyncpg.Connection
+) -> None:
+    # No municipality has 9999; the penal code has no sections 9998 and 9999: three issues,
+    # two of one kind.
+    body = {
+        "source": "alpha-src",
+        "external_id": unique(),
+        "reported_at": "2026-11-26T22:05:00Z",
+        "incident": {
+            "occurred_from": "2026-11-26T21:40:00+01:00",
+            "municipality": "9999",
+            "description": "Sykkel stjålet fra bakgården.",
+        },
+        "offences": [{"code": "strl-9999"}, {"code": "strl-9998"}],
+        "persons": [{"role": "victim"}],
+    }
+    posted = await app.post("/v1/reports", json=body, headers=auth("alpha"))
+    assert posted.status_code == 202, posted.text
+    report_id = uuid.UUID(posted.json()["report_id"])
+    await owner.execute(
+        "INSERT INTO work_items (report_id, district, source, reason, priority, priority_rank,"
+        " received_at, waiting_since) SELECT id, NULL, source, 'no_district', 'normal', 1,"
+        " received_at, now() FROM reports WHERE id = $1",
+        report_id,
+    )
+    accepted = json.loads(
+        await owner.fetchval("SELECT quality_issues::text FROM reports WHERE id = $1", report_id)
+    )
+    assert [q["code"] for q in accepted].count("offence.unknown_code") == 2
+
+    before = await listed_item(app, "per", report_id)
+    assert before["version"] == 1
+    assert before["quality_issues"] == ["municipality.unknown", "offence.unknown_code"]
+
+    claim = await app.post(f"/v1/triage/{report_id}/claim", headers=bearer("anne"))
+    assert claim.status_code == 200, claim.text
+    # Theft (straffeloven § 321) for both: the offences are known now, the place still not.
+    change = {"claim": claim.json()["token"], "changes": {"offences": ["strl-321"]}}
+    done = await app.post(f"/v1/triage/{report_id}/correct", json=change, headers=bearer("anne"))
+    assert done.status_code == 200, done.text
+    assert (done.json()["version"], done.json()["state"]) == (2, "waiting")
+
+    after = await listed_item(app, "per", report_id)
+    assert after["version"] == 2
+    assert after["quality_issues"] == ["municipality.unknown"]
+    stored = json.loads(
+        await owner.fetchval(
+            "SELECT quality_issues::text FROM report_versions WHERE report_id = $1 AND version = 2",
+            report_id,
+        )
+    )
+    assert sorted({q["code"] for q in stored}) == after["quality_issues"]
+    # The first version keeps its issues: the list shows the current one's, not these.
+    assert accepted == json.loads(
+        await owner.fetchval("SELECT quality_issues::text FROM reports WHERE id = $1", report_id)
+    )
+
+
+async def test_items_without_issues_list_none(
+    app: AsyncTestClient[Any], owner: asyncpg.Connection
+) -> None:
+    report_id = await waiting(owner)
+    assert (await listed_item(app, "anne", report_id))["quality_issues"] == []
+
+
+async def test_the_openapi_document_names_the_items_issue_codes(app: AsyncTestClient[Any]) -> None:
+    spec = (await app.get("/schema/openapi.json")).json()
+    page = spec["paths"]["/v1/triage"]["get"]["responses"]["200"]["content"]
+    assert page["application/json"]["schema"] == {"$ref": "#/components/schemas/Page"}
+    item = spec["components"]["schemas"]["WorkItem"]
+    codes = item["properties"]["quality_issues"]
+    assert (codes["type"], codes["items"]) == ("array", {"type": "string"})
+    assert "codes" in codes["description"]
+    assert "quality_issues" in item["required"]

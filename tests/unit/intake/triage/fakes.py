@@ -6,10 +6,12 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
 
+from schemas.report import QualityIssue
 from services.intake.people import Person
 from services.intake.triage.model import Claim, ItemRow, Query
 from services.intake.triage.worklist import claim_step, release_step
@@ -33,11 +35,15 @@ def _key(row: ItemRow) -> tuple[dt.datetime, int, dt.datetime, uuid.UUID]:
 
 
 class MemoryWorklistStore:
-    """`WorklistStore` over a dict of rows (`items`) and a list of acts (`acts`)."""
+    """`WorklistStore` over a dict of rows (`items`), a list of acts (`acts`), and the
+    quality issues of each report's versions (`issues[(report_id, version)]`, as
+    `reports.quality_issues` or `report_versions.quality_issues` hold them)."""
 
     def __init__(self, rows: list[ItemRow] | None = None) -> None:
         self.items: dict[uuid.UUID, ItemRow] = {row.report_id: row for row in rows or []}
         self.acts: list[Act] = []
+        self.issues: dict[tuple[uuid.UUID, int], list[QualityIssue]] = {}
+        self.code_lookups: list[list[uuid.UUID]] = []
 
     async def rows(self, query: Query) -> list[ItemRow]:
         chosen = [
@@ -54,6 +60,14 @@ class MemoryWorklistStore:
             start = (a.deadline_at or _NO_DEADLINE, -a.priority_rank, a.received_at, a.report_id)
             chosen = [row for row in chosen if _key(row) > start]
         return sorted(chosen, key=_key)[: query.limit]
+
+    async def quality_codes(self, rows: Sequence[ItemRow]) -> dict[uuid.UUID, list[str]]:
+        self.code_lookups.append([row.report_id for row in rows])
+        return {
+            row.report_id: [issue.code for issue in self.issues.get(key, [])]
+            for row in rows
+            if (key := (row.report_id, row.version)) in self.issues
+        }
 
     async def claim(
         self, report_id: uuid.UUID, person: Person, now: dt.datetime, lease: dt.timedelta

@@ -10,6 +10,7 @@ import uuid
 import msgspec
 import pytest
 
+from schemas.report import QualityIssue
 from services.intake.people import Person, PersonRole
 from services.intake.settings import TriageSettings
 from services.intake.triage.model import PRIORITY_RANK, Cursor, ItemRow, Refusal
@@ -350,7 +351,58 @@ def test_a_lapsed_claim_shows_as_free() -> None:
     row = msgspec.structs.replace(
         item(), claimed_by="anne", claim_role="assessor", claim_token=uuid.uuid4(), lease_until=T0
     )
-    assert WorkItem.of(row, T0).claim is None
-    live = WorkItem.of(row, T0 - dt.timedelta(seconds=1)).claim
+    assert WorkItem.of(row, T0, ()).claim is None
+    live = WorkItem.of(row, T0 - dt.timedelta(seconds=1), ()).claim
     assert live is not None
     assert live.holder == "anne"
+
+
+def issue(code: str, path: str) -> QualityIssue:
+    return QualityIssue(code=code, path=path, message=f"{path}: Kari Nordmann, 0301 Oslo")
+
+
+async def test_items_name_the_distinct_issue_codes_of_their_current_version() -> None:
+    accepted = item(reason="quality_issues", received_minutes_ago=30)
+    corrected = msgspec.structs.replace(
+        item(reason="quality_issues", received_minutes_ago=20), version=2
+    )
+    clean = item(received_minutes_ago=10)
+    wl, store, _ = worklist([accepted, corrected, clean])
+    store.issues[(accepted.report_id, 1)] = [
+        issue("offence.unknown_code", "$.offences[1].code"),
+        issue("municipality.unknown", "$.incident.municipality"),
+        issue("offence.unknown_code", "$.offences[0].code"),
+    ]
+    # The corrected report's first version had two issues; the correction left one.
+    store.issues[(corrected.report_id, 1)] = [
+        issue("municipality.unknown", "$.incident.municipality"),
+        issue("phone.invalid", "$.persons[0].phone"),
+    ]
+    store.issues[(corrected.report_id, 2)] = [issue("phone.invalid", "$.persons[0].phone")]
+
+    page = await wl.page(ANNE)
+
+    codes = {i.report_id: i.quality_issues for i in page.items}
+    assert codes == {
+        accepted.report_id: ["municipality.unknown", "offence.unknown_code"],
+        corrected.report_id: ["phone.invalid"],
+        clean.report_id: [],
+    }
+    # Codes only: neither the issues' messages nor their paths reach the list.
+    shown = msgspec.json.encode(page).decode()
+    assert "Kari" not in shown
+    assert "$.persons" not in shown
+
+
+async def test_the_codes_are_looked_up_once_for_the_rows_shown_only() -> None:
+    rows = [item(received_minutes_ago=m) for m in (40, 30, 20)]
+    wl, store, _ = worklist(rows, page_size=2)
+
+    first = await wl.page(ANNE)
+    empty = await wl.page(ANNE, reason="returned")
+
+    # One look-up for the page's two rows, not the third fetched to know a next page exists;
+    # none for an empty page.
+    assert store.code_lookups == [[r.report_id for r in rows[:2]]]
+    assert [i.report_id for i in first.items] == [r.report_id for r in rows[:2]]
+    assert (empty.items, empty.next_cursor) == ([], None)
