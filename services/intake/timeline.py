@@ -41,8 +41,7 @@ SELECT coalesce(json_agg(e ORDER BY e.at, e.seq, e.act_id), '[]'::json)::text FR
     SELECT c.confirmed_at, 3, CASE WHEN c.unit = 'triage' THEN 'triaged' ELSE 'queued' END,
            'router', NULL, NULL, NULL,
            jsonb_build_object('unit', c.unit, 'district', d.district,
-                              'triage_reasons', d.triage_reasons,
-                              'rule', d.matched_rules[array_length(d.matched_rules, 1)]),
+                              'triage_reasons', d.triage_reasons),
            NULL, NULL
     FROM case_deliveries c LEFT JOIN decisions d ON d.report_id = c.report_id
     WHERE c.report_id = $1
@@ -121,7 +120,7 @@ DETAILS: dict[str, tuple[str, ...]] = {
         "triage_reasons",
         "ruleset_version",
     ),
-    "triaged": ("unit", "district", "triage_reasons", "rule"),
+    "triaged": ("unit", "district", "triage_reasons"),
     "queued": ("unit",),
     "dead_lettered": ("code",),
     "claimed": ("lease_until",),
@@ -172,5 +171,24 @@ def assemble(facts: Iterable[Fact], *, full: bool) -> list[HistoryEvent]:
     """A report's history, oldest first (events of the same instant in the order they
     happen: accepted, published, decided, queued or triaged, dead-lettered, a person's acts,
     delivered); `full` as in `event_of`."""
-    ordered = sorted(facts, key=lambda f: (f.at, f.seq, str(f.act_id or "")))
-    return [event_of(fact, full=full) for fact in ordered]
+    return [event_of(fact, full=full) for fact in _in_order(facts)]
+
+
+# The machine half's events, each of which can only follow the one before: accepted,
+# published, decided, queued or triaged.
+_PIPELINE = frozenset({0, 1, 2, 3})
+
+
+def _in_order(facts: Iterable[Fact]) -> list[Fact]:
+    """Oldest first, but never a machine-half event before the one it follows: the relay
+    records `published` when the broker confirmed, which can come after the router already
+    decided on the delivered message; such an event is placed before its successor, keeping
+    its own (true) time."""
+    facts = list(facts)
+    stages = sorted((f for f in facts if f.seq in _PIPELINE), key=lambda f: f.seq)
+    placed: dict[int, dt.datetime] = {}
+    for fact in reversed(stages):
+        # An event sorts no later than every event that must follow it.
+        later = [placed[id(f)] for f in stages if f.seq > fact.seq and id(f) in placed]
+        placed[id(fact)] = min([fact.at, *later])
+    return sorted(facts, key=lambda f: (placed.get(id(f), f.at), f.seq, str(f.act_id or "")))

@@ -95,7 +95,9 @@ async def test_an_unknown_municipality_corrected_by_anne_reaches_its_unit_once(
     assert history["decided"]["details"]["unit"] == "triage"
     assert history["corrected"]["details"]["fields"] == ["incident.municipality"]
     assert history["delivered"]["details"]["unit"] == unit
-    times = [e["at"] for e in seen["history"]]
+    # Oldest first; the relay's record of the broker's confirm (published) may come after
+    # the router decided on the message, and is still shown before the decision.
+    times = [e["at"] for e in seen["history"] if e["event"] != "published"]
     assert times == sorted(times)
     # Its machine client sees the same story, without who by name.
     theirs = await read(stack, report_id)

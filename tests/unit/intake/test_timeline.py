@@ -39,7 +39,7 @@ def person_fact(
 FACTS = [
     person_fact("corrected", 30, {"fields": ["incident.municipality"], "version": 2}),
     Fact(at(0), 0, "accepted", "client", "alpha", "submitter", None, {"version": 1}),
-    Fact(at(10), 3, "triaged", "router", details={"unit": "triage", "rule": "r-unknown"}),
+    Fact(at(10), 3, "triaged", "router", details={"unit": "triage"}),
     # Decided and confirmed at the same instant: decided comes first.
     Fact(at(10), 2, "decided", "rules", "v-2026-11", details={"unit": "triage"}),
     Fact(at(1), 1, "published", "intake"),
@@ -63,6 +63,22 @@ def test_events_come_oldest_first_and_in_their_order_at_one_instant() -> None:
         "corrected",
     ]
     assert [e.at for e in events] == [at(0), at(1), at(10), at(10), at(20), at(30)]
+
+
+def test_the_relays_confirm_recorded_after_the_decision_still_comes_before_it() -> None:
+    # The router decided on the delivered message (t=5) and the triage queue confirmed its
+    # case (t=6) before the relay recorded the broker's confirm (t=7): published is shown
+    # before decided, with its own time.
+    facts = [
+        Fact(at(0), 0, "accepted", "client", "alpha", "submitter", None, {"version": 1}),
+        Fact(at(7), 1, "published", "intake"),
+        Fact(at(5), 2, "decided", "rules", "v-2026-11", details={"unit": "triage"}),
+        Fact(at(6), 3, "triaged", "router", details={"unit": "triage"}),
+        person_fact("claimed", 6.5, {"lease_until": "2026-11-30T08:15:06+00:00"}),
+    ]
+    events = assemble(facts, full=True)
+    assert [e.event for e in events] == ["accepted", "published", "decided", "triaged", "claimed"]
+    assert [e.at for e in events] == [at(0), at(7), at(5), at(6), at(6.5)]
 
 
 def test_a_person_sees_who_and_why() -> None:
