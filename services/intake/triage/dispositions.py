@@ -173,7 +173,8 @@ async def route_report(
             overridden.append("deadline")
             deadline = cases.person_deadline(body.deadline_at)
         if overridden and reason is None:
-            raise needs_reason(f"the {' and '.join(overridden)} differ from the rules'")
+            verb = "differs" if len(overridden) == 1 else "differ"
+            raise needs_reason(f"the {' and '.join(overridden)} {verb} from the rules'")
         why = []
         if level is not None and level.rank < rules.priority.rank:
             why.append(f"lowers the priority from {rules.priority.value} to {level.value}")
