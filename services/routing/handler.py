@@ -43,6 +43,7 @@ from services.routing.cases import (
     returned,
 )
 from services.routing.consumer import Outcome
+from services.routing.deadletters import to_dead_letters
 from services.routing.deliveries import (
     UNKNOWN_REPORT,
     Delivery,
@@ -239,21 +240,8 @@ class Router:
         is, then acknowledged: a report's status says `dead_lettered` only once the queue
         holds it, and a failure before the acknowledgement puts it back to be tried again."""
         assert self._dead_letters is not None
-        await self._dead_letters.publish(
-            aio_pika.Message(
-                message.body,
-                message_id=message.message_id,
-                type=message.type,
-                content_type=message.content_type,
-                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                headers={
-                    "x-fsi-reason": refused.reason,
-                    "x-fsi-original-queue": self.topology.routing_queue.name,
-                },
-            ),
-            routing_key="",
-            timeout=10,
-        )
+        queue = self.topology.routing_queue.name
+        await to_dead_letters(self._dead_letters, message, refused.reason, queue)
         if refused.report_id is not None:
             await outcome_store.record_dead_letter(
                 self.pool, refused.report_id, refused.code, refused.reason

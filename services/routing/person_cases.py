@@ -37,6 +37,7 @@ from services.routing.cases import (
     returned,
 )
 from services.routing.consumer import Outcome
+from services.routing.deadletters import to_dead_letters
 from services.routing.deliveries import Pending, Refused, redacted, report_id_or_not
 from services.routing.person_store import PersonCase
 
@@ -259,21 +260,8 @@ class PersonCases:
         """To the dead-letter queue (confirmed) with the reason, then acknowledged. Nothing
         is recorded for the report: the message is not the report's own."""
         assert self._dead_letters is not None
-        await self._dead_letters.publish(
-            aio_pika.Message(
-                message.body,
-                message_id=message.message_id,
-                type=message.type,
-                content_type=message.content_type,
-                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                headers={
-                    "x-fsi-reason": refused.reason,
-                    "x-fsi-original-queue": self.topology.decisions_queue.name,
-                },
-            ),
-            routing_key="",
-            timeout=10,
-        )
+        queue = self.topology.decisions_queue.name
+        await to_dead_letters(self._dead_letters, message, refused.reason, queue)
         await message.ack()
         metrics.dead_letters.labels(refused.code).inc()
         log.warning(
