@@ -5,12 +5,9 @@ each seeing what is theirs to see; the status true of the world at every step.""
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
 import datetime as dt
 import json
 import uuid
-from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,65 +15,14 @@ import asyncpg
 import pytest
 from litestar.testing import AsyncTestClient
 
-from services.intake.app import Parts, create_app, open_parts
-from services.intake.people import Person, PersonRole, TokenRefused
-from services.intake.settings import IntakeSettings
 from tests.integration.conftest import unique
+from tests.integration.intake.triage_support import PEOPLE, app, bearer, owner
 from tests.support.clients import auth
 
+__all__ = ["app", "owner"]  # fixtures
+
 EXAMPLES = Path(__file__).parents[3] / "schemas" / "examples"
-PEOPLE = {
-    "anne": Person("anne", frozenset({PersonRole.ASSESSOR}), frozenset({"oslo"})),
-    "per": Person("per", frozenset({PersonRole.ASSESSOR}), frozenset({"vest"})),
-    "pia": Person("pia", frozenset({PersonRole.PROSECUTOR}), frozenset({"oslo"})),
-    "nina": Person("nina", frozenset({PersonRole.PROSECUTOR}), national=True),
-    "ola": Person("ola", frozenset({PersonRole.OPERATOR})),
-}
 NO_DISTRICT = "no police district: municipality unknown or missing"
-
-
-def token(subject: str) -> str:
-    """A token in a JWT's shape (three parts), as the identity provider's are: the route
-    tells a person's token from an API key by it."""
-    return f"eyJ0ZXN0IjoxfQ.{subject}.c2ln"
-
-
-class Verifier:
-    """People by token (the real provider's tokens are tested with the OIDC module)."""
-
-    async def person(self, text: str) -> Person:
-        subject = text.split(".")[1]
-        if text != token(subject) or subject not in PEOPLE:
-            raise TokenRefused("unknown token")
-        return PEOPLE[subject]
-
-
-def person(subject: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token(subject)}"}
-
-
-@pytest.fixture
-async def app(
-    intake_settings: Callable[..., IntakeSettings],
-) -> AsyncIterator[AsyncTestClient[Any]]:
-    """The intake on the real database (its own login), no relay, people by the verifier."""
-
-    @contextlib.asynccontextmanager
-    async def parts(settings: IntakeSettings) -> AsyncIterator[Parts]:
-        async with open_parts(settings) as opened:
-            yield dataclasses.replace(opened, people=Verifier())
-
-    settings = intake_settings(enabled=False)
-    async with AsyncTestClient(create_app(settings, configure_logging=False, parts=parts)) as c:
-        yield c
-
-
-@pytest.fixture
-async def owner(database_url: str) -> AsyncIterator[asyncpg.Connection]:
-    """The test database as its owner, to write what the router and the workbench write."""
-    conn = await asyncpg.connect(database_url)
-    yield conn
-    await conn.close()
 
 
 class Report:
@@ -272,7 +218,7 @@ async def test_a_report_through_triage_to_its_unit(
         report.at(40),
     )
 
-    seen = await read(app, report, person("anne"))
+    seen = await read(app, report, bearer("anne"))
     assert seen["status"] == "routed"
     assert (seen["version"], seen["versions"]) == (2, [1, 2])
     assert seen["report"]["incident"]["municipality"] == "0301"
@@ -318,16 +264,16 @@ async def test_a_report_through_triage_to_its_unit(
 
     # People of another district do not see it; a national prosecutor does; an operator
     # person, without a triage role, is refused; another client gets a 404 as before.
-    other = await app.get(f"/v1/reports/{report.id}", headers=person("per"))
+    other = await app.get(f"/v1/reports/{report.id}", headers=bearer("per"))
     assert other.status_code == 404
     assert (
         other.json()["detail"]
-        == (await app.get(f"/v1/reports/{uuid.uuid4()}", headers=person("per"))).json()["detail"]
+        == (await app.get(f"/v1/reports/{uuid.uuid4()}", headers=bearer("per"))).json()["detail"]
     )
-    assert (await read(app, report, person("nina")))["history"][4]["by"]["id"] == "anne"
-    assert (await app.get(f"/v1/reports/{report.id}", headers=person("ola"))).status_code == 403
+    assert (await read(app, report, bearer("nina")))["history"][4]["by"]["id"] == "anne"
+    assert (await app.get(f"/v1/reports/{report.id}", headers=bearer("ola"))).status_code == 403
     assert (await app.get(f"/v1/reports/{report.id}", headers=auth("beta"))).status_code == 404
-    refused = await app.get(f"/v1/reports/{report.id}", headers=person("nobody"))
+    refused = await app.get(f"/v1/reports/{report.id}", headers=bearer("nobody"))
     assert refused.status_code == 401
     assert "invalid_token" in refused.headers["www-authenticate"]
 
@@ -358,7 +304,7 @@ async def test_a_proposal_waits_for_a_prosecutor_then_closes(
     await report.item(state="done", outcome=outcome, pending_act=None)
     assert await status(app, report) == outcome
 
-    history = (await read(app, report, person("pia")))["history"]
+    history = (await read(app, report, bearer("pia")))["history"]
     assert [(e["event"], e["by"]["id"], e["by"]["role"], e["reason"]) for e in history[4:]] == [
         (proposed_kind, "anne", "assessor", "nothing to go on"),
         (answer, "pia", "prosecutor", "agreed"),

@@ -5,12 +5,9 @@ retries under one key, and every refusal changing nothing."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import dataclasses
 import json
 import uuid
-from collections.abc import AsyncIterator, Callable
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import asyncpg
@@ -20,101 +17,13 @@ from litestar.testing import AsyncTestClient
 
 from schemas.decision import Decision
 from schemas.envelope import CASE_DECIDED_TYPE, CaseDecided
-from services.intake.app import Parts, create_app, open_parts
-from services.intake.people import Person, PersonRole, TokenRefused
-from services.intake.settings import IntakeSettings
-from tests.integration.conftest import unique
-from tests.support.clients import auth
+from tests.integration.intake.triage_support import app, bearer, owner, waiting
 
-ROOT = Path(__file__).parents[3]
+__all__ = ["app", "owner"]  # fixtures
+
 PROBLEMS = "https://fsi-intake.politiet.example/problems/"
-A, P = PersonRole.ASSESSOR, PersonRole.PROSECUTOR
-PEOPLE = {
-    "anne": Person("anne", frozenset({A}), frozenset({"oslo"})),
-    "per": Person("per", frozenset({A}), frozenset({"vest"})),
-    "pia": Person("pia", frozenset({P}), frozenset({"oslo"})),
-    "paal": Person("paal", frozenset({P}), frozenset({"oslo"})),
-    "nina": Person("nina", frozenset({P}), national=True),
-}
 # Oslo's units as deploy/routing/units.yaml lists them: a case placed in Oslo goes to one.
 OSLO = "oslo."
-
-
-class Verifier:
-    """People by token: the token is the person's subject."""
-
-    async def person(self, token: str) -> Person:
-        try:
-            return PEOPLE[token]
-        except KeyError:
-            raise TokenRefused("unknown token") from None
-
-
-def bearer(subject: str, key: str | None = None) -> dict[str, str]:
-    headers = {"Authorization": f"Bearer {subject}"}
-    return headers | ({"Idempotency-Key": key} if key else {})
-
-
-@pytest.fixture
-async def owner(database_url: str) -> AsyncIterator[asyncpg.Connection]:
-    conn = await asyncpg.connect(database_url)
-    yield conn
-    await conn.close()
-
-
-@pytest.fixture
-async def app(
-    intake_settings: Callable[..., IntakeSettings],
-) -> AsyncIterator[AsyncTestClient[Any]]:
-    @contextlib.asynccontextmanager
-    async def parts(settings: IntakeSettings) -> AsyncIterator[Parts]:
-        async with open_parts(settings) as opened:
-            yield dataclasses.replace(opened, people=Verifier())
-
-    settings = intake_settings(enabled=False)
-    async with AsyncTestClient(create_app(settings, configure_logging=False, parts=parts)) as c:
-        yield c
-
-
-def body(municipality: str = "9999", offences: tuple[str, ...] = ("strl-321",)) -> dict[str, Any]:
-    """A report with no personal numbers: its only quality issue is what the test gives."""
-    return {
-        "source": "alpha-src",
-        "external_id": unique(),
-        "reported_at": "2026-11-26T22:05:00Z",
-        "incident": {
-            "occurred_from": "2026-11-26T21:40:00+01:00",
-            "municipality": municipality,
-            "description": "Sykkel stjålet fra bakgården.",
-        },
-        "offences": [{"code": code} for code in offences],
-        "persons": [{"role": "victim"}],
-    }
-
-
-async def waiting(
-    client: AsyncTestClient[Any],
-    owner: asyncpg.Connection,
-    *,
-    district: str | None = "oslo",
-    priority: str = "normal",
-    **report: Any,
-) -> uuid.UUID:
-    """A report accepted by the intake and on the work list, as the router leaves it."""
-    answer = await client.post("/v1/reports", json=body(**report), headers=auth("alpha"))
-    assert answer.status_code == 202, answer.text
-    report_id = uuid.UUID(answer.json()["report_id"])
-    rank = {"critical": 3, "high": 2, "normal": 1, "low": 0}[priority]
-    await owner.execute(
-        "INSERT INTO work_items (report_id, district, source, reason, priority, priority_rank,"
-        " received_at, waiting_since) SELECT id, $2, source, 'quality_issues', $3, $4,"
-        " received_at, now() FROM reports WHERE id = $1",
-        report_id,
-        district,
-        priority,
-        rank,
-    )
-    return report_id
 
 
 async def claim(client: AsyncTestClient[Any], who: str, report_id: uuid.UUID) -> str:

@@ -18,20 +18,14 @@ from litestar.testing import AsyncTestClient
 
 from services.intake.app import create_app
 from services.intake.settings import IntakeSettings, OpsSettings, TriageSettings
-from tests.integration.conftest import unique
+from tests.integration.intake.triage_support import owner, waiting
 from tests.support import signin
-from tests.support.clients import auth
+
+__all__ = ["owner"]  # fixture
 
 BASE = "http://127.0.0.1:8000"
 COOKIE = "fsi_session"
 OWN = {"Origin": "null", "Sec-Fetch-Site": "same-origin"}
-
-
-@pytest.fixture
-async def owner(database_url: str) -> AsyncIterator[asyncpg.Connection]:
-    conn = await asyncpg.connect(database_url)
-    yield conn
-    await conn.close()
 
 
 @pytest.fixture
@@ -77,35 +71,6 @@ class People:
 @pytest.fixture
 async def people(app: AsyncTestClient[Any]) -> People:
     return People(app)
-
-
-async def waiting(
-    app: AsyncTestClient[Any], owner: asyncpg.Connection, municipality: str = "9999"
-) -> uuid.UUID:
-    """A report with an unknown municipality, accepted and on Oslo's work list (quality
-    issues), as the router leaves it."""
-    body = {
-        "source": "alpha-src",
-        "external_id": unique(),
-        "reported_at": "2026-11-26T22:05:00Z",
-        "incident": {
-            "occurred_from": "2026-11-26T21:40:00+01:00",
-            "municipality": municipality,
-            "description": "Sykkel stjålet fra bakgården.",
-        },
-        "offences": [{"code": "strl-321"}],
-        "persons": [{"role": "victim"}],
-    }
-    answer = await app.post("/v1/reports", json=body, headers=auth("alpha"))
-    assert answer.status_code == 202, answer.text
-    report_id = uuid.UUID(answer.json()["report_id"])
-    await owner.execute(
-        "INSERT INTO work_items (report_id, district, source, reason, priority, priority_rank,"
-        " received_at, waiting_since) SELECT id, 'oslo', source, 'quality_issues', 'normal', 1,"
-        " received_at, now() FROM reports WHERE id = $1",
-        report_id,
-    )
-    return report_id
 
 
 def hidden(page: str, name: str) -> str:

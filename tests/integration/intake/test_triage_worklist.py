@@ -5,74 +5,24 @@ at once, and a disposition's lock on a claimed item."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import dataclasses
 import datetime as dt
 import json
 import uuid
-from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import asyncpg
 import pytest
 from litestar.testing import AsyncTestClient
 
-from services.intake.app import Parts, create_app, open_parts
-from services.intake.people import Person, PersonRole, TokenRefused
-from services.intake.settings import IntakeSettings
 from services.intake.triage.model import PRIORITY_RANK, Refusal
 from services.intake.triage.worklist_store import lock_claimed, record_act
-from tests.integration.conftest import unique
-from tests.support.clients import auth
+from tests.integration.intake import triage_support
+from tests.integration.intake.triage_support import PEOPLE, app, bearer, owner
+
+__all__ = ["app", "owner"]  # fixtures
 
 PROBLEMS = "https://fsi-intake.politiet.example/problems/"
-PEOPLE = {
-    "anne": Person("anne", frozenset({PersonRole.ASSESSOR}), frozenset({"oslo"})),
-    "per": Person("per", frozenset({PersonRole.ASSESSOR}), frozenset({"vest"})),
-    "pia": Person("pia", frozenset({PersonRole.PROSECUTOR}), frozenset({"oslo"})),
-    "nina": Person("nina", frozenset({PersonRole.PROSECUTOR}), national=True),
-    "ola": Person("ola", frozenset({PersonRole.OPERATOR})),
-}
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
-
-
-class Verifier:
-    """People by token: the token is the person's subject (the real provider's tokens are
-    tested with the OIDC module)."""
-
-    async def person(self, token: str) -> Person:
-        try:
-            return PEOPLE[token]
-        except KeyError:
-            raise TokenRefused("unknown token") from None
-
-
-def bearer(subject: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {subject}"}
-
-
-@pytest.fixture
-async def owner(database_url: str) -> AsyncIterator[asyncpg.Connection]:
-    """The test database as its owner, to set the work list up with SQL."""
-    conn = await asyncpg.connect(database_url)
-    yield conn
-    await conn.close()
-
-
-@pytest.fixture
-async def app(
-    intake_settings: Callable[..., IntakeSettings],
-) -> AsyncIterator[AsyncTestClient[Any]]:
-    """The intake on the real database (as its own login), people by the test's verifier."""
-
-    @contextlib.asynccontextmanager
-    async def parts(settings: IntakeSettings) -> AsyncIterator[Parts]:
-        async with open_parts(settings) as opened:
-            yield dataclasses.replace(opened, people=Verifier())
-
-    settings = intake_settings(enabled=False)
-    async with AsyncTestClient(create_app(settings, configure_logging=False, parts=parts)) as c:
-        yield c
 
 
 async def waiting(
@@ -359,26 +309,8 @@ async def test_a_corrected_report_is_listed_with_its_new_versions_issue_codes(
 ) -> None:
     # No municipality has 9999; the penal code has no sections 9998 and 9999: three issues,
     # two of one kind.
-    body = {
-        "source": "alpha-src",
-        "external_id": unique(),
-        "reported_at": "2026-11-26T22:05:00Z",
-        "incident": {
-            "occurred_from": "2026-11-26T21:40:00+01:00",
-            "municipality": "9999",
-            "description": "Sykkel stjålet fra bakgården.",
-        },
-        "offences": [{"code": "strl-9999"}, {"code": "strl-9998"}],
-        "persons": [{"role": "victim"}],
-    }
-    posted = await app.post("/v1/reports", json=body, headers=auth("alpha"))
-    assert posted.status_code == 202, posted.text
-    report_id = uuid.UUID(posted.json()["report_id"])
-    await owner.execute(
-        "INSERT INTO work_items (report_id, district, source, reason, priority, priority_rank,"
-        " received_at, waiting_since) SELECT id, NULL, source, 'no_district', 'normal', 1,"
-        " received_at, now() FROM reports WHERE id = $1",
-        report_id,
+    report_id = await triage_support.waiting(
+        app, owner, district=None, reason="no_district", offences=("strl-9999", "strl-9998")
     )
     accepted = json.loads(
         await owner.fetchval("SELECT quality_issues::text FROM reports WHERE id = $1", report_id)
