@@ -19,40 +19,13 @@ from schemas.decision import DecidedBy, Decision, Priority
 from schemas.envelope import CASE_DECIDED_TYPE, CASE_ROUTED_TYPE, CaseDecided, CaseRouted
 from services.common.topology import CASE_DECIDED_KEY, REPORT_ACCEPTED_KEY
 from services.routing.person_cases import UNKNOWN_DECISION
-from tests.integration.stack import Stack, example, reason, take
+from tests.integration.routing.crash import until_empty
+from tests.integration.stack import Stack, reason, take
+from tests.integration.triage.flows import deliveries, in_municipality, post, waiting
 from tests.support.broker_inputs import command, run_script
-from tests.support.clients import auth
 
 UNIT = "oslo.okonomi-og-miljo"
 RANK = {"critical": 3, "high": 2, "normal": 1, "low": 0}  # Priority.rank, as design says
-
-
-async def listed(database_url: str, report_id: str, within: float = 15) -> asyncpg.Record:
-    """The report's work list row once the triage queue confirmed its case."""
-    conn = await asyncpg.connect(database_url)
-    try:
-        for _ in range(int(within * 20)):
-            row = await conn.fetchrow(
-                "SELECT * FROM work_items WHERE report_id = $1", uuid.UUID(report_id)
-            )
-            if row is not None:
-                return row
-            await asyncio.sleep(0.05)
-    finally:
-        await conn.close()
-    raise AssertionError(f"{report_id} is not on the work list after {within} s")
-
-
-async def post(stack: Stack, **changes: Any) -> str:
-    body = example("bicycle-theft", persons=[], **changes)
-    answer = await stack.intake.post("/v1/reports", json=body, headers=auth("alpha"))
-    assert answer.status_code == 202, answer.text
-    return str(answer.json()["report_id"])
-
-
-def nowhere() -> dict[str, Any]:
-    incident = dict(example("bicycle-theft")["incident"], municipality="9998")  # unknown
-    return {"incident": incident}
 
 
 async def test_reports_the_rules_triage_wait_on_the_work_list_once(stack: Stack) -> None:
@@ -69,7 +42,7 @@ async def test_reports_the_rules_triage_wait_on_the_work_list_once(stack: Stack)
     )
     assert await stack.watch.reload()
     by_rule = await post(stack, flags={"hate_motive": True})
-    no_district = await post(stack, **nowhere())
+    no_district = await post(stack, **in_municipality("9998"))
     unknown_offence = await post(stack, offences=[{"code": "strl-9999"}])
     conn = await asyncpg.connect(stack.database_url)
     try:
@@ -78,7 +51,7 @@ async def test_reports_the_rules_triage_wait_on_the_work_list_once(stack: Stack)
             (no_district, "no_district", None, None),
             (unknown_offence, "quality_issues", None, "oslo"),
         ):
-            row = await listed(stack.database_url, report_id)
+            row = await waiting(stack, report_id)
             decision = await conn.fetchrow(
                 "SELECT priority, deadline_at FROM decisions WHERE report_id = $1",
                 uuid.UUID(report_id),
@@ -98,8 +71,8 @@ async def test_reports_the_rules_triage_wait_on_the_work_list_once(stack: Stack)
             assert row["received_at"] == received
             assert row["claimed_by"] is None
         # Hate crime is a priority whatever the offence (the default rules' `hate-crime`).
-        assert (await listed(stack.database_url, by_rule))["priority"] == "high"
-        before = await listed(stack.database_url, by_rule)
+        assert (await waiting(stack, by_rule))["priority"] == "high"
+        before = await waiting(stack, by_rule)
         # The accepted message again, as after a crash between publish and acknowledgement.
         payload = await conn.fetchval(
             "SELECT payload FROM outbox WHERE report_id = $1 AND decision_id IS NULL",
@@ -191,22 +164,6 @@ async def decide_as_person(
     return act
 
 
-async def deliveries(database_url: str, act: uuid.UUID, within: float = 15) -> int:
-    """How many delivery rows the decision has, once it has one (0 after `within`)."""
-    conn = await asyncpg.connect(database_url)
-    try:
-        for _ in range(int(within * 20)):
-            count = await conn.fetchval(
-                "SELECT count(*) FROM person_case_deliveries WHERE decision_id = $1", act
-            )
-            if count:
-                return int(count)
-            await asyncio.sleep(0.05)
-        return 0
-    finally:
-        await conn.close()
-
-
 def counted(act: str) -> float:
     labels = {"unit": UNIT, "act": act}
     return REGISTRY.get_sample_value("fsi_routing_person_cases_total", labels) or 0.0
@@ -215,11 +172,11 @@ def counted(act: str) -> float:
 async def test_a_persons_decision_reaches_its_unit_once_with_who_decided(
     stack: Stack, intake_database_url: str
 ) -> None:
-    report_id = await post(stack, **nowhere())
-    await listed(stack.database_url, report_id)
+    report_id = await post(stack, **in_municipality("9998"))
+    await waiting(stack, report_id)
     before = counted("routed")
     act = await decide_as_person(intake_database_url, report_id)
-    assert await deliveries(stack.database_url, act) == 1
+    assert await deliveries(stack, str(act)) == 1
     queue = await stack.queue(stack.topology.unit_queue(UNIT).name)
     (message,) = await take(queue, 1)
     assert message.message_id == str(act)
@@ -247,12 +204,8 @@ async def test_a_persons_decision_reaches_its_unit_once_with_who_decided(
         await reports.publish(
             aio_pika.Message(payload, message_id=str(act)), routing_key=CASE_DECIDED_KEY
         )
-        decisions = stack.topology.decisions_queue.name
-        for _ in range(100):  # until the router took and acknowledged it
-            declared = await stack.channel.declare_queue(decisions, passive=True)
-            if declared.declaration_result.message_count == 0:
-                break
-            await asyncio.sleep(0.05)
+        # Until the router took and acknowledged it.
+        await until_empty(stack.channel, stack.topology.decisions_queue.name, tries=100)
         await asyncio.sleep(1.0)
         again = await queue.get(fail=False)
         if again is not None:  # a second copy is allowed, and is the same message
@@ -270,8 +223,8 @@ async def test_a_persons_decision_reaches_its_unit_once_with_who_decided(
 async def test_a_corrected_version_is_the_report_its_case_carries(
     stack: Stack, intake_database_url: str
 ) -> None:
-    report_id = await post(stack, **nowhere())
-    await listed(stack.database_url, report_id)
+    report_id = await post(stack, **in_municipality("9998"))
+    await waiting(stack, report_id)
     conn = await asyncpg.connect(stack.database_url)
     try:
         accepted = json.loads(
@@ -283,7 +236,7 @@ async def test_a_corrected_version_is_the_report_its_case_carries(
         await conn.close()
     fixed = {**accepted, "incident": {**accepted["incident"], "municipality": "0301"}}
     act = await decide_as_person(intake_database_url, report_id, version=2, corrected=fixed)
-    assert await deliveries(stack.database_url, act) == 1
+    assert await deliveries(stack, str(act)) == 1
     (message,) = await take(await stack.queue(stack.topology.unit_queue(UNIT).name), 1)
     case = msgspec.json.decode(message.body, type=CaseRouted)
     assert case.report.incident.municipality == "0301"
@@ -316,27 +269,27 @@ async def test_a_case_whose_unit_queue_is_missing_waits_and_goes_once_it_is_back
 ) -> None:
     queue_name = stack.topology.unit_queue(UNIT).name
     run_script("delete-queue", amqp_url, stack.topology.prefix, queue_name)
-    report_id = await post(stack, **nowhere())
-    await listed(stack.database_url, report_id)
+    report_id = await post(stack, **in_municipality("9998"))
+    await waiting(stack, report_id)
     act = await decide_as_person(intake_database_url, report_id)
     conn = await asyncpg.connect(stack.database_url)
     try:
         waits = "SELECT unit, returns FROM person_waiting_cases WHERE decision_id = $1"
         for _ in range(300):
-            waiting = await conn.fetchrow(waits, act)
-            if waiting is not None and waiting["returns"] >= 2:
+            waits_row = await conn.fetchrow(waits, act)
+            if waits_row is not None and waits_row["returns"] >= 2:
                 break  # returned, and returned again on the first retry (2 s later)
             await asyncio.sleep(0.05)
-        assert waiting is not None
-        assert (waiting["unit"], waiting["returns"]) == (UNIT, 2)
-        assert await deliveries(stack.database_url, act, within=0.1) == 0  # not delivered
+        assert waits_row is not None
+        assert (waits_row["unit"], waits_row["returns"]) == (UNIT, 2)
+        assert await deliveries(stack, str(act), within=0.1) == 0  # not delivered
         # The operator's repair: fsi-declare. The next retry (4 s after the second return)
         # finds the queue.
         answer = await command(
             "fsi-declare", FSI_BROKER_URL=amqp_url, FSI_BROKER_PREFIX=stack.topology.prefix
         )
         assert answer.code == 0, answer.err
-        assert await deliveries(stack.database_url, act, within=20) == 1
+        assert await deliveries(stack, str(act), within=20) == 1
         ended = await conn.fetchval(
             "SELECT delivered_at IS NOT NULL FROM person_waiting_cases WHERE decision_id = $1",
             act,
