@@ -63,7 +63,7 @@ browser:  ## Debian's chromium, nodejs and npm, and axe-core and morphdom as pac
 	@bash deploy/os-packages.sh "make browser" chromium=chromium,fonts-liberation npm=nodejs,npm
 	@cmp -s package-lock.json node_modules/.fsi-installed 2>/dev/null || (npm ci --ignore-scripts --no-audit --no-fund --loglevel=error && cp package-lock.json node_modules/.fsi-installed)
 
-services: install  ## make sure the local PostgreSQL, RabbitMQ and OIDC test provider (nanoidp, 127.0.0.1:8484) answer (starts them if not), PgBouncer installed
+services:  ## make sure the local PostgreSQL, RabbitMQ and OIDC test provider (nanoidp, 127.0.0.1:8484) answer (starts them if not), PgBouncer installed
 	@bash deploy/local-services.sh
 
 image:  ## build the container image (deploy/Containerfile) with buildah, its base made from Debian's packages (FSI_IMAGE_BASE=python:3.11-slim where a registry is reachable)

@@ -122,4 +122,9 @@ echo "PgBouncer is installed ($(/usr/sbin/pgbouncer --version 2>/dev/null | head
 
 # People sign in to the workbench with OpenID Connect: the test provider of make run and the
 # tests, started detached when it does not answer (`bash deploy/oidc-provider.sh stop`).
+# It runs from the project's .venv: installed here once the OS services are in place (so a
+# machine that lacks those hears of them first).
+if [ ! -x "$(dirname "$0")/../.venv/bin/nanoidp" ]; then
+    bash "$(dirname "$0")/uv.sh" sync --frozen
+fi
 bash "$(dirname "$0")/oidc-provider.sh" start

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import sysconfig
@@ -30,14 +29,9 @@ PACKAGES = ("schemas", "services")
 
 
 def _uv() -> list[str]:
-    found = shutil.which("uv")
-    if found is not None:
-        return [found]
-    for python in ("python3", sys.executable):
-        probe = subprocess.run([python, "-m", "uv", "--version"], capture_output=True, check=False)  # noqa: S603
-        if probe.returncode == 0:
-            return [python, "-m", "uv"]
-    pytest.fail("uv is not installed: `make install` installs it")
+    # The project's own way to uv, as `make install` runs it: python3's uv, else the one it
+    # keeps in .venv-uv (made on first use).
+    return ["bash", str(ROOT / "deploy" / "uv.sh")]
 
 
 @dataclass(frozen=True, slots=True)

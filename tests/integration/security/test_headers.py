@@ -83,7 +83,8 @@ async def test_problems_are_not_cached_framed_or_sniffed(
 
 
 async def test_the_operations_page_keeps_its_own_policy(intake: AsyncTestClient[Any]) -> None:
-    page = await intake.get("/ops/login")
+    # The page a person lands on after signing out: the operations pages' own, no session.
+    page = await intake.get("/ops/signed-out")
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
     _secure(page.headers)
@@ -94,7 +95,7 @@ async def test_the_operations_page_keeps_its_own_policy(intake: AsyncTestClient[
 
 
 async def test_static_files_keep_their_long_cache(intake: AsyncTestClient[Any]) -> None:
-    page = (await intake.get("/ops/login")).text
+    page = (await intake.get("/ops/signed-out")).text
     (css,) = re.findall(r'href="(/ops/static/ops\.css\?v=\w+)"', page)
     answer = await intake.get(css)
     assert answer.status_code == 200
