@@ -13,7 +13,6 @@ and base64 (Authlib is not a dependency; joserfc has no PKCE helper).
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import hmac
 import secrets
@@ -28,6 +27,7 @@ from joserfc import jws, jwt
 from joserfc.errors import ExpiredTokenError, JoseError
 from joserfc.jwt import JWTClaimsRegistry
 
+from services.intake import b64json
 from services.intake.oidc import MAX_TOKEN_CHARS
 from services.intake.oidc_keys import HTTP_TIMEOUT, ProviderKeys
 from services.intake.people import PeopleVerifier, Person, ProviderUnavailable, TokenRefused
@@ -78,15 +78,14 @@ class Flow(msgspec.Struct, frozen=True, array_like=True):
 
     def encode(self) -> str:
         """The cookie's value: base64url of the JSON array."""
-        return base64.urlsafe_b64encode(msgspec.json.encode(self)).rstrip(b"=").decode()
+        return b64json.dumps(self)
 
     @classmethod
     def decode(cls, text: str) -> Flow:
         """The flow of a cookie's value; `SignInFailed` when it is not one."""
         try:
-            raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-            flow = msgspec.json.decode(raw, type=cls)
-        except (binascii.Error, ValueError, msgspec.DecodeError, msgspec.ValidationError):
+            flow = b64json.loads(text, cls)
+        except ValueError:
             raise SignInFailed("the sign-in's cookie is not one this intake set") from None
         if flow.page not in PAGES:
             raise SignInFailed("the sign-in's cookie is not one this intake set")

@@ -3,14 +3,14 @@ the keyset cursor, and the typed refusals every triage request may meet."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
 import uuid
 from collections.abc import Iterable
 from typing import Annotated, Any, Literal
 
 import msgspec
+
+from services.intake import b64json
 
 # Why a report waits (work_items.reason), in the order the page lists them.
 REASONS = (
@@ -148,15 +148,14 @@ class Cursor(msgspec.Struct, frozen=True, array_like=True):
 
     def encode(self) -> str:
         """Base64url (no padding) of the keys as a JSON array."""
-        return base64.urlsafe_b64encode(msgspec.json.encode(self)).rstrip(b"=").decode()
+        return b64json.dumps(self)
 
     @classmethod
     def decode(cls, text: str) -> Cursor:
         """The cursor of `text`; `ValueError` when it is not one this API gave."""
         try:
-            raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-            cursor = msgspec.json.decode(raw, type=cls)
-        except (binascii.Error, ValueError, msgspec.ValidationError, msgspec.DecodeError):
+            cursor = b64json.loads(text, cls)
+        except ValueError:
             raise ValueError("not a cursor of this work list") from None
         if cursor.received_at.tzinfo is None or (
             cursor.deadline_at is not None and cursor.deadline_at.tzinfo is None
