@@ -255,19 +255,25 @@ ATTACKS = {
 }
 
 
+async def _a_report(conn: asyncpg.Connection) -> uuid.UUID:
+    """A report of the client `alpha` with an empty body; its id."""
+    report_id = uuid.uuid4()
+    await conn.execute(
+        "INSERT INTO reports (id, client_id, source, external_id, source_format,"
+        " content_hash, raw_body, raw_content_type, report)"
+        " VALUES ($1, 'alpha', 'alpha-src', $2, 'canonical', '\\x00', '\\x00',"
+        " 'application/json', '{}')",
+        report_id,
+        str(report_id),
+    )
+    return report_id
+
+
 async def _a_decision(database_url: str) -> None:
     # A report and its decision, so an UPDATE or DELETE has a row to change.
-    report_id = uuid.uuid4()
     conn = await asyncpg.connect(database_url)
     try:
-        await conn.execute(
-            "INSERT INTO reports (id, client_id, source, external_id, source_format,"
-            " content_hash, raw_body, raw_content_type, report)"
-            " VALUES ($1, 'alpha', 'alpha-src', $2, 'canonical', '\\x00', '\\x00',"
-            " 'application/json', '{}')",
-            report_id,
-            str(report_id),
-        )
+        report_id = await _a_report(conn)
         await conn.execute(
             "INSERT INTO decisions (report_id, unit, priority, amqp_priority,"
             " ruleset_version, decided_at, decision)"
@@ -346,15 +352,7 @@ async def test_truncate_is_refused_even_for_the_owner(
 async def _a_persons_case(conn: asyncpg.Connection) -> None:
     # A report, a person's act on it, its corrected version, the decision it made and the
     # delivery of its case: one row in each of the people's append-only tables.
-    report_id, act_id = uuid.uuid4(), uuid.uuid4()
-    await conn.execute(
-        "INSERT INTO reports (id, client_id, source, external_id, source_format,"
-        " content_hash, raw_body, raw_content_type, report)"
-        " VALUES ($1, 'alpha', 'alpha-src', $2, 'canonical', '\\x00', '\\x00',"
-        " 'application/json', '{}')",
-        report_id,
-        str(report_id),
-    )
+    report_id, act_id = await _a_report(conn), uuid.uuid4()
     await conn.execute(
         "INSERT INTO person_acts (id, report_id, kind, actor, actor_role)"
         " VALUES ($1, $2, 'corrected', 'anne', 'assessor')",
