@@ -6,11 +6,20 @@ one: the queue type and `x-max-priority` can only be arguments, and `declare` co
 queue's arguments (never its policy), so moving the routing queue's dead-letter exchange to a
 policy would make every `declare` of it a mismatch. Policies add only what no argument says:
 
-- `<prefix>case-queues` (triage and every unit queue): `dead-letter-exchange` = the topology's
+- `<prefix>case-queues` (every unit queue): `dead-letter-exchange` = the topology's
   dead-letter exchange. Without one, a case a unit's consumer rejects without requeueing,
   or one past a quorum queue's delivery limit (20 by default from RabbitMQ 4.0), is dropped;
   with it, the case lands in the dead-letter queue, where the operations overview counts it.
   Their delivery limit stays the broker's: the units' consumers are not ours.
+- `<prefix>triage-feed` (the triage queue): `max-length` = `TRIAGE_FEED_MAX_LENGTH`,
+  `max-length-bytes` = `TRIAGE_FEED_MAX_BYTES`, `overflow: drop-head`. People work the work
+  list in PostgreSQL (`work_items`), which the triage queue's confirm of a case fills; the
+  queue itself is a feed of copies for other tools (the `fsi.triage` user), and nothing of
+  ours consumes it, so unbounded it would only grow. At the bound RabbitMQ drops the oldest
+  copy; the router's publish is still confirmed (`reject-publish` would refuse it, and the
+  report would never reach the work list). No dead-letter exchange: a dropped or rejected
+  copy would otherwise fill the dead-letter queue, which a person must empty, with copies
+  of cases the work list holds anyway.
 - `<prefix>routing-and-dead-letters` (quorum queues only: the routing, decisions and
   dead-letter queues): `delivery-limit` = `DELIVERY_LIMIT`. The router dead-letters what
   it cannot route itself, with the reason, and acknowledges it; it puts a batch back
@@ -46,6 +55,11 @@ from services.routing.brokeraccess import pattern
 
 # A week of the router's retries, one each 2 s: 7 × 24 × 3600 / 2.
 DELIVERY_LIMIT = 302_400
+# The triage feed's bound: days of triaged cases at the rates seen (tens to hundreds a day),
+# and at most 256 MiB of copies (a report is at most 1 MiB, FSI_MAX_BODY_BYTES; most are a
+# few KiB), whichever comes first.
+TRIAGE_FEED_MAX_LENGTH = 10_000
+TRIAGE_FEED_MAX_BYTES = 256 * 1024 * 1024
 POLICY_PRIORITY = 10
 
 
@@ -69,14 +83,25 @@ class Policy:
 def policies(topology: Topology) -> tuple[Policy, ...]:
     """The policies of the topology (see the module's docstring for each one's reason)."""
     t, p = topology, topology.prefix
-    cases = (t.triage_queue, *(t.unit_queue(u) for u in t.units))
     made = [
         Policy(
-            f"{p}case-queues",
-            tuple(q.name for q in cases),
-            {"dead-letter-exchange": t.dead_letter_exchange.name},
+            f"{p}triage-feed",
+            (t.triage_queue.name,),
+            {
+                "max-length": TRIAGE_FEED_MAX_LENGTH,
+                "max-length-bytes": TRIAGE_FEED_MAX_BYTES,
+                "overflow": "drop-head",
+            },
         )
     ]
+    if t.units:
+        made.append(
+            Policy(
+                f"{p}case-queues",
+                tuple(t.unit_queue(u).name for u in t.units),
+                {"dead-letter-exchange": t.dead_letter_exchange.name},
+            )
+        )
     if t.queue_type == "quorum":
         made.append(
             Policy(

@@ -1,7 +1,8 @@
 """The definitions `fsi-broker-access` writes, imported with `rabbitmqctl import_definitions`
 into a virtual host of the test's own: the broker then holds our exchanges, queues (with
 their arguments), bindings and policies, a case a unit rejects reaches the dead-letter
-queue, and `fsi-declare` finds nothing to differ and nothing to add.
+queue, the triage feed keeps its newest copies up to its bound (each publish confirmed), and
+`fsi-declare` finds nothing to differ and nothing to add.
 
 The file is the command's for the default prefix and catalogue, the checked-in example's
 but for its virtual host. Its users and permissions are left out of the import: users are
@@ -27,6 +28,7 @@ import aio_pika
 import pytest
 
 from services.common.topology import QueueType, Topology
+from services.routing.definitions import TRIAGE_FEED_MAX_LENGTH
 from tests import harness
 
 pytestmark = pytest.mark.integration
@@ -146,7 +148,7 @@ def _imported(example: Path, queue_type: QueueType, vhost: str, tmp_path: Path) 
 def _expected(topology: Topology, queue_type: QueueType) -> dict[str, Any]:
     """What the broker must hold, from the topology's own values (not from the file)."""
     p = topology.prefix
-    cases = {topology.triage_queue.name, *(topology.unit_queue(u).name for u in topology.units)}
+    cases = {topology.unit_queue(u).name for u in topology.units}
     limited = {
         topology.routing_queue.name,
         topology.decisions_queue.name,
@@ -154,6 +156,7 @@ def _expected(topology: Topology, queue_type: QueueType) -> dict[str, Any]:
     }
     policy_of = {
         **dict.fromkeys(cases, f"{p}case-queues"),
+        topology.triage_queue.name: f"{p}triage-feed",
         **dict.fromkeys(limited, f"{p}routing-and-dead-letters" if queue_type == "quorum" else ""),
     }
     return {
@@ -187,14 +190,18 @@ async def test_the_definitions_import_whole_and_fsi_declare_finds_them_so(
     # Which queues each policy reaches is the queues' `policy` above; here what it says.
     cases = state["policies"][f"{topology.prefix}case-queues"]
     assert cases[1:] == ("queues", {"dead-letter-exchange": dead_letters}, 10)
+    feed = state["policies"][f"{topology.prefix}triage-feed"]
+    bound = {"max-length": 10_000, "max-length-bytes": 268_435_456, "overflow": "drop-head"}
+    assert feed[1:] == ("queues", bound, 10)
     if queue_type == "quorum":
         limit = state["policies"][f"{topology.prefix}routing-and-dead-letters"]
         assert limit[1:] == ("queues", {"delivery-limit": 302_400}, 10)
-    assert len(state["policies"]) == (2 if queue_type == "quorum" else 1)
+    assert len(state["policies"]) == (3 if queue_type == "quorum" else 2)
 
     _ctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
     url = f"amqp://guest:guest@127.0.0.1:5672/{quote(vhost, safe='')}"
     await _a_rejected_case_is_dead_lettered(url, topology)
+    await _the_triage_feed_keeps_its_newest_copies(url, topology)
 
     declared = _run("services.routing.declare", {**settings, "FSI_BROKER_URL": url})
     assert declared.returncode == 0, declared.stderr
@@ -225,6 +232,37 @@ async def _a_rejected_case_is_dead_lettered(url: str, topology: Topology) -> Non
     first = death[0]
     assert isinstance(first, dict)
     assert (first["queue"], first["reason"]) == (topology.unit_queue(UNIT).name, "rejected")
+
+
+async def _the_triage_feed_keeps_its_newest_copies(url: str, topology: Topology) -> None:
+    """The triage-feed policy at work: one copy past the bound, every publish confirmed (the
+    router's confirm is what puts a report on the work list), the oldest copy dropped, and
+    nothing dead-lettered."""
+    connection = await aio_pika.connect(url)
+    try:
+        channel = await connection.channel(publisher_confirms=True)
+        cases = await channel.get_exchange(topology.cases_exchange.name)
+        for start in range(0, TRIAGE_FEED_MAX_LENGTH + 1, 1000):
+            batch = range(start, min(start + 1000, TRIAGE_FEED_MAX_LENGTH + 1))
+            # Each publish returns the broker's confirm; a refused one (nack) raises.
+            await asyncio.gather(
+                *(
+                    cases.publish(aio_pika.Message(b"{}", message_id=f"copy-{n}"), "triage")
+                    for n in batch
+                )
+            )
+        feed = await channel.declare_queue(topology.triage_queue.name, passive=True)
+        held = feed.declaration_result.message_count
+        dead = await channel.declare_queue(topology.dead_letter_queue.name, passive=True)
+        dead_held = dead.declaration_result.message_count
+        first = await _get(feed)
+        await first.ack()
+        await feed.purge()
+    finally:
+        await connection.close()
+    assert held == TRIAGE_FEED_MAX_LENGTH
+    assert first.message_id == "copy-1"  # copy-0, the oldest, was dropped
+    assert dead_held == 0
 
 
 async def _get(queue: aio_pika.abc.AbstractQueue) -> aio_pika.abc.AbstractIncomingMessage:

@@ -11,7 +11,13 @@ from typing import Any
 import pytest
 
 from services.common.topology import Topology, declare
-from services.routing.definitions import DELIVERY_LIMIT, policies, topology_definitions
+from services.routing.definitions import (
+    DELIVERY_LIMIT,
+    TRIAGE_FEED_MAX_BYTES,
+    TRIAGE_FEED_MAX_LENGTH,
+    policies,
+    topology_definitions,
+)
 
 UNITS = ("oslo.felles-etterforskning", "oslo.vold-naere-relasjoner", "vest.barn-og-unge")
 TOPOLOGIES = [
@@ -133,13 +139,15 @@ def test_no_policy_sets_what_a_queue_argument_sets(topology: Topology) -> None:
                 assert f"x-{key}" not in arguments[queue], (policy.name, queue, key)
 
 
+def _effective(topology: Topology) -> dict[str, dict[str, Any]]:
+    return {queue: policy.definition for policy in policies(topology) for queue in policy.queues}
+
+
 @pytest.mark.parametrize("topology", TOPOLOGIES, ids=lambda t: t.queue_type)
 def test_cases_are_dead_lettered_rather_than_dropped(topology: Topology) -> None:
-    effective = {
-        queue: policy.definition for policy in policies(topology) for queue in policy.queues
-    }
+    effective = _effective(topology)
     dead_letters = topology.dead_letter_exchange.name
-    for queue in (topology.triage_queue, *(topology.unit_queue(u) for u in UNITS)):
+    for queue in (topology.unit_queue(u) for u in UNITS):
         assert effective[queue.name].get("dead-letter-exchange") == dead_letters
     # The router's input queues keep theirs as an argument; the dead-letter queue is the
     # last stop.
@@ -159,3 +167,27 @@ def test_a_week_of_router_retries_stays_under_the_quorum_delivery_limit() -> Non
     week = dt.timedelta(days=7).total_seconds()
     assert week <= DELIVERY_LIMIT * ROUTER_RETRY_SECONDS
     assert limits[quorum.unit_queue(UNITS[0]).name] is None  # the broker's own
+
+
+@pytest.mark.parametrize("topology", TOPOLOGIES, ids=lambda t: t.queue_type)
+def test_the_triage_feed_is_bounded_and_drops_its_oldest_copies(topology: Topology) -> None:
+    """Nothing of ours consumes the triage queue (people work the work list), so every
+    deployment bounds it; the router's publish must still be confirmed at the bound (the
+    confirm puts the report on the work list), and a dropped copy must not fill the
+    dead-letter queue."""
+    feed = _effective(topology)[topology.triage_queue.name]
+    assert feed == {
+        "max-length": TRIAGE_FEED_MAX_LENGTH,
+        "max-length-bytes": TRIAGE_FEED_MAX_BYTES,
+        "overflow": "drop-head",
+    }
+    assert 0 < TRIAGE_FEED_MAX_LENGTH <= 100_000
+    # At least a hundred reports of the intake's largest body (1 MiB) fit.
+    assert 100 * 1_048_576 <= TRIAGE_FEED_MAX_BYTES <= 1024**3
+
+
+def test_no_units_makes_no_policy_for_case_queues() -> None:
+    """An empty pattern would match every queue of the virtual host."""
+    bare = Topology(prefix="fsi.", units=())
+    assert [p.name for p in policies(bare)] == ["fsi.triage-feed"]
+    assert all(p.pattern for p in policies(bare))
