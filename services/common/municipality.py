@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from schemas.reference import Reference
 from services.common.findings import Findings
+from services.common.text import quoted
 
 NUMBER_PATH = "$.incident.municipality"
 NAME_PATH = "$.incident.municipality_name"
@@ -26,7 +27,7 @@ def resolve(number: str | None, name: str | None, ref: Reference, found: Finding
             found.issue(
                 "municipality.name_mismatch",
                 NAME_PATH,
-                f"'{name}' is the name of {_describe(named, ref)}, "
+                f"{quoted(name)} is the name of {_describe(named, ref)}, "
                 f"not of {_describe((number,), ref)}",
             )
         return number
@@ -36,14 +37,15 @@ def resolve(number: str | None, name: str | None, ref: Reference, found: Finding
         found.issue(
             "municipality.unknown_name",
             NAME_PATH,
-            f"'{name}' is not the name of a municipality (2024 list, Sami and Kven names included)",
+            f"{quoted(name)} is not the name of a municipality "
+            "(2024 list, Sami and Kven names included)",
         )
         return None
     if len(named) > 1:
         found.issue(
             "municipality.ambiguous",
             NAME_PATH,
-            f"'{name}' is the name of {len(named)} municipalities: {_describe(named, ref)}; "
+            f"{quoted(name)} is the name of {len(named)} municipalities: {_describe(named, ref)}; "
             "the kommunenummer tells which",
         )
         return None
@@ -72,7 +74,7 @@ def _by_number(
                 "municipality.renumbered",
                 NUMBER_PATH,
                 f"{number} was split on 1 January 2024 into {_describe(successors, ref)}; "
-                f"the name '{name}' tells {_describe(tuple(told), ref)}",
+                f"the name {quoted(str(name))} tells {_describe(tuple(told), ref)}",
             )
             return told[0]
         found.issue(

@@ -9,7 +9,7 @@ from schemas.reference import Reference, name_key
 from schemas.report import Offence
 from services.common import lawrefs
 from services.common.findings import Findings
-from services.common.text import normalise_text
+from services.common.text import normalise_text, quoted
 
 
 def standardise_offence(
@@ -38,7 +38,7 @@ def standardise_offence(
             found.issue(
                 "offence.unreadable_code",
                 f"{path}.code",
-                f"'{written}' is not a law reference the intake can read",
+                f"{quoted(written)} is not a law reference the intake can read",
             )
             return Offence(code=written, label=label)
         if not reference.clear and not titled(reference, ref):
@@ -51,7 +51,9 @@ def standardise_offence(
         return Offence(code=None, label=offence.label)
     code = ref.offence_labels.get(name_key(label))
     if code is None:
-        found.issue("offence.unknown_label", f"{path}.label", f"no offence code for '{label}'")
+        found.issue(
+            "offence.unknown_label", f"{path}.label", f"no offence code for {quoted(label)}"
+        )
     return Offence(code=code, label=label)
 
 
@@ -85,15 +87,16 @@ def _not_clear(
         found.issue(
             "offence.several_sections",
             path,
-            f"'{written}' cites {len(reference.sections)} sections: {readings}; an offence "
+            f"{quoted(written)} cites {len(reference.sections)} sections: {readings}; an offence "
             "holds one: a person must record each as an offence of its own",
         )
     if reference.unclear is not None:
         found.issue(
             "offence.unclear_reference",
             path,
-            f"'{written}' reads as {' and '.join(_reads_as(reference, s, ref) for s in sections)}"
-            f", but '{reference.unclear}' after the section is "
+            f"{quoted(written)} reads as "
+            f"{' and '.join(_reads_as(reference, s, ref) for s in sections)}"
+            f", but {quoted(reference.unclear)} after the section is "
             "not understood (it may name another version or section): a person must check it",
         )
 
@@ -129,11 +132,13 @@ def _code(
         found.issue(
             "offence.law_version_unclear",
             path,
-            f"'{written}' names no version, and the incident ended before {came:%d.%m.%Y}, "
+            f"{quoted(written)} names no version, and the incident ended before {came:%d.%m.%Y}, "
             f"when the law of {version.year} came into force: it may cite the law then in force",
         )
     if ref.offence(code) is None:
-        found.issue("offence.unknown_code", path, f"'{written}' ({code}) is not in the catalogue")
+        found.issue(
+            "offence.unknown_code", path, f"{quoted(written)} ({code}) is not in the catalogue"
+        )
     return code
 
 
@@ -150,7 +155,8 @@ def _repealed(
         found.note(
             "offence.converted",
             path,
-            f"'{written}' cites § {reference.section} ({conversion.title}) of a repealed law; "
+            f"{quoted(written)} cites § {reference.section} ({conversion.title}) "
+            "of a repealed law; "
             f"read as {target} ({title}), replaced{since} (source: {conversion.source})",
         )
         return target
@@ -166,7 +172,8 @@ def _repealed(
     found.issue(
         "offence.repealed_law",
         path,
-        f"'{written}' cites a repealed law, replaced{since}: {known}; a person must choose the "
+        f"{quoted(written)} cites a repealed law, replaced{since}: {known}; "
+        "a person must choose the "
         "offence in the law in force",
     )
     return reference.code

@@ -22,3 +22,16 @@ def normalise_account(value: str) -> str:
     emoji sequence)."""
     text = unicodedata.normalize("NFC", value).replace("\r\n", "\n").replace("\r", "\n")
     return text.strip()
+
+
+# A value quoted back in a message (a quality issue, a problem) is cut to this many
+# characters: a client's 100 000-character code must not come back as a 100 KB answer.
+QUOTED_MAX = 80
+
+
+def quoted(value: str, quote: str = "'") -> str:
+    """`value` between `quote`s for a message; past `QUOTED_MAX` characters its start, `…`
+    and its full length: `'strl-321xxx…' (100000 characters)`."""
+    if len(value) <= QUOTED_MAX:
+        return f"{quote}{value}{quote}"
+    return f"{quote}{value[:QUOTED_MAX]}…{quote} ({len(value)} characters)"

@@ -12,6 +12,7 @@ import msgspec
 from schemas.decision import TRIAGE_UNIT, Deadline, DecidedBy, Decision, Priority
 from services.common.rules.reading import nearest
 from services.common.rules.ruleset import RuleSet
+from services.common.text import quoted
 from services.intake.people import Person
 from services.intake.triage.disposition_model import Case, invalid_field
 from services.intake.triage.rulebook import RuleBook
@@ -38,7 +39,7 @@ def known_unit(book: RuleBook, unit: str, path: str) -> str:
         return unit
     close = book.nearest_units(unit)
     hint = f"; did you mean {', '.join(close)}?" if close else ""
-    raise invalid_field(path, f"'{unit}' is not a unit of the catalogue{hint}")
+    raise invalid_field(path, f"{quoted(unit)} is not a unit of the catalogue{hint}")
 
 
 def district_of_slug(ruleset: RuleSet, slug: str, path: str) -> str:
@@ -48,7 +49,7 @@ def district_of_slug(ruleset: RuleSet, slug: str, path: str) -> str:
         return slug
     close = nearest(slug, slugs)
     hint = f"; did you mean {', '.join(close)}?" if close else ""
-    raise invalid_field(path, f"'{slug}' is not a police district's slug{hint}")
+    raise invalid_field(path, f"{quoted(slug)} is not a police district's slug{hint}")
 
 
 def waiting_reason(ruleset: RuleSet, decision: Decision, quality_issues: bool) -> dict[str, object]:

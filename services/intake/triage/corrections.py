@@ -16,6 +16,7 @@ from schemas.reference import Reference
 from schemas.report import Flags, Incident, Offence, Person, Report, Role
 from schemas.textrules import FOUR_DIGITS
 from services.common.standardise import Options, offence_code, standardise
+from services.common.text import quoted
 from services.intake.service import contract_problems
 from services.intake.validation import Problem
 
@@ -58,11 +59,11 @@ class Correction:
 
 
 def _where(key: str) -> str:
-    return f"$.changes['{key}']"
+    return f"$.changes[{quoted(key)}]"
 
 
 def _shown(value: Any) -> str:
-    return repr(value) if not isinstance(value, str) else f"'{value}'"
+    return quoted(value) if isinstance(value, str) else quoted(repr(value), quote="")
 
 
 class _Changes:
@@ -143,7 +144,7 @@ class _Changes:
 
     def flag(self, key: str, name: str, value: Any) -> None:
         if name not in Flags.__struct_fields__:
-            self.wrong(key, f"no flag '{name}' (flags: {', '.join(Flags.__struct_fields__)})")
+            self.wrong(key, f"no flag {quoted(name)} (flags: {', '.join(Flags.__struct_fields__)})")
         elif not isinstance(value, bool):
             self.wrong(key, f"{_shown(value)}: a flag is true or false")
         else:
