@@ -127,6 +127,12 @@ async def admit_person(connection: Connection) -> Person:
     verifier = state_of(connection).people
     if verifier is None:
         raise unauthenticated_person("no identity provider is configured")
+    if token.count(".") != 2:
+        # A person's access token is a JWT (three dot-separated parts); an API key is not.
+        raise unauthenticated_person(
+            "this route takes a person's access token (a JWT) of the identity provider, "
+            "not an API key"
+        )
     try:
         person = await verifier.person(token)
     except TokenRefused as refused:

@@ -9,11 +9,12 @@ from typing import Any
 
 import msgspec
 from litestar import Request, Response
-from litestar.exceptions import HTTPException
+from litestar.exceptions import HTTPException, ValidationException
 from litestar.plugins.problem_details import ProblemDetailsException
 from litestar.status_codes import HTTP_503_SERVICE_UNAVAILABLE
 
 from services.common.logging import get_logger
+from services.common.text import quoted
 from services.intake import metrics
 from services.intake.validation import NotJson, Problem
 
@@ -144,9 +145,68 @@ def database_unavailable(
     ).to_response(request)
 
 
+# Where Litestar found a parameter it could not read, in a problem's words; a value is quoted
+# back only from the query and the path (a header's or a cookie's is the client's text).
+_PARAMETER_IN = {"query": "query parameter", "path": "path parameter", "header": "header"}
+_QUOTED_IN = {"query", "path"}
+
+
+def _parameter_values(request: Request[Any, Any, Any], name: str, where: str) -> list[str]:
+    if where == "query":
+        return list(request.query_params.getall(name, []))
+    if where == "path":
+        value = request.scope.get("path_params", {}).get(name)
+        return [] if value is None else [str(value)]
+    return []
+
+
+def _parameter_error(request: Request[Any, Any, Any], found: Any) -> dict[str, Any] | None:
+    """One of Litestar's parameter validation errors (`{message, key, source}`) as an entry
+    of the problem's `errors`: the parameter, where it is, what is wrong, the value sent (cut
+    by `quoted`); None when it is not about a parameter."""
+    if not isinstance(found, dict) or not isinstance(found.get("key"), str):
+        return None
+    where = str(getattr(found.get("source"), "value", found.get("source")))
+    if where not in _PARAMETER_IN:
+        return None
+    name: str = found["key"]
+    # msgspec names the handler's type (`int | null`): the value's absence is no error here.
+    message = str(found.get("message", "invalid")).replace(" | null", "")
+    message = message.replace("Expected `bool`", "Expected `true` or `false`")
+    error: dict[str, Any] = {"parameter": name, "in": where, "message": message}
+    values = _parameter_values(request, name, where) if where in _QUOTED_IN else []
+    if values:
+        error["value"] = ", ".join(quoted(v) for v in values[:3])
+    return error
+
+
+def parameter_error(
+    request: Request[Any, Any, Any], exc: ValidationException
+) -> Response[dict[str, Any]] | None:
+    """400 `invalid-parameter`: a query, path or header parameter Litestar could not read as
+    its type, each named in `errors` with what is wrong and (query, path) the value quoted;
+    None when the refusal is not about parameters. The request's URL is never repeated."""
+    extra = exc.extra if isinstance(exc.extra, list) else []
+    errors = [e for e in (_parameter_error(request, found) for found in extra) if e]
+    if not errors or len(errors) != len(extra):
+        return None
+    detail = "; ".join(
+        f"{_PARAMETER_IN[e['in']]} `{e['parameter']}`"
+        + (f" = {e['value']}" if "value" in e else "")
+        + f": {e['message']}"
+        for e in errors
+    )
+    return problem(
+        400, "invalid-parameter", "A parameter cannot be used", detail, errors=errors
+    ).to_response(request)
+
+
 def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
     """Litestar's own refusals (no such route, a method not allowed, a body past the server's
-    limit, an unreadable form) as problems like every other, with a type and what is wrong."""
+    limit, an unreadable form, a parameter of the wrong type) as problems like every other,
+    with a type and what is wrong."""
+    if isinstance(exc, ValidationException) and (answer := parameter_error(request, exc)):
+        return answer
     status = exc.status_code
     # The path is not echoed: a client may have put personal data in it.
     if status == 404:
@@ -154,6 +214,9 @@ def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[
     elif status == 405:
         allowed = (exc.headers or {}).get("allow", "")
         detail = f"`{request.method}` is not allowed on this path (allowed: {allowed})"
+    elif isinstance(exc, ValidationException):
+        # Litestar's detail repeats the URL with its query: not echoed either.
+        detail = "the request's parameters could not be read as sent (see `extra`)"
     else:
         detail = exc.detail
     extra = exc.extra if isinstance(exc.extra, dict) else {"extra": exc.extra} if exc.extra else {}

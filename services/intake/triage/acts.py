@@ -38,6 +38,9 @@ class Attempt:
     kind: str
     key: str
     fingerprint: str
+    # False: no header was sent and the key is the default one (the claim's token, the
+    # proposal's or the downgrade's act id), which a refusal must say, not name the header.
+    by_header: bool = True
 
 
 def attempt(
@@ -55,7 +58,9 @@ def attempt(
             header=HEADER,
         )
     digest = hashlib.sha256(_json.encode([kind, str(report_id), body])).hexdigest()
-    return Attempt(kind, header if header is not None else default, digest)
+    if header is None:
+        return Attempt(kind, default, digest, by_header=False)
+    return Attempt(kind, header, digest)
 
 
 def kept(answer: Answer, done: Attempt) -> dict[str, Any]:
@@ -78,6 +83,8 @@ def replay(response: dict[str, Any], again: Attempt) -> Answer:
     was used for another kind of act, another report or another body."""
     if response.get("kind") != again.kind or response.get("request") != again.fingerprint:
         what = "act" if response.get("kind") != again.kind else "report or request body"
+        if not again.by_header:
+            raise _default_key_reused(again)
         raise Refusal(
             422,
             "idempotency-key-reused",
@@ -87,6 +94,29 @@ def replay(response: dict[str, Any], again: Attempt) -> Answer:
             header=HEADER,
         )
     return Answer(int(response["status"]), dict(response["body"]))
+
+
+# What a default key is made of, by the kind of request (`attempt`'s `default`).
+_DEFAULT_KEY = {
+    "approve": "the pending proposal's act id",
+    "reject": "the pending proposal's act id",
+    "reviewed": "the downgrade's act id",
+}
+
+
+def _default_key_reused(again: Attempt) -> Refusal:
+    """422 for a request sent without the header whose default key (`<kind>:<claim token>`,
+    `<kind>:<proposal>`, `reviewed:<act>`) already answered another body of that kind."""
+    of = _DEFAULT_KEY.get(again.kind, "this claim's token")
+    return Refusal(
+        422,
+        "idempotency-key-reused",
+        "Request already answered under this key",
+        f"without an {HEADER} header a `{again.kind}` request is keyed by {of}, and a "
+        f"`{again.kind}` request with another body was already answered under it; to get "
+        f"that answer send the same body again, for a new request send an {HEADER} header",
+        header=HEADER,
+    )
 
 
 class NewAct(msgspec.Struct, frozen=True, kw_only=True):

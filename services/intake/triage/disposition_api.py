@@ -17,7 +17,7 @@ from services.intake.api import GET_AND_HEAD
 from services.intake.people import PERSON, Signed, requires_prosecutor, requires_triage
 from services.intake.problems import problem
 from services.intake.state import state_of
-from services.intake.triage import approvals, correcting, dispositions, transfers
+from services.intake.triage import approvals, bodies, correcting, dispositions, transfers
 from services.intake.triage.acts import HEADER, Answer
 from services.intake.triage.disposition_model import (
     Close,
@@ -27,7 +27,6 @@ from services.intake.triage.disposition_model import (
     Reviews,
     Route,
     Transfer,
-    invalid_field,
 )
 
 log = get_logger("triage")
@@ -52,19 +51,8 @@ def context_of(request: AnyRequest) -> dispositions.Context:
 
 async def body_of(request: AnyRequest, kind: type[T]) -> tuple[T, dict[str, Any]]:
     """The body as the request type and as the JSON object it was (for the retry's
-    fingerprint): 400 when not a JSON object, 422 naming the field that is wrong."""
-    raw = await request.body()
-    try:
-        parsed = msgspec.json.decode(raw or b"{}")
-    except msgspec.DecodeError as exc:
-        raise problem(400, "malformed-json", "The body is not JSON", str(exc)) from None
-    if not isinstance(parsed, dict):
-        raise invalid_field("$", "the body is a JSON object")
-    try:
-        return msgspec.convert(parsed, kind), parsed
-    except msgspec.ValidationError as exc:
-        message, _, where = str(exc).partition(" - at `")
-        raise invalid_field(where.rstrip("`") or "$", message) from None
+    fingerprint), read and refused as `bodies.read_json` says (400, 413, 415, 422)."""
+    return await bodies.read_json(request, kind)
 
 
 def answered(request: AnyRequest, person: Signed, what: str, answer: Answer) -> Response[Any]:

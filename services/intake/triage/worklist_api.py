@@ -22,6 +22,7 @@ from services.intake.openapi import ProblemDetails
 from services.intake.people import PERSON, Signed, requires_triage
 from services.intake.problems import problem
 from services.intake.state import state_of
+from services.intake.triage.bodies import ClaimBody, read_json
 from services.intake.triage.model import Claim, Page, Refusal
 from services.intake.triage.worklist import Worklist
 
@@ -32,7 +33,7 @@ _REFUSALS = {
     403: "Not an assessor or prosecutor, or a report (filter) of another district",
     404: "The report is not on the work list",
     409: "Claimed by someone else (`holder`, `lease_until`), not claimed by you, or not waiting",
-    422: "A query parameter that cannot be used, named in `errors`",
+    422: "A query parameter or a body field that cannot be used, named in `errors`",
     503: "The database or the work list is not available",
 }
 
@@ -120,13 +121,14 @@ class TriageController(Controller):
         summary="Claim a waiting report (or renew one's own claim) for a lease",
         description=(
             "The answer's `token` is what every disposition sends as `claim`. Another person's "
-            "live claim: 409 naming `holder` (subject id) and `lease_until`."
+            "live claim: 409 naming `holder` (subject id) and `lease_until`. No body, or `{}`."
         ),
-        responses=_refusals(401, 403, 404, 409, 503),
+        responses=_refusals(401, 403, 404, 409, 422, 503),
     )
     async def claim(
         self, request: Request[Any, Any, Any], person: Signed, report_id: FromPath[uuid.UUID]
     ) -> Claim:
+        await read_json(request, ClaimBody)  # no fields: a body, when sent, is `{}`
         claim = await worklist_of(request).claim(person, report_id)
         log.info(
             "report claimed",
@@ -140,11 +142,12 @@ class TriageController(Controller):
         "/{report_id:uuid}/claim",
         summary="Release one's claim on a report",
         description="Only the holder may release (409 otherwise).",
-        responses=_refusals(401, 403, 404, 409, 503),
+        responses=_refusals(401, 403, 404, 409, 422, 503),
     )
     async def release(
         self, request: Request[Any, Any, Any], person: Signed, report_id: FromPath[uuid.UUID]
     ) -> None:
+        await read_json(request, ClaimBody)
         await worklist_of(request).release(person, report_id)
         log.info(
             "claim released",
