@@ -156,12 +156,14 @@ def _details(fact: Fact) -> dict[str, Any]:
 
 
 def event_of(fact: Fact, *, full: bool) -> HistoryEvent:
-    """The event a fact shows: `full` for a person of the intake; else (a machine client)
-    `by` says kind and role only and no reason text is shown."""
+    """The event a fact shows: `full` for a person of the intake; else (a machine client) a
+    person's act says kind and role only (no subject id) and no reason text is shown; the
+    client's own id and the rules' set version stay."""
+    hidden = not full and fact.by_kind == "person"
     return HistoryEvent(
         at=fact.at.astimezone(dt.UTC),
         event=fact.event,
-        by=Actor(fact.by_kind, fact.by_id if full else None, fact.by_role),
+        by=Actor(fact.by_kind, None if hidden else fact.by_id, fact.by_role),
         reason=fact.reason if full else None,
         details=_details(fact),
     )

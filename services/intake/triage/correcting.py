@@ -118,8 +118,12 @@ async def correct_report(
         )
         if preview:
             # The report itself only in a preview: the answer kept for a retry holds no
-            # personal data (the version is kept in report_versions).
-            return Answer(200, {**answer.body, "report": msgspec.to_builtins(fixed.report)})
+            # personal data (the version is kept in report_versions). A preview's case has
+            # no id yet: the act that would make it is not made (a stored correction has
+            # an id of its own), so none is shown.
+            summary = {**answer.body["case"], "decision_id": None} if sent else None
+            shown = {**answer.body, "case": summary, "report": msgspec.to_builtins(fixed.report)}
+            return Answer(200, shown)
         if why and reason is None:
             raise needs_reason(f"the correction is a downgrade ({'; '.join(why)})")
         await record(act, answer)

@@ -128,6 +128,21 @@ class StoredReport:
 
 
 @dataclass(frozen=True, slots=True)
+class Place:
+    """Where a report belongs, as a person's read of it places it: whether anything placed
+    it yet (a work item or a decision) and the district (None: no district's)."""
+
+    placed: bool
+    district: str | None
+
+    def seen_by(self, person: Person) -> bool:
+        """Whether `person` may see the report (as `GET /v1/reports/{id}` decides): one of
+        their districts, or anything for a national role; one not yet placed, national
+        only."""
+        return person.may_see(self.district) if self.placed else person.national
+
+
+@dataclass(frozen=True, slots=True)
 class Case:
     """A case a person's act sends to a unit: the decision (with `decided_by`; its act id is
     the case's id and message id), the report version it carries, the unit's district slug
@@ -222,8 +237,8 @@ class DispositionTx(Protocol):
         """Set work item columns (names of `work_items`), `updated_at` now."""
         ...
 
-    async def report_exists(self, report_id: uuid.UUID) -> bool:
-        """Whether a report of this id was accepted."""
+    async def report_place(self, report_id: uuid.UUID) -> Place | None:
+        """Where the report of this id belongs (None: no report has this id)."""
         ...
 
     async def delivered_unit(self, report_id: uuid.UUID) -> str | None:

@@ -21,6 +21,7 @@ from services.intake.triage import acts, worklist_store
 from services.intake.triage.disposition_model import (
     Case,
     Downgrade,
+    Place,
     Proposal,
     Reviews,
     StoredReport,
@@ -76,6 +77,21 @@ SELECT unit FROM (
     SELECT unit, confirmed_at FROM case_deliveries WHERE report_id = $1 AND unit <> 'triage'
 ) AS cases
 ORDER BY confirmed_at DESC LIMIT 1
+"""
+# Where a report belongs, as a person's read of it (`GET /v1/reports/{id}`) places it: its
+# work item's district, else its latest person decision's, else the rules' decision's.
+_PLACE = """
+SELECT CASE WHEN w.report_id IS NOT NULL THEN w.district
+            WHEN p.id IS NOT NULL THEN p.district ELSE d.district END AS district,
+       w.report_id IS NOT NULL OR p.id IS NOT NULL OR d.report_id IS NOT NULL AS placed
+FROM reports r
+LEFT JOIN work_items w ON w.report_id = r.id
+LEFT JOIN decisions d ON d.report_id = r.id
+LEFT JOIN LATERAL (
+    SELECT id, district FROM person_decisions
+    WHERE report_id = r.id ORDER BY decided_at DESC LIMIT 1
+) p ON true
+WHERE r.id = $1
 """
 _LATEST_PROPOSAL = """
 SELECT id FROM person_acts
@@ -221,11 +237,9 @@ class PgDispositionTx:
             *(changes[name] for name in names),
         )
 
-    async def report_exists(self, report_id: uuid.UUID) -> bool:
-        found: bool = await self.conn.fetchval(
-            "SELECT EXISTS (SELECT FROM reports WHERE id = $1)", report_id
-        )
-        return found
+    async def report_place(self, report_id: uuid.UUID) -> Place | None:
+        row = await self.conn.fetchrow(_PLACE, report_id)
+        return None if row is None else Place(row["placed"], row["district"])
 
     async def delivered_unit(self, report_id: uuid.UUID) -> str | None:
         unit: str | None = await self.conn.fetchval(_DELIVERED, report_id)

@@ -13,8 +13,10 @@ from typing import Any
 import msgspec
 
 from schemas.decision import TRIAGE_UNIT, Priority
+from schemas.report import LATEST_YEAR
 from services.common.rules.engine import decide
 from services.common.standardise import Options
+from services.common.text import quoted
 from services.intake import metrics
 from services.intake.people import Person
 from services.intake.triage import cases
@@ -139,7 +141,26 @@ def _priority(value: str | None) -> Priority | None:
         return Priority(value)
     except ValueError:
         levels = ", ".join(p.value for p in Priority)
-        raise invalid_field("$.priority", f"'{value}' is not a priority ({levels})") from None
+        raise invalid_field("$.priority", f"{quoted(value)} is not a priority ({levels})") from None
+
+
+def deadline_within(due_at: dt.datetime, received_at: dt.datetime | None) -> None:
+    """A person's deadline (with its offset) lies after the report was received (when
+    known) and no later than the last year a report's times may have (`LATEST_YEAR`, in
+    UTC); 422 naming `$.deadline_at` otherwise."""
+    try:
+        year = due_at.astimezone(dt.UTC).year
+    except OverflowError:
+        year = LATEST_YEAR + 1
+    if year > LATEST_YEAR:
+        raise invalid_field(
+            "$.deadline_at", f"a deadline lies no later than the year {LATEST_YEAR} (UTC)"
+        )
+    if received_at is not None and due_at <= received_at:
+        raise invalid_field(
+            "$.deadline_at",
+            f"a deadline lies after the report was received ({received_at.isoformat()})",
+        )
 
 
 # --- route ----------------------------------------------------------------------------------
@@ -156,9 +177,13 @@ async def route_report(
     level = _priority(body.priority)
     if body.deadline_at is not None and body.deadline_at.tzinfo is None:
         raise invalid_field("$.deadline_at", "a time with its offset (such as +01:00 or Z)")
+    if body.deadline_at is not None:
+        deadline_within(body.deadline_at, None)
 
     async def work(tx: DispositionTx, item: ItemRow, now: dt.datetime, record: Record) -> Answer:
         stored = await tx.report(report_id, item.version)
+        if body.deadline_at is not None:
+            deadline_within(body.deadline_at, stored.received_at)
         rules = decide(stored.report, report_id, ruleset, now)
         suggested = None if rules.unit == TRIAGE_UNIT else rules.unit
         if body.unit is None and suggested is None:

@@ -11,6 +11,7 @@ from typing import Any
 from schemas.decision import Decision
 from services.common.identity import valid_orgnr
 from services.common.rules.engine import decide
+from services.common.text import quoted
 from services.intake.people import Person
 from services.intake.triage import cases
 from services.intake.triage.acts import Answer
@@ -54,7 +55,7 @@ def _orgnr(written: str | None) -> str:
     if number is None:
         raise invalid_field(
             "$.to.organisation_number",
-            f"'{written}' is not a valid organisasjonsnummer (9 digits, mod 11 check digit)",
+            f"{quoted(written)} is not a valid organisasjonsnummer (9 digits, mod 11 check digit)",
         )
     return number
 
@@ -150,12 +151,26 @@ async def transfer_report(
     return await run(ctx, person, report_id, body.claim, done, work)
 
 
+def no_such_report(other: uuid.UUID) -> Refusal:
+    """404 naming `$.report_id`: no report of this id the person may see (one of another
+    district is answered so too)."""
+    message = "no report of this id that you may see"
+    return Refusal(
+        404,
+        "link-target-not-found",
+        "No such report",
+        f"$.report_id: {message} ({other})",
+        errors=[{"path": "$.report_id", "message": message}],
+    )
+
+
 async def link_report(
     ctx: Context, person: Person, report_id: uuid.UUID, body: Link, raw: Any, header: str | None
 ) -> Answer:
     """Link the claimed report to another about the same incident: it goes, as a linked
     case, to the unit the other's latest confirmed case went to (409 when the other has not
-    reached a unit; 422 when it is this report or no report)."""
+    reached a unit; 422 when it is this report; 404 when it is no report the person may
+    see)."""
     reason = visible_reason(body.reason)
     other = body.report_id
     if other == report_id:
@@ -163,8 +178,11 @@ async def link_report(
     ruleset = ctx.rules.ruleset
 
     async def work(tx: DispositionTx, item: ItemRow, now: dt.datetime, record: Record) -> Answer:
-        if not await tx.report_exists(other):
-            raise invalid_field("$.report_id", f"no report {other}")
+        place = await tx.report_place(other)
+        if place is None or not place.seen_by(person):
+            # Another district's report is answered as one that does not exist: a link
+            # must not tell whether it exists, nor where it went.
+            raise no_such_report(other)
         unit = await tx.delivered_unit(other)
         if unit is None:
             raise Refusal(
@@ -223,7 +241,7 @@ async def propose_closure(
         close = ctx.grounds.nearest(body.ground)
         codes = ", ".join(g.code for g in ctx.grounds.grounds)
         hint = f"did you mean {', '.join(close)}?" if close else f"one of {codes}"
-        raise invalid_field("$.ground", f"'{body.ground}' is not a closure ground; {hint}")
+        raise invalid_field("$.ground", f"{quoted(body.ground)} is not a closure ground; {hint}")
     basis = ground.basis
 
     async def work(tx: DispositionTx, item: ItemRow, now: dt.datetime, record: Record) -> Answer:

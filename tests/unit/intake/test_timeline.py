@@ -88,13 +88,24 @@ def test_a_person_sees_who_and_why() -> None:
     assert assemble(FACTS, full=True)[2].by.id == "v-2026-11"
 
 
-def test_a_machine_client_sees_kind_and_role_only_and_no_reasons() -> None:
+def test_a_machine_client_sees_a_persons_kind_and_role_only_and_no_reasons() -> None:
     events = assemble(FACTS, full=False)
-    assert all(e.by.id is None for e in events)
+    people = [e for e in events if e.by.kind == "person"]
+    assert [e.event for e in people] == ["claimed", "corrected"]
+    assert all(e.by.id is None and e.by.role == "assessor" for e in people)
     assert all(e.reason is None for e in events)
-    claimed = events[4]
-    assert (claimed.by.kind, claimed.by.role) == ("person", "assessor")
-    assert events[0].by.role == "submitter"
+
+
+def test_a_machine_client_still_sees_the_client_and_the_rule_set_version() -> None:
+    # Only persons' subject ids are hidden: the submitting client's id (the reader's own,
+    # or any for an operator) and the rules' set version are no person's.
+    by = {e.event: e.by for e in assemble(FACTS, full=False)}
+    assert (by["accepted"].kind, by["accepted"].id, by["accepted"].role) == (
+        "client",
+        "alpha",
+        "submitter",
+    )
+    assert (by["decided"].kind, by["decided"].id) == ("rules", "v-2026-11")
 
 
 def test_a_claim_never_shows_its_token() -> None:
