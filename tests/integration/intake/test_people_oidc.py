@@ -42,6 +42,7 @@ async def verifier(oidc_issuer: str) -> AsyncIterator[OidcVerifier]:
 
 
 def app_with(settings: IntakeSettings, oidc: OidcSettings) -> Client:
+    """The intake of `settings` trusting the provider `oidc` names (not yet entered)."""
     changed = msgspec.structs.replace(settings, oidc=oidc)
     return AsyncTestClient(create_app(changed, configure_logging=False))
 

@@ -19,14 +19,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import msgspec
 import pytest
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 from litestar.testing import AsyncTestClient
 
-from services.intake.app import create_app
-from services.intake.settings import IntakeSettings, OidcSettings
+from services.intake.settings import IntakeSettings
+from tests.integration.intake.test_people_oidc import app_with
 from tests.support import people
 
 ROOT = Path(__file__).parents[3]
@@ -45,11 +44,6 @@ def encoded(value: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
 
 
-def app_trusting(settings: IntakeSettings, oidc: OidcSettings) -> Client:
-    changed = msgspec.structs.replace(settings, oidc=oidc)
-    return AsyncTestClient(create_app(changed, configure_logging=False))
-
-
 @pytest.fixture
 async def intake(
     intake_settings: Callable[..., IntakeSettings], oidc_issuer: str
@@ -57,7 +51,7 @@ async def intake(
     """The intake trusting the local provider, with no clock skew allowed (a token is
     expired the second its `exp` passes)."""
     oidc = people.oidc_settings(leeway_seconds=0)
-    async with app_trusting(intake_settings(enabled=False), oidc) as client:
+    async with app_with(intake_settings(enabled=False), oidc) as client:
         yield client
 
 
@@ -185,7 +179,7 @@ async def test_a_token_of_another_provider_is_401(
     # The same token is good where that provider is the one trusted: what is refused is
     # the issuer, not the token.
     theirs = people.oidc_settings(issuer=other_provider, leeway_seconds=0)
-    async with app_trusting(intake_settings(enabled=False), theirs) as trusting:
+    async with app_with(intake_settings(enabled=False), theirs) as trusting:
         await admitted(trusting, token)
 
 
