@@ -46,6 +46,7 @@ from services.intake.oidc import OidcVerifier
 from services.intake.oidc_signin import PageSignIn
 from services.intake.ops import Monitor
 from services.intake.outbox import OutboxRelay
+from services.intake.page_signin import PageForbidden
 from services.intake.people import PeopleVerifier
 from services.intake.service import IntakeService, ReportStore
 from services.intake.session_store import PgSessionStore
@@ -267,6 +268,7 @@ def create_app(
         exception_handlers={
             HTTPException: problems.http_error,
             Refusal: refusal_response,
+            PageForbidden: signin_api.forbidden_page,
             asyncpg.PostgresConnectionError: problems.database_unavailable,
             # A restart or shutdown of PostgreSQL (57P01-57P03), or no connection slot left.
             asyncpg.exceptions.OperatorInterventionError: problems.database_unavailable,

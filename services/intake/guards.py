@@ -20,7 +20,7 @@ from litestar.handlers.base import BaseRouteHandler
 
 from services.intake.access import Client
 from services.intake.adapters import ADAPTERS
-from services.intake.page_signin import page_person
+from services.intake.page_signin import PageForbidden, page_person
 from services.intake.people import Person, PersonRole, admit_person, forbidden_role
 from services.intake.problems import (
     forbidden_format,
@@ -93,7 +93,7 @@ async def requires_operator(connection: Connection, handler: BaseRouteHandler) -
     if client is None and handler.opt.get(SIGN_IN):
         person = await page_person(connection, "ops")
         if PersonRole.OPERATOR not in person.roles:
-            raise forbidden_role("operator")
+            raise PageForbidden("ops", "operator")
         _request_state(connection)[_OPERATOR] = person.subject
         return
     if client is None:

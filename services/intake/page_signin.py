@@ -18,7 +18,7 @@ its embedded requests, and every POST of the pages passes `same_origin` too.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from litestar import Request
 from litestar.connection import ASGIConnection
@@ -41,12 +41,17 @@ COOKIE = "fsi_session"
 COOKIE_PATH = "/"
 # The flow of a sign-in under way; only the page's callback receives it.
 FLOW_COOKIE = "fsi_sign_in"
+# Where the person was going when sent to sign in (a path of the page); the callback's too.
+RETURN_COOKIE = "fsi_sign_in_return"
+# The page's own routes of signing in and out: never a place to return to.
+_NOT_RETURNED = ("login", "callback", "logout", "signed-out")
 FORM = "application/x-www-form-urlencoded"
 # The pages' forms hold a few short fields and a reason of at most 4000 characters (each
 # may take up to 9 bytes percent-encoded); a stranger's larger body is refused unread.
 FORM_MAX_BYTES = 40_960
-# The largest form (a correction) has a dozen fields; a body of many is not a form of ours.
-_MAX_FIELDS = 32
+# The largest form (a correction) has a dozen fields and three per person of the report
+# (at most 50); a body of more is not a form of ours.
+_MAX_FIELDS = 16 + 3 * 50
 Connection = ASGIConnection[Any, Any, Any, Any]
 _ROLES = {role.value: role for role in PersonRole}
 # Where the person a page's guard let in is kept for the handler.
@@ -140,6 +145,52 @@ def flow_cookie(request: Request[Any, Any, Any], page: str, value: str) -> Cooki
     return _cookie(request, FLOW_COOKIE, value, age, f"/{page}/callback")
 
 
+def return_path(page: str, text: str | None) -> str | None:
+    """`text` when it is a path of the page a sign-in may return to (`/triage/reviews`,
+    `/triage?district=oslo`), else None: a relative path on this site under `/<page>`, no
+    scheme, host, backslash, control character or fragment, and not the sign-in's own
+    routes; so the callback never redirects anywhere else (no open redirect)."""
+    if not text or len(text) > 512 or not text.isascii():
+        return None
+    if any(c in text for c in "\\#") or any(ord(c) < 0x21 or ord(c) == 0x7F for c in text):
+        return None
+    parts = urlsplit(text)
+    if parts.scheme or parts.netloc or parts.fragment:
+        return None
+    root = f"/{page}"
+    if parts.path != root and not parts.path.startswith(root + "/"):
+        return None
+    segments = parts.path[len(root) :].strip("/").split("/")
+    if segments[0] in _NOT_RETURNED or ".." in segments or "." in segments:
+        return None
+    return text
+
+
+def return_cookie(request: Request[Any, Any, Any], page: str, path: str) -> Cookie:
+    """The cookie of where to return after the sign-in (a checked `return_path`; empty:
+    cleared); sent only to the page's callback, for at most `FLOW_SECONDS`."""
+    age = FLOW_SECONDS if path else 0
+    # Percent-encoded: a cookie's value is not to hold `/`, `?` or `=` unquoted.
+    return _cookie(request, RETURN_COOKIE, quote(path, safe=""), age, f"/{page}/callback")
+
+
+def returned_path(request: Request[Any, Any, Any], page: str) -> str | None:
+    """The checked `return_path` of the request's return cookie, if any (checked again: the
+    cookie comes back from the browser)."""
+    sent = request.cookies.get(RETURN_COOKIE)
+    return return_path(page, unquote(sent)) if sent else None
+
+
+class PageForbidden(Exception):
+    """A person signed in whose roles do not open the page (`signin_api.forbidden_page`
+    answers with a 403 page naming the role it needs and a way to sign out)."""
+
+    def __init__(self, page: str, wanted: str) -> None:
+        super().__init__(page)
+        self.page = page
+        self.wanted = wanted
+
+
 class SignInRequired(Exception):
     """A page asked for without a session (`sign_in` answers): `page` is where to sign in."""
 
@@ -149,11 +200,14 @@ class SignInRequired(Exception):
 
 
 def sign_in(request: Request[Any, Any, Any], exc: SignInRequired) -> Redirect:
-    """Exception handler: 303 to the page's sign-in; a cookie that did not hold is cleared,
+    """Exception handler: 303 to the page's sign-in, naming the page asked for (`next`, a
+    GET's path and query) to return to after it; a cookie that did not hold is cleared,
     so the browser stops sending it."""
     sent = COOKIE in request.cookies
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    back = return_path(exc.page, target) if request.method in ("GET", "HEAD") else None
     return Redirect(
-        f"/{exc.page}/login",
+        f"/{exc.page}/login" + (f"?next={quote(back, safe='/')}" if back else ""),
         status_code=HTTP_303_SEE_OTHER,
         cookies=[cleared_cookie(request)] if sent else None,
     )

@@ -19,10 +19,14 @@ from services.intake.page_signin import (
     COOKIE,
     FLOW_COOKIE,
     FORM_MAX_BYTES,
+    PageForbidden,
     cleared_cookie,
     flow_cookie,
     grants_of,
     read_form,
+    return_cookie,
+    return_path,
+    returned_path,
     same_origin,
     session_cookie,
     sessions_of,
@@ -56,9 +60,17 @@ def redirect_uri(request: AnyRequest, page: str) -> str:
     return f"{base}/{page}/callback"
 
 
-def notice(page: str, message: str | None, status: int, *, signed_out: bool = False) -> Template:
+def notice(
+    page: str,
+    message: str | None,
+    status: int,
+    *,
+    signed_out: bool = False,
+    signed_in: str | None = None,
+) -> Template:
     """The sign-in page: why a sign-in did not complete (announced), or that the person
-    signed out, with the way to sign in (again)."""
+    signed out, with the way to sign in (again); for a person signed in (`signed_in`, their
+    id and role) whose roles do not open the page, the way to sign out instead."""
     return Template(
         "signin.html",
         context={
@@ -66,10 +78,23 @@ def notice(page: str, message: str | None, status: int, *, signed_out: bool = Fa
             "title": TITLES[page],
             "error": message,
             "signed_out": signed_out,
+            "signed_in": signed_in,
             "asset": asset,
         },
         status_code=status,
         headers=PAGE_HEADERS,
+    )
+
+
+def forbidden_page(request: AnyRequest, exc: PageForbidden) -> Template:
+    """Exception handler: a 403 page for a person whose roles do not open the page, naming
+    the role it needs, with a button to sign out (to sign in as someone else)."""
+    who = request.scope["state"].get("fsi_person")
+    return notice(
+        exc.page,
+        f"Your roles do not open this page: it needs the {exc.wanted} role.",
+        403,
+        signed_in=str(who) if who else "",
     )
 
 
@@ -81,10 +106,12 @@ async def _login(request: AnyRequest, page: str) -> Redirect | Template:
         url, flow = await signing.begin(page, redirect_uri(request, page))
     except ProviderUnavailable:
         return notice(page, "The identity provider cannot be reached; try again shortly.", 503)
+    # Where to return after it: only a path of this page (never another site's).
+    back = return_path(page, request.query_params.get("next")) or ""
     return Redirect(
         url,
         status_code=HTTP_303_SEE_OTHER,
-        cookies=[flow_cookie(request, page, flow.encode())],
+        cookies=[flow_cookie(request, page, flow.encode()), return_cookie(request, page, back)],
     )
 
 
@@ -124,10 +151,15 @@ async def _callback(
     token = await sessions.open(person.subject, signing.settings.issuer, grants_of(person))
     log.info("person signed in", page=page, person=person.subject, role=person.acting_role)
     lifetime = int(sessions.rules.absolute / dt.timedelta(seconds=1))
+    back = returned_path(request, page) or f"/{page}"
     return Redirect(
-        f"/{page}",
+        back,
         status_code=HTTP_303_SEE_OTHER,
-        cookies=[session_cookie(request, token, lifetime), flow_cookie(request, page, "")],
+        cookies=[
+            session_cookie(request, token, lifetime),
+            flow_cookie(request, page, ""),
+            return_cookie(request, page, ""),
+        ],
     )
 
 

@@ -66,6 +66,7 @@ async def report_data(request: Connection, person: Person, report_id: uuid.UUID)
     report = stored.report
     decision = ctx.rules.decide(report, report_id, now)
     checks = ctx.rules.explain(report, now)
+    near, near_offence = nearly(checks)
     mine = item.claimed_by == person.subject and item.lease_live(now)
     held_by = item.claimed_by if item.lease_live(now) else None
     return {
@@ -74,8 +75,9 @@ async def report_data(request: Connection, person: Person, report_id: uuid.UUID)
         "report": msgspec.to_builtins(report),
         "report_status": row.status,
         "decision": decision,
-        "near": nearly(checks),
-        "missed": len(checks) - len(nearly(checks)),
+        "near": near,
+        "near_offence": near_offence,
+        "missed": len(checks) - len(near) - len(near_offence),
         "suggested": ctx.rules.suggested_units(report, now),
         "units": units_of(request),
         "history": timeline.assemble(row.history, full=True),

@@ -4,15 +4,17 @@ the forms' fields turned into the dispositions' request bodies, and refusals as 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args
 
 import msgspec
 
-from schemas.report import OSLO
+from schemas.report import OSLO, Role
 from services.common.rules.explanation import RuleCheck
-from services.intake.triage.disposition_model import invalid_field
-from services.intake.triage.model import Refusal
+from services.common.text import quoted
+from services.intake.triage.disposition_model import Reason, invalid_field
+from services.intake.validation import Problem, walk
 
 T = TypeVar("T", bound=msgspec.Struct)
 
@@ -39,7 +41,16 @@ DONE = {
     "rejected": "Proposal rejected: the report is back on the work list.",
     "reviewed": "Downgrade marked reviewed.",
 }
+# The longest reason the dispositions take (disposition_model.Reason): the fields' maxlength.
+REASON_MAX: int = get_args(Reason)[1].max_length
 FLAGS = ("domestic_violence", "hate_motive", "weapon", "ongoing_danger")
+# A person's roles in a case, as a correction may set them.
+ROLES = tuple(role.value for role in Role)
+# What a correction form may change of each person of the report (by index).
+PERSON_FIELDS = ("role", "birth_date", "national_id")
+_PERSON_FIELD = re.compile(r"^person_(\d+)_(role|birth_date|national_id)$")
+# A history event's details the page leaves out: ids that say nothing to a person.
+_HIDDEN_DETAILS = ("act_id", "ruleset_version", "decision_id")
 
 
 def local(moment: dt.datetime | str | None) -> str:
@@ -67,31 +78,75 @@ def why_waits(reason: str, detail: str | None) -> str:
     return f"{words} ({detail})" if detail else words
 
 
-def nearly(checks: list[RuleCheck]) -> list[RuleCheck]:
-    """The rules that matched or came one condition short, in file order."""
-    return [check for check in checks if check.matched or check.nearly]
+def due(moment: dt.datetime | str | None, now: dt.datetime) -> tuple[str, bool]:
+    """A deadline as people read it and whether it has passed at `now` (the page says so in
+    words, not only by colour)."""
+    if moment is None:
+        return local(None), False
+    if isinstance(moment, str):
+        moment = dt.datetime.fromisoformat(moment)
+    return local(moment), moment < now
 
 
-def message(refusal: Refusal) -> str:
-    """A refusal as the page says it: its detail, and each field that is wrong."""
-    errors = refusal.extra.get("errors")
-    if not isinstance(errors, list) or not errors:
-        return refusal.detail
-    named = "; ".join(
-        f"{e.get('path', '')}: {e.get('message', '')}" for e in errors if isinstance(e, dict)
+def nearly(checks: list[RuleCheck]) -> tuple[list[RuleCheck], list[RuleCheck]]:
+    """The rules worth a person's look, in file order: those that matched or came one
+    condition short on something other than the offence (a municipality, a flag, a person:
+    what a correction may change); and apart, those one condition short only on the offence
+    (custody rules for a bicycle theft), which the page keeps collapsed."""
+    useful = [c for c in checks if c.matched or (c.nearly and c.missed[0].key != "offence")]
+    offence = [c for c in checks if c.nearly and c.missed[0].key == "offence"]
+    return useful, offence
+
+
+def _detail_value(key: str, value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_detail_value(key, v) for v in value if v is not None)
+    if isinstance(value, dict):
+        return "; ".join(
+            f"{k.replace('_', ' ')}: {_detail_value(k, v)}"
+            for k, v in value.items()
+            if v is not None
+        )
+    if isinstance(value, str) and key.endswith(("_at", "_until")):
+        try:
+            return local(value)
+        except ValueError:
+            return value
+    return str(value)
+
+
+def details_text(details: Mapping[str, Any]) -> str:
+    """A history event's details in words (`unit: oslo.vold; deadline at: 01.12.2026 09:00`):
+    ids and empty values left out, yes/no for flags, times in Oslo time; never `None`."""
+    parts = []
+    for key, value in details.items():
+        if key in _HIDDEN_DETAILS or value is None or value == [] or value == {}:
+            continue
+        shown = _detail_value(key, value)
+        if shown:
+            parts.append(f"{key.replace('_', ' ')}: {shown}")
+    return "; ".join(parts)
+
+
+def is_change_field(name: str) -> bool:
+    """Whether a correction form's field names a change (kept through the preview)."""
+    return (
+        name in ("municipality", "offences")
+        or name.startswith("flag_")
+        or _PERSON_FIELD.match(name) is not None
     )
-    if not named or named in refusal.detail:
-        return refusal.detail
-    return f"{refusal.detail} — {named}"
 
 
 def body(kind: type[T], raw: Mapping[str, Any]) -> T:
     """A request body of the dispositions from a form's fields (422 naming the field)."""
     try:
         return msgspec.convert(dict(raw), kind)
-    except msgspec.ValidationError as exc:
-        text, _, where = str(exc).partition(" - at `")
-        raise invalid_field(where.rstrip("`") or "$", text) from None
+    except msgspec.ValidationError:
+        # Each problem as an API body's: in words (never a pattern), no value quoted.
+        first = (walk(dict(raw), kind) or [Problem("$", "invalid")])[0]
+        raise invalid_field(first.path, first.message) from None
 
 
 def _text(form: Mapping[str, str], name: str) -> str | None:
@@ -107,7 +162,7 @@ def deadline(text: str | None) -> str | None:
     try:
         moment = dt.datetime.fromisoformat(text)
     except ValueError:
-        raise invalid_field("$.deadline_at", f"'{text}' is not a date and time") from None
+        raise invalid_field("$.deadline_at", f"{quoted(text)} is not a date and time") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=OSLO)
     return moment.isoformat()
@@ -115,7 +170,8 @@ def deadline(text: str | None) -> str | None:
 
 def changes_of(form: Mapping[str, str]) -> dict[str, Any]:
     """The changes a correction form asks for: a municipality, the offence codes (comma or
-    space separated), flags set to yes or no; fields left empty change nothing."""
+    space separated), flags set to yes or no, a person's role, birth date (YYYY-MM-DD) or
+    national identity number (`person_<i>_<field>`); fields left empty change nothing."""
     changes: dict[str, Any] = {}
     if (municipality := _text(form, "municipality")) is not None:
         changes["incident.municipality"] = municipality
@@ -125,6 +181,14 @@ def changes_of(form: Mapping[str, str]) -> dict[str, Any]:
         value = form.get(f"flag_{flag}", "")
         if value in ("yes", "no"):
             changes[f"flags.{flag}"] = value == "yes"
+    # A person's fields by index, in the order of the report's persons.
+    people = sorted(
+        (int(found[1]), found[2], value.strip())
+        for name, value in form.items()
+        if (found := _PERSON_FIELD.match(name)) is not None and value.strip()
+    )
+    for index, field, value in people:
+        changes[f"persons[{index}].{field}"] = value
     return changes
 
 
@@ -156,7 +220,9 @@ def transfer(form: Mapping[str, str], claim: str) -> dict[str, Any]:
             "organisation_number": _text(form, "organisation_number"),
         }
     elif to in ("district", "unit"):
-        target = {to: _text(form, to)}
+        if (chosen := _text(form, to)) is None:
+            raise invalid_field(f"$.to.{to}", f"choose a {to}")
+        target = {to: chosen}
     else:
         raise invalid_field("$.to", "choose a district, a unit or an authority")
     return _with_reason({"claim": claim, "to": target}, form)
@@ -168,7 +234,9 @@ def link(form: Mapping[str, str], claim: str) -> dict[str, Any]:
 
 
 def close(form: Mapping[str, str], claim: str) -> dict[str, Any]:
-    """The body of `close`: a closure ground and the reason."""
+    """The body of `close`: a closure ground (422 when none is chosen) and the reason."""
+    if _text(form, "ground") is None:
+        raise invalid_field("$.ground", "choose a closure ground")
     return _with_reason({"claim": claim, "ground": _text(form, "ground")}, form)
 
 

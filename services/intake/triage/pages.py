@@ -23,6 +23,7 @@ from services.intake.api import GET_AND_HEAD
 from services.intake.ops_api import PAGE_HEADERS, asset
 from services.intake.page_signin import (
     FORM_MAX_BYTES,
+    PageForbidden,
     SignInRequired,
     page_person,
     read_form,
@@ -30,8 +31,15 @@ from services.intake.page_signin import (
     sign_in,
     signed_person,
 )
-from services.intake.people import Person, forbidden_role
-from services.intake.triage import approvals, correcting, dispositions, page_views, transfers
+from services.intake.people import Person
+from services.intake.triage import (
+    approvals,
+    correcting,
+    dispositions,
+    page_errors,
+    page_views,
+    transfers,
+)
 from services.intake.triage.acts import Answer
 from services.intake.triage.disposition_api import context_of
 from services.intake.triage.disposition_model import Close, Correct, Decide, Link, Route, Transfer
@@ -45,10 +53,10 @@ AnyRequest = Request[Any, Any, Any]
 
 async def requires_triage_page(connection: Any, _: BaseRouteHandler) -> None:
     """Route guard: a person signed in to the pages with the `assessor` or `prosecutor`
-    role (none: 303 to `/triage/login`; another role: 403)."""
+    role (none: 303 to `/triage/login`; another role: a 403 page naming the roles)."""
     person = await page_person(connection, "triage")
     if not person.works_triage:
-        raise forbidden_role("assessor or prosecutor")
+        raise PageForbidden("triage", "assessor or prosecutor")
 
 
 def _page(name: str, context: dict[str, Any], status: int = 200) -> Template:
@@ -60,8 +68,37 @@ def _page(name: str, context: dict[str, Any], status: int = 200) -> Template:
     )
 
 
-def _refused(refusal: Refusal) -> dict[str, Any]:
-    return {"error": page_views.message(refusal), "status": refusal.status}
+def _refused(refusal: Refusal, form: str | None = None) -> dict[str, Any]:
+    shown = page_errors.shown(refusal, form)
+    return {"error": shown.text, "errors": shown, "status": refusal.status}
+
+
+def _form_name(action: str, form: dict[str, str]) -> str:
+    """Which form of the report page was sent: its action, and for a transfer its target
+    (three forms post `transfer`); the prefix of that form's field ids."""
+    if action == "transfer" and form.get("to") in ("district", "unit", "authority"):
+        return f"transfer-{form['to']}"
+    return action
+
+
+def _too_large(request: AnyRequest, _: Exception) -> Template:
+    """A form larger than the pages take (a browser keeps to the fields' `maxlength`):
+    answered as a page of the triage, saying what was too large, not as JSON."""
+    where = request.url.path.rsplit("/", 1)[0]
+    back = where if where.startswith("/triage/") and where != "/triage/reviews" else "/triage"
+    return _page(
+        "triage_missing.html",
+        {
+            "person": signed_person(request),
+            "heading": "The form was too large",
+            "error": (
+                f"Nothing was done: the pages take forms of at most {FORM_MAX_BYTES // 1024} KiB"
+                f" and a reason of at most {page_views.REASON_MAX} characters."
+            ),
+            "back": "/triage/reviews" if "/reviews" in where else back,
+        },
+        413,
+    )
 
 
 async def _report_page(
@@ -88,8 +125,9 @@ def _back(report_id: uuid.UUID, done: str) -> Redirect:
     return Redirect(f"/triage/{report_id}?done={done}", status_code=HTTP_303_SEE_OTHER)
 
 
-# A page asked for without a session sends the browser to sign in.
-_SIGN_IN: Any = {SignInRequired: sign_in}
+# A page asked for without a session sends the browser to sign in; a form too large is
+# answered by a page.
+_SIGN_IN: Any = {SignInRequired: sign_in, 413: _too_large}
 
 
 class TriagePages(Controller):
@@ -112,6 +150,7 @@ class TriagePages(Controller):
         person = signed_person(request)
         chosen = {"district": district or "", "reason": reason or "", "source": source or ""}
         context: dict[str, Any] = {"person": person, "chosen": chosen, "reasons": REASONS}
+        context["now"] = context_of(request).clock()
         context["districts"] = lists_of(request, person)["districts"]
         try:
             page = await worklist_of(request).page(
@@ -153,8 +192,12 @@ class TriagePages(Controller):
                 action=action,
                 status=refusal.status,
             )
+            failed = _form_name(action, form)
             return await _report_page(
-                request, person, report_id, {"form": form, "failed": action, **_refused(refusal)}
+                request,
+                person,
+                report_id,
+                {"form": form, "failed": failed, **_refused(refusal, failed)},
             )
 
     async def _act(
@@ -242,7 +285,8 @@ class ReviewPages(Controller):
                 form.get("key") or None,
             )
         except Refusal as refusal:
-            extra = {"form": form, "failed": str(report_id), **_refused(refusal)}
+            failed = f"{'approve' if approve else 'reject'}-{report_id}"
+            extra = {"form": form, "failed": failed, **_refused(refusal, failed)}
             return await _reviews_page(request, person, extra)
         done = "approved" if approve else "rejected"
         return Redirect(f"/triage/reviews?done={done}", status_code=HTTP_303_SEE_OTHER)
@@ -271,7 +315,8 @@ class ReviewPages(Controller):
                 form.get("key") or None,
             )
         except Refusal as refusal:
-            extra = {"form": form, "failed": str(act_id), **_refused(refusal)}
+            failed = f"reviewed-{act_id}"
+            extra = {"form": form, "failed": failed, **_refused(refusal, failed)}
             return await _reviews_page(request, person, extra)
         return Redirect("/triage/reviews?done=reviewed", status_code=HTTP_303_SEE_OTHER)
 

@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from services.intake.triage import page_views
+from services.intake.triage import page_errors, page_views
 from services.intake.triage.disposition_model import Close, Correct, Route, Transfer
 from services.intake.triage.model import Refusal
 
@@ -98,7 +98,7 @@ def test_a_body_that_does_not_fit_is_422_naming_the_field() -> None:
 
 def test_a_refusal_is_its_detail_and_the_fields_it_names() -> None:
     plain = Refusal(409, "claimed", "Claimed", "claimed by pia until 09:00")
-    assert page_views.message(plain) == "claimed by pia until 09:00"
+    assert page_errors.shown(plain) == page_errors.Shown("claimed by pia until 09:00")
     named = Refusal(
         422,
         "invalid-correction",
@@ -106,6 +106,8 @@ def test_a_refusal_is_its_detail_and_the_fields_it_names() -> None:
         "1 problem(s) in the changes",
         errors=[{"path": "$.changes['incident.municipality']", "message": "'9998' is unknown"}],
     )
-    assert page_views.message(named) == (
-        "1 problem(s) in the changes — $.changes['incident.municipality']: '9998' is unknown"
+    shown = page_errors.shown(named, "correct")
+    assert shown.text == "check municipality."
+    assert shown.fields == (
+        page_errors.FieldError("correct-municipality", "Municipality", "'9998' is unknown"),
     )
