@@ -17,20 +17,13 @@ from litestar.testing import AsyncTestClient
 
 from schemas.decision import Decision
 from schemas.envelope import CASE_DECIDED_TYPE, CaseDecided
-from tests.integration.intake.triage_support import app, bearer, owner, waiting
+from tests.integration.intake.triage_support import app, bearer, claim, owner, waiting
 
 __all__ = ["app", "owner"]  # fixtures
 
 PROBLEMS = "https://fsi-intake.politiet.example/problems/"
 # Oslo's units as deploy/routing/units.yaml lists them: a case placed in Oslo goes to one.
 OSLO = "oslo."
-
-
-async def claim(client: AsyncTestClient[Any], who: str, report_id: uuid.UUID) -> str:
-    answer = await client.post(f"/v1/triage/{report_id}/claim", headers=bearer(who))
-    assert answer.status_code == 200, answer.text
-    token: str = answer.json()["token"]
-    return token
 
 
 async def rows(owner: asyncpg.Connection, report_id: uuid.UUID) -> dict[str, Any]:

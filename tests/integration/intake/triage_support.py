@@ -128,3 +128,11 @@ async def waiting(
         RANK[priority],
     )
     return report_id
+
+
+async def claim(client: AsyncTestClient[Any], who: str, report_id: uuid.UUID) -> str:
+    """`who` claims the report (200 asserted); the claim's token."""
+    answer = await client.post(f"/v1/triage/{report_id}/claim", headers=bearer(who))
+    assert answer.status_code == 200, answer.text
+    token: str = answer.json()["token"]
+    return token
