@@ -164,23 +164,30 @@ def summary(overview: Overview | None) -> str:
         + blocked.get(o.relay.state, "")
         + f" Deadlines passed: {sum(d.overdue for d in o.districts)}; "
         f"within 24 h: {sum(d.due_24h for d in o.districts)}. "
-        f"In triage: {depth(o.triage)}; "
+        f"Waiting in triage: {_worklist_summary(o)}; "
         f"dead letters: {depth(o.dead_letter)}; "
         f"in the outbox: {count(o.outbox.pending if o.outbox else None)}."
+        + (
+            " The triage queue is missing: cases the rules send to triage wait for it before "
+            "they reach the work list."
+            if o.triage is not None and o.triage.missing
+            else ""
+        )
         + (f" Waiting for a missing queue: {o.waiting}." if o.waiting else "")
-        + _worklist_summary(o)
     )
 
 
 def _worklist_summary(o: Overview) -> str:
+    """What waits for people: the work list in PostgreSQL, never the triage queue (a bounded
+    feed of copies for other tools, full or empty whatever people do)."""
     listed = o.worklist
     if listed is None:
-        return ""
+        return "unknown"
     pending = listed.pending.get("closure", 0) + listed.pending.get("transfer", 0)
     oldest = f", the oldest for {waited(listed.oldest_seconds)}" if listed.waiting else ""
     return (
-        f" On the work list: {listed.waiting}{oldest}; proposals for a prosecutor: {pending}; "
-        f"downgrades to review: {listed.pending.get('downgrade', 0)}."
+        f"{listed.waiting}{oldest}; proposals for a prosecutor: {pending}; "
+        f"downgrades to review: {listed.pending.get('downgrade', 0)}"
     )
 
 

@@ -141,6 +141,9 @@ class Overview(msgspec.Struct):
     database: Service
     ruleset: RulesetView | None
     outbox: OutboxView | None
+    # The triage queue: a feed of copies of the cases the rules sent to triage, for other
+    # tools, bounded by the broker definitions (the oldest dropped). Not what waits for
+    # people: that is `worklist` (work_items in PostgreSQL).
     triage: QueueState | None
     dead_letter: QueueState | None
     routing: QueueState | None

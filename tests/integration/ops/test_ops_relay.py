@@ -98,9 +98,10 @@ async def test_a_topology_mismatch_is_shown_as_reports_not_published(
     # declared, and the page says they are missing.
     assert grown["triage"]["missing"] is True
     assert grown["dead_letter"]["missing"] is True
-    assert tile(shown, "triage") == "missing"
+    assert tile(shown, "triage-feed") == "missing"
     assert tile(shown, "dead-letter") == "missing"
-    assert "In triage: queue missing; dead letters: queue missing" in shown
+    assert "dead letters: queue missing" in shown
+    assert "The triage queue is missing: cases the rules send to triage wait for it" in shown
     # Put right: published, and the page says nothing is wrong.
     assert (repaired["relay"]["problem"], repaired["relay"]["since"]) == (None, None)
     assert 'id="relay-blocked"' not in after
@@ -161,8 +162,8 @@ async def test_deleted_triage_routing_and_dead_letter_queues_read_missing(
         )
         shown = await page(client)
     assert gone["broker"]["up"] is True
-    for name in ("triage", "dead-letter", "routing"):
+    for name in ("triage-feed", "dead-letter", "routing"):
         assert tile(shown, name) == "missing", name
-    assert "(the triage queue is missing)" in shown
+    assert "(the triage queue is missing: triaged cases wait for it)" in shown
     assert "(the dead-letter queue is missing)" in shown
     assert "(the routing queue is missing)" in shown

@@ -1,16 +1,20 @@
 """The work list on the operations page, in its JSON and in the gauges: rows set up in
-PostgreSQL, read by the real monitor of the real intake."""
+PostgreSQL, read by the real monitor of the real intake; what waits in triage is the work
+list, whatever the triage queue (a feed of copies for other tools) holds."""
 
 from __future__ import annotations
 
 import datetime as dt
+import html
 import json
 import uuid
 from typing import Any
 
+import aio_pika
 import asyncpg
 
 from tests.integration.ops.test_ops import overview, post_examples, scrape, value
+from tests.integration.ops.test_ops_relay import tile
 from tests.integration.stack import Stack
 from tests.support.clients import auth
 
@@ -134,3 +138,50 @@ async def test_nothing_waiting_reads_as_zero(stack: Stack) -> None:
     assert (
         samples[("fsi_triage_oldest_waiting_age_seconds", frozenset({("district", "oslo")}))] == 0
     )
+
+
+async def test_waiting_in_triage_is_the_work_list_not_the_triage_queue(
+    stack: Stack, amqp_url: str
+) -> None:
+    """The trial's picture: copies pile up in the triage queue, which nothing of ours
+    consumes, while people keep the work list short. The page, the overview and the gauges
+    count the work list as what waits in triage, and show the queue as the feed it is."""
+    await _set_up(stack)
+    connection = await aio_pika.connect(amqp_url)
+    try:
+        channel = await connection.channel(publisher_confirms=True)
+        cases = await channel.get_exchange(stack.topology.cases_exchange.name)
+        for n in range(13):
+            await cases.publish(aio_pika.Message(b"{}", message_id=f"copy-{n}"), "triage")
+        feed = await channel.declare_queue(stack.topology.triage_queue.name, passive=True)
+        depth = feed.declaration_result.message_count or 0
+    finally:
+        await connection.close()
+    assert depth >= 13  # and any copy the router published for a triaged example
+
+    body = await overview(stack)
+    assert body["triage"]["ready"] == depth
+    assert body["worklist"]["waiting"] == 2  # oslo's and vest's rows; the third is proposed
+    assert body["worklist"]["pending"]["closure"] == 1
+
+    page = await stack.intake.get("/ops", headers=auth("ops"))
+    shown = html.unescape(page.text)
+    assert tile(shown, "worklist") == "2"
+    assert "waiting in triage, on the people's work list, the oldest waiting 3 h" in shown
+    assert tile(shown, "proposals") == "1"
+    assert tile(shown, "triage-feed") == str(depth)
+    assert "copies in the triage feed for other tools" in shown
+    assert (
+        "Waiting in triage: 2, the oldest for 3 h; proposals for a prosecutor: 1; "
+        "downgrades to review: 1; dead letters: 0;"
+    ) in shown
+    assert f"Waiting in triage: {depth}" not in shown
+
+    samples = await scrape(stack)
+    waiting = sum(v for (name, _), v in samples.items() if name == "fsi_triage_waiting_reports")
+    assert waiting == 2
+    queue = stack.topology.triage_queue.name
+    ready = value(
+        samples, "fsi_queue_messages_ready", queue=queue, kind="triage", district="", unit=""
+    )
+    assert ready == depth

@@ -6,12 +6,27 @@ import datetime as dt
 import hashlib
 
 from services.intake import ops_api
-from services.intake.ops_views import DistrictView, Overview, QueueState, Service, UnitView
+from services.intake.ops_views import (
+    DistrictView,
+    Overview,
+    QueueState,
+    Service,
+    UnitView,
+    WorklistDistrict,
+    WorklistView,
+)
 
 NOW = dt.datetime(2026, 11, 30, 12, 0, tzinfo=dt.UTC)
 
 
-def overview(*, broker: bool = True, database: bool = True, read: bool = True) -> Overview:
+def overview(
+    *,
+    broker: bool = True,
+    database: bool = True,
+    read: bool = True,
+    worklist: WorklistView | None = None,
+    triage_ready: int = 4,
+) -> Overview:
     unit = UnitView("oslo.vold", "Seksjon for vold", overdue=2, due_24h=1)
     other = UnitView("oslo.okonomi", "Seksjon for økonomi", overdue=1, due_24h=3)
     return Overview(
@@ -20,25 +35,41 @@ def overview(*, broker: bool = True, database: bool = True, read: bool = True) -
         database=Service(database, NOW),
         ruleset=None,
         outbox=None,
-        triage=QueueState("fsi.triage", ready=4) if read else None,
+        triage=QueueState("fsi.triage", ready=triage_ready) if read else None,
         dead_letter=QueueState("fsi.dead-letter", ready=0) if read else None,
         routing=None,
         districts=[DistrictView("Oslo", [unit, other], "oslo.vold", 0, 3, 4)],
         overdue_look_back_days=30,
+        worklist=worklist,
     )
 
 
 def test_summary_names_the_services_and_the_totals() -> None:
-    assert ops_api.summary(overview()) == (
+    # The triage queue holds 4 copies; nothing is on the work list: nothing waits in triage.
+    empty = WorklistView(0, None, {"closure": 0, "transfer": 0, "downgrade": 0}, [])
+    assert ops_api.summary(overview(worklist=empty)) == (
         "RabbitMQ up, PostgreSQL up. Deadlines passed: 3; within 24 h: 4. "
-        "In triage: 4; dead letters: 0; in the outbox: unknown."
+        "Waiting in triage: 0; proposals for a prosecutor: 0; downgrades to review: 0; "
+        "dead letters: 0; in the outbox: unknown."
     )
+
+
+def test_summary_counts_the_work_list_as_what_waits_in_triage_not_the_queue() -> None:
+    oslo = WorklistDistrict("oslo", 3, 7200.0, {"rule": 3}, {"closure": 1})
+    vest = WorklistDistrict("vest", 1, 600.0, {"transferred": 1}, {"transfer": 1, "downgrade": 2})
+    listed = WorklistView(4, 7200.0, {"closure": 1, "transfer": 1, "downgrade": 2}, [oslo, vest])
+    text = ops_api.summary(overview(worklist=listed, triage_ready=13))
+    assert (
+        "Waiting in triage: 4, the oldest for 2 h; proposals for a prosecutor: 2; "
+        "downgrades to review: 2; dead letters: 0;"
+    ) in text
+    assert "13" not in text
 
 
 def test_summary_says_what_cannot_be_reached_and_what_is_unknown() -> None:
     text = ops_api.summary(overview(broker=False, read=False))
     assert text.startswith("RabbitMQ cannot be reached, PostgreSQL up.")
-    assert "In triage: unknown; dead letters: unknown" in text
+    assert "Waiting in triage: unknown; dead letters: unknown" in text
     # An error class or anything from a report never reaches the announcement.
     assert "ConnectionError" not in text
 

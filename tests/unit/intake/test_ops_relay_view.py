@@ -101,6 +101,13 @@ def test_the_summary_says_reports_cannot_be_published_and_why_in_short() -> None
 
 def test_the_summary_names_a_missing_queue_as_missing_not_unknown() -> None:
     text = ops_api.summary(overview(RelayView("up"), triage=QueueState("nu1.triage", missing=True)))
-    assert "In triage: queue missing; dead letters: queue missing;" in text
+    assert "dead letters: queue missing;" in text
+    # Without the triage queue the rules' triaged cases never reach the work list.
+    assert (
+        " The triage queue is missing: cases the rules send to triage wait for it before they "
+        "reach the work list." in text
+    )
     unread = ops_api.summary(overview(RelayView("up"), triage=QueueState("nu1.triage")))
-    assert "In triage: unknown;" in unread
+    assert "triage queue" not in unread
+    # What waits in triage is the work list, unknown here (PostgreSQL not read).
+    assert "Waiting in triage: unknown;" in unread
