@@ -137,7 +137,9 @@ def _code(
         )
     if ref.offence(code) is None:
         found.issue(
-            "offence.unknown_code", path, f"{quoted(written)} ({code}) is not in the catalogue"
+            "offence.unknown_code",
+            path,
+            f"{quoted(written)} ({quoted(code, quote='')}) is not in the catalogue",
         )
     return code
 
