@@ -217,7 +217,8 @@ async def test_operators_only(stack: Stack) -> None:
     assert (await stack.intake.get("/v1/ops/overview", headers=auth("alpha"))).status_code == 403
     page = await stack.intake.get("/ops", follow_redirects=False)
     assert page.status_code == 303
-    assert page.headers["location"] == "/ops/login"
+    # The sign-in returns to the page asked for.
+    assert page.headers["location"] == "/ops/login?next=/ops"
     assert (await stack.intake.get("/ops", headers=auth("alpha"))).status_code == 403
 
 
