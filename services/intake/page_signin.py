@@ -206,6 +206,8 @@ def sign_in(request: Request[Any, Any, Any], exc: SignInRequired) -> Redirect:
     sent = COOKIE in request.cookies
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     back = return_path(exc.page, target) if request.method in ("GET", "HEAD") else None
+    # The page's own root is where a sign-in lands anyway.
+    back = None if back == f"/{exc.page}" else back
     return Redirect(
         f"/{exc.page}/login" + (f"?next={quote(back, safe='/')}" if back else ""),
         status_code=HTTP_303_SEE_OTHER,
