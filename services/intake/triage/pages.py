@@ -1,5 +1,6 @@
-"""The triage pages (`/triage`): the work list, a report with a form per disposition, and the
-prosecutors' reviews, server-rendered for a person signed in with the identity provider.
+"""The triage pages (`/triage`): the work list and a report with a form per disposition
+(the prosecutors' reviews in `review_pages`), server-rendered for a person signed in with
+the identity provider.
 
 Each form posts to this intake's own page (same-origin only) and runs the same use case as
 the API, with the session's person; done, it redirects (POST-redirect-GET), refused, the
@@ -12,65 +13,42 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from litestar import Controller, Request, post, route
-from litestar.handlers.base import BaseRouteHandler
+from litestar import Controller, post, route
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER
 
 from services.common.logging import get_logger
 from services.intake.api import GET_AND_HEAD
-from services.intake.ops_api import PAGE_HEADERS, asset
 from services.intake.page_signin import (
     FORM_MAX_BYTES,
-    PageForbidden,
-    SignInRequired,
-    page_person,
     read_form,
     same_origin,
-    sign_in,
     signed_person,
 )
 from services.intake.people import Person
 from services.intake.triage import (
-    approvals,
     correcting,
     dispositions,
-    page_errors,
     page_views,
     transfers,
 )
 from services.intake.triage.acts import Answer
 from services.intake.triage.disposition_api import context_of
-from services.intake.triage.disposition_model import Close, Correct, Decide, Link, Route, Transfer
+from services.intake.triage.disposition_model import Close, Correct, Link, Route, Transfer
 from services.intake.triage.model import REASONS, Refusal
-from services.intake.triage.page_data import lists_of, report_data, units_of
+from services.intake.triage.page_common import (
+    SIGN_IN,
+    AnyRequest,
+    refused,
+    render,
+    requires_triage_page,
+)
+from services.intake.triage.page_data import lists_of, report_data
+from services.intake.triage.review_pages import ReviewPages
 from services.intake.triage.worklist_api import worklist_of
 
 log = get_logger("triage")
-AnyRequest = Request[Any, Any, Any]
-
-
-async def requires_triage_page(connection: Any, _: BaseRouteHandler) -> None:
-    """Route guard: a person signed in to the pages with the `assessor` or `prosecutor`
-    role (none: 303 to `/triage/login`; another role: a 403 page naming the roles)."""
-    person = await page_person(connection, "triage")
-    if not person.works_triage:
-        raise PageForbidden("triage", "assessor or prosecutor")
-
-
-def _page(name: str, context: dict[str, Any], status: int = 200) -> Template:
-    return Template(
-        name,
-        context={"asset": asset, "v": page_views, **context},
-        status_code=status,
-        headers=PAGE_HEADERS,
-    )
-
-
-def _refused(refusal: Refusal, form: str | None = None) -> dict[str, Any]:
-    shown = page_errors.shown(refusal, form)
-    return {"error": shown.text, "errors": shown, "status": refusal.status}
 
 
 def _form_name(action: str, form: dict[str, str]) -> str:
@@ -79,26 +57,6 @@ def _form_name(action: str, form: dict[str, str]) -> str:
     if action == "transfer" and form.get("to") in ("district", "unit", "authority"):
         return f"transfer-{form['to']}"
     return action
-
-
-def _too_large(request: AnyRequest, _: Exception) -> Template:
-    """A form larger than the pages take (a browser keeps to the fields' `maxlength`):
-    answered as a page of the triage, saying what was too large, not as JSON."""
-    where = request.url.path.rsplit("/", 1)[0]
-    back = where if where.startswith("/triage/") and where != "/triage/reviews" else "/triage"
-    return _page(
-        "triage_missing.html",
-        {
-            "person": signed_person(request),
-            "heading": "The form was too large",
-            "error": (
-                f"Nothing was done: the pages take forms of at most {FORM_MAX_BYTES // 1024} KiB"
-                f" and a reason of at most {page_views.REASON_MAX} characters."
-            ),
-            "back": "/triage/reviews" if "/reviews" in where else back,
-        },
-        413,
-    )
 
 
 async def _report_page(
@@ -112,9 +70,9 @@ async def _report_page(
     try:
         data = await report_data(request, person, report_id)
     except Refusal as refusal:
-        return _page("triage_missing.html", {"person": person, **_refused(refusal)}, refusal.status)
+        return render("triage_missing.html", {"person": person, **refused(refusal)}, refusal.status)
     done = page_views.DONE.get(request.query_params.get("done", ""))
-    return _page(
+    return render(
         "triage_report.html",
         {"person": person, "done": done, "form": {}, **data, **extra},
         extra.get("status", status),
@@ -125,18 +83,13 @@ def _back(report_id: uuid.UUID, done: str) -> Redirect:
     return Redirect(f"/triage/{report_id}?done={done}", status_code=HTTP_303_SEE_OTHER)
 
 
-# A page asked for without a session sends the browser to sign in; a form too large is
-# answered by a page.
-_SIGN_IN: Any = {SignInRequired: sign_in, 413: _too_large}
-
-
 class TriagePages(Controller):
     """The work list, a report and the reviews, for assessors and prosecutors."""
 
     path = "/triage"
     include_in_schema = False
     guards = (requires_triage_page,)
-    exception_handlers = _SIGN_IN
+    exception_handlers = SIGN_IN
 
     @route("/", http_method=GET_AND_HEAD)
     async def work_list(
@@ -161,10 +114,10 @@ class TriagePages(Controller):
                 cursor=cursor or None,
             )
         except Refusal as refusal:
-            return _page(
-                "triage_list.html", {**context, "page": None, **_refused(refusal)}, refusal.status
+            return render(
+                "triage_list.html", {**context, "page": None, **refused(refusal)}, refusal.status
             )
-        return _page("triage_list.html", {**context, "page": page, "first": cursor is None})
+        return render("triage_list.html", {**context, "page": page, "first": cursor is None})
 
     @route("/{report_id:uuid}", http_method=GET_AND_HEAD)
     async def report(self, request: AnyRequest, report_id: FromPath[uuid.UUID]) -> Template:
@@ -197,7 +150,7 @@ class TriagePages(Controller):
                 request,
                 person,
                 report_id,
-                {"form": form, "failed": failed, **_refused(refusal, failed)},
+                {"form": form, "failed": failed, **refused(refusal, failed)},
             )
 
     async def _act(
@@ -245,97 +198,6 @@ class TriagePages(Controller):
         raw = build(form, claim)
         await use(ctx, person, report_id, page_views.body(kind, raw), raw, key)
         return _back(report_id, done)
-
-
-class ReviewPages(Controller):
-    """The prosecutors' review list: proposals to approve or reject, downgrades to review."""
-
-    path = "/triage/reviews"
-    include_in_schema = False
-    guards = (requires_triage_page,)
-    exception_handlers = _SIGN_IN
-
-    @route("/", http_method=GET_AND_HEAD)
-    async def reviews(self, request: AnyRequest) -> Template:
-        return await _reviews_page(request, signed_person(request))
-
-    @post(
-        ["/{report_id:uuid}/approve", "/{report_id:uuid}/reject"],
-        guards=[same_origin],
-        request_max_body_size=FORM_MAX_BYTES,
-        status_code=HTTP_303_SEE_OTHER,
-    )
-    async def decide(
-        self, request: AnyRequest, report_id: FromPath[uuid.UUID]
-    ) -> Redirect | Template:
-        person = signed_person(request)
-        approve = request.url.path.endswith("/approve")
-        form = await read_form(request, optional=True)
-        try:
-            if not person.is_prosecutor:
-                raise _not_prosecutor()
-            raw = page_views.decide(form)
-            await approvals.decide_proposal(
-                context_of(request),
-                person,
-                report_id,
-                approve,
-                page_views.body(Decide, raw),
-                raw,
-                form.get("key") or None,
-            )
-        except Refusal as refusal:
-            failed = f"{'approve' if approve else 'reject'}-{report_id}"
-            extra = {"form": form, "failed": failed, **_refused(refusal, failed)}
-            return await _reviews_page(request, person, extra)
-        done = "approved" if approve else "rejected"
-        return Redirect(f"/triage/reviews?done={done}", status_code=HTTP_303_SEE_OTHER)
-
-    @post(
-        "/downgrades/{act_id:uuid}",
-        guards=[same_origin],
-        request_max_body_size=FORM_MAX_BYTES,
-        status_code=HTTP_303_SEE_OTHER,
-    )
-    async def reviewed(
-        self, request: AnyRequest, act_id: FromPath[uuid.UUID]
-    ) -> Redirect | Template:
-        person = signed_person(request)
-        form = await read_form(request, optional=True)
-        try:
-            if not person.is_prosecutor:
-                raise _not_prosecutor()
-            raw = page_views.decide(form)
-            await approvals.mark_reviewed(
-                context_of(request),
-                person,
-                act_id,
-                page_views.body(Decide, raw),
-                raw,
-                form.get("key") or None,
-            )
-        except Refusal as refusal:
-            failed = f"reviewed-{act_id}"
-            extra = {"form": form, "failed": failed, **_refused(refusal, failed)}
-            return await _reviews_page(request, person, extra)
-        return Redirect("/triage/reviews?done=reviewed", status_code=HTTP_303_SEE_OTHER)
-
-
-def _not_prosecutor() -> Refusal:
-    return Refusal(403, "forbidden-role", "Role not allowed", "this needs the prosecutor role")
-
-
-async def _reviews_page(
-    request: AnyRequest, person: Person, extra: dict[str, Any] | None = None
-) -> Template:
-    extra = extra or {}
-    context: dict[str, Any] = {"person": person, "form": {}, "reviews": None}
-    if not person.is_prosecutor:
-        return _page("triage_reviews.html", {**context, **_refused(_not_prosecutor())}, 403)
-    context["reviews"] = await approvals.reviews(context_of(request), person)
-    context["units"] = units_of(request)
-    context["done"] = page_views.DONE.get(request.query_params.get("done", ""))
-    return _page("triage_reviews.html", {**context, **extra}, extra.get("status", 200))
 
 
 # The controllers the app includes.
