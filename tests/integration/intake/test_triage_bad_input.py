@@ -348,3 +348,16 @@ async def test_another_body_under_a_claims_default_key_says_the_claim_is_the_key
     # With a header of its own the request is a new one: refused for what it is (no claim).
     fresh = await app.post(path, json=other, headers=bearer("anne", key=str(uuid.uuid4())))
     assert problem(fresh, 409)["type"] != PROBLEMS + "idempotency-key-reused"
+
+
+async def test_a_machine_client_sees_its_own_id_but_no_persons(
+    app: AsyncTestClient[Any], owner: asyncpg.Connection
+) -> None:
+    report_id = await waiting(app, owner, municipality="0301")
+    await claim(app, "anne", report_id)
+    read = await app.get(f"/v1/reports/{report_id}", headers=auth("alpha"))
+    assert read.status_code == 200, read.text
+    by = {e["event"]: e["by"] for e in read.json()["history"]}
+    assert by["accepted"] == {"kind": "client", "id": "alpha", "role": "submitter"}
+    assert by["claimed"] == {"kind": "person", "id": None, "role": "assessor"}
+    assert "anne" not in read.text
