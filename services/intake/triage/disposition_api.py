@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import msgspec
 from litestar import Controller, Request, Response, post, route
 from litestar.params import FromPath, FromQuery
+from litestar.status_codes import HTTP_200_OK
 
 from services.common.logging import get_logger
 from services.intake.api import GET_AND_HEAD
@@ -28,6 +29,7 @@ from services.intake.triage.disposition_model import (
     Route,
     Transfer,
 )
+from services.intake.triage.worklist_api import problem_responses
 
 log = get_logger("triage")
 T = TypeVar("T", bound=msgspec.Struct)
@@ -74,6 +76,23 @@ _KEY_DOC = (
 )
 
 
+# Every answer a disposition or approval may give besides its 200: each a problem.
+ANSWERS = problem_responses(
+    {
+        400: "The body is not JSON, is nested too deeply, or a parameter is wrong",
+        401: "No valid access token of a person",
+        403: "Not the person's role or district, or four eyes refused",
+        404: "No such report on the work list, or none the person may see",
+        408: "The body did not arrive in time",
+        409: "Not waiting, not claimed by the caller, or already decided",
+        413: "The body is too large",
+        415: "The body is not JSON",
+        422: "The request is not valid: every problem named with its path",
+        503: "The database or the identity provider cannot be reached; try again",
+    }
+)
+
+
 class DispositionController(Controller):
     """What the holder of a report's claim does with it (assessors and prosecutors)."""
 
@@ -84,6 +103,8 @@ class DispositionController(Controller):
 
     @post(
         "/{report_id:uuid}/correct",
+        status_code=HTTP_200_OK,
+        responses=ANSWERS,
         summary="Correct a claimed report: a new version, standardised and decided again",
         description=(
             "`changes` maps keys (`incident.municipality`, `offences`, `offences[i]`, "
@@ -110,6 +131,8 @@ class DispositionController(Controller):
 
     @post(
         "/{report_id:uuid}/route",
+        status_code=HTTP_200_OK,
+        responses=ANSWERS,
         summary="Send a claimed report to a unit",
         description=(
             "`unit` defaults to the rules' suggestion; `priority` and `deadline_at` to the "
@@ -127,6 +150,8 @@ class DispositionController(Controller):
 
     @post(
         "/{report_id:uuid}/transfer",
+        status_code=HTTP_200_OK,
+        responses=ANSWERS,
         summary="Transfer a claimed report to a district, a unit or another authority",
         description=(
             "`to`: `{district}`, `{unit}` (such as `kripos`) or `{authority, "
@@ -145,6 +170,8 @@ class DispositionController(Controller):
 
     @post(
         "/{report_id:uuid}/link",
+        status_code=HTTP_200_OK,
+        responses=ANSWERS,
         summary="Link a claimed report to another report's case",
         description="It goes, as a linked case, to the unit the other went to." + _KEY_DOC,
     )
@@ -159,6 +186,8 @@ class DispositionController(Controller):
 
     @post(
         "/{report_id:uuid}/close",
+        status_code=HTTP_200_OK,
+        responses=ANSWERS,
         summary="Propose closing a claimed report early (henleggelse)",
         description=(
             "`ground` from the closure grounds' catalogue, `reason` required; a prosecutor "
@@ -187,12 +216,21 @@ class ApprovalController(Controller):
         "/reviews",
         http_method=GET_AND_HEAD,
         summary="Proposals and downgrades waiting for a prosecutor",
+        responses=problem_responses(
+            {
+                401: "No valid access token of a person",
+                403: "Not a prosecutor",
+                503: "The database or the identity provider cannot be reached; try again",
+            }
+        ),
     )
     async def reviews(self, request: AnyRequest, person: Signed) -> Reviews:
         return await approvals.reviews(context_of(request), person)
 
     @post(
         "/{report_id:uuid}/approve",
+        status_code=HTTP_200_OK,
+        responses=ANSWERS,
         summary="Approve a report's pending proposal (closure or transfer out)",
         description="Not by its proposer (403); no proposal pending: 409." + _KEY_DOC,
     )
@@ -207,6 +245,8 @@ class ApprovalController(Controller):
 
     @post(
         "/{report_id:uuid}/reject",
+        status_code=HTTP_200_OK,
+        responses=ANSWERS,
         summary="Reject a report's pending proposal: back on the work list",
         description="`reason` required; not by its proposer (403)." + _KEY_DOC,
     )
@@ -221,6 +261,8 @@ class ApprovalController(Controller):
 
     @post(
         "/reviews/{act_id:uuid}/reviewed",
+        status_code=HTTP_200_OK,
+        responses=ANSWERS,
         summary="Mark another person's downgrade reviewed",
         description="Not by its author (403); reviewed already: 409." + _KEY_DOC,
     )

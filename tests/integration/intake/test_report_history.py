@@ -251,7 +251,10 @@ async def test_a_report_through_triage_to_its_unit(
     # The client that sent it: the same events, who by kind and role, no reasons.
     client = await read(app, report, auth("alpha"))
     assert [e["event"] for e in client["history"]] == [e["event"] for e in history]
-    assert all(e["by"]["id"] is None and e["reason"] is None for e in client["history"])
+    # Who by kind and role for a person; the client's own id and the rule set stay.
+    assert all(e["reason"] is None for e in client["history"])
+    assert all(e["by"]["id"] is None for e in client["history"] if e["by"]["kind"] == "person")
+    assert client["history"][0]["by"]["id"] == "alpha"
     assert [e["by"]["role"] for e in client["history"]] == [e["by"]["role"] for e in history]
     assert client["decision"]["decided_by"] == {
         "role": "assessor",

@@ -104,9 +104,10 @@ def test_summary_names_the_work_list() -> None:
         overdue_look_back_days=30,
         worklist=worklist_view(ROWS),
     )
-    assert ops_api.summary(overview).endswith(
-        " On the work list: 10, the oldest for 25 h; proposals for a prosecutor: 3; "
-        "downgrades to review: 1."
+    # What waits in triage is the people's work list (not the triage queue's copies).
+    assert (
+        " Waiting in triage: 10, the oldest for 25 h; proposals for a prosecutor: 3; "
+        "downgrades to review: 1;" in ops_api.summary(overview)
     )
 
 
