@@ -102,6 +102,12 @@ async def _healthz_during_a_batch(url: str) -> tuple[float, float]:
             "/v1/reports/batch", content=body, headers=auth("alpha") | JSON
         )
         took = time.perf_counter() - start
+        if response.status_code == 429:
+            # A try again after a stalled one: the batch before spent the client's rate.
+            done.set()
+            await watcher
+            await asyncio.sleep(float(response.headers["retry-after"]) + 0.2)
+            return await _healthz_during_a_batch(url)
         done.set()
         await watcher
     assert response.status_code == 200, response.text
@@ -118,8 +124,9 @@ async def test_the_event_loop_answers_while_a_large_batch_is_decoded_and_standar
     with served(app) as url:
         # Held for the whole reading and standardising before (a third of the batch's time
         # and more): now a health check waits a fraction of it. A machine busy with other
-        # work can stall one try; the loop held by the batch stalls every one.
-        for _ in range(3):
+        # work can stall a try (on a two-core machine running PostgreSQL and RabbitMQ beside
+        # it, about two in five); the loop held by the batch stalls every one.
+        for _ in range(6):
             took, longest = await _healthz_during_a_batch(url)
             seen.append(f"batch {took:.2f} s, /healthz within {longest:.3f} s")
             if longest < took / 4:
