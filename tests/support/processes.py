@@ -12,6 +12,17 @@ from pathlib import Path
 LOG_FILES: list[Path] = []
 
 
+def end(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, and SIGKILL if it has not stopped within 10 s: a helper process of a test
+    (a provider, a pooler) ended whatever state it is in."""
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(10)
+
+
 class ServiceProcess:
     """A service started with `python -m <module>` and `FSI_` settings in its environment;
     its output goes to a file beside the test's other files."""

@@ -4,6 +4,7 @@ downgrades to mark reviewed, for a person signed in with the prosecutor role."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from litestar import Controller, post, route
@@ -57,28 +58,15 @@ class ReviewPages(Controller):
     async def decide(
         self, request: AnyRequest, report_id: FromPath[uuid.UUID]
     ) -> Redirect | Template:
-        person = signed_person(request)
         approve = request.url.path.endswith("/approve")
-        form = await read_form(request, optional=True)
-        try:
-            if not person.is_prosecutor:
-                raise not_prosecutor()
-            raw = page_views.decide(form)
+
+        async def use(person: Person, body: Decide, raw: dict[str, Any], key: str | None) -> None:
             await approvals.decide_proposal(
-                context_of(request),
-                person,
-                report_id,
-                approve,
-                page_views.body(Decide, raw),
-                raw,
-                form.get("key") or None,
+                context_of(request), person, report_id, approve, body, raw, key
             )
-        except Refusal as refusal:
-            failed = f"{'approve' if approve else 'reject'}-{report_id}"
-            extra = {"form": form, "failed": failed, **refused(refusal, failed)}
-            return await reviews_page(request, person, extra)
-        done = "approved" if approve else "rejected"
-        return Redirect(f"/triage/reviews?done={done}", status_code=HTTP_303_SEE_OTHER)
+
+        failed = f"{'approve' if approve else 'reject'}-{report_id}"
+        return await _prosecutors_act(request, failed, "approved" if approve else "rejected", use)
 
     @post(
         "/downgrades/{act_id:uuid}",
@@ -89,25 +77,32 @@ class ReviewPages(Controller):
     async def reviewed(
         self, request: AnyRequest, act_id: FromPath[uuid.UUID]
     ) -> Redirect | Template:
-        person = signed_person(request)
-        form = await read_form(request, optional=True)
-        try:
-            if not person.is_prosecutor:
-                raise not_prosecutor()
-            raw = page_views.decide(form)
-            await approvals.mark_reviewed(
-                context_of(request),
-                person,
-                act_id,
-                page_views.body(Decide, raw),
-                raw,
-                form.get("key") or None,
-            )
-        except Refusal as refusal:
-            failed = f"reviewed-{act_id}"
-            extra = {"form": form, "failed": failed, **refused(refusal, failed)}
-            return await reviews_page(request, person, extra)
-        return Redirect("/triage/reviews?done=reviewed", status_code=HTTP_303_SEE_OTHER)
+        async def use(person: Person, body: Decide, raw: dict[str, Any], key: str | None) -> None:
+            await approvals.mark_reviewed(context_of(request), person, act_id, body, raw, key)
+
+        return await _prosecutors_act(request, f"reviewed-{act_id}", "reviewed", use)
+
+
+# A prosecutor's act on the review page: (person, body, the form as sent, its key) -> done.
+Act = Callable[[Person, Decide, dict[str, Any], str | None], Awaitable[None]]
+
+
+async def _prosecutors_act(
+    request: AnyRequest, failed: str, done: str, use: Act
+) -> Redirect | Template:
+    """A review form's act by the signed-in prosecutor: done, back to the list saying
+    `done`; refused, the list again with the refusal on the form `failed` and what was sent."""
+    person = signed_person(request)
+    form = await read_form(request, optional=True)
+    try:
+        if not person.is_prosecutor:
+            raise not_prosecutor()
+        raw = page_views.decide(form)
+        await use(person, page_views.body(Decide, raw), raw, form.get("key") or None)
+    except Refusal as refusal:
+        extra = {"form": form, "failed": failed, **refused(refusal, failed)}
+        return await reviews_page(request, person, extra)
+    return Redirect(f"/triage/reviews?done={done}", status_code=HTTP_303_SEE_OTHER)
 
 
 def not_prosecutor() -> Refusal:

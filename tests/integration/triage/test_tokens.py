@@ -27,6 +27,7 @@ from litestar.testing import AsyncTestClient
 from services.intake.settings import IntakeSettings
 from tests.integration.intake.test_people_oidc import app_with
 from tests.support import people
+from tests.support.processes import end
 
 ROOT = Path(__file__).parents[3]
 Client = AsyncTestClient[Any]
@@ -105,12 +106,7 @@ def other_provider(tmp_path: Path) -> Iterator[str]:
             )
         yield issuer
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
+        end(process)
         log.close()
 
 
