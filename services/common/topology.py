@@ -90,6 +90,22 @@ class Topology:
         )
 
     @property
+    def case_events_exchange(self) -> Exchange:
+        """Units → router: case events (schemas.caseevents.CaseEvent), routing key = the
+        unit's id, so the broker's topic permissions can hold a unit's user to its own key."""
+        return Exchange(f"{self.prefix}case-events", aio_pika.ExchangeType.TOPIC)
+
+    @property
+    def case_events_queue(self) -> Queue:
+        """The router's input of case events from every unit; dead-lettered with the reason
+        when refused."""
+        return Queue(
+            f"{self.prefix}routing.case-events",
+            {**self._durable_args(), "x-dead-letter-exchange": self.dead_letter_exchange.name},
+            ((self.case_events_exchange.name, "#"),),
+        )
+
+    @property
     def triage_queue(self) -> Queue:
         """Reports that need a human before they can go to a unit."""
         return self._case_queue(f"{self.prefix}triage", TRIAGE_KEY)
@@ -113,7 +129,12 @@ class Topology:
 
     @property
     def exchanges(self) -> tuple[Exchange, ...]:
-        return (self.reports_exchange, self.cases_exchange, self.dead_letter_exchange)
+        return (
+            self.reports_exchange,
+            self.cases_exchange,
+            self.dead_letter_exchange,
+            self.case_events_exchange,
+        )
 
     @property
     def queues(self) -> tuple[Queue, ...]:
@@ -121,6 +142,7 @@ class Topology:
         return (
             self.routing_queue,
             self.decisions_queue,
+            self.case_events_queue,
             self.triage_queue,
             self.dead_letter_queue,
             *units,
