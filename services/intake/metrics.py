@@ -90,6 +90,37 @@ cases_deadline = Gauge(
 cases_routed = Gauge(
     "fsi_cases_routed_last_hour", "Cases routed to a unit in the last hour.", ["district", "unit"]
 )
+# The units' deadlines, exact from the cases they hold (services.common.caseevents.figures):
+# every unit of the catalogue and every unit holding a case, at 0 when it has none; `moment`
+# is what the rule counted from (`arrest`, `report`, `none`), a series only while > 0; the
+# ratio only for a unit with a deadline due in the last 30 days.
+case_deadlines_open = Gauge(
+    "fsi_case_deadlines_open",
+    "Deadlines of cases a unit holds not met and not yet due.",
+    ["unit"],
+)
+case_deadlines_due_soon = Gauge(
+    "fsi_case_deadlines_due_soon",
+    "Open deadlines (not met) of cases a unit holds due within 24 hours.",
+    ["unit"],
+)
+case_deadlines_missed = Gauge(
+    "fsi_case_deadlines_missed",
+    "Deadlines of cases a unit holds that fell due without the event that meets them, by "
+    "the moment the rule counted from (arrest: custody).",
+    ["unit", "moment"],
+)
+case_deadlines_met_on_time_ratio = Gauge(
+    "fsi_case_deadlines_met_on_time_ratio",
+    "Share of the deadlines due in the last 30 days (while the unit held the case) met on time.",
+    ["unit"],
+)
+cases_not_received = Gauge(
+    "fsi_cases_not_received",
+    "Cases routed to a unit longer ago than FSI_OPS_NOT_RECEIVED_AFTER_SECONDS that it has "
+    "neither received, returned nor closed.",
+    ["unit"],
+)
 broker_up = Gauge("fsi_broker_up", "1 when the monitor could read RabbitMQ.")
 database_up = Gauge("fsi_database_up", "1 when the monitor could read PostgreSQL.")
 ops_refreshed = Gauge("fsi_ops_refreshed_timestamp_seconds", "When the overview was last read.")
