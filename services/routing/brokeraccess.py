@@ -7,22 +7,28 @@ queues it uses, written out as RabbitMQ definitions (`rabbitmqctl import_definit
 
 - `<prefix>declare`: the topology's owner (`fsi-declare`); configures every exchange and
   queue, and binds them (write on queues and the dead-letter exchange, read on exchanges and
-  the routing and decisions queues, as RabbitMQ asks of a binding and of a queue with a
-  dead-letter exchange).
+  the routing, decisions and case-events queues, as RabbitMQ asks of a binding and of a
+  queue with a dead-letter exchange).
 - `<prefix>intake`: publishes to the reports exchange (accepted reports and people's
   decisions), nothing else. Its start checks and the
   operations monitor's queue counts are passive declares, which need no permission.
-- `<prefix>router`: consumes the routing and decisions queues, publishes to the cases and
-  dead-letter exchanges.
-- `<prefix>triage`, `<prefix>dead-letter`, `<prefix>unit.<unit>`: each consumes its own
-  queue (named like its user), nothing else.
+- `<prefix>router`: consumes the routing, decisions and case-events queues, publishes to
+  the cases and dead-letter exchanges.
+- `<prefix>triage`, `<prefix>dead-letter`: each consumes its own queue (named like its
+  user), nothing else.
+- `<prefix>unit.<unit>`: consumes its own queue (named like its user) and publishes case
+  events to the case-events exchange, under its own unit id only (a topic permission).
 
 RabbitMQ matches a permission's regular expression anywhere in a name unless anchored, so
 every one is `^(...)$` with the names' metacharacters escaped (a dot matches any character).
 The empty expression grants nothing. The default exchange (`amq.default`) and the `amq.*`
-exchanges match none of them. Topic permissions are not written: RabbitMQ applies them only
-to topic exchanges, and ours are direct and fanout (on a direct exchange a routing key that
-no queue is bound with reaches no queue).
+exchanges match none of them.
+
+Topic permissions (RabbitMQ applies them to topic exchanges only; the others are direct and
+fanout, where a routing key no queue is bound with reaches no queue) hold each unit's user
+to its own routing key on the case-events exchange: write `^<unit id>$`, so a unit cannot
+publish an event as another unit, and read `^$` (RabbitMQ's reading of the empty pattern
+too), so it binds nothing there. The router checks the key against the event's unit again.
 """
 
 from __future__ import annotations
@@ -52,6 +58,17 @@ class Grant:
     read: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class TopicGrant:
+    """One user's topic permission on one topic exchange: the routing keys it may publish
+    with (`write`) and bind with (`read`), as exact keys."""
+
+    user: str
+    exchange: str
+    write: tuple[str, ...] = ()
+    read: tuple[str, ...] = ()
+
+
 def pattern(names: Iterable[str]) -> str:
     """A regular expression matching exactly these names (PCRE, as RabbitMQ reads it);
     the empty expression, which RabbitMQ reads as matching nothing, for none."""
@@ -68,26 +85,40 @@ def grants(topology: Topology) -> tuple[Grant, ...]:
     t, p = topology, topology.prefix
     exchanges = tuple(e.name for e in t.exchanges)
     queues = tuple(q.name for q in t.queues)
+    events = t.case_events_exchange.name
     readers = [
         Grant(f"{p}triage", read=(t.triage_queue.name,)),
         Grant(f"{p}dead-letter", read=(t.dead_letter_queue.name,)),
-        *(Grant(t.unit_queue(u).name, read=(t.unit_queue(u).name,)) for u in t.units),
+        *(
+            Grant(t.unit_queue(u).name, write=(events,), read=(t.unit_queue(u).name,))
+            for u in t.units
+        ),
     ]
+    # A queue declared with a dead-letter exchange asks read on the queue of its declarer.
+    dead_lettered = (t.routing_queue.name, t.decisions_queue.name, t.case_events_queue.name)
     return (
         Grant(
             f"{p}declare",  # fsi-declare
             configure=(*exchanges, *queues),
             write=(*queues, t.dead_letter_exchange.name),
-            read=(*exchanges, t.routing_queue.name, t.decisions_queue.name),
+            read=(*exchanges, *dead_lettered),
         ),
         Grant(f"{p}intake", write=(t.reports_exchange.name,)),
         Grant(
             f"{p}router",
             write=(t.cases_exchange.name, t.dead_letter_exchange.name),
-            read=(t.routing_queue.name, t.decisions_queue.name),
+            read=dead_lettered,
         ),
         *readers,
     )
+
+
+def topic_grants(topology: Topology) -> tuple[TopicGrant, ...]:
+    """Each unit's user on the case-events exchange: publish under its own unit id only,
+    bind nothing (the empty key only, which no binding of ours uses)."""
+    t = topology
+    exchange = t.case_events_exchange.name
+    return tuple(TopicGrant(t.unit_queue(u).name, exchange, write=(u,)) for u in t.units)
 
 
 def password_hash(password: str, salt: bytes | None = None) -> str:
@@ -131,5 +162,15 @@ def definitions(
             }
             for g in every
         ],
-        "topic_permissions": [],
+        "topic_permissions": [
+            {
+                "user": g.user,
+                "vhost": vhost,
+                "exchange": g.exchange,
+                "write": pattern(g.write),
+                # RabbitMQ reads an empty topic pattern as `^$` (the empty key only).
+                "read": pattern(g.read) or "^$",
+            }
+            for g in topic_grants(topology)
+        ],
     }

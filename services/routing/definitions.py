@@ -20,14 +20,15 @@ policy would make every `declare` of it a mismatch. Policies add only what no ar
   report would never reach the work list). No dead-letter exchange: a dropped or rejected
   copy would otherwise fill the dead-letter queue, which a person must empty, with copies
   of cases the work list holds anyway.
-- `<prefix>routing-and-dead-letters` (quorum queues only: the routing, decisions and
-  dead-letter queues): `delivery-limit` = `DELIVERY_LIMIT`. The router dead-letters what
-  it cannot route itself, with the reason, and acknowledges it; it puts a batch back
-  (`basic.nack`, requeue) only when PostgreSQL or RabbitMQ fails, after a 2 s pause, and a
-  crash returns its whole prefetch window. RabbitMQ 4.0-4.2 count each of those returns
-  (4.3 counts the crashes only), so the default of 20 would send valid reports to the
-  dead-letter queue, unrecorded, after some 40 s of database outage. Ours, a week of
-  retries every 2 s, outlasts any outage an operator repairs rather than abandons. It does
+- `<prefix>routing-and-dead-letters` (quorum queues only: the routing, decisions,
+  case-events and dead-letter queues): `delivery-limit` = `DELIVERY_LIMIT`. The router
+  dead-letters what it cannot route or apply itself, with the reason, and acknowledges it;
+  it puts a batch back (`basic.nack`, requeue) only when PostgreSQL or RabbitMQ fails,
+  after a 2 s pause, and a crash returns its whole prefetch window. RabbitMQ 4.0-4.2
+  count each of those returns (4.3 counts the crashes only), so the default of 20 would
+  send valid reports (and case events) to the dead-letter queue, unrecorded, after some
+  40 s of database outage. Ours, a week of retries every 2 s, outlasts any outage an
+  operator repairs rather than abandons. It does
   little against a message that kills the router each time (the intake's bounds on a
   report make one unlikely; the loop shows as a router that keeps restarting). The
   dead-letter queue gets the same: a person reads it, peeking returns the message, and it
@@ -106,7 +107,12 @@ def policies(topology: Topology) -> tuple[Policy, ...]:
         made.append(
             Policy(
                 f"{p}routing-and-dead-letters",
-                (t.routing_queue.name, t.decisions_queue.name, t.dead_letter_queue.name),
+                (
+                    t.routing_queue.name,
+                    t.decisions_queue.name,
+                    t.case_events_queue.name,
+                    t.dead_letter_queue.name,
+                ),
                 {"delivery-limit": DELIVERY_LIMIT},
             )
         )

@@ -152,6 +152,7 @@ def _expected(topology: Topology, queue_type: QueueType) -> dict[str, Any]:
     limited = {
         topology.routing_queue.name,
         topology.decisions_queue.name,
+        topology.case_events_queue.name,
         topology.dead_letter_queue.name,
     }
     policy_of = {

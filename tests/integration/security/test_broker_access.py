@@ -90,6 +90,7 @@ def imported(
     made = definitions(topology, vhost, passwords)
     made["users"] = [u for u in made["users"] if u["name"] in users]
     made["permissions"] = [p for p in made["permissions"] if p["user"] in users]
+    made["topic_permissions"] = [p for p in made["topic_permissions"] if p["user"] in users]
     # rabbitmqctl reads the file as the broker's own user.
     with tempfile.NamedTemporaryFile("w", suffix=".json", dir="/tmp", delete=False) as file:
         json.dump(made, file)
@@ -147,8 +148,11 @@ ACTIONS: dict[str, Action] = {
         c, t.dead_letter_exchange.name, ""
     ),
     "publish to the default exchange": lambda c, t: _publish(c, "", t.routing_queue.name),
+    "publish a case event as unit A": lambda c, t: _publish(c, t.case_events_exchange.name, UNIT_A),
+    "publish a case event as unit B": lambda c, t: _publish(c, t.case_events_exchange.name, UNIT_B),
     "consume the routing queue": lambda c, t: _get(c, t.routing_queue.name),
     "consume the decisions queue": lambda c, t: _get(c, t.decisions_queue.name),
+    "consume the case-events queue": lambda c, t: _get(c, t.case_events_queue.name),
     "consume unit A's queue": lambda c, t: _get(c, t.unit_queue(UNIT_A).name),
     "consume unit B's queue": lambda c, t: _get(c, t.unit_queue(UNIT_B).name),
     "declare a queue": _declare,
@@ -170,8 +174,12 @@ ALLOWED: dict[str, set[str]] = {
     "publish to the cases exchange": {"router"},
     "publish to the dead-letter exchange": {"router", "declare"},
     "publish to the default exchange": set(),
+    # Topic permissions: a unit's user publishes under its own unit id only.
+    "publish a case event as unit A": {f"unit.{UNIT_A}"},
+    "publish a case event as unit B": {f"unit.{UNIT_B}"},
     "consume the routing queue": {"router", "declare"},
     "consume the decisions queue": {"router", "declare"},
+    "consume the case-events queue": {"router", "declare"},
     "consume unit A's queue": {f"unit.{UNIT_A}"},
     "consume unit B's queue": {f"unit.{UNIT_B}"},
     "declare a queue": {"declare"},

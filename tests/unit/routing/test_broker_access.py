@@ -58,10 +58,18 @@ def test_each_part_may_use_exactly_what_it_needs() -> None:
     assert (intake.configure, intake.write, intake.read) == ((), ("fsi.reports",), ())
     assert router.configure == ()
     assert set(router.write) == {"fsi.cases", "fsi.dead-letter"}
-    assert router.read == ("fsi.routing.reports", "fsi.routing.decisions")
+    assert router.read == (
+        "fsi.routing.reports",
+        "fsi.routing.decisions",
+        "fsi.routing.case-events",
+    )
     for unit in UNITS:
         grant = by_user[f"fsi.unit.{unit}"]
-        assert (grant.configure, grant.write, grant.read) == ((), (), (f"fsi.unit.{unit}",))
+        assert (grant.configure, grant.write, grant.read) == (
+            (),
+            ("fsi.case-events",),
+            (f"fsi.unit.{unit}",),
+        )
     assert set(by_user["fsi.declare"].configure) == names(t)
     assert [g.user for g in grants(t) if g.configure] == ["fsi.declare"]
 
@@ -75,6 +83,19 @@ def test_no_permission_reaches_the_default_or_amq_exchanges_or_another_prefix() 
                 assert not allows(regex, name), (entry["user"], kind, name)
             for name in names(other):
                 assert not allows(regex, name), (entry["user"], kind, name)
+
+
+def test_each_unit_may_publish_case_events_under_its_own_key_only() -> None:
+    made = definitions(TOPOLOGY, "/")["topic_permissions"]
+    assert [t["user"] for t in made] == [f"fsi.unit.{u}" for u in UNITS]
+    for entry, unit in zip(made, UNITS, strict=True):
+        assert (entry["vhost"], entry["exchange"]) == ("/", "fsi.case-events")
+        assert allows(entry["write"], unit)
+        for other in (*(u for u in UNITS if u != unit), unit + "x", "x" + unit, "#", ""):
+            assert not allows(entry["write"], other), (unit, other)
+        # A dot is a dot: `oslo.x` must not allow `osloax`.
+        assert not allows(entry["write"], unit.replace(".", "a", 1))
+        assert entry["read"] == "^$"  # RabbitMQ's own reading of the empty pattern
 
 
 def test_password_hash_is_rabbitmqs_salted_sha256() -> None:
@@ -125,7 +146,8 @@ def test_the_checked_in_definitions_are_up_to_date(
     units = 12 * 8 + 2
     assert {"fsi.unit.kripos", "fsi.unit.okokrim"} <= users
     assert len(users) == 5 + units
-    assert len(made["queues"]) == len(made["bindings"]) == 4 + units
+    assert len(made["queues"]) == len(made["bindings"]) == 5 + units
+    assert len(made["topic_permissions"]) == units
     kinds = {q["arguments"].get("x-queue-type", "classic") for q in made["queues"]}
     assert kinds == {queue_type}
 

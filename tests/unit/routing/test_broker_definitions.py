@@ -151,7 +151,7 @@ def test_cases_are_dead_lettered_rather_than_dropped(topology: Topology) -> None
         assert effective[queue.name].get("dead-letter-exchange") == dead_letters
     # The router's input queues keep theirs as an argument; the dead-letter queue is the
     # last stop.
-    inputs = (topology.routing_queue, topology.decisions_queue)
+    inputs = (topology.routing_queue, topology.decisions_queue, topology.case_events_queue)
     for queue in inputs:
         assert queue.arguments["x-dead-letter-exchange"] == dead_letters
     for queue in (*inputs, topology.dead_letter_queue):
@@ -162,7 +162,8 @@ def test_a_week_of_router_retries_stays_under_the_quorum_delivery_limit() -> Non
     classic, quorum = TOPOLOGIES
     assert not any("delivery-limit" in p.definition for p in policies(classic))
     limits = {q: p.definition.get("delivery-limit") for p in policies(quorum) for q in p.queues}
-    for queue in (quorum.routing_queue, quorum.decisions_queue, quorum.dead_letter_queue):
+    inputs = (quorum.routing_queue, quorum.decisions_queue, quorum.case_events_queue)
+    for queue in (*inputs, quorum.dead_letter_queue):
         assert limits[queue.name] == DELIVERY_LIMIT, queue.name
     week = dt.timedelta(days=7).total_seconds()
     assert week <= DELIVERY_LIMIT * ROUTER_RETRY_SECONDS
