@@ -114,11 +114,19 @@ BEGIN
         SELECT decision, priority INTO decided, prio
         FROM person_decisions WHERE id = NEW.decision_id;
     END IF;
+    -- No case is published without its decision stored first; a confirmation without one
+    -- (a row made by hand) holds no case rather than failing the router's whole batch of
+    -- confirmations, which it would retry and fail again.
     IF decided IS NULL THEN
-        RAISE EXCEPTION 'case % confirmed for unit % has no decision', the_case, NEW.unit;
+        RETURN NULL;
     END IF;
     deadline := decided -> 'deadline';
-    IF jsonb_typeof(deadline) IS DISTINCT FROM 'object' THEN
+    -- A deadline naming no events that meet it (a decision from before `met_by`, e.g. by a
+    -- router not yet upgraded) could never be met: taken without it, as the cases below are,
+    -- rather than shown as missed for want of a vocabulary.
+    -- (`->` of anything but an object is NULL.)
+    IF jsonb_typeof(deadline -> 'met_by') IS DISTINCT FROM 'array'
+       OR deadline -> 'met_by' = '[]'::jsonb THEN
         deadline := NULL;
     END IF;
     INSERT INTO unit_cases (case_id, report_id, unit, priority, routed_at, due_at,

@@ -371,12 +371,34 @@ async def test_a_persons_case_is_held_with_its_decisions_deadline(
     )
 
 
-async def test_a_decision_without_a_deadline_or_with_a_null_one_holds_a_case_without(
-    conn: asyncpg.Connection,
+@pytest.mark.parametrize(
+    "decided",
+    [
+        {},
+        {"deadline": None},
+        # A deadline naming nothing that meets it could never be met: held without it.
+        {"deadline": {"due_at": NOW.isoformat(), "basis": "b", "rule_id": "r"}},
+        {"deadline": {**deadline(NOW, []), "met_by": None}},
+        {"deadline": deadline(NOW, [])},
+        {"deadline": "2026-12-01T10:00:00Z"},
+    ],
+)
+async def test_a_case_without_a_deadline_that_can_be_met_is_held_without_one(
+    conn: asyncpg.Connection, decided: dict[str, Any]
 ) -> None:
-    report_id, _ = await a_person_case(conn, "vest.a", {"deadline": None})
+    report_id, _ = await a_person_case(conn, "vest.a", decided)
     (case,) = await cases_of(conn, report_id)
     assert (case.due_at, case.met_by) == (None, frozenset())
+    row = await case_row(conn, report_id)
+    assert (row["deadline_moment"], row["deadline_basis"], row["deadline_rule"]) == (None,) * 3
+
+
+async def test_a_confirmation_without_a_decision_holds_no_case(conn: asyncpg.Connection) -> None:
+    report_id = await a_report(conn)
+    await conn.execute(
+        "INSERT INTO case_deliveries (report_id, unit) VALUES ($1, 'oslo.a')", report_id
+    )
+    assert await cases_of(conn, report_id) == []
 
 
 async def test_a_triage_delivery_makes_no_held_case(conn: asyncpg.Connection) -> None:
