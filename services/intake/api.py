@@ -55,7 +55,9 @@ class Accepted(msgspec.Struct):
 class ReportView(msgspec.Struct):
     """A stored report as its submitter, an operator or a person of the intake sees it: the
     current version's report (`versions` lists every version, 1 as accepted), the latest
-    decision, and its history (for a machine client without subject ids and reasons)."""
+    decision, and its history (for a machine client without subject ids and reasons).
+    Once its personal data was erased after closure, `erasure` says when and what, the
+    report reads `{}` and the quality issues code and path only."""
 
     report_id: uuid.UUID
     status: records.ReportStatus
@@ -70,6 +72,8 @@ class ReportView(msgspec.Struct):
     history: list[timeline.HistoryEvent]
     # Why the router dead-lettered it, while the status is `dead_lettered`.
     dead_letter: records.DeadLetter | None = None
+    # When its personal data was erased after closure (fsi-retention), and what.
+    erasure: records.Erasure | None = None
 
 
 def may_read(reader: Client | Person, row: records.ReportRow) -> bool:
@@ -114,6 +118,7 @@ def report_view(row: records.ReportRow, full: bool) -> ReportView:
         versions=list(range(1, row.version + 1)),
         history=timeline.assemble(row.history, full=full),
         dead_letter=row.dead_letter,
+        erasure=row.erasure,
     )
 
 

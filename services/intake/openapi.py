@@ -278,10 +278,22 @@ def _report_view(schemas: dict[str, Any]) -> None:
     view = schemas.get("ReportView", {}).get("properties")
     if view is None:
         return
-    view["report"] = {"$ref": REF.format(name=Report.__name__)}
+    # A report erased after closure (`erasure` set) reads `{}`, its issues code and path.
+    view["report"] = {
+        "anyOf": [
+            {"$ref": REF.format(name=Report.__name__)},
+            {"type": "object", "maxProperties": 0, "description": "erased after closure"},
+        ]
+    }
+    erased_issue = {
+        "type": "object",
+        "properties": {"code": {"type": "string"}, "path": {"type": "string"}},
+        "required": ["code", "path"],
+        "description": "a quality issue of a report erased after closure: no message",
+    }
     view["quality_issues"] = {
         "type": "array",
-        "items": {"$ref": REF.format(name=QualityIssue.__name__)},
+        "items": {"anyOf": [{"$ref": REF.format(name=QualityIssue.__name__)}, erased_issue]},
     }
     view["decision"] = {"anyOf": [{"$ref": REF.format(name=Decision.__name__)}, {"type": "null"}]}
     people.history(schemas, list(timeline.DETAILS), list(timeline.KINDS))

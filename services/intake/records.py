@@ -80,6 +80,19 @@ class DeadLetter:
 
 
 @dataclass(frozen=True, slots=True)
+class Erasure:
+    """When the report's personal data was erased after closure (`fsi-retention erase`,
+    migration 0017): `erased_at`, the last closure of its cases the period ran from
+    (`closed_at`), the period (`kept_days`), and what was blanked (`erased`: table.column
+    names). The report then reads `{}`, its quality issues code and path only."""
+
+    erased_at: dt.datetime
+    closed_at: dt.datetime
+    kept_days: int
+    erased: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class ReportRow:
     """A stored report as the API shows it; JSON columns stay JSON text. `dead_letter` only
     while the status is `dead_lettered`. `report_json` and `quality_issues_json` are of the
@@ -87,7 +100,8 @@ class ReportRow:
     latest decision, a person's (`person_decided`, with `decided_by`) or else the rules'.
     `district` is where the report is worked (its work item's, else its decision's) and
     `placed` whether it has one to say (a work item or a decision); `history` its stored
-    events (`timeline.assemble` orders and shows them)."""
+    events (`timeline.assemble` orders and shows them); `erasure` when its personal data
+    was erased after closure."""
 
     id: uuid.UUID
     client_id: str
@@ -104,3 +118,4 @@ class ReportRow:
     district: str | None = None
     placed: bool = False
     history: tuple[Fact, ...] = ()
+    erasure: Erasure | None = None

@@ -7,7 +7,7 @@ import uuid
 import asyncpg
 
 from services.intake import timeline
-from services.intake.records import DeadLetter, NewReport, Outcome, ReportRow, Stored
+from services.intake.records import DeadLetter, Erasure, NewReport, Outcome, ReportRow, Stored
 from services.intake.timeline import HISTORY_JSON
 
 # One statement: atomic by itself, so no BEGIN/COMMIT round trips. The outbox row is written
@@ -98,7 +98,9 @@ SELECT r.id, r.client_id, r.source_format, r.received_at, o.published_at,
        CASE WHEN w.report_id IS NOT NULL THEN w.district
             WHEN p.id IS NOT NULL THEN p.district ELSE d.district END AS district,
        w.report_id IS NOT NULL OR p.id IS NOT NULL OR d.report_id IS NOT NULL AS placed,
-       {HISTORY_JSON} AS history_json
+       {HISTORY_JSON} AS history_json,
+       e.erased_at, e.closed_at AS erasure_closed_at, e.kept_days AS erasure_kept_days,
+       e.erased AS erasure_erased
 FROM reports r
 LEFT JOIN outbox o ON o.report_id = r.id AND o.decision_id IS NULL
 LEFT JOIN decisions d ON d.report_id = r.id
@@ -122,6 +124,7 @@ LEFT JOIN LATERAL (
     SELECT version, report, quality_issues FROM report_versions
     WHERE report_id = r.id ORDER BY version DESC LIMIT 1
 ) v ON true
+LEFT JOIN erasures e ON e.report_id = r.id
 WHERE r.id = $1
 """  # noqa: S608
 
@@ -212,7 +215,14 @@ class PgReportStore:
         )
         history = tuple(timeline.decode(found.pop("history_json")))
         dead = DeadLetter(code, reason, at) if found["status"] == "dead_lettered" else None
-        return ReportRow(**found, dead_letter=dead, history=history)
+        erased = (
+            found.pop("erased_at"),
+            found.pop("erasure_closed_at"),
+            found.pop("erasure_kept_days"),
+            found.pop("erasure_erased"),
+        )
+        erasure = None if erased[0] is None else Erasure(*erased[:3], tuple(erased[3]))
+        return ReportRow(**found, dead_letter=dead, history=history, erasure=erasure)
 
     async def ping(self) -> bool:
         """True when the database answers the kind of statement the intake makes: a

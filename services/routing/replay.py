@@ -21,10 +21,11 @@ from schemas.decision import Decision
 from services.common.rules.engine import RoutingView, decide
 from services.common.rules.ruleset import RuleSet
 
+# A report erased after closure (fsi-retention: its report `{}`) has nothing to decide on.
 _SELECT = """
 SELECT r.id, r.report, d.unit, d.priority, d.deadline_at, d.decided_at
 FROM decisions d JOIN reports r ON r.id = d.report_id
-WHERE d.decided_at >= $1
+WHERE d.decided_at >= $1 AND r.report <> '{}'::jsonb
 """
 _CHUNK = 5000
 

@@ -12,8 +12,10 @@ import msgspec
 from services.intake import timeline
 from services.intake.api import may_read
 from services.intake.people import Person
+from services.intake.records import Erasure
 from services.intake.state import state_of
 from services.intake.triage.disposition_api import context_of
+from services.intake.triage.model import Refusal
 from services.intake.triage.page_views import nearly
 from services.intake.triage.worklist import not_on_list
 
@@ -50,16 +52,31 @@ def lists_of(request: Connection, person: Person) -> dict[str, Any]:
     }
 
 
+def erased(report_id: uuid.UUID, erasure: Erasure) -> Refusal:
+    """410: the report's personal data was erased after closure; when, and from when."""
+    return Refusal(
+        410,
+        "erased",
+        "Personal data erased",
+        f"report {report_id}: its personal data was erased on "
+        f"{erasure.erased_at.date().isoformat()} after its cases were closed (last on "
+        f"{erasure.closed_at.date().isoformat()}, kept {erasure.kept_days} days)",
+    )
+
+
 async def report_data(request: Connection, person: Person, report_id: uuid.UUID) -> dict[str, Any]:
     """Everything the report page shows (`Refusal` 404 when the report is not on the work
-    list, 403 when of another district). The work item is read under its row lock, briefly,
-    in a transaction of its own: the use cases' one way to read it with the visibility
-    rules applied."""
+    list, 403 when of another district, 410 when its personal data was erased). The work
+    item is read under its row lock, briefly, in a transaction of its own: the use cases'
+    one way to read it with the visibility rules applied."""
     ctx = context_of(request)
+    row = await state_of(request).service.store.get_report(report_id)
     async with ctx.store.transaction() as tx:
         item = await tx.lock_item(report_id, person)
+        if row is not None and row.erasure is not None:
+            # Nothing left to show or act on but what the history and the API say.
+            raise erased(report_id, row.erasure)
         stored = await tx.report(report_id, item.version)
-    row = await state_of(request).service.store.get_report(report_id)
     if row is None or not may_read(person, row):
         raise not_on_list(report_id)
     now = ctx.clock()
