@@ -1,5 +1,5 @@
 """`fsi-router`: load the rules, declare the unit queues, route reports (and the cases people
-decided) until stopped.
+decided) and apply the units' case events until stopped.
 
 The rules file is checked and swapped in atomically when it changes (polled) or on SIGHUP;
 an invalid file is refused, logged and counted, and the running rules stay. What stops a
@@ -31,6 +31,7 @@ from services.common.rules.reading import RulesError
 from services.common.rules.ruleset import RuleSet
 from services.common.topology import Topology, declare
 from services.routing import metrics, rules_store
+from services.routing.caseevents_consumer import CaseEvents
 from services.routing.consumer import Sequencer
 from services.routing.deliveries import TRANSIENT
 from services.routing.handler import Router
@@ -176,6 +177,12 @@ async def serve(
         await person.bind(person_channel)
         person_consumer = Sequencer(person.route)
         decisions = await person_channel.get_queue(topology.decisions_queue.name)
+        # The units' case events, on a channel of their own too.
+        events = CaseEvents(pool=pool, topology=topology)
+        events_channel = await _confirming(connection, settings)
+        await events.bind(events_channel)
+        events_consumer = Sequencer(events.route, batches_in_flight=1)
+        case_events = await events_channel.get_queue(topology.case_events_queue.name)
         watch = RulesWatch(settings, router)
         await watch.loaded(ruleset)
         watcher = asyncio.create_task(watch.watch())
@@ -192,18 +199,22 @@ async def serve(
             loop.add_signal_handler(signal.SIGHUP, on_sighup)
         tag = await queue.consume(consumer.handle)
         person_tag = await decisions.consume(person_consumer.handle)
+        events_tag = await case_events.consume(events_consumer.handle)
         log.info("router started", ruleset=ruleset.version, units=len(topology.units))
         if on_start is not None:
             on_start(watch)
         await stop.wait()
         await queue.cancel(tag)
         await decisions.cancel(person_tag)
+        await case_events.cancel(events_tag)
         watcher.cancel()
         waiting.cancel()
         # The batches on their way finish first, so a stop leaves few reports to redeliver.
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(
-                asyncio.gather(consumer.drained(), person_consumer.drained()),
+                asyncio.gather(
+                    consumer.drained(), person_consumer.drained(), events_consumer.drained()
+                ),
                 settings.consumer.drain_seconds,
             )
     finally:

@@ -21,7 +21,9 @@ from prometheus_client import (
 )
 from prometheus_client.exposition import ThreadingWSGIServer
 
+from schemas.caseevents import CaseEventKind
 from services.common import startup
+from services.routing.caseevents_handler import VERDICTS
 
 disable_created_metrics()  # type: ignore[no-untyped-call]  # no dashboard reads `_created`
 # `python_info` names the interpreter's exact version for anyone who can scrape; the intake
@@ -95,6 +97,16 @@ person_cases = Counter(
 )
 
 
+# The intake counts the same for via="http" (its own registry): one name, both doors.
+case_events = Counter(
+    "fsi_case_events",
+    "Case events from the units, by door (`amqp` here), kind and verdict: applied, repeat, "
+    "or why refused (dead-lettered): a refusal's code, or unit_mismatch (routing key not "
+    "the event's unit). A body that is no event counts as kind `unknown`, verdict invalid.",
+    ["via", "kind", "verdict"],
+)
+
+
 def known_units(units: tuple[str, ...]) -> None:
     """Export the unroutable count of every unit of the catalogue (and triage), and the count
     of people's cases of every unit and act, at 0 from the start, as the labels known in
@@ -114,6 +126,9 @@ def _zeroed(counter: Counter, values: tuple[str, ...]) -> None:
 _zeroed(dead_letters, DEAD_LETTER_REASONS)
 _zeroed(triage, TRIAGE_REASONS)
 _zeroed(reloads, RELOAD_RESULTS)
+for _kind in CaseEventKind:
+    for _verdict in VERDICTS:
+        case_events.labels("amqp", _kind.value, _verdict)
 
 
 _ALLOW = "GET, HEAD, OPTIONS"

@@ -1,0 +1,123 @@
+"""Case events from the units over AMQP, apart from the transport: read, check, apply a batch.
+
+A delivery is read as `schemas.caseevents.CaseEvent` and checked (its cross-field rules, its
+routing key against its unit) before anything is asked of PostgreSQL; what passes goes to
+`services.common.caseevents.store.apply_events` in one call (one transaction) per batch.
+Each delivery comes to a `Verdict`: `applied` or `repeat` (to acknowledge), or refused with
+a code and a reason in plain words without personal data (to dead-letter, then
+acknowledge). A database failure is raised, never made a verdict: the batch is tried again.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+import msgspec
+
+from schemas.caseevents import CASE_EVENT_TYPE, CaseEvent, field_problems
+from services.common.caseevents.model import Refusal
+from services.common.caseevents.store import Incoming, Outcome
+from services.routing.deliveries import redacted
+
+# The routing key is not the event's unit: the broker's topic permissions let a unit's user
+# publish under its own unit id only, so the event names a unit its sender is not.
+UNIT_MISMATCH = "unit_mismatch"
+APPLIED, REPEAT = "applied", "repeat"
+# Every verdict, as the metrics label them: applied, repeat, each refusal and the mismatch.
+VERDICTS: tuple[str, ...] = (APPLIED, REPEAT, *(r.value for r in Refusal), UNIT_MISMATCH)
+UNKNOWN_KIND = "unknown"  # the kind label of a body that does not read as an event
+_UNIT_ID = re.compile(r"^[a-z0-9][a-z0-9.-]{0,99}$")  # schemas.caseevents.UnitId
+_decoder = msgspec.json.Decoder(CaseEvent)
+_UNREADABLE = (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError)
+
+# Applies a batch in one transaction: `store.apply_events` on a connection of the pool.
+ApplyEvents = Callable[[Sequence[Incoming]], Awaitable[list[Outcome]]]
+
+
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    """What the handler reads of a delivery: its body, routing key and `user_id` property
+    (which RabbitMQ checks against the publisher's user when set)."""
+
+    body: bytes
+    routing_key: str | None
+    user_id: str | None
+
+    @property
+    def client(self) -> str:
+        """Who sent it, as `case_events.client` records it: `amqp:<broker user>`, or
+        `amqp:-` when the publisher did not name its user."""
+        return f"amqp:{self.user_id or '-'}"
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What became of one delivery: `verdict` is one of `VERDICTS`; `kind` the event's kind
+    (`unknown` when the body is no event); the ids when the body named them; `reason`, for
+    a refused one, the dead letter's reason (plain words, no personal data)."""
+
+    verdict: str
+    kind: str
+    event_id: uuid.UUID | None = None
+    report_id: uuid.UUID | None = None
+    unit: str | None = None
+    reason: str | None = None
+
+    @property
+    def refused(self) -> bool:
+        """Whether the delivery goes to the dead-letter queue."""
+        return self.verdict not in (APPLIED, REPEAT)
+
+
+def read(delivered: Delivered) -> Incoming | Verdict:
+    """The delivery as an event to apply, or why it is refused before the store sees it:
+    not JSON, not a `CaseEvent` (msgspec's message names the path; quoted values and
+    unknown keys are left out), a cross-field rule broken (`field_problems`, by path), or
+    a routing key that is not the event's unit. Pure."""
+    try:
+        event = _decoder.decode(delivered.body)
+    except _UNREADABLE as exc:
+        what = "not JSON" if not isinstance(exc, msgspec.ValidationError) else "not an event"
+        reason = f"not a {CASE_EVENT_TYPE} message ({what}): {redacted(exc)}"
+        return Verdict(Refusal.INVALID.value, UNKNOWN_KIND, reason=reason)
+    problems = field_problems(event)
+    if problems:
+        reason = "; ".join(f"{path} {message}" for path, message in problems)
+        return _refused(event, Refusal.INVALID.value, reason)
+    if delivered.routing_key != event.unit:
+        key = delivered.routing_key or ""
+        shown = f"`{key}`" if _UNIT_ID.match(key) else "(not a unit id)"
+        reason = f"the routing key {shown} is not the event's unit `{event.unit}`"
+        return _refused(event, UNIT_MISMATCH, reason)
+    return Incoming(event, delivered.client, "amqp")
+
+
+def _refused(event: CaseEvent, verdict: str, reason: str) -> Verdict:
+    return Verdict(verdict, event.kind.value, event.event_id, event.report_id, event.unit, reason)
+
+
+def judged(incoming: Incoming, outcome: Outcome) -> Verdict:
+    """The store's outcome of an event as a verdict: its refusal's code and message."""
+    event = incoming.event
+    if outcome.verdict == "refused":
+        refusal = outcome.refusal or Refusal.INVALID
+        return _refused(event, refusal.value, outcome.message or refusal.value)
+    return Verdict(outcome.verdict, event.kind.value, event.event_id, event.report_id, event.unit)
+
+
+async def settle(apply: ApplyEvents, batch: Sequence[Delivered]) -> list[Verdict]:
+    """One verdict per delivery, in order: those refused on reading, and the rest applied
+    with one `apply` call (none when nothing is left to apply). Raises what `apply` raises
+    (a database failure: the batch is tried again)."""
+    read_ = [read(d) for d in batch]
+    incoming = [r for r in read_ if isinstance(r, Incoming)]
+    if not incoming:
+        return [r for r in read_ if isinstance(r, Verdict)]
+    outcomes = await apply(incoming)
+    if len(outcomes) != len(incoming):
+        raise RuntimeError(f"{len(outcomes)} outcomes for {len(incoming)} events")
+    by_event = iter(outcomes)
+    return [r if isinstance(r, Verdict) else judged(r, next(by_event)) for r in read_]
