@@ -91,7 +91,7 @@ SELECT event_id, case_id, digest FROM case_events WHERE event_id = ANY($1::uuid[
 # The rank is `Priority.rank`; the deadline the case's.
 _WRITE = """
 WITH appended AS (
-    INSERT INTO case_events (event_id, case_id, report_id, unit, kind, occurred_at, reason,
+    INSERT INTO case_events (event_id, report_id, case_id, unit, kind, occurred_at, reason,
                              outcome, client, via, digest)
     SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[],
                          $6::timestamptz[], $7::text[], $8::text[], $9::text[], $10::text[],
@@ -155,25 +155,14 @@ def digest(event: CaseEvent) -> bytes:
 
 
 def _held(record: asyncpg.Record) -> _State:
-    case = HeldCase(
-        case_id=record["case_id"],
-        report_id=record["report_id"],
-        unit=record["unit"],
-        routed_at=record["routed_at"],
-        received_at=record["received_at"],
-        returned_at=record["returned_at"],
-        closed_at=record["closed_at"],
-        last_event_at=record["last_event_at"],
-        due_at=record["due_at"],
-        met_by=frozenset(record["met_by"]),
-        met_at=record["met_at"],
-        priority=record["priority"],
-    )
+    fields = {name: record[name] for name in HeldCase.__dataclass_fields__}
+    case = HeldCase(**{**fields, "met_by": frozenset(record["met_by"])})
     return _State(case, record["return_reason"], record["outcome"], record["met_event"])
 
 
-def _deadline(case: HeldCase, now: dt.datetime) -> DeadlineState | None:
-    return deadline_state(case.due_at, case.met_at, case.returned_at, now)
+def _deadline(state: _State | None, now: dt.datetime) -> DeadlineState | None:
+    case = None if state is None else state.case
+    return None if case is None else deadline_state(case.due_at, case.met_at, case.returned_at, now)
 
 
 async def apply_events(
@@ -196,15 +185,13 @@ async def apply_events(
 async def _apply(
     conn: asyncpg.Connection, batch: Sequence[Incoming], now: dt.datetime
 ) -> list[Outcome]:
+    # The cases locked first, then the events: a batch waiting for a case's lock sees the
+    # events the batch before it recorded of that case (its repeats are repeats).
     keys = list(dict.fromkeys((i.event.report_id, i.event.unit) for i in batch))
-    states = {
-        (s.case.report_id, s.case.unit): s
-        for s in map(_held, await conn.fetch(_HELD, [k[0] for k in keys], [k[1] for k in keys]))
-    }
-    ids = list({i.event.event_id for i in batch})
-    known = {
-        r["event_id"]: (r["case_id"], bytes(r["digest"])) for r in await conn.fetch(_EXISTING, ids)
-    }
+    found = await conn.fetch(_HELD, [r for r, _ in keys], [u for _, u in keys])
+    states = {(s.case.report_id, s.case.unit): s for s in map(_held, found)}
+    found = await conn.fetch(_EXISTING, list({i.event.event_id for i in batch}))
+    known = {r["event_id"]: (r["case_id"], bytes(r["digest"])) for r in found}
     by_id = {s.case.case_id: s for s in states.values()}
     missing = list({case_id for case_id, _ in known.values()} - by_id.keys())
     if missing:
@@ -213,36 +200,28 @@ async def _apply(
     outcomes: list[Outcome] = []
     rows: list[tuple[object, ...]] = []
     for incoming in batch:
-        event = incoming.event
-        sha = digest(event)
-        seen = known.get(event.event_id)
-        if seen is not None:
-            case_id, was = seen
-            if was == sha:
-                state = by_id.get(case_id)
-                deadline = None if state is None else _deadline(state.case, now)
-                outcomes.append(
-                    Outcome(
-                        event.event_id, event.report_id, "repeat", None, None, case_id, deadline
-                    )
-                )
-            else:
-                message = f"event {event.event_id} was recorded before with other content"
-                outcomes.append(_refused(event, Refusal.CONFLICT, message))
+        event, sha = incoming.event, digest(incoming.event)
+        case_id, was = known.get(event.event_id, (None, None))
+        if case_id is not None and was == sha:
+            deadline = _deadline(by_id.get(case_id), now)
+            outcomes.append(Outcome(*_ids(event), "repeat", None, None, case_id, deadline))
+            continue
+        if case_id is not None:
+            message = f"event {event.event_id} was recorded before with other content"
+            outcomes.append(Outcome(*_ids(event), "refused", Refusal.CONFLICT, message, None, None))
             continue
         state = states.get((event.report_id, event.unit))
         verdict = judge(event, None if state is None else state.case, now)
-        if verdict is not None:
-            outcomes.append(_refused(event, *verdict))
+        if verdict is not None or state is None:  # judge refuses an event of no case held
+            refusal, message = verdict or (Refusal.NOT_HELD, "")
+            outcomes.append(Outcome(*_ids(event), "refused", refusal, message, None, None))
             continue
-        assert state is not None  # judge refuses an event of no held case (NOT_HELD)
         _change(state, event)
         known[event.event_id] = (state.case.case_id, sha)
         rows.append(
             (
-                event.event_id,
+                *_ids(event),
                 state.case.case_id,
-                event.report_id,
                 event.unit,
                 str(event.kind),
                 event.occurred_at,
@@ -253,24 +232,15 @@ async def _apply(
                 sha,
             )
         )
-        outcomes.append(
-            Outcome(
-                event.event_id,
-                event.report_id,
-                "applied",
-                None,
-                None,
-                state.case.case_id,
-                _deadline(state.case, now),
-            )
-        )
+        deadline = _deadline(state, now)
+        outcomes.append(Outcome(*_ids(event), "applied", None, None, state.case.case_id, deadline))
     if rows:
         await _write(conn, rows, [s for s in states.values() if s.changed], now)
     return outcomes
 
 
-def _refused(event: CaseEvent, refusal: Refusal, message: str) -> Outcome:
-    return Outcome(event.event_id, event.report_id, "refused", refusal, message, None, None)
+def _ids(event: CaseEvent) -> tuple[uuid.UUID, uuid.UUID]:
+    return event.event_id, event.report_id
 
 
 def _change(state: _State, event: CaseEvent) -> None:
