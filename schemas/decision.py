@@ -8,6 +8,8 @@ import uuid
 
 import msgspec
 
+from schemas.caseevents import CaseEventKind
+
 TRIAGE_UNIT = "triage"
 
 
@@ -29,11 +31,20 @@ _RANK = {Priority.CRITICAL: 3, Priority.HIGH: 2, Priority.NORMAL: 1, Priority.LO
 
 
 class Deadline(msgspec.Struct, frozen=True):
-    """A legal or internal deadline, with the rule and legal basis that set it."""
+    """A legal or internal deadline, with the rule and legal basis that set it.
+
+    `met_by`: the case events (`CaseEventKind`) that meet it, as the rule names them (the
+    earliest such event at the unit ends it, on time or late); empty for a deadline no
+    event meets (one a person set, or one decided before rules named their events).
+    `moment`: what it runs from, the rule's `from` (`report`, `incident`, `arrest`); None
+    where no rule set it.
+    """
 
     due_at: dt.datetime
     basis: str
     rule_id: str
+    met_by: list[CaseEventKind] = []
+    moment: str | None = None
 
 
 class DecidedBy(msgspec.Struct, frozen=True):

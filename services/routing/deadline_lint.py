@@ -5,8 +5,10 @@ an identity number still has the custody deadline of strpl. § 183. For every de
 and every optional fact (a person's age; the municipality, and with it the district), the
 lint looks over the finite model of `model.Model` for a report the rule gives its deadline
 where the same report with the fact missing gets no deadline from the same moment due no
-later. The intake may add a quality issue where a fact is missing (`person.age_unknown`),
-so the report with the fact missing is tried both with and without one.
+later and met by no other events (`met_by`: an event that would not meet the rule's own
+deadline must not meet the one standing in for it). The intake may add a quality issue
+where a fact is missing (`person.age_unknown`), so the report with the fact missing is
+tried both with and without one.
 
 A deadline `from: arrest` runs from the earliest arrest of a person in the report: a rule
 with one whose condition holds for a report in which nobody is arrested matches and gives
@@ -74,12 +76,15 @@ def lost_deadlines(model: Model) -> list[Finding]:
         assert rule.deadline is not None
         if rule.deadline.moment == "arrest":
             findings += _without_arrest(model, rule)
+        # A deadline stands in for another only if no event meets it that would not meet
+        # the other: else a case could count as met when the legal deadline was not.
         covering = [
             d
             for d in rules
             if d.deadline is not None
             and d.deadline.moment == rule.deadline.moment
             and d.deadline.after <= rule.deadline.after
+            and set(d.deadline.met_by) <= set(rule.deadline.met_by)
         ]
         for fact, missing in FACTS.items():
             read = {model.atoms[i].dimension for i in model.signs[rule.id]}
@@ -139,13 +144,21 @@ def _ask(
             text = (
                 f"{where} gives a deadline ({deadline}) that is lost when {fact} is missing: "
                 f"{describe(combo)} gets it, but with {why} no rule gives a deadline from "
-                f"the {rule.deadline.moment} within {rule.deadline.written}"
+                f"the {rule.deadline.moment} within {rule.deadline.written} met only by "
+                f"{_events(rule)}"
             )
             return [Finding("warning", text)]
     if bound:
         text = f"{where}: no report found that loses its deadline without {fact} ({bound})"
         return [Finding("note", text)]
     return []
+
+
+def _events(rule: Rule) -> str:
+    """The events that meet a rule's deadline, in words: `a`, `a or b`, `a, b or c`."""
+    assert rule.deadline is not None
+    names = [f"`{k}`" for k in rule.deadline.met_by]
+    return " or ".join([", ".join(names[:-1]), names[-1]] if names[:-1] else names)
 
 
 def _dimensions(

@@ -3,8 +3,10 @@
 Hit policy: rules are evaluated in order and every matching rule is recorded. The first
 matching rule that names a unit (or section) decides the unit; the priority is the highest
 among the offences' default priorities and all matching rules; the deadline is the earliest
-among all matching rules. With no unit rule matching, the report goes to its district's
-default section, the district found by municipality; with no district it goes to triage.
+among all matching rules (the first of them on a tie), carrying that rule's `met_by` and
+moment: the events that meet the earliest deadline are the ones the case is held to. With
+no unit rule matching, the report goes to its district's default section, the district
+found by municipality; with no district it goes to triage.
 """
 
 from __future__ import annotations
@@ -119,7 +121,13 @@ def _deadline(report: Routable, rules: list[Rule]) -> Deadline | None:
             continue
         due = start + rule.deadline.after
         if best is None or due < best.due_at:
-            best = Deadline(due_at=due, basis=rule.deadline.basis, rule_id=rule.id)
+            best = Deadline(
+                due_at=due,
+                basis=rule.deadline.basis,
+                rule_id=rule.id,
+                met_by=list(rule.deadline.met_by),
+                moment=rule.deadline.moment,
+            )
     return best
 
 

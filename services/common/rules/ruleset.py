@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from schemas.caseevents import CaseEventKind
 from schemas.decision import TRIAGE_UNIT, Priority
 from schemas.reference import Reference
-from services.common.rules import condition_tree, conditions
+from services.common.rules import condition_tree, conditions, meeting
 from services.common.rules.index import RuleIndex
 from services.common.rules.reading import (
     DURATION_KEYS,
@@ -41,13 +42,15 @@ MOMENTS = ("report", "incident", "arrest")
 
 @dataclass(frozen=True, slots=True)
 class DeadlineRule:
-    """A deadline: a duration (`after`) from a named moment, with its legal basis, and the
-    duration in words as the rule wrote it (`written`: "0 hours", "1 week")."""
+    """A deadline: a duration (`after`) from a named moment, with its legal basis, the
+    duration in words as the rule wrote it (`written`: "0 hours", "1 week"), and the case
+    events that meet it (`met_by`, in the order written; never empty: `meeting`)."""
 
     after: dt.timedelta
     moment: str
     basis: str
     written: str
+    met_by: tuple[CaseEventKind, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +91,7 @@ _THEN_KEYS = {"section", "unit", "priority", "deadline"}
 
 
 def _deadline(read: Reader, value: Any, line: int) -> DeadlineRule:
-    spec = read.mapping(value, line, "deadline", {*DURATION_KEYS, "from", "basis"})
+    spec = read.mapping(value, line, "deadline", {*DURATION_KEYS, "from", "basis", "met_by"})
     moment = spec.get("from", "report")
     if moment not in MOMENTS:
         raise read.fail(
@@ -103,7 +106,8 @@ def _deadline(read: Reader, value: Any, line: int) -> DeadlineRule:
             WrongTypeError, "a deadline needs its `basis` (legal basis as text)", spec.line
         )
     span = duration(read, spec)
-    return DeadlineRule(span.delta, str(moment), basis.strip(), str(span))
+    met_by = meeting.met_by(read, spec, line)
+    return DeadlineRule(span.delta, str(moment), basis.strip(), str(span), met_by)
 
 
 def _rule(

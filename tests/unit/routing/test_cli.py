@@ -126,7 +126,7 @@ def test_explain_says_which_condition_failed() -> None:
     code, text = run("explain", RULES, ROOT / "schemas/examples/report.youth-robbery.json")
     assert code == 0
     assert "match     custody-youth" in text
-    assert "no match  homicide (line 61): `offence` (line 63) fails" in text
+    assert "no match  homicide (line 71): `offence` (line 73) fails" in text
     assert '"unit": "vest.barn-og-unge"' in text
 
 

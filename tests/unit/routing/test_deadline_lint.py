@@ -22,10 +22,16 @@ RULES = ROOT / "deploy" / "routing" / "rules.yaml"
 HEAD = "version: 1\npriorities: {critical: 9, high: 7, normal: 4, low: 1}\nrules:\n"
 
 
-def deadline_rule(rule_id: str, when: str, amount: str, moment: str = "arrest") -> str:
+def deadline_rule(
+    rule_id: str,
+    when: str,
+    amount: str,
+    moment: str = "arrest",
+    met_by: str = "[brought_before_court, released]",
+) -> str:
     return (
         f"  - id: {rule_id}\n    when: {when}\n    then:\n"
-        f"      deadline: {{{amount}, from: {moment}, basis: x}}\n"
+        f"      deadline: {{{amount}, from: {moment}, basis: x, met_by: {met_by}}}\n"
     )
 
 
@@ -71,7 +77,7 @@ def test_the_default_rules_before_the_unknown_age_rules_lose_six_deadlines(tmp_p
         "rule custody-adult gives a deadline (3 days from the arrest) that is lost when a "
         "person's age is missing: offence strl-155 with an arrested victim aged 30 gets it, "
         "but with the age of an arrested victim unknown no rule gives a deadline from the "
-        "arrest within 3 days"
+        "arrest within 3 days met only by `brought_before_court` or `released`"
     )
 
 
@@ -100,6 +106,32 @@ def test_an_unknown_age_rule_due_later_does_not_cover_the_stricter_one(tmp_path:
     )
     assert [f.text.split(": rule ")[1].split()[0] for f in found] == ["youth"]
     assert "no rule gives a deadline from the arrest within 1 day" in found[0].text
+
+
+def test_an_unknown_age_rule_met_by_another_event_does_not_cover(tmp_path: Path) -> None:
+    # A sibling met by `closed` would count a custody case as met when it was closed,
+    # though nobody was brought before a court: the legal deadline is lost all the same.
+    found = findings(
+        tmp_path,
+        deadline_rule("youth", YOUTH, "days: 1", met_by="[brought_before_court]"),
+        deadline_rule("unknown", UNKNOWN, "days: 1", met_by="[brought_before_court, closed]"),
+    )
+    assert [f.text.split(": rule ")[1].split()[0] for f in found] == ["youth"]
+    assert found[0].text.endswith(
+        "no rule gives a deadline from the arrest within 1 day met only by `brought_before_court`"
+    )
+
+
+def test_an_unknown_age_rule_met_by_fewer_events_covers(tmp_path: Path) -> None:
+    # Stricter is safe: every event that meets the sibling meets the rule's own deadline.
+    assert (
+        findings(
+            tmp_path,
+            deadline_rule("youth", YOUTH, "days: 1"),
+            deadline_rule("unknown", UNKNOWN, "days: 1", met_by="[brought_before_court]"),
+        )
+        == []
+    )
 
 
 def test_a_deadline_from_another_moment_does_not_cover(tmp_path: Path) -> None:

@@ -44,7 +44,8 @@ def rules_file(tmp_path: Path, *rules: str) -> Path:
 
 def deadline(amount: str, moment: str = "report", when: str = "{flag: weapon}") -> str:
     return (
-        f"  - {{id: a, when: {when}, then: {{deadline: {{{amount}, from: {moment}, basis: x}}}}}}\n"
+        f"  - {{id: a, when: {when}, then: {{deadline: {{{amount}, from: {moment}, basis: x,"
+        " met_by: [released]}}}\n"
     )
 
 
@@ -146,7 +147,9 @@ def test_a_deadline_of_0_hours_is_shown_as_0_hours(tmp_path: Path) -> None:
     texts = [f.text for f in lint(load_ruleset(path, UNITS, reference.load()))]
     (lost,) = [t for t in texts if "is lost" in t]
     assert "gives a deadline (0 hours from the arrest)" in lost
-    assert lost.endswith("no rule gives a deadline from the arrest within 0 hours")
+    assert lost.endswith(
+        "no rule gives a deadline from the arrest within 0 hours met only by `released`"
+    )
     assert not any("0 days" in t for t in texts)
 
 

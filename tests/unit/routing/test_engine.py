@@ -11,6 +11,7 @@ import msgspec
 import pytest
 
 from schemas import reference
+from schemas.caseevents import CaseEventKind
 from schemas.decision import TRIAGE_UNIT, Priority
 from schemas.report import Report
 from services.common.rules.engine import decide
@@ -86,9 +87,10 @@ def test_hit_policy(tmp_path: Path) -> None:
         "version: 1\npriorities: {critical: 9, high: 7, normal: 4, low: 1}\nrules:\n"
         "  - {id: a, when: {flag: weapon}, then: {priority: high}}\n"
         "  - id: b\n    when: {flag: weapon}\n    then:\n      section: okonomi-og-miljo\n"
-        "      deadline: {days: 10, from: report, basis: ten days}\n"
+        "      deadline: {days: 10, from: report, basis: ten days, met_by: [closed]}\n"
         "  - id: c\n    when: {flag: weapon}\n    then:\n      section: barn-og-unge\n"
-        "      priority: critical\n      deadline: {days: 2, from: incident, basis: two days}\n"
+        "      priority: critical\n      deadline: {days: 2, from: incident, basis: two days,"
+        " met_by: [interview_held, prosecution_decision]}\n"
         "  - {id: d, when: {flag: hate_motive}, then: {section: digitalt-politiarbeid}}\n",
         "utf-8",
     )
@@ -104,6 +106,12 @@ def test_hit_policy(tmp_path: Path) -> None:
         "c",
         r.incident.occurred_from + dt.timedelta(days=2),
     )
+    # the earliest deadline brings its own events and moment, not the other rule's
+    assert decision.deadline.met_by == [
+        CaseEventKind.INTERVIEW_HELD,
+        CaseEventKind.PROSECUTION_DECISION,
+    ]
+    assert decision.deadline.moment == "incident"
     assert decision.ruleset_version == ruleset.version
 
 
@@ -244,7 +252,7 @@ def test_arrest_deadline_needs_an_arrest(tmp_path: Path) -> None:
     rules.write_text(
         "version: 1\npriorities: {critical: 9, high: 7, normal: 4, low: 1}\nrules:\n"
         "  - id: a\n    when: {flag: weapon}\n    then:\n"
-        "      deadline: {days: 1, from: arrest, basis: custody}\n",
+        "      deadline: {days: 1, from: arrest, basis: custody, met_by: [released]}\n",
         "utf-8",
     )
     assert decided(report(flags={"weapon": True}), load_ruleset(rules, UNITS, REF)).deadline is None

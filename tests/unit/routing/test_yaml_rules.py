@@ -78,7 +78,7 @@ def test_a_whole_number_duration_still_reads(tmp_path: Path) -> None:
     ruleset = load(
         tmp_path,
         "  - id: a\n    when: {flag: weapon}\n    then:\n"
-        "      deadline: {minutes: 90, from: report, basis: x}\n",
+        "      deadline: {minutes: 90, from: report, basis: x, met_by: [closed]}\n",
     )
     deadline = ruleset.rules[0].deadline
     assert deadline is not None
