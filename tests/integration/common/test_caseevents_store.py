@@ -484,3 +484,20 @@ async def test_the_services_logins_may_apply_events(
         await login.close()
     states = await conn.fetch("SELECT state FROM work_items WHERE reason = 'returned'")
     assert [r["state"] for r in states] == ["waiting", "waiting"]
+
+
+async def test_a_work_item_still_waiting_is_left_as_it_is(conn: asyncpg.Connection) -> None:
+    report_id = await routed(conn)
+    since = NOW - dt.timedelta(hours=1)
+    await conn.execute(
+        "INSERT INTO work_items (report_id, district, source, reason, detail, priority,"
+        " priority_rank, received_at, waiting_since) VALUES ($1, 'oslo', 's', 'rule', 'r1',"
+        " 'low', 0, $2, $2)",
+        report_id,
+        since,
+    )
+    back = event(report_id, CaseEventKind.RETURNED, NOW, reason=ReturnReason.WRONG_UNIT)
+    (outcome,) = await apply_events(conn, [back], NOW)
+    assert outcome.verdict == "applied"
+    item = await conn.fetchrow("SELECT * FROM work_items WHERE report_id = $1", report_id)
+    assert (item["reason"], item["detail"], item["waiting_since"]) == ("rule", "r1", since)
