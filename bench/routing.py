@@ -205,6 +205,7 @@ def larger_rules(default_text: str) -> str:
                     "days": 30 + 5 * index,
                     "from": "report",
                     "basis": f"Lokalt saksbehandlingsmål, {district} politidistrikt",
+                    "met_by": ["prosecution_decision", "closed"],
                 }
                 rules.append(
                     {
@@ -232,6 +233,7 @@ def larger_rules(default_text: str) -> str:
                         "days": 60,
                         "from": "report",
                         "basis": f"Lokalt mål for vinningssaker, {district} politidistrikt",
+                        "met_by": ["prosecution_decision", "closed"],
                     },
                 },
             },
@@ -253,6 +255,7 @@ def larger_rules(default_text: str) -> str:
                         "days": 21 + index,
                         "from": "report",
                         "basis": f"Bedrageri mot eldre, {district} politidistrikt",
+                        "met_by": ["prosecution_decision", "closed"],
                     },
                 },
             },
