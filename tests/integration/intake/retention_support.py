@@ -1,0 +1,247 @@
+"""What the erasure tests share: the job's own login, reports with personal data in every
+place the intake keeps some (made with SQL as the owner), cases closed by their unit's
+`closed` event (services.common.caseevents), and a search of every table for given values."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from collections.abc import Iterable
+from urllib.parse import unquote, urlsplit
+
+import asyncpg
+
+from schemas.caseevents import CaseEvent, CaseEventKind, CaseOutcome, ReturnReason
+from services.common.caseevents.store import Incoming, apply_events
+from tests.conftest import as_login
+
+LOGIN = "fsi_test_retention"
+UNIT = "oslo.felles-straffesaksinntak"
+OTHER_UNIT = "oslo.vold-og-sedelighet"
+
+# Personal data as a test writes it: valid fødselsnummer (python-stdnum's check digits),
+# names, a phone, an address, an account and a person's reason; ASCII, so that a value is
+# found as written in JSON, bytes and text alike.
+NATIONAL_IDS = ("15038540189", "02079140034")
+NAMES = ("Kari Skogholt", "Ola Bekkevold")
+PHONE = "98765432"
+ADDRESS = "Testveien 77B"
+ACCOUNT = "Gjerningsmannen kjorte en rod Volvo med skilt XY12345"
+REASON = "Snakket med vitnet paa telefon 41234567"
+NEEDLES = (*NATIONAL_IDS, *NAMES, PHONE, ADDRESS, ACCOUNT, REASON, "41234567")
+
+# Made when missing (roles belong to the server, which test runs share), as tests/conftest.py
+# makes the services' logins.
+_LOGIN = """
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{login}') THEN
+        BEGIN
+            CREATE ROLE {login} LOGIN {password} IN ROLE fsi_retention;
+        EXCEPTION
+            WHEN duplicate_object OR unique_violation THEN NULL;
+        END;
+    END IF;
+END
+$$
+"""
+
+
+async def retention_login(database_url: str) -> str:
+    """The test database as the job's login (a member of fsi_retention only), made once."""
+    password = unquote(urlsplit(database_url).password or "")
+    conn = await asyncpg.connect(database_url)
+    try:
+        quoted = await conn.fetchval("SELECT quote_literal($1)", password)
+        given = f"PASSWORD {quoted}" if password else ""
+        await conn.execute(_LOGIN.format(login=LOGIN, password=given))
+    finally:
+        await conn.close()
+    return as_login(database_url, LOGIN)
+
+
+def personal_report(external_id: str) -> dict[str, object]:
+    """A canonical report holding every needle but the reason."""
+    return {
+        "source": "politiet-nettanmeldelse",
+        "external_id": external_id,
+        "reported_at": "2026-11-26T18:42:00+01:00",
+        "incident": {
+            "occurred_from": "2026-11-26T07:30:00+01:00",
+            "municipality": "0301",
+            "address": ADDRESS,
+            "description": ACCOUNT,
+        },
+        "offences": [{"code": "strl-321"}],
+        "persons": [
+            {"role": "victim", "national_id": NATIONAL_IDS[0], "name": NAMES[0], "phone": PHONE},
+            {"role": "suspect", "national_id": NATIONAL_IDS[1], "name": NAMES[1]},
+        ],
+        "quality_issues": [{"code": "x", "path": "$.persons[1].name", "message": NAMES[1]}],
+    }
+
+
+async def report_with_cases(
+    conn: asyncpg.Connection, units: Iterable[str] = (UNIT,), routed_days_ago: int = 100
+) -> uuid.UUID:
+    """A report with personal data in its row and its outbox copy, and a case held by each
+    of `units`, routed `routed_days_ago`: the rules' case for the first, a person's for each
+    other (a correction: a version, an act with a reason and a kept answer, a decision with
+    that reason and its outbox copy)."""
+    report_id = uuid.uuid4()
+    body = personal_report(report_id.hex)
+    text = json.dumps(body)
+    issues = json.dumps(body["quality_issues"])
+    await conn.execute(
+        "INSERT INTO reports (id, client_id, source, external_id, source_format, content_hash,"
+        " raw_body, raw_content_type, report, quality_issues) VALUES ($1, 'alpha',"
+        " 'politiet-nettanmeldelse', $2, 'canonical', '\\x00', $3, 'application/json', $4,"
+        " $5)",
+        report_id,
+        report_id.hex,
+        text.encode(),
+        text,
+        issues,
+    )
+    await conn.execute(
+        "INSERT INTO outbox (report_id, message_type, source_format, routing_key, payload,"
+        " published_at) VALUES ($1, 'fsi.report.accepted.v1', 'canonical', 'report.accepted',"
+        " $2, now())",
+        report_id,
+        text.encode(),
+    )
+    routed = dt.datetime.now(dt.UTC) - dt.timedelta(days=routed_days_ago)
+    first, *others = units
+    await _rules_case(conn, report_id, first, routed)
+    for unit in others:
+        await _person_case(conn, report_id, unit, body, routed)
+    return report_id
+
+
+async def _rules_case(
+    conn: asyncpg.Connection, report_id: uuid.UUID, unit: str, routed: dt.datetime
+) -> None:
+    decision = {"report_id": str(report_id), "unit": unit, "priority": "normal"}
+    await conn.execute(
+        "INSERT INTO decisions (report_id, unit, priority, amqp_priority, ruleset_version,"
+        " decided_at, decision) VALUES ($1, $2, 'normal', 5, 'test', now(), $3)",
+        report_id,
+        unit,
+        json.dumps(decision),
+    )
+    await conn.execute(
+        "INSERT INTO case_deliveries (report_id, unit, confirmed_at) VALUES ($1, $2, $3)",
+        report_id,
+        unit,
+        routed,
+    )
+
+
+async def _person_case(
+    conn: asyncpg.Connection,
+    report_id: uuid.UUID,
+    unit: str,
+    body: dict[str, object],
+    routed: dt.datetime,
+) -> None:
+    act = uuid.uuid4()
+    answer = {"status": 200, "body": {"reason": REASON, "report": body}}
+    await conn.execute(
+        "INSERT INTO person_acts (id, report_id, kind, actor, actor_role, reason, details,"
+        " idempotency_key, response) VALUES ($1, $2, 'corrected', 'anne', 'assessor', $3,"
+        ' \'{"fields": ["offences"]}\', $4, $5)',
+        act,
+        report_id,
+        REASON,
+        str(act),
+        json.dumps(answer),
+    )
+    version = 2 + await conn.fetchval(
+        "SELECT count(*) FROM report_versions WHERE report_id = $1", report_id
+    )
+    await conn.execute(
+        "INSERT INTO report_versions (report_id, version, report, quality_issues, act_id)"
+        " VALUES ($1, $2, $3, $4, $5)",
+        report_id,
+        version,
+        json.dumps(body),
+        json.dumps(body["quality_issues"]),
+        act,
+    )
+    decided_by = {"subject": "anne", "role": "assessor", "act": "corrected", "reason": REASON}
+    decision = {"report_id": str(report_id), "unit": unit, "decided_by": decided_by}
+    await conn.execute(
+        "INSERT INTO person_decisions (id, report_id, version, unit, priority, amqp_priority,"
+        " decided_by, decided_role, ruleset_version, decided_at, decision)"
+        " VALUES ($1, $2, $3, $4, 'normal', 5, 'anne', 'assessor', 'test', now(), $5)",
+        act,
+        report_id,
+        version,
+        unit,
+        json.dumps(decision),
+    )
+    await conn.execute(
+        "INSERT INTO outbox (report_id, decision_id, message_type, source_format, routing_key,"
+        " payload, published_at) VALUES ($1, $2, 'fsi.case.decided.v1', 'canonical',"
+        " 'case.decided', $3, now())",
+        report_id,
+        act,
+        json.dumps({"report": body, "decision": decision}).encode(),
+    )
+    await conn.execute(
+        "INSERT INTO person_case_deliveries (decision_id, report_id, unit, confirmed_at)"
+        " VALUES ($1, $2, $3, $4)",
+        act,
+        report_id,
+        unit,
+        routed,
+    )
+
+
+async def close(conn: asyncpg.Connection, report_id: uuid.UUID, unit: str, days_ago: int) -> None:
+    """The unit receives the report's case and closes it (dismissed), `days_ago`."""
+    when = dt.datetime.now(dt.UTC) - dt.timedelta(days=days_ago)
+    await unit_event(conn, report_id, unit, CaseEventKind.RECEIVED, when)
+    await unit_event(conn, report_id, unit, CaseEventKind.CLOSED, when, CaseOutcome.DISMISSED)
+
+
+async def unit_event(
+    conn: asyncpg.Connection,
+    report_id: uuid.UUID,
+    unit: str,
+    kind: CaseEventKind,
+    at: dt.datetime,
+    outcome: CaseOutcome | None = None,
+    reason: ReturnReason | None = None,
+) -> None:
+    """One event of the unit about the report's case, applied (AssertionError if refused)."""
+    event = CaseEvent(
+        report_id=report_id,
+        event_id=uuid.uuid4(),
+        unit=unit,
+        kind=kind,
+        occurred_at=at,
+        outcome=outcome,
+        reason=reason,
+    )
+    (outcome_of,) = await apply_events(conn, [Incoming(event, "test-unit", "http")])
+    assert outcome_of.verdict == "applied", outcome_of
+
+
+async def found_anywhere(conn: asyncpg.Connection, needles: Iterable[str]) -> set[tuple[str, str]]:
+    """(table, needle) for every needle found in any row of any table of the schema: each
+    value as text, bytes decoded as UTF-8."""
+    wanted = list(needles)
+    tables = await conn.fetch(
+        "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE c.relkind IN ('r', 'p') AND n.nspname = current_schema()"
+    )
+    assert len(tables) > 15, tables  # every table of the migrations, not none
+    found = set()
+    for (table,) in tables:
+        for row in await conn.fetch(f'SELECT * FROM "{table}"'):
+            for value in row.values():
+                text = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+                found |= {(table, n) for n in wanted if n in text}
+    return found
