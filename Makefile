@@ -5,7 +5,7 @@ UV_VERSION := 0.13.8
 UV := PYTHON=$(PYTHON) bash deploy/uv.sh
 VENV := .venv/bin
 
-.PHONY: help install run test unit integration lint format schemas audit bench bench-routing bench-triage browser promtool services image image-tools clean
+.PHONY: help install run test unit integration lint format schemas audit bench bench-routing bench-triage node-modules browser promtool services image image-tools clean
 
 help:  ## this list: each target and what it does (the default)
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-14s %s\n", $$1, $$2}'
@@ -16,13 +16,14 @@ install:  ## install the pinned dependencies into .venv (uv.lock); uv, python3 a
 run: install services  ## migrate, declare the topology, serve the intake and the router locally
 	bash deploy/run-local.sh
 
-lint: install promtool  ## ruff (lint + format check), mypy (strict), import contracts, JSON Schema files up to date, hadolint (deploy/Containerfile), compose and Kubernetes manifests against their schemas (deploy/validate.py)
+lint: install promtool node-modules  ## ruff (lint + format check), mypy (strict), import contracts, JSON Schema files and the AsyncAPI document up to date (and valid), hadolint (deploy/Containerfile), compose and Kubernetes manifests against their schemas (deploy/validate.py)
 	$(VENV)/ruff check .
 	$(VENV)/ruff format --check .
 	$(VENV)/mypy
 	$(VENV)/hadolint deploy/Containerfile
 	$(VENV)/lint-imports
 	$(VENV)/python -m schemas.export --check
+	$(VENV)/python -m schemas.asyncapi --check
 	$(VENV)/python deploy/validate.py
 
 test: lint services browser promtool image-tools  ## everything: lint, unit and integration tests against real services, with branch coverage
@@ -38,8 +39,9 @@ format: install  ## ruff: format the code and apply its safe fixes
 	$(VENV)/ruff format .
 	$(VENV)/ruff check --fix .
 
-schemas: install  ## regenerate schemas/json from the Structs
+schemas: install node-modules  ## regenerate schemas/json and schemas/asyncapi.json from the Structs
 	$(VENV)/python -m schemas.export
+	$(VENV)/python -m schemas.asyncapi
 
 audit: install  ## known vulnerabilities in uv.lock (pip-audit) and package-lock.json (npm audit); a source that does not answer is said, not failed
 	@$(UV) export --frozen --format requirements-txt --no-emit-project --all-groups --quiet > .venv/audit-requirements.txt
@@ -59,8 +61,12 @@ bench-routing: install services  ## decisions beside zen-engine and rule-engine,
 promtool:  ## Debian's prometheus package, for promtool: the alert rules' own tests, the compose stack's Prometheus configuration
 	@bash deploy/os-packages.sh "make promtool" promtool=prometheus
 
-browser:  ## Debian's chromium, nodejs and npm, and axe-core and morphdom as package-lock.json pins them (npm ci)
+browser:  ## Debian's chromium, nodejs and npm, then node-modules (axe-core and morphdom for the browser tests)
 	@bash deploy/os-packages.sh "make browser" chromium=chromium,fonts-liberation npm=nodejs,npm
+	@$(MAKE) --no-print-directory node-modules
+
+node-modules:  ## Debian's nodejs and npm, and the packages package-lock.json pins (npm ci): @asyncapi/specs, axe-core, morphdom
+	@bash deploy/os-packages.sh "make node-modules" npm=nodejs,npm
 	@cmp -s package-lock.json node_modules/.fsi-installed 2>/dev/null || (npm ci --ignore-scripts --no-audit --no-fund --loglevel=error && cp package-lock.json node_modules/.fsi-installed)
 
 services:  ## make sure the local PostgreSQL, RabbitMQ and OIDC test provider (nanoidp, 127.0.0.1:8484) answer (starts them if not), PgBouncer installed
