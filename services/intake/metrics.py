@@ -30,6 +30,9 @@ from prometheus_client import (
     generate_latest,
 )
 
+from schemas.caseevents import CaseEventKind
+from services.common.caseevents import metrics as caseevent_metrics
+
 # `python_info` names the interpreter's exact version for anyone who can scrape; the router
 # drops it too (whichever module comes first).
 with contextlib.suppress(KeyError):
@@ -186,6 +189,19 @@ triage_dispositions = Counter(
 )
 for _kind in DISPOSITION_KINDS:
     triage_dispositions.labels(_kind)
+
+# Case events posted by the units (`POST /v1/cases/{id}/events`): the counter both doors
+# share (services.common.caseevents.metrics), via="http" here, each kind and verdict at 0.
+for _event_kind in CaseEventKind:
+    for _verdict in caseevent_metrics.VERDICTS:
+        caseevent_metrics.case_events.labels("http", _event_kind.value, _verdict)
+caseevent_metrics.case_events.labels("http", caseevent_metrics.UNKNOWN_KIND, "invalid")
+
+
+def case_event(kind: str, verdict: str) -> None:
+    """Count one case event posted over HTTP: its kind (or `unknown`) and its verdict (one
+    of `services.common.caseevents.metrics.VERDICTS`)."""
+    caseevent_metrics.case_events.labels("http", kind, verdict).inc()
 
 
 def _district(district: str | None) -> str:
