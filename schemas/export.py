@@ -10,6 +10,7 @@ from typing import Any
 
 import msgspec
 
+from schemas.caseevents import CaseEvent
 from schemas.decision import Decision
 from schemas.envelope import CaseDecided, CaseRouted, ReportAccepted
 from schemas.report import Report
@@ -24,6 +25,7 @@ CONTRACTS: dict[str, Any] = {
     "report-accepted.v1": ReportAccepted,
     "case-routed.v1": CaseRouted,
     "case-decided.v1": CaseDecided,
+    "case-event.v1": CaseEvent,
     "source.citizen.v1": CitizenReport,
     "source.patrol.v1": PatrolReport,
     "source.agency.v1": AgencyReport,
