@@ -18,6 +18,7 @@ import yaml
 
 from services.common.settings import MigrateSettings
 from services.intake.access import Clients
+from services.intake.retention import RetentionSettings
 from services.intake.settings import IntakeSettings
 from services.routing.declare import DeclareSettings
 from services.routing.settings import RoutingSettings
@@ -36,6 +37,7 @@ COMMANDS: dict[str, type[msgspec.Struct]] = {
     "fsi-migrate": MigrateSettings,
     "fsi-declare": DeclareSettings,
     "fsi-broker-access": DeclareSettings,
+    "fsi-retention": RetentionSettings,
 }
 FSI_NAME = re.compile(r"\bFSI_[A-Z0-9_]+\b")
 
@@ -74,6 +76,8 @@ def _pod_specs() -> Iterator[tuple[str, dict[str, Any]]]:
     for obj in _k8s_objects():
         if obj["kind"] in {"Deployment", "Job"}:
             yield obj["metadata"]["name"], obj["spec"]["template"]["spec"]
+        elif obj["kind"] == "CronJob":
+            yield obj["metadata"]["name"], obj["spec"]["jobTemplate"]["spec"]["template"]["spec"]
 
 
 def _containers() -> Iterator[tuple[str, dict[str, Any]]]:
