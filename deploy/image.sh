@@ -53,7 +53,7 @@ inputs_hash() {
     # The files .containerignore lets into the build, whatever git knows of them.
     {
         find pyproject.toml uv.lock README.md deploy/Containerfile .containerignore \
-            schemas services deploy/routing deploy/triage -type f \
+            schemas services clients deploy/routing deploy/triage -type f \
             ! -path '*/__pycache__/*' ! -name '*.pyc' -print0 \
             | sort -z | xargs -0 sha256sum
         echo "base $(image_id "$BASE") uv $UV_VERSION"

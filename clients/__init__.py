@@ -1,0 +1,1 @@
+"""Reference clients written on the documented contracts only (AsyncAPI, OpenAPI, README)."""
