@@ -23,6 +23,7 @@ from prometheus_client.exposition import ThreadingWSGIServer
 
 from schemas.caseevents import CaseEventKind
 from services.common import startup
+from services.common.caseevents.metrics import case_events as case_events
 from services.routing.caseevents_handler import VERDICTS
 
 disable_created_metrics()  # type: ignore[no-untyped-call]  # no dashboard reads `_created`
@@ -97,14 +98,9 @@ person_cases = Counter(
 )
 
 
-# The intake counts the same for via="http" (its own registry): one name, both doors.
-case_events = Counter(
-    "fsi_case_events",
-    "Case events from the units, by door (`amqp` here), kind and verdict: applied, repeat, "
-    "or why refused (dead-lettered): a refusal's code, or unit_mismatch (routing key not "
-    "the event's unit). A body that is no event counts as kind `unknown`, verdict invalid.",
-    ["via", "kind", "verdict"],
-)
+# `case_events` (fsi_case_events_total{via, kind, verdict}) is registered once in
+# services.common.caseevents.metrics: the intake counts via="http" in it, the router "amqp"
+# (a process with both, as the tests' whole stack, would register the name twice).
 
 
 def known_units(units: tuple[str, ...]) -> None:
