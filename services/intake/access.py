@@ -1,5 +1,5 @@
-"""API clients: keys kept as SHA-256 hashes in a YAML file, roles, allowed sources and formats,
-and a per-client token-bucket rate limit.
+"""API clients: keys kept as SHA-256 hashes in a YAML file, roles, allowed sources, formats and
+units, and a per-client token-bucket rate limit.
 
 Keys are random 256-bit tokens, not passwords, so one SHA-256 is the right hash: a slow
 password hash would add nothing against guessing and cost every request milliseconds.
@@ -23,14 +23,17 @@ from msgspec import Meta
 from services.common import yamltext
 
 ANY = "*"
-# The SHA-256 of the two keys deploy/clients.dev.yaml names in its comments (and the README):
+# The SHA-256 of the keys deploy/clients.dev.yaml names in its comments (and the README):
 # known to everyone, so accepted only with FSI_ENVIRONMENT=development.
 DEVELOPMENT_KEYS = frozenset(
     {
         "cbdf25b0471a5fe896352287cb6f1cf9658eac59469f626a8e30d6a8760b2faf",
         "810ef14fe4f5d4663106e7c7109d6c99cecfcd0137b98b2dd3b202e268052b11",
+        "2cb629e6231d7da5c7ba5d05a13ba1026aa7c1311f111bd47ed63efdbb00bfd4",
     }
 )
+# A unit id as the catalogue writes one (schemas.caseevents.UnitId): `oslo.vold-og-seksual`.
+UnitId = Annotated[str, Meta(pattern=r"^[a-z0-9][a-z0-9.-]*$", max_length=100)]
 
 
 class Role(enum.StrEnum):
@@ -38,6 +41,8 @@ class Role(enum.StrEnum):
 
     SUBMITTER = "submitter"
     OPERATOR = "operator"
+    # A unit's system: reports what happened to the cases of its `units` (case events).
+    UNIT = "unit"
 
 
 class RateOverride(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -59,10 +64,20 @@ class Client(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     formats: frozenset[str] = frozenset({"canonical"})
     description: str = ""
     rate: RateOverride | None = None
+    # The catalogue's unit ids a `unit` client speaks for (its case events name one of them).
+    units: frozenset[UnitId] = frozenset()
 
     @property
     def is_operator(self) -> bool:
         return Role.OPERATOR in self.roles
+
+    @property
+    def is_unit(self) -> bool:
+        return Role.UNIT in self.roles
+
+    def may_act_for(self, unit: str) -> bool:
+        """Whether this client may report case events of `unit` (a unit client's own)."""
+        return Role.UNIT in self.roles and unit in self.units
 
     def may_submit(self, source: str) -> bool:
         return Role.SUBMITTER in self.roles and (ANY in self.sources or source in self.sources)
@@ -77,6 +92,22 @@ class ClientsFile(msgspec.Struct, forbid_unknown_fields=True):
 
 class ClientsFileError(ValueError):
     """The clients file cannot be used."""
+
+
+def _check_units(client: Client, place: int, origin: str) -> None:
+    """A `unit` client names the units it speaks for, and only a `unit` client names any: a
+    unit client without them could do nothing, and units on another client would read as a
+    permission it does not have."""
+    if client.is_unit and not client.units:
+        raise ClientsFileError(
+            f"{origin}: client {client.id} has the role `unit` but no `units` "
+            f"(entry {place} of `clients`): list the unit ids it reports case events for"
+        )
+    if client.units and not client.is_unit:
+        raise ClientsFileError(
+            f"{origin}: client {client.id} lists `units` without the role `unit` "
+            f"(entry {place} of `clients`)"
+        )
 
 
 def hash_key(key: str) -> str:
@@ -120,6 +151,7 @@ class Clients:
                     f"{origin}: client {client.id} reuses the key of client {other.id} "
                     f"(entries {first} and {place} of `clients`)"
                 )
+            _check_units(client, place, origin)
             by_id[client.id] = place
             by_hash[client.key_sha256] = (place, client)
         return cls({digest: client for digest, (_, client) in by_hash.items()})

@@ -23,6 +23,7 @@ from services.intake import batch, batchbody, metrics, problems, records, timeli
 from services.intake.access import Client
 from services.intake.adapters import ADAPTERS
 from services.intake.body import read_body
+from services.intake.cases.view import CaseView, case_views
 from services.intake.guards import (
     CLIENT,
     FORMAT,
@@ -55,7 +56,8 @@ class Accepted(msgspec.Struct):
 class ReportView(msgspec.Struct):
     """A stored report as its submitter, an operator or a person of the intake sees it: the
     current version's report (`versions` lists every version, 1 as accepted), the latest
-    decision, and its history (for a machine client without subject ids and reasons).
+    decision, its history (for a machine client without subject ids and reasons), and the
+    cases units hold or held of it (`cases`: state, deadline).
     Once its personal data was erased after closure, `erasure` says when and what, the
     report reads `{}` and the quality issues code and path only."""
 
@@ -74,6 +76,8 @@ class ReportView(msgspec.Struct):
     dead_letter: records.DeadLetter | None = None
     # When its personal data was erased after closure (fsi-retention), and what.
     erasure: records.Erasure | None = None
+    # The cases units hold or held of it: each one's state and deadline at the read.
+    cases: list[CaseView] = []
 
 
 def may_read(reader: Client | Person, row: records.ReportRow) -> bool:
@@ -119,6 +123,7 @@ def report_view(row: records.ReportRow, full: bool) -> ReportView:
         history=timeline.assemble(row.history, full=full),
         dead_letter=row.dead_letter,
         erasure=row.erasure,
+        cases=case_views(row.cases, dt.datetime.now(dt.UTC)),
     )
 
 

@@ -42,6 +42,8 @@ from services.intake import (
 )
 from services.intake.access import Clients, ClientsFileError, RateLimiter
 from services.intake.brokerlink import BrokerLink
+from services.intake.cases import api as cases_api
+from services.intake.cases.store import CaseEventStore, PgCaseEvents
 from services.intake.oidc import OidcVerifier
 from services.intake.oidc_signin import PageSignIn
 from services.intake.ops import Monitor
@@ -131,6 +133,8 @@ class Parts:
     triage: WorklistStore | None = None
     # Dispositions and approvals (None: their routes answer 503).
     dispositions: DispositionStore | None = None
+    # The units' case events (None: their route answers 503).
+    cases: CaseEventStore | None = None
 
 
 # Opens the parts for a settings object and closes them when the app stops.
@@ -175,6 +179,7 @@ async def open_parts(settings: IntakeSettings) -> AsyncIterator[Parts]:
             triage=PgWorklistStore(pool),
             dispositions=PgDispositionStore(pool),
             people=people,
+            cases=PgCaseEvents(pool),
         )
     finally:
         monitor.stop()
@@ -229,6 +234,7 @@ def create_app(
                 triage=None if opened.triage is None else Worklist(opened.triage, settings.triage),
             )
             app.state.ops_sessions = Sessions(opened.sessions, session_rules(settings.ops))
+            app.state.case_events = opened.cases
             # People's sign-in on the pages (authorization code with PKCE), when a provider is.
             signing = PageSignIn(settings.oidc) if settings.oidc.issuer else None
             app.state.page_sign_in = signing
@@ -242,6 +248,7 @@ def create_app(
     handlers: list[Any] = [
         api.ReportsController,
         api.SourcesController,
+        cases_api.CaseEventsController,
         health.healthz,
         health.readyz,
         metrics.endpoint,

@@ -4,7 +4,7 @@ intake by their access token), and the dependencies that hand a handler the one 
 
 A guard runs before its handler reads anything, so a refusal comes in this order: the key
 (401), the client's rate (429, the API's routes; not the operations routes), the route's
-format or the operator role (403); the body's type, size and content come after. Every
+format, the operator or the unit role (403); the body's type, size and content come after. Every
 guard is a coroutine function: Litestar runs a plain function guard in a worker thread, a
 thread hop on every request.
 """
@@ -25,6 +25,7 @@ from services.intake.people import Person, PersonRole, admit_person, forbidden_r
 from services.intake.problems import (
     forbidden_format,
     not_operator,
+    problem,
     rate_limited,
     unauthenticated,
 )
@@ -82,6 +83,17 @@ async def requires_submitter(connection: Connection, handler: BaseRouteHandler) 
     name = handler.opt.get(FORMAT) or connection.path_params.get("format_name")
     if name in FORMATS and not client.may_use_format(name):
         raise forbidden_format(name)
+
+
+async def requires_unit(connection: Connection, _: BaseRouteHandler) -> None:
+    """Route guard: `requires_client` (401, 429), and a client with the `unit` role (403
+    otherwise): a unit's system, which reports case events of its own units (which unit an
+    event names is the handler's to check, once the body is read)."""
+    client = await _admit(connection)
+    if not client.is_unit:
+        raise problem(
+            403, "forbidden-role", "Units only", "this client is not a unit's (role `unit`)"
+        )
 
 
 async def requires_operator(connection: Connection, handler: BaseRouteHandler) -> None:

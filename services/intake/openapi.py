@@ -37,6 +37,7 @@ from services.intake.adapters import ADAPTERS
 from services.intake.adapters.shared import MAPPINGS
 from services.intake.api import Accepted
 from services.intake.body import ACCEPT_ENCODING
+from services.intake.cases import openapi as cases
 from services.intake.validation import Problem
 
 REF = refine.REF
@@ -237,6 +238,7 @@ def complete(app: Litestar, max_batch_items: int = 1000) -> None:
     paths = document.get("paths", {})
     _source_operations(paths)
     health.complete(paths)
+    cases.complete(paths, schemas)
     for path, item in paths.items():
         for method, operation in item.items():
             if not isinstance(operation, dict) or "responses" not in operation:

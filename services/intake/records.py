@@ -9,6 +9,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Literal
 
+from services.intake.cases.view import CaseFact
 from services.intake.timeline import Fact
 
 
@@ -101,7 +102,7 @@ class ReportRow:
     `district` is where the report is worked (its work item's, else its decision's) and
     `placed` whether it has one to say (a work item or a decision); `history` its stored
     events (`timeline.assemble` orders and shows them); `erasure` when its personal data
-    was erased after closure."""
+    was erased after closure; `cases` the cases units hold or held of it (`cases.view`)."""
 
     id: uuid.UUID
     client_id: str
@@ -119,3 +120,4 @@ class ReportRow:
     placed: bool = False
     history: tuple[Fact, ...] = ()
     erasure: Erasure | None = None
+    cases: tuple[CaseFact, ...] = ()

@@ -7,6 +7,8 @@ import uuid
 import asyncpg
 
 from services.intake import timeline
+from services.intake.cases import view as case_view
+from services.intake.cases.view import CASES_JSON
 from services.intake.records import DeadLetter, Erasure, NewReport, Outcome, ReportRow, Stored
 from services.intake.timeline import HISTORY_JSON
 
@@ -70,8 +72,8 @@ JOIN unnest($1::text[], $2::text[]) AS k(source, external_id)
 # could not route it); decided; waiting because RabbitMQ returned its case (no queue for its
 # unit); routed or triaged once its queue confirmed it. The report shown is the latest version
 # (a correction's, else as accepted), the decision the latest (a person's, else the rules').
-# The outbox row is the report's own (a person's decision has its own). The history comes in
-# the same statement (one round trip); only constants are composed.
+# The outbox row is the report's own (a person's decision has its own). The history and the
+# cases units hold come in the same statement (one round trip); only constants are composed.
 _REPORT = f"""
 SELECT r.id, r.client_id, r.source_format, r.received_at, o.published_at,
        CASE WHEN w.state = 'waiting' AND w.lease_until > now() THEN 'claimed'
@@ -98,7 +100,7 @@ SELECT r.id, r.client_id, r.source_format, r.received_at, o.published_at,
        CASE WHEN w.report_id IS NOT NULL THEN w.district
             WHEN p.id IS NOT NULL THEN p.district ELSE d.district END AS district,
        w.report_id IS NOT NULL OR p.id IS NOT NULL OR d.report_id IS NOT NULL AS placed,
-       {HISTORY_JSON} AS history_json,
+       {HISTORY_JSON} AS history_json, {CASES_JSON} AS cases_json,
        e.erased_at, e.closed_at AS erasure_closed_at, e.kept_days AS erasure_kept_days,
        e.erased AS erasure_erased
 FROM reports r
@@ -214,6 +216,7 @@ class PgReportStore:
             found.pop("dead_lettered_at"),
         )
         history = tuple(timeline.decode(found.pop("history_json")))
+        cases = tuple(case_view.decode(found.pop("cases_json")))
         dead = DeadLetter(code, reason, at) if found["status"] == "dead_lettered" else None
         erased = (
             found.pop("erased_at"),
@@ -222,7 +225,7 @@ class PgReportStore:
             found.pop("erasure_erased"),
         )
         erasure = None if erased[0] is None else Erasure(*erased[:3], tuple(erased[3]))
-        return ReportRow(**found, dead_letter=dead, history=history, erasure=erasure)
+        return ReportRow(**found, dead_letter=dead, history=history, erasure=erasure, cases=cases)
 
     async def ping(self) -> bool:
         """True when the database answers the kind of statement the intake makes: a

@@ -11,11 +11,20 @@ from typing import Any
 
 import msgspec
 
+from schemas.caseevents import CaseEventKind
+
+# What a confirmed case (`u`, its `unit_cases` row) adds to `queued` and `delivered`: the
+# deadline it carries and the case event kinds that meet it, when it has one.
+_HELD = """(CASE WHEN u.due_at IS NULL THEN '{}'::jsonb
+      ELSE jsonb_build_object('deadline_at', u.due_at, 'met_by', u.met_by) END)"""
+
 # Every event of one report (`$1`), from the append-only tables and the outbox, as one JSON
 # array (a scalar subquery, so the single-report read stays one round trip). Each source is
 # an index lookup by report id; `seq` orders events stored at the same instant in the order
 # they happen. A person's act carries the version its correction made (`report_versions`,
-# the audit, rather than what the act's details say).
+# the audit, rather than what the act's details say). A unit's case event (`case_<kind>`)
+# names the unit, its code (a return's reason, an outcome), whether it met the case's
+# deadline (on time or late), when it was recorded, the door and the client that sent it.
 HISTORY_JSON = """(
 SELECT coalesce(json_agg(e ORDER BY e.at, e.seq, e.act_id), '[]'::json)::text FROM (
     SELECT r.received_at AS at, 0 AS seq, 'accepted'::text AS event,
@@ -41,9 +50,10 @@ SELECT coalesce(json_agg(e ORDER BY e.at, e.seq, e.act_id), '[]'::json)::text FR
     SELECT c.confirmed_at, 3, CASE WHEN c.unit = 'triage' THEN 'triaged' ELSE 'queued' END,
            'router', NULL, NULL, NULL,
            jsonb_build_object('unit', c.unit, 'district', d.district,
-                              'triage_reasons', d.triage_reasons),
+                              'triage_reasons', d.triage_reasons) || {_HELD},
            NULL, NULL
     FROM case_deliveries c LEFT JOIN decisions d ON d.report_id = c.report_id
+    LEFT JOIN unit_cases u ON u.case_id = c.report_id AND u.unit = c.unit
     WHERE c.report_id = $1
     UNION ALL
     SELECT x.at, 4, 'dead_lettered', 'router', NULL, NULL, x.reason,
@@ -56,13 +66,27 @@ SELECT coalesce(json_agg(e ORDER BY e.at, e.seq, e.act_id), '[]'::json)::text FR
     FROM person_acts a WHERE a.report_id = $1
     UNION ALL
     SELECT p.confirmed_at, 6, 'delivered', 'router', NULL, NULL, NULL,
-           jsonb_build_object('unit', p.unit, 'decision_id', p.decision_id), NULL, NULL
-    FROM person_case_deliveries p WHERE p.report_id = $1
-) e)"""
+           jsonb_build_object('unit', p.unit, 'decision_id', p.decision_id) || {_HELD},
+           NULL, NULL
+    FROM person_case_deliveries p LEFT JOIN unit_cases u ON u.case_id = p.decision_id
+    WHERE p.report_id = $1
+    UNION ALL
+    SELECT e.occurred_at, 7, 'case_' || e.kind, 'unit', e.unit, NULL, NULL,
+           jsonb_strip_nulls(jsonb_build_object(
+               'unit', e.unit, 'reason', e.reason, 'outcome', e.outcome,
+               'deadline', CASE WHEN u.met_event = e.event_id
+                                THEN CASE WHEN u.met_at <= u.due_at THEN 'met_on_time'
+                                          ELSE 'met_late' END END,
+               'recorded_at', e.recorded_at, 'via', e.via, 'client', e.client,
+               'event_id', e.event_id)),
+           NULL, NULL
+    FROM case_events e JOIN unit_cases u ON u.case_id = e.case_id
+    WHERE e.report_id = $1
+) e)""".replace("{_HELD}", _HELD)
 
 # Who acts in a report's life: the client that sent it, the intake's outbox relay, the rules,
-# the router (a queue confirmed, a dead letter), a person of the intake.
-KINDS = ("client", "intake", "rules", "router", "person")
+# the router (a queue confirmed, a dead letter), a person of the intake, a unit (its case).
+KINDS = ("client", "intake", "rules", "router", "person", "unit")
 
 
 class Fact(msgspec.Struct, frozen=True):
@@ -105,6 +129,8 @@ class HistoryEvent(msgspec.Struct, frozen=True):
     details: dict[str, Any]
 
 
+# A unit's case event: its unit and code, the deadline it met, when recorded, by which door.
+_CASE_EVENT = ("unit", "reason", "outcome", "deadline", "recorded_at", "via", "client", "event_id")
 # The details each event shows, by name; anything else stored is left out (a claim's token
 # is the claimant's to use, never shown; a correction names fields, never their values).
 _PROPOSAL = ("proposal",)
@@ -121,7 +147,7 @@ DETAILS: dict[str, tuple[str, ...]] = {
         "ruleset_version",
     ),
     "triaged": ("unit", "district", "triage_reasons"),
-    "queued": ("unit",),
+    "queued": ("unit", "deadline_at", "met_by"),
     "dead_lettered": ("code",),
     "claimed": ("lease_until",),
     "released": ("lapsed",),
@@ -135,8 +161,11 @@ DETAILS: dict[str, tuple[str, ...]] = {
     "transfer_approved": _PROPOSAL,
     "transfer_rejected": _PROPOSAL,
     "downgrade_reviewed": ("act",),
-    "delivered": ("unit", "decision_id"),
+    "delivered": ("unit", "decision_id", "deadline_at", "met_by"),
+    **{f"case_{kind}": _CASE_EVENT for kind in CaseEventKind},
 }
+# What only a person of the intake sees of an event: the client of a unit's system.
+_FULL_ONLY = ("client",)
 
 
 def decode(history_json: str | bytes) -> list[Fact]:
@@ -157,22 +186,26 @@ def _details(fact: Fact) -> dict[str, Any]:
 
 def event_of(fact: Fact, *, full: bool) -> HistoryEvent:
     """The event a fact shows: `full` for a person of the intake; else (a machine client) a
-    person's act says kind and role only (no subject id) and no reason text is shown; the
-    client's own id and the rules' set version stay."""
+    person's act says kind and role only (no subject id), no reason text is shown, nor the
+    client of a unit's system; the client's own id and the rules' set version stay."""
     hidden = not full and fact.by_kind == "person"
+    details = _details(fact)
+    if not full:
+        for key in _FULL_ONLY:
+            details.pop(key, None)
     return HistoryEvent(
         at=fact.at.astimezone(dt.UTC),
         event=fact.event,
         by=Actor(fact.by_kind, None if hidden else fact.by_id, fact.by_role),
         reason=fact.reason if full else None,
-        details=_details(fact),
+        details=details,
     )
 
 
 def assemble(facts: Iterable[Fact], *, full: bool) -> list[HistoryEvent]:
     """A report's history, oldest first (events of the same instant in the order they
     happen: accepted, published, decided, queued or triaged, dead-lettered, a person's acts,
-    delivered); `full` as in `event_of`."""
+    delivered, a unit's case events); `full` as in `event_of`."""
     return [event_of(fact, full=full) for fact in _in_order(facts)]
 
 

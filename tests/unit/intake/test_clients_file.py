@@ -46,10 +46,15 @@ clients:
 
 
 def test_the_development_keys_are_those_the_development_file_names() -> None:
-    keys = ["fsi-dev-key-change-me", "fsi-citizen-key-change-me"]
+    # The unit client's key was made by `new-key`, as a deployment's are.
+    keys = [
+        "fsi-dev-key-change-me",
+        "fsi-citizen-key-change-me",
+        "6KDiFXW-y4YyLvTfvi-iLN5gFxmCG8AB993GxHNhS8w",
+    ]
     assert {hash_key(key) for key in keys} == DEVELOPMENT_KEYS
     clients = Clients.from_file(DEV_FILE)
-    assert clients.development_clients() == ["dev", "dev-nettanmeldelse"]
+    assert clients.development_clients() == ["dev", "dev-nettanmeldelse", "dev-unit-oslo"]
 
 
 def _settings(path: Path, environment: str) -> IntakeSettings:
@@ -64,7 +69,7 @@ def test_development_keys_are_refused_outside_development_naming_the_clients() -
         load_clients(_settings(DEV_FILE, "production"))
     message = str(refused.value)
     assert message.startswith("invalid setting FSI_ACCESS_CLIENTS_FILE: ")
-    assert "dev, dev-nettanmeldelse" in message
+    assert "dev, dev-nettanmeldelse, dev-unit-oslo" in message
     assert "FSI_ENVIRONMENT=development" in message
     assert "\n" not in message
 
@@ -87,7 +92,11 @@ clients:
 
 def test_development_keys_load_in_development() -> None:
     clients = load_clients(_settings(DEV_FILE, "development"))
-    assert {c.id for c in clients.by_hash.values()} == {"dev", "dev-nettanmeldelse"}
+    assert {c.id for c in clients.by_hash.values()} == {
+        "dev",
+        "dev-nettanmeldelse",
+        "dev-unit-oslo",
+    }
 
 
 @pytest.mark.parametrize(
