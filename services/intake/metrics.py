@@ -84,12 +84,6 @@ queue_unacknowledged = Gauge(
     _QUEUE_LABELS,
 )
 queue_consumers = Gauge("fsi_queue_consumers", "Consumers of a queue.", _QUEUE_LABELS)
-cases_deadline = Gauge(
-    "fsi_cases_deadline",
-    "Cases decided for a unit by deadline window, delivered or waiting for a missing queue "
-    "(overdue: passed within the look-back; due_7d includes due_24h).",
-    ["district", "unit", "window"],
-)
 cases_routed = Gauge(
     "fsi_cases_routed_last_hour", "Cases routed to a unit in the last hour.", ["district", "unit"]
 )

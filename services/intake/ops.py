@@ -4,7 +4,9 @@ One monitor per intake process reads RabbitMQ (`ops_queues`: its management API 
 configured, else passive declares, which give ready messages and consumers but not
 unacknowledged ones) and PostgreSQL (`ops_store`) every few seconds, keeps the latest
 `Overview` (`ops_views`) for `/ops` and `/v1/ops/overview`, and sets the queue, deadline,
-outbox and work list gauges (`metrics`); a scrape never queries either. The unit catalogue
+outbox and work list gauges (`metrics`); a scrape never queries either. The deadline figures
+are exact, from the cases the units hold and the events they reported
+(`services.common.caseevents.figures`). The unit catalogue
 comes from the rule set the router last loaded (`rule_loads`).
 """
 
@@ -19,10 +21,10 @@ from typing import TYPE_CHECKING
 import asyncpg
 
 from schemas.catalogue import Catalogue, District
+from services.common.caseevents.figures import totals
 from services.common.logging import get_logger
 from services.common.topology import Topology
-from services.intake import metrics
-from services.intake.metrics import NOT_KNOWN
+from services.intake.ops_gauges import set_gauges
 from services.intake.ops_queues import READ_ERRORS, QueueReader, queue_reader
 from services.intake.ops_store import DatabaseRead, cause, read_database
 from services.intake.ops_views import (
@@ -36,7 +38,6 @@ from services.intake.ops_views import (
     WorklistView,
 )
 from services.intake.settings import OpsSettings
-from services.intake.triage.model import REASONS
 
 if TYPE_CHECKING:
     from services.intake.brokerlink import BrokerLink
@@ -145,12 +146,14 @@ class Monitor:
             dead_letter=queues.get(self.topology.dead_letter_queue.name),
             routing=queues.get(self.topology.routing_queue.name),
             districts=districts,
-            overdue_look_back_days=self.settings.overdue_look_back_days,
             latest=db.latest,
             urgent=db.urgent,
             waiting=sum(row["waiting"] for row in db.units.values()),
             relay=self._relay(),
             worklist=db.worklist,
+            deadlines=db.deadlines or [],
+            deadline_totals=None if db.deadlines is None else totals(db.deadlines),
+            not_received_after_seconds=self.settings.not_received_after_seconds,
         )
 
     def _relay(self) -> RelayView:
@@ -167,6 +170,7 @@ class Monitor:
         self, district: District, db: DatabaseRead, queues: dict[str, QueueState]
     ) -> DistrictView:
         units = []
+        figures = {f.unit: f for f in db.deadlines or []}
         for entry in district.units:
             row = db.units.get(entry.unit)
             view = UnitView(
@@ -174,21 +178,20 @@ class Monitor:
             )
             if row is not None:
                 view.routed_last_hour = row["routed_last_hour"]
-                view.overdue, view.due_24h, view.due_7d = (
-                    row["overdue"],
-                    row["due_24h"],
-                    row["due_7d"],
-                )
-                view.nearest_deadline = row["nearest"]
                 view.waiting = row["waiting"]
+            found = figures.get(entry.unit)
+            if found is not None:
+                view.missed, view.due_within_24h = found.missed, found.due_within_24h
+                view.not_received = found.not_received
+                view.nearest_deadline = found.next_due_at
             units.append(view)
         shown = DistrictView(
             district.name,
             units,
             district.default,
             sum(u.routed_last_hour for u in units),
-            sum(u.overdue for u in units),
-            sum(u.due_24h for u in units),
+            sum(u.missed for u in units),
+            sum(u.due_within_24h for u in units),
             sum(u.waiting for u in units),
         )
         listed = _listed(db.worklist, district.slug)
@@ -201,80 +204,11 @@ class Monitor:
         return shown
 
     def _set_gauges(self, overview: Overview) -> None:
-        metrics.broker_up.set(overview.broker.up)
-        metrics.database_up.set(overview.database.up)
-        # Cleared first: a queue that is gone, or a value that cannot be read now, must not
-        # linger as its last reading (alerts would act on it).
-        for gauge in (
-            metrics.queue_ready,
-            metrics.queue_unacknowledged,
-            metrics.queue_consumers,
-            metrics.cases_deadline,
-            metrics.cases_routed,
-        ):
-            gauge.clear()
-        metrics.ops_refreshed.set(overview.generated_at.timestamp())
-        outbox = overview.outbox
-        metrics.outbox_pending.set(NOT_KNOWN if outbox is None else outbox.pending)
-        metrics.outbox_oldest_age.set(NOT_KNOWN if outbox is None else outbox.oldest_age_seconds)
-        metrics.outbox_set_aside_rows.set(NOT_KNOWN if outbox is None else outbox.set_aside)
-        for kind, state in (
-            ("triage", overview.triage),
-            ("dead_letter", overview.dead_letter),
-            ("routing", overview.routing),
-        ):
-            _set_queue(state, kind, "", "")
         slugs = [d.slug for d in (self._catalogue.districts if self._catalogue else [])]
-        set_worklist_gauges(overview.worklist, slugs)
-        for district in overview.districts:
-            for unit in district.units:
-                _set_queue(unit.queue, "unit", district.name, unit.unit)
-                if overview.database.up:
-                    metrics.cases_routed.labels(district.name, unit.unit).set(unit.routed_last_hour)
-                    for window in ("overdue", "due_24h", "due_7d"):
-                        metrics.cases_deadline.labels(district.name, unit.unit, window).set(
-                            getattr(unit, window)
-                        )
-
-
-def set_worklist_gauges(worklist: WorklistView | None, slugs: list[str]) -> None:
-    """The work list gauges from one reading: every district of `slugs` (and `none`) at 0
-    for every reason, then what waits; nothing while PostgreSQL cannot be read (an age alert
-    must not act on an old reading)."""
-    for gauge in (
-        metrics.triage_waiting,
-        metrics.triage_oldest_age,
-        metrics.triage_approvals_pending,
-    ):
-        gauge.clear()
-    if worklist is None:
-        return
-    for slug in [*slugs, metrics.NO_DISTRICT]:
-        metrics.triage_oldest_age.labels(slug).set(0)
-        for reason in REASONS:
-            metrics.triage_waiting.labels(slug, reason).set(0)
-    for listed in worklist.districts:
-        label = listed.district or metrics.NO_DISTRICT
-        metrics.triage_oldest_age.labels(label).set(listed.oldest_seconds or 0)
-        for reason, count in listed.by_reason.items():
-            metrics.triage_waiting.labels(label, reason).set(count)
-    for kind in metrics.APPROVAL_KINDS:
-        metrics.triage_approvals_pending.labels(kind).set(worklist.pending.get(kind, 0))
+        set_gauges(overview, slugs)
 
 
 def _listed(worklist: WorklistView | None, slug: str) -> WorklistDistrict | None:
     if worklist is None:
         return None
     return next((d for d in worklist.districts if d.district == slug), None)
-
-
-def _set_queue(state: QueueState | None, kind: str, district: str, unit: str) -> None:
-    if state is None or state.missing:
-        return
-    labels = (state.name, kind, district, unit)
-    if state.ready is not None:
-        metrics.queue_ready.labels(*labels).set(state.ready)
-    if state.unacknowledged is not None:
-        metrics.queue_unacknowledged.labels(*labels).set(state.unacknowledged)
-    if state.consumers is not None:
-        metrics.queue_consumers.labels(*labels).set(state.consumers)

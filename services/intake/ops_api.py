@@ -115,6 +115,8 @@ class OpsController(Controller):
                 "local": _local,
                 "ago": _ago,
                 "waited": waited,
+                "percent": percent,
+                "names": unit_names(overview),
                 "asset": asset,
             },
             headers=PAGE_HEADERS,
@@ -162,9 +164,8 @@ def summary(overview: Overview | None) -> str:
     return (
         f"RabbitMQ {state(o.broker.up)}, PostgreSQL {state(o.database.up)}."
         + blocked.get(o.relay.state, "")
-        + f" Deadlines passed: {sum(d.overdue for d in o.districts)}; "
-        f"within 24 h: {sum(d.due_24h for d in o.districts)}. "
-        f"Waiting in triage: {_worklist_summary(o)}; "
+        + _deadline_summary(o)
+        + f" Waiting in triage: {_worklist_summary(o)}; "
         f"dead letters: {depth(o.dead_letter)}; "
         f"in the outbox: {count(o.outbox.pending if o.outbox else None)}."
         + (
@@ -175,6 +176,32 @@ def summary(overview: Overview | None) -> str:
         )
         + (f" Waiting for a missing queue: {o.waiting}." if o.waiting else "")
     )
+
+
+def _deadline_summary(o: Overview) -> str:
+    """The units' deadlines in words: missed (custody first), due within 24 h, not received."""
+    t = o.deadline_totals
+    if t is None:
+        return " Deadlines: unknown."
+    custody = t.missed_by_moment.get("arrest", 0)
+    return (
+        f" Deadlines missed: {t.missed}"
+        + (f", {custody} of them custody" if custody else "")
+        + f"; due within 24 h: {t.due_within_24h}. "
+        f"Cases not received by their unit: {t.not_received}."
+    )
+
+
+def unit_names(overview: Overview | None) -> dict[str, str]:
+    """Each catalogue unit's name by its id (a unit no longer in the catalogue has none)."""
+    if overview is None:
+        return {}
+    return {u.unit: u.name for d in overview.districts for u in d.units}
+
+
+def percent(share: float | None) -> str:
+    """A share (0..1) as a whole percentage (`92 %`), or a dash when there is none."""
+    return "–" if share is None else f"{share * 100:.0f} %"
 
 
 def _worklist_summary(o: Overview) -> str:

@@ -1,7 +1,7 @@
 """What the operations monitor reads from PostgreSQL: the unit catalogue and rule set the
-router last loaded, each unit's routed and deadline figures, the outbox, the latest and most
-urgent cases (ids and decisions only, never a report's content), and the people's work list
-(counts and ages by district)."""
+router last loaded, each unit's routed cases and exact deadline figures, the outbox, the
+latest and most urgent cases (ids and decisions only, never a report's content), and the
+people's work list (counts and ages by district)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ import msgspec
 
 from schemas.catalogue import Catalogue
 from services.common import db
+from services.common.caseevents.figures import UnitDeadlineFigures, deadline_figures
 from services.intake.ops_views import (
     CaseView,
     OutboxView,
@@ -31,26 +32,16 @@ SELECT version, at, rules, router, catalogue::text FROM rule_loads
 WHERE outcome = 'loaded' ORDER BY at DESC, id DESC LIMIT 1
 """
 _REFUSED = "SELECT at, error FROM rule_loads WHERE outcome = 'refused' ORDER BY at DESC LIMIT 1"
-# Routed means a queue confirmed the case (case_deliveries), not that it was decided. A
-# deadline runs from the decision whether or not the unit's queue has taken the case yet, so
-# the deadline figures count every case decided for the unit, and `waiting` counts those a
-# missing queue returned (waiting_cases), which the router publishes again.
+# Routed means a queue confirmed the case (case_deliveries); `waiting` counts the cases a
+# missing queue returned (waiting_cases), which the router publishes again. The deadline
+# figures are exact, from the cases the units hold (caseevents.figures).
 _UNITS = """
-SELECT unit, sum(routed)::int AS routed_last_hour, sum(overdue)::int AS overdue,
-       sum(due_24h)::int AS due_24h, sum(due_7d)::int AS due_7d, min(nearest) AS nearest,
-       sum(waiting)::int AS waiting
+SELECT unit, sum(routed)::int AS routed_last_hour, sum(waiting)::int AS waiting
 FROM (
-    SELECT unit, 1 AS routed, 0 AS overdue, 0 AS due_24h, 0 AS due_7d,
-           NULL::timestamptz AS nearest, 0 AS waiting
+    SELECT unit, 1 AS routed, 0 AS waiting
     FROM case_deliveries WHERE confirmed_at > now() - interval '1 hour'
     UNION ALL
-    SELECT unit, 0, (deadline_at < now())::int,
-           (deadline_at >= now() AND deadline_at < now() + interval '24 hours')::int,
-           (deadline_at >= now() AND deadline_at < now() + interval '7 days')::int,
-           CASE WHEN deadline_at >= now() THEN deadline_at END, 0
-    FROM decisions WHERE deadline_at > now() - $1::interval
-    UNION ALL
-    SELECT unit, 0, 0, 0, 0, NULL, 1 FROM waiting_cases WHERE delivered_at IS NULL
+    SELECT unit, 0, 1 FROM waiting_cases WHERE delivered_at IS NULL
 ) AS figures
 GROUP BY unit
 """
@@ -62,13 +53,29 @@ SELECT d.report_id, c.unit, d.priority, d.decided_at, d.deadline_at, d.matched_r
 FROM case_deliveries c JOIN decisions d USING (report_id)
 ORDER BY c.confirmed_at DESC LIMIT $1
 """
+# The open deadlines nearest their end: those of cases the units hold, not met and not
+# returned (a rules' case is keyed by its report, a person's by the act that decided it),
+# and those of cases decided but waiting for a missing queue (their deadline runs all the
+# same).
 _URGENT = """
-SELECT d.report_id, d.unit, d.priority, d.decided_at, d.deadline_at, d.matched_rules,
-       w.report_id IS NOT NULL AS waiting, c.confirmed_at
-FROM decisions d
-LEFT JOIN waiting_cases w ON w.report_id = d.report_id AND w.delivered_at IS NULL
-LEFT JOIN case_deliveries c ON c.report_id = d.report_id AND c.unit = d.unit
-WHERE d.deadline_at >= now() ORDER BY d.deadline_at LIMIT $1
+SELECT * FROM (
+    (SELECT u.report_id, u.unit, u.priority,
+            coalesce(d.decided_at, p.decided_at, u.routed_at) AS decided_at,
+            u.due_at AS deadline_at, coalesce(d.matched_rules, '{}') AS matched_rules,
+            false AS waiting, u.routed_at AS confirmed_at
+     FROM unit_cases u
+     LEFT JOIN decisions d ON d.report_id = u.case_id
+     LEFT JOIN person_decisions p ON p.id = u.case_id
+     WHERE u.due_at > now() AND u.met_at IS NULL AND u.returned_at IS NULL
+     ORDER BY u.due_at LIMIT $1)
+    UNION ALL
+    (SELECT d.report_id, d.unit, d.priority, d.decided_at, d.deadline_at, d.matched_rules,
+            true, NULL
+     FROM waiting_cases w JOIN decisions d USING (report_id)
+     WHERE w.delivered_at IS NULL AND d.deadline_at > now()
+     ORDER BY d.deadline_at LIMIT $1)
+) AS urgent
+ORDER BY deadline_at LIMIT $1
 """
 _OUTBOX = """
 SELECT count(*) FILTER (WHERE set_aside_at IS NULL) AS pending,
@@ -134,12 +141,13 @@ def worklist_view(rows: Iterable[Mapping[str, Any]]) -> WorklistView:
 @dataclass
 class DatabaseRead:
     """One reading: the catalogue and rule set (None before a router loaded one), each
-    unit's figures by unit id (`_UNITS` columns), the outbox, the latest and urgent cases,
-    the work list."""
+    unit's routed and waiting cases by unit id (`_UNITS` columns), the units' deadline
+    figures (None until read), the outbox, the latest and urgent cases, the work list."""
 
     catalogue: Catalogue | None = None
     ruleset: RulesetView | None = None
     units: dict[str, asyncpg.Record] = field(default_factory=dict)
+    deadlines: list[UnitDeadlineFigures] | None = None
     outbox: OutboxView | None = None
     latest: list[CaseView] = field(default_factory=list)
     urgent: list[CaseView] = field(default_factory=list)
@@ -174,8 +182,9 @@ async def read_database(
         async with asyncio.timeout(settings.read_timeout_seconds):
             async with pool.acquire() as conn:
                 await _read_rules(conn, read)
-                look_back = dt.timedelta(days=settings.overdue_look_back_days)
-                read.units = {r["unit"]: r for r in await conn.fetch(_UNITS, look_back)}
+                read.units = {r["unit"]: r for r in await conn.fetch(_UNITS)}
+                after = dt.timedelta(seconds=settings.not_received_after_seconds)
+                read.deadlines = await deadline_figures(conn, now, after)
                 row = await conn.fetchrow(_OUTBOX)
                 read.outbox = OutboxView(row["pending"], round(row["oldest"], 3), row["set_aside"])
                 count = settings.cases_shown

@@ -9,6 +9,8 @@ from typing import Literal
 
 import msgspec
 
+from services.common.caseevents.figures import DeadlineTotals, UnitDeadlineFigures
+
 
 class QueueState(msgspec.Struct):
     """One queue as the broker reported it; None where it cannot tell."""
@@ -21,13 +23,17 @@ class QueueState(msgspec.Struct):
 
 
 class UnitView(msgspec.Struct):
+    """One unit of the catalogue: its queue, what was routed to it in the last hour, and its
+    deadline figures (exact, from the cases it holds: `UnitDeadlineFigures`)."""
+
     unit: str
     name: str
     queue: QueueState | None = None
     routed_last_hour: int = 0
-    overdue: int = 0
-    due_24h: int = 0
-    due_7d: int = 0
+    missed: int = 0
+    due_within_24h: int = 0
+    not_received: int = 0
+    # The earliest open deadline of a case the unit holds.
     nearest_deadline: dt.datetime | None = None
     # Cases decided for the unit that its queue returned (missing): not routed yet.
     waiting: int = 0
@@ -38,8 +44,8 @@ class DistrictView(msgspec.Struct):
     units: list[UnitView]
     default_unit: str
     routed_last_hour: int = 0
-    overdue: int = 0
-    due_24h: int = 0
+    missed: int = 0
+    due_within_24h: int = 0
     waiting: int = 0
     # The district's work list: reports waiting for a person, and how long the one waiting
     # longest has waited (seconds; None when none waits or PostgreSQL was not read).
@@ -148,7 +154,6 @@ class Overview(msgspec.Struct):
     dead_letter: QueueState | None
     routing: QueueState | None
     districts: list[DistrictView]
-    overdue_look_back_days: int
     latest: list[CaseView] = []
     urgent: list[CaseView] = []
     # Cases whose queue (a unit's, or triage) is missing: decided, not routed, published
@@ -159,3 +164,10 @@ class Overview(msgspec.Struct):
     relay: RelayView = msgspec.field(default_factory=lambda: RelayView("disabled"))
     # The people's work list (None while PostgreSQL cannot be read).
     worklist: WorklistView | None = None
+    # The units' deadline figures, exact (services.common.caseevents.figures): every unit
+    # with anything to show, most missed first, and their totals (None while PostgreSQL
+    # cannot be read); a case counts as not received `not_received_after_seconds` after it
+    # was routed (FSI_OPS_NOT_RECEIVED_AFTER_SECONDS).
+    deadlines: list[UnitDeadlineFigures] = []
+    deadline_totals: DeadlineTotals | None = None
+    not_received_after_seconds: float = 3600.0

@@ -80,14 +80,17 @@ class StandardiseSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=Tru
 
 
 class OpsSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """The operations overview (`/ops`): how often it is read, and the operators' sessions."""
+    """The operations overview (`/ops`): how often it is read, what it counts, and the
+    operators' sessions."""
 
     interval_seconds: Annotated[float, Meta(ge=1, le=300)] = 10.0
     read_timeout_seconds: Annotated[float, Meta(gt=0, le=60)] = 5.0
     # RabbitMQ's management API (http://user:password@host:15672) when enabled; without it
     # queues are read by passive declares, which cannot count unacknowledged messages.
     management_url: str = ""
-    overdue_look_back_days: Annotated[int, Meta(ge=1, le=3650)] = 30
+    # A case its unit has neither received, returned nor closed this long after it was
+    # routed counts as not received (the figures, the gauge and FsiCasesNotReceived).
+    not_received_after_seconds: Annotated[int, Meta(ge=1, le=30 * 86400)] = 3600
     cases_shown: Annotated[int, Meta(ge=1, le=200)] = 15
     # An operator's sign-in ends this long after it began, however busy (absolute), and
     # after this long without a request (idle); both are kept in PostgreSQL.

@@ -44,7 +44,6 @@ def overview(relay: RelayView, *, triage: QueueState | None = None) -> Overview:
         dead_letter=QueueState("nu1.dead-letter", missing=True),
         routing=None,
         districts=[],
-        overdue_look_back_days=30,
         relay=relay,
     )
 

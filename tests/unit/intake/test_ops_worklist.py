@@ -8,7 +8,7 @@ from typing import Any
 
 from prometheus_client import REGISTRY
 
-from services.intake import metrics, ops, ops_api
+from services.intake import metrics, ops_api, ops_gauges
 from services.intake.ops_store import worklist_view
 from services.intake.ops_views import Overview, Service
 
@@ -57,7 +57,7 @@ def test_nothing_waiting_is_zero_everywhere() -> None:
 
 
 def test_gauges_show_every_district_and_reason_and_what_waits() -> None:
-    ops.set_worklist_gauges(worklist_view(ROWS), ["oslo", "vest", "agder", "innlandet"])
+    ops_gauges.set_worklist_gauges(worklist_view(ROWS), ["oslo", "vest", "agder", "innlandet"])
     waiting = "fsi_triage_waiting_reports"
     assert sample(waiting, district="oslo", reason="quality_issues") == 3
     assert sample(waiting, district="none", reason="no_district") == 4
@@ -71,8 +71,8 @@ def test_gauges_show_every_district_and_reason_and_what_waits() -> None:
 
 
 def test_gauges_vanish_while_postgresql_cannot_be_read() -> None:
-    ops.set_worklist_gauges(worklist_view(ROWS), ["oslo"])
-    ops.set_worklist_gauges(None, ["oslo"])
+    ops_gauges.set_worklist_gauges(worklist_view(ROWS), ["oslo"])
+    ops_gauges.set_worklist_gauges(None, ["oslo"])
     assert sample("fsi_triage_oldest_waiting_age_seconds", district="oslo") is None
     assert sample("fsi_triage_approvals_pending", kind="closure") is None
 
@@ -101,7 +101,6 @@ def test_summary_names_the_work_list() -> None:
         dead_letter=None,
         routing=None,
         districts=[],
-        overdue_look_back_days=30,
         worklist=worklist_view(ROWS),
     )
     # What waits in triage is the people's work list (not the triage queue's copies).
