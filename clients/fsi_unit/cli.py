@@ -184,9 +184,26 @@ def _send_http(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """The command line; the exit code (module docstring)."""
     args = _parser().parse_args(argv)
-    # The broker client's own log lines would repeat, less plainly, the failure said here.
-    for name in ("aiormq", "aio_pika"):
-        logging.getLogger(name).setLevel(logging.CRITICAL)
+    with _quiet_broker_client():
+        return _run(args)
+
+
+@contextlib.contextmanager
+def _quiet_broker_client() -> Iterator[None]:
+    # The broker client's own log lines would repeat, less plainly, the failure said here;
+    # their levels are put back after (main may run inside another program).
+    loggers = [logging.getLogger(name) for name in ("aiormq", "aio_pika")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         if args.command == "consume":
             return _run_consume(args)

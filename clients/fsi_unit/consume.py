@@ -124,8 +124,6 @@ async def consume(
                 break
             await take(message, out, tally)
         return tally
-    if done():
-        return tally
     async with queue.iterator() as messages:
         async for message in messages:
             await take(message, out, tally)

@@ -13,12 +13,16 @@ from pathlib import Path
 from typing import Any
 
 import aio_pika
+import msgspec
 import pytest
 
+from clients.fsi_unit import contract
+from clients.fsi_unit.event import EventProblem, make_event
 from schemas import export, reference
 from schemas.asyncapi import __main__ as cli
 from schemas.asyncapi import channels, document, validate
 from schemas.asyncapi.operations import EVENT_REFUSALS
+from schemas.caseevents import CaseEventBody, field_problems
 from schemas.decision import Deadline, DecidedBy, Decision, Priority
 from services.common.caseevents.model import Refusal
 from services.common.rules.ruleset import load_ruleset
@@ -208,3 +212,44 @@ def test_the_event_refusals_are_the_stores_and_the_routers() -> None:
     assert set(EVENT_REFUSALS) == {r.value for r in Refusal} | {"unit_mismatch"}
     text = DOC["operations"]["sendCaseEvent"]["description"]
     assert all(f"`{code}`" in text for code in EVENT_REFUSALS)
+
+
+def test_the_unit_client_writes_out_what_the_document_says() -> None:
+    schemas = DOC["components"]["schemas"]
+    # Sets: msgspec writes an enum's values sorted, the client in the lifecycle's order.
+    assert set(contract.KINDS) == set(schemas["CaseEventKind"]["enum"])
+    assert set(contract.RETURN_REASONS) == set(schemas["ReturnReason"]["enum"])
+    assert set(contract.OUTCOMES) == set(schemas["CaseOutcome"]["enum"])
+    event = DOC["components"]["messages"]["caseEvent"]
+    assert event["bindings"]["amqp"]["messageType"] == contract.CASE_EVENT_TYPE
+    assert event["contentType"] == contract.CONTENT_TYPE
+    assert contract.unit_queue("{prefix}", "{unit}") == DOC["channels"]["unitQueue"]["address"]
+    events = DOC["channels"]["caseEvents"]["address"]
+    assert contract.case_events_exchange("{prefix}") == events
+    assert DOC["components"]["parameters"]["prefix"]["default"] == contract.DEFAULT_PREFIX
+
+
+@pytest.mark.parametrize("kind", contract.KINDS)
+@pytest.mark.parametrize("reason", [None, "wrong_unit"])
+@pytest.mark.parametrize("outcome", [None, "waiver"])
+def test_the_unit_client_makes_the_events_the_contract_allows(
+    kind: str, reason: str | None, outcome: str | None
+) -> None:
+    report = str(uuid.uuid4())
+    try:
+        made = make_event(report, kind, "oslo.vold-og-seksual", reason, outcome)
+    except EventProblem:
+        made = None
+    body = CaseEventBody(
+        event_id=uuid.uuid4(),
+        unit="oslo.vold-og-seksual",
+        kind=kind,  # type: ignore[arg-type]  # converted below
+        occurred_at=dt.datetime.now(dt.UTC),
+        reason=reason,  # type: ignore[arg-type]
+        outcome=outcome,  # type: ignore[arg-type]
+    )
+    body = msgspec.convert(msgspec.to_builtins(body), CaseEventBody)
+    assert (made is not None) == (field_problems(body) == [])
+    if made is not None:
+        decoded = msgspec.json.decode(json.dumps(made.body(with_report=False)), type=CaseEventBody)
+        assert field_problems(decoded) == []
