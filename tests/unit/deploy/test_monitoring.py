@@ -87,10 +87,12 @@ CONTRACT: dict[str, Metric] = {
     "fsi_queue_messages_ready": Metric("gauge", _QUEUE),
     "fsi_queue_messages_unacknowledged": Metric("gauge", _QUEUE),
     "fsi_queue_consumers": Metric("gauge", _QUEUE),
-    "fsi_cases_deadline": Metric(
-        "gauge",
-        {"district": None, "unit": None, "window": _values("overdue", "due_24h", "due_7d")},
-    ),
+    # the units' deadlines, exact (moment: what the rule counted from, `none` for nothing)
+    "fsi_case_deadlines_open": Metric("gauge", {"unit": None}),
+    "fsi_case_deadlines_due_soon": Metric("gauge", {"unit": None}),
+    "fsi_case_deadlines_missed": Metric("gauge", {"unit": None, "moment": None}),
+    "fsi_case_deadlines_met_on_time_ratio": Metric("gauge", {"unit": None}),
+    "fsi_cases_not_received": Metric("gauge", {"unit": None}),
     "fsi_cases_routed_last_hour": Metric("gauge", {"district": None, "unit": None}),
     "fsi_broker_up": Metric("gauge"),
     "fsi_database_up": Metric("gauge"),
@@ -123,6 +125,36 @@ CONTRACT: dict[str, Metric] = {
             "kind": _values(
                 "correct", "route", "transfer", "link", "close", "approve", "reject", "reviewed"
             )
+        },
+    ),
+    # both services: the intake counts via="http", the router via="amqp"
+    "fsi_case_events_total": Metric(
+        "counter",
+        {
+            "via": _values("http", "amqp"),
+            "kind": _values(
+                "received",
+                "returned",
+                "interview_held",
+                "brought_before_court",
+                "released",
+                "prosecution_decision",
+                "closed",
+                "unknown",
+            ),
+            "verdict": _values(
+                "applied",
+                "repeat",
+                "not_held",
+                "conflict",
+                "after_closure",
+                "already_received",
+                "before_routing",
+                "in_future",
+                "closed_before_events",
+                "invalid",
+                "unit_mismatch",
+            ),
         },
     ),
     # router
@@ -722,11 +754,11 @@ def test_referenced_metrics_names_the_contract_metric(expr: str, expected: set[s
         ('fsi_queue_messages_ready{kind="unit", unti="x"}', "has no label 'unti'"),
         ('fsi_queue_messages_ready{kind="units"}', "is never 'units'"),
         ('fsi_intake_reports_total{result=~"invalid|conflcit"}', "is never 'conflcit'"),
-        ('fsi_cases_deadline{window=~"due_1.*"}', "matches no value"),
+        ('fsi_case_events_total{verdict=~"refus.*"}', "matches no value"),
         ('up{job="fsi-routr"}', "is never 'fsi-routr'"),
         ("max by (unit) (fsi_outbox_pending_rows)", "no label unit"),
         (
-            "sum by (queue) (fsi_cases_deadline) and on (queue) fsi_queue_consumers",
+            "sum by (queue) (fsi_case_deadlines_missed) and on (queue) fsi_queue_consumers",
             "no label queue",
         ),
         ("histogram_quantile(0.9, sum by (path) (rate(fsi_intake_requests_total[5m])))", "le"),
@@ -739,10 +771,10 @@ def test_checker_rejects_a_broken_expression(expr: str, problem: str) -> None:
 
 def test_checker_follows_labels_through_aggregation_and_matching() -> None:
     cases: dict[str, Set[str] | None] = {
-        "max by (district, unit) (fsi_cases_deadline)": {"district", "unit"},
-        "sum without (instance) (fsi_cases_deadline)": {"job", "district", "unit", "window"},
+        "max by (unit, moment) (fsi_case_deadlines_missed)": {"unit", "moment"},
+        "sum without (instance) (fsi_case_deadlines_missed)": {"job", "unit", "moment"},
         "time() - max by (job) (fsi_ops_refreshed_timestamp_seconds) > 60": {"job"},
-        "fsi_queue_consumers / on (queue) group_left (window) fsi_cases_deadline": None,
+        "fsi_queue_consumers / on (queue) group_left (moment) fsi_case_deadlines_missed": None,
         'absent(up{job="fsi-router"})': {"job"},
         "count(count by (version) (fsi_routing_ruleset_info))": set(),
     }
@@ -860,7 +892,8 @@ def test_the_alert_expressions_cover_what_operators_watch() -> None:
         "fsi_queue_messages_ready",
         "fsi_queue_consumers",
         "fsi_routing_dead_letters_total",
-        "fsi_cases_deadline",
+        "fsi_case_deadlines_missed",
+        "fsi_cases_not_received",
         "fsi_routing_rule_reloads_total",
         "fsi_intake_reports_total",
         "fsi_intake_requests_total",
