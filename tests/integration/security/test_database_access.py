@@ -92,6 +92,8 @@ INTAKE: dict[str, dict[str, Any]] = {
     },
     "person_case_deliveries": {"SELECT": ALL},
     "person_waiting_cases": {"SELECT": ALL},
+    # A report's read says its erasure after closure (the job's own role erases: 0017).
+    "erasures": {"SELECT": ALL},
 }
 ROUTER: dict[str, dict[str, Any]] = {
     "schema_migrations": {"SELECT": ALL},
@@ -121,6 +123,7 @@ ROUTER: dict[str, dict[str, Any]] = {
         "INSERT": ALL,
         "UPDATE": {"returns", "last_returned_at", "next_attempt_at", "delivered_at"},
     },
+    "erasures": {},
 }
 MATRIX = {"intake": INTAKE, "router": ROUTER}
 APPEND_ONLY = (
@@ -131,6 +134,7 @@ APPEND_ONLY = (
     "report_versions",
     "person_decisions",
     "person_case_deliveries",
+    "erasures",
 )
 
 
