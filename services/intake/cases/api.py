@@ -105,6 +105,17 @@ def refused(refusal: Refusal, message: str, plain: dict[str, Any]) -> ProblemDet
     return problem(refusal.status, slug, title, message, refusal=refusal.value)
 
 
+def forbidden_unit(unit: str) -> ProblemDetailsException:
+    """403: the event's unit is not one of the client's units; named as written (`unit`
+    too), unless it is shaped as an identity number (a unit id may be all digits)."""
+    written = body.shown(unit)
+    if written is None:
+        detail = "this client may not report case events of this unit (not quoted: 11 digits)"
+        return problem(403, "forbidden-unit", "Unit not allowed", detail)
+    detail = f"this client may not report case events of unit {written}"
+    return problem(403, "forbidden-unit", "Unit not allowed", detail, unit=unit)
+
+
 def _answer(applied: Applied, event: CaseEvent) -> Response[CaseEventAnswer]:
     outcome, case = applied.outcome, applied.case
     deadline = None
@@ -171,13 +182,7 @@ class CaseEventsController(Controller):
         if not client.may_act_for(event.unit):
             metrics.case_event(kind, counted.UNIT_MISMATCH)
             _log(client.id, event, counted.UNIT_MISMATCH)
-            raise problem(
-                403,
-                "forbidden-unit",
-                "Unit not allowed",
-                f"this client may not report case events of unit `{event.unit}`",
-                unit=event.unit,
-            )
+            raise forbidden_unit(event.unit)
         now = dt.datetime.now(dt.UTC)
         errors = body.rule_problems(sent, plain, now)
         if errors:
