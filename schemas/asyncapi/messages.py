@@ -18,6 +18,25 @@ from schemas.envelope import (
 BINDING_VERSION = "0.3.0"
 # The acts of a person that send a case (schemas.decision.DecidedBy.act).
 PERSON_ACTS = ("routed", "transferred", "linked", "corrected")
+# Why the router refuses a case event (services.common.caseevents.model.Refusal, and the
+# router's routing-key check), in words a unit's developer acts on.
+EVENT_REFUSALS = {
+    "not_held": "your unit holds no case of that report (also when there is no such report, "
+    "or the case was returned)",
+    "conflict": "the event id was used before with other content",
+    "after_closure": "dated after the case's `closed`, or a second `closed` or a `returned` "
+    "of a closed case",
+    "already_received": "a second `received` under another event id",
+    "before_routing": "an act of the unit (all but `interview_held`, `brought_before_court`, "
+    "`released`, which happen before a case reaches it) dated more than 2 minutes before the "
+    "case was routed",
+    "in_future": "`occurred_at` more than 2 minutes ahead of the router's clock",
+    "closed_before_events": "a `closed` dated before an event already recorded",
+    "invalid": "not a CaseEvent, or a cross-field rule broken (`reason` for `returned` "
+    "only, and required there; `outcome` for `prosecution_decision` and `closed` only, and "
+    "required there; `occurred_at` with an offset)",
+    "unit_mismatch": "the routing key is not the body's `unit`",
+}
 # Why RabbitMQ itself dead-letters a message (its dead-lettering guide, 3.x and 4.x).
 BROKER_DEATH_REASONS = ("rejected", "expired", "maxlen", "delivery_limit")
 
@@ -182,6 +201,15 @@ def messages(priorities: Mapping[str, int]) -> dict[str, dict[str, Any]]:
                     "keys are left out)."
                 ),
                 x_fsi_original_queue=_text("The queue the original came from."),
+                x_fsi_code={
+                    "type": "string",
+                    "enum": list(EVENT_REFUSALS),
+                    "description": "A case event's only: why, as a code (see `sendCaseEvent`).",
+                },
+                x_fsi_client=_text(
+                    "A case event's only: who sent it, `amqp:<broker user>` (its `user_id`), "
+                    "or `amqp:-` when it named none."
+                ),
             ),
         ),
         "rejected": _message(

@@ -5,23 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from schemas.asyncapi.channels import CASE_DECIDED_KEY, REPORT_ACCEPTED_KEY
-from schemas.asyncapi.messages import BINDING_VERSION
+from schemas.asyncapi.messages import BINDING_VERSION, EVENT_REFUSALS
 
-# Why the router refuses a case event (services.common.caseevents.model.Refusal, and the
-# router's routing-key check), in words a unit's developer acts on.
-EVENT_REFUSALS = {
-    "not_held": "your unit holds no case of that report (also when there is no such report)",
-    "conflict": "the event id was used before with other content",
-    "after_closure": "dated after the case's `closed`, or the case is closed",
-    "already_received": "a second `received` under another event id",
-    "before_routing": "`received` dated before the case was routed (beyond 2 minutes)",
-    "in_future": "`occurred_at` more than 2 minutes ahead of the router's clock",
-    "closed_before_events": "a `closed` dated before an event already recorded",
-    "invalid": "not a CaseEvent, or a cross-field rule broken (`reason` for `returned` "
-    "only, and required there; `outcome` for `prosecution_decision` and `closed` only, and "
-    "required there; `occurred_at` with an offset)",
-    "unit_mismatch": "the routing key is not the body's `unit`",
-}
 TAGS = {
     "intake": "The intake service.",
     "router": "The router service.",

@@ -21,12 +21,13 @@ from clients.fsi_unit.event import EventProblem, make_event
 from schemas import export, reference
 from schemas.asyncapi import __main__ as cli
 from schemas.asyncapi import channels, document, validate
-from schemas.asyncapi.operations import EVENT_REFUSALS
+from schemas.asyncapi.messages import EVENT_REFUSALS
 from schemas.caseevents import CaseEventBody, field_problems
 from schemas.decision import Deadline, DecidedBy, Decision, Priority
 from services.common.caseevents.model import Refusal
 from services.common.rules.ruleset import load_ruleset
 from services.common.topology import CASE_DECIDED_KEY, REPORT_ACCEPTED_KEY, TRIAGE_KEY, Topology
+from services.routing.caseevents_handler import APPLIED, REPEAT, UNIT_MISMATCH, VERDICTS
 from services.routing.cases import case_headers
 from services.routing.deadletters import to_dead_letters
 
@@ -202,14 +203,24 @@ def test_headers_are_those_the_router_writes() -> None:
         async def publish(self, message: aio_pika.Message, **_: Any) -> None:
             published.append(message)
 
-    incoming = aio_pika.Message(b"{}", message_id="m", type="t", content_type="application/json")
-    asyncio.run(to_dead_letters(Exchange(), incoming, "why", "q"))  # type: ignore[arg-type]
+    incoming: Any = aio_pika.Message(
+        b"{}", message_id="m", type="t", content_type="application/json"
+    )
+    exchange: Any = Exchange()
+    asyncio.run(to_dead_letters(exchange, incoming, "why", "q"))
+    # A case event's dead letter also names its code and sender (the router's consumer).
+    event = {"x-fsi-code": "not_held", "x-fsi-client": "amqp:-"}
+    asyncio.run(to_dead_letters(exchange, incoming, "why", "q", event))
     refused = DOC["components"]["messages"]["refused"]["headers"]
-    assert set(published[0].headers) == set(refused["properties"]) == set(refused["required"])
+    assert set(published[0].headers) == set(refused["required"])
+    assert set(published[1].headers) == set(refused["properties"])
 
 
 def test_the_event_refusals_are_the_stores_and_the_routers() -> None:
-    assert set(EVENT_REFUSALS) == {r.value for r in Refusal} | {"unit_mismatch"}
+    assert set(EVENT_REFUSALS) == {r.value for r in Refusal} | {UNIT_MISMATCH}
+    assert set(EVENT_REFUSALS) == set(VERDICTS) - {APPLIED, REPEAT}
+    codes = DOC["components"]["messages"]["refused"]["headers"]["properties"]["x-fsi-code"]
+    assert codes["enum"] == list(EVENT_REFUSALS)
     text = DOC["operations"]["sendCaseEvent"]["description"]
     assert all(f"`{code}`" in text for code in EVENT_REFUSALS)
 
