@@ -5,7 +5,7 @@ UV_VERSION := 0.13.8
 UV := PYTHON=$(PYTHON) bash deploy/uv.sh
 VENV := .venv/bin
 
-.PHONY: help install run test unit integration lint format schemas audit bench bench-routing bench-triage node-modules browser promtool services image image-tools clean
+.PHONY: help install run test unit integration lint format schemas audit bench bench-routing bench-triage bench-events node-modules browser promtool services image image-tools clean
 
 help:  ## this list: each target and what it does (the default)
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-14s %s\n", $$1, $$2}'
@@ -47,16 +47,20 @@ audit: install  ## known vulnerabilities in uv.lock (pip-audit) and package-lock
 	@$(UV) export --frozen --format requirements-txt --no-emit-project --all-groups --quiet > .venv/audit-requirements.txt
 	$(VENV)/python deploy/audit.py .venv/audit-requirements.txt
 
-bench: install services  ## the benchmarks: intake, routing, then the triage workbench
+bench: install services  ## the benchmarks: intake, routing, the triage workbench, then case events
 	$(VENV)/python -m bench.intake
 	$(VENV)/python -m bench.routing
 	$(VENV)/python -m bench.triage
+	$(VENV)/python -m bench.caseevents
 
 bench-triage: install services  ## work list latency at 10,000 waiting, route disposition to the unit queue at 50/s
 	$(VENV)/python -m bench.triage
 
 bench-routing: install services  ## decisions beside zen-engine and rule-engine, replay, router beside raw aio-pika
 	$(VENV)/python -m bench.routing
+
+bench-events: install services  ## case events applied by the router over AMQP (20,000) beside a raw consume-and-ack loop
+	$(VENV)/python -m bench.caseevents
 
 promtool:  ## Debian's prometheus package, for promtool: the alert rules' own tests, the compose stack's Prometheus configuration
 	@bash deploy/os-packages.sh "make promtool" promtool=prometheus
