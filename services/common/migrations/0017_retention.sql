@@ -124,37 +124,41 @@ CREATE TRIGGER person_decisions_no_delete BEFORE DELETE ON person_decisions
 CREATE TRIGGER person_decisions_erasure_only BEFORE UPDATE ON person_decisions
     FOR EACH ROW EXECUTE FUNCTION erasure_only();
 
--- The reports due for erasure at `cutoff` (now less the period), oldest closure first, with
--- their last closure: every case a unit held is closed or was returned, at least one was
--- closed, the last closure is at or before `cutoff`, and nothing of the report waits: no
--- work item that is not done (on the work list, or a proposal for a prosecutor), no report
--- message still to publish, no rules' case waiting for its unit's queue, no person's case
--- not yet confirmed by its queue. Each check is an index lookup by report id.
+-- The reports due for erasure at `cutoff` (now less the period), each with its last closure:
+-- every case a unit held is closed or was returned, at least one was closed, the last
+-- closure is at or before `cutoff`, and nothing of the report waits: no work item that is not
+-- done (on the work list, or a proposal for a prosecutor), no report message still to
+-- publish, no rules' case waiting for its unit's queue, no person's case not yet confirmed by
+-- its queue. Read from the closed cases by closure time, newest first (the older ones are
+-- those erased before), one row per report (its case with the last closure), so a batch
+-- stops early; each check is an index lookup by report id.
 CREATE FUNCTION erasable_after_closure(cutoff timestamptz)
 RETURNS TABLE (report_id uuid, closed_at timestamptz)
 LANGUAGE sql STABLE AS $$
-SELECT c.report_id, c.last_closed
-FROM (
-    SELECT u.report_id, max(u.closed_at) AS last_closed,
+SELECT k.report_id, k.closed_at
+FROM unit_cases k
+CROSS JOIN LATERAL (
+    SELECT (array_agg(u.case_id ORDER BY u.closed_at DESC NULLS LAST, u.case_id DESC))[1]
+               AS last_case,
            bool_and(u.closed_at IS NOT NULL OR u.returned_at IS NOT NULL) AS ended
     FROM unit_cases u
-    WHERE u.report_id IN (SELECT k.report_id FROM unit_cases k WHERE k.closed_at <= cutoff)
-    GROUP BY u.report_id
-) c
-WHERE c.ended
-  AND c.last_closed <= cutoff
-  AND NOT EXISTS (SELECT FROM erasures e WHERE e.report_id = c.report_id)
-  AND NOT EXISTS (SELECT FROM work_items w WHERE w.report_id = c.report_id AND w.state <> 'done')
+    WHERE u.report_id = k.report_id
+) s
+WHERE k.closed_at <= cutoff
+  AND k.case_id = s.last_case
+  AND s.ended
+  AND NOT EXISTS (SELECT FROM erasures e WHERE e.report_id = k.report_id)
+  AND NOT EXISTS (SELECT FROM work_items w WHERE w.report_id = k.report_id AND w.state <> 'done')
   AND NOT EXISTS (SELECT FROM outbox o
-                  WHERE o.report_id = c.report_id AND o.decision_id IS NULL
+                  WHERE o.report_id = k.report_id AND o.decision_id IS NULL
                     AND o.published_at IS NULL)
   AND NOT EXISTS (SELECT FROM waiting_cases q
-                  WHERE q.report_id = c.report_id AND q.delivered_at IS NULL)
+                  WHERE q.report_id = k.report_id AND q.delivered_at IS NULL)
   AND NOT EXISTS (SELECT FROM person_decisions p
-                  WHERE p.report_id = c.report_id
+                  WHERE p.report_id = k.report_id
                     AND NOT EXISTS (SELECT FROM person_case_deliveries d
                                     WHERE d.decision_id = p.id))
-ORDER BY c.last_closed, c.report_id
+ORDER BY k.closed_at DESC, k.report_id
 $$;
 
 -- Erase up to `batch` reports due at `cutoff` (the job passes now less the period, and the
@@ -243,13 +247,16 @@ END;
 $$;
 
 -- A definer function finds our tables in this schema only, a caller's temporary objects last
--- (a temporary table of the caller's cannot stand in for one of ours).
+-- (a temporary table of the caller's cannot stand in for one of ours). No JIT: the planner
+-- overestimates the search for due reports by far (a per-report lookup), and compiling it
+-- took 0.8 s a batch where the batch's work takes 0.07 s (500 of 135,000 due reports).
 DO $$
 BEGIN
     EXECUTE format('ALTER FUNCTION erase_after_closure(timestamptz, integer, integer) '
                    'SET search_path = %I, pg_temp', current_schema());
 END
 $$;
+ALTER FUNCTION erase_after_closure(timestamptz, integer, integer) SET jit = off;
 
 -- Functions are anyone's to call unless revoked: the erasure is the job's alone.
 REVOKE ALL ON FUNCTION erase_after_closure(timestamptz, integer, integer) FROM PUBLIC;
