@@ -35,7 +35,7 @@ _ERASE = "SELECT report_id, closed_at, erased FROM erase_after_closure($1, $2, $
 
 async def due(conn: asyncpg.Connection, cutoff: dt.datetime, first: int) -> tuple[int, list[Due]]:
     """How many reports are due at `cutoff` (their last closure at or before it, every case
-    ended, nothing waiting), and the `first` of them, oldest closure first. Reads ids, states
+    ended, nothing waiting), and the `first` of them, newest closure first. Reads ids, states
     and times only."""
     count = await conn.fetchval(_COUNT, cutoff)
     rows = await conn.fetch(_FIRST, cutoff, first)
