@@ -13,10 +13,10 @@ prefix of its own (both removed afterwards), and prints a Markdown report.
    within the last half hour, in a shuffled order (a case's two events may meet in one
    batch, or come in either order), published persistent with confirms to the case-events
    exchange under the case's unit, and the same bodies to a queue of the raw loop's own.
-3. The raw loop (aio-pika: consume, acknowledge each, the router's prefetch) drains its copy
-   before and after the router; the router (`serve()`, default settings, log level
-   WARNING) drains the case-events queue, timed from the moment it consumes until every
-   event is in `case_events` (polled every 10 ms).
+3. The raw loop (aio-pika: consume, acknowledge each, the router's case-events prefetch)
+   drains its copy before and after the router; the router (`serve()`, default settings,
+   log level WARNING) drains the case-events queue, timed from the moment it consumes until
+   every event is in `case_events` (polled every 10 ms).
 
 Usage: python -m bench.caseevents [--cases 10000] [--reports 2000] [--profile]
 """
@@ -65,6 +65,7 @@ from services.common import migrate
 from services.common.rules.ruleset import load_ruleset
 from services.common.settings import BrokerSettings, DatabaseSettings, LogSettings, RulesSettings
 from services.common.topology import Topology, declare, delete
+from services.routing import caseevents_consumer
 from services.routing.main import RulesWatch, serve
 from services.routing.settings import ConsumerSettings, MetricsSettings, RoutingSettings
 
@@ -263,7 +264,7 @@ async def measure(db_url: str, prefix: str, args: argparse.Namespace) -> tuple[R
     of the router's process (empty unless asked)."""
     held = await seed(db_url, args.cases, args.reports)
     messages = events(held)
-    prefetch = ConsumerSettings().prefetch
+    prefetch = caseevents_consumer.PREFETCH  # the router's case-events channel's
     topology = Topology(prefix=prefix)
     connection = await aio_pika.connect(AMQP_URL)
     async with connection:

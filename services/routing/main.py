@@ -30,7 +30,7 @@ from services.common.rules import files
 from services.common.rules.reading import RulesError
 from services.common.rules.ruleset import RuleSet
 from services.common.topology import Topology, declare
-from services.routing import metrics, rules_store
+from services.routing import caseevents_consumer, metrics, rules_store
 from services.routing.caseevents_consumer import CaseEvents
 from services.routing.consumer import Sequencer
 from services.routing.deliveries import TRANSIENT
@@ -180,8 +180,12 @@ async def serve(
         # The units' case events, on a channel of their own too.
         events = CaseEvents(pool=pool, topology=topology)
         events_channel = await _confirming(connection, settings)
+        await events_channel.set_qos(prefetch_count=caseevents_consumer.PREFETCH)
         await events.bind(events_channel)
-        events_consumer = Sequencer(events.route, batches_in_flight=1)
+        # One batch at a time: a case's events are applied in the order they came.
+        events_consumer = Sequencer(
+            events.route, max_batch=caseevents_consumer.MAX_BATCH, batches_in_flight=1
+        )
         case_events = await events_channel.get_queue(topology.case_events_queue.name)
         watch = RulesWatch(settings, router)
         await watch.loaded(ruleset)
