@@ -133,29 +133,43 @@ async def test_metrics_count_real_traffic(stack: Stack) -> None:
         assert not any(i in v for v in labels.values() for i in ids.values())
 
 
-async def test_deadline_windows_follow_the_decisions(stack: Stack) -> None:
+async def test_deadlines_follow_the_held_cases(stack: Stack) -> None:
     ids = await post_examples(stack)
     decided = await decisions(stack, ids)
     body = await overview(stack)
     units = units_of(body)
+    figures = {f["unit"]: f for f in body["deadlines"]}
     now = body["generated_at"]
+    with_deadline = 0
     for decision in decided.values():
         deadline = decision.get("deadline")
         unit = units[decision["unit"]]
+        assert unit["routed_last_hour"] >= 1
         if deadline is None:
             continue
+        with_deadline += 1
         due = deadline["due_at"]
-        if due < now:
-            assert unit["overdue"] >= 1
-        else:
+        shown = figures[decision["unit"]]
+        # Just routed and no event yet: open (or missed, were it due already), never met.
+        if due > now:
+            assert shown["open"] >= 1
             assert unit["nearest_deadline"] is not None
             assert unit["nearest_deadline"] <= due
-        assert unit["routed_last_hour"] >= 1
+        else:
+            assert shown["missed"] >= 1
+            assert unit["missed"] == shown["missed"]
+        # Routed seconds ago: not yet "not received" (FSI_OPS_NOT_RECEIVED_AFTER_SECONDS).
+        assert shown["not_received"] == 0
+    assert with_deadline >= 1
+    totals = body["deadline_totals"]
+    assert totals["open"] + totals["missed"] == sum(
+        f["open"] + f["missed"] for f in figures.values()
+    )
     urgent = {c["report_id"] for c in body["urgent"]}
     latest = {c["report_id"] for c in body["latest"]}
     assert set(ids.values()) <= latest
     assert {
-        ids[n] for n, d in decided.items() if d.get("deadline") and d["deadline"]["due_at"] >= now
+        ids[n] for n, d in decided.items() if d.get("deadline") and d["deadline"]["due_at"] > now
     } <= urgent
 
 
@@ -207,8 +221,8 @@ async def test_page_and_json_agree(stack: Stack) -> None:
         assert shown["ready"] == str(data["queue"]["ready"]), unit
         assert shown["consumers"] == str(data["queue"]["consumers"]), unit
         assert shown["routed"] == str(data["routed_last_hour"]), unit
-        assert shown["overdue"] == str(data["overdue"]), unit
-        assert shown["due24"] == str(data["due_24h"]), unit
+        assert shown["missed"] == str(data["missed"]), unit
+        assert shown["due24"] == str(data["due_within_24h"]), unit
     assert body["ruleset"]["version"] in page.text
 
 

@@ -203,7 +203,7 @@ async def test_axe_finds_nothing_serious_at_desktop_and_phone_width(
     width = await page.evaluate("document.documentElement.scrollWidth")
     assert width <= PHONE["width"], f"the page is {width} px wide on a 390 px screen"
     # A district's deadline columns come first, on the screen without scrolling sideways.
-    for header in ("Overdue", "Due 24 h", "Nearest deadline"):
+    for header in ("Missed", "Due 24 h", "Nearest deadline"):
         box = await page.locator("#districts th", has_text=header).first.bounding_box()
         assert box is not None
         assert box["x"] + box["width"] <= PHONE["width"], header
