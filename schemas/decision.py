@@ -34,8 +34,9 @@ class Deadline(msgspec.Struct, frozen=True):
     """A legal or internal deadline, with the rule and legal basis that set it.
 
     `met_by`: the case events (`CaseEventKind`) that meet it, as the rule names them (the
-    earliest such event at the unit ends it, on time or late); empty for a deadline no
-    event meets (one a person set, or one decided before rules named their events).
+    earliest such event at the unit ends it, on time or late); a deadline a person set
+    keeps those of the rules' deadline it replaces. Empty only in a decision made before
+    rules named their events: no event meets it, and it is not followed.
     `moment`: what it runs from, the rule's `from` (`report`, `incident`, `arrest`); None
     where no rule set it.
     """

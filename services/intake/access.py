@@ -29,7 +29,7 @@ DEVELOPMENT_KEYS = frozenset(
     {
         "cbdf25b0471a5fe896352287cb6f1cf9658eac59469f626a8e30d6a8760b2faf",
         "810ef14fe4f5d4663106e7c7109d6c99cecfcd0137b98b2dd3b202e268052b11",
-        "2cb629e6231d7da5c7ba5d05a13ba1026aa7c1311f111bd47ed63efdbb00bfd4",
+        "abdb48099c1c60d2989cdeb04a3be053239556780846f1eb1fedf3b497bc7914",
     }
 )
 # A unit id as the catalogue writes one (schemas.caseevents.UnitId): `oslo.vold-og-seksual`.

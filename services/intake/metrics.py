@@ -186,10 +186,7 @@ for _kind in DISPOSITION_KINDS:
 
 # Case events posted by the units (`POST /v1/cases/{id}/events`): the counter both doors
 # share (services.common.caseevents.metrics), via="http" here, each kind and verdict at 0.
-for _event_kind in CaseEventKind:
-    for _verdict in caseevent_metrics.VERDICTS:
-        caseevent_metrics.case_events.labels("http", _event_kind.value, _verdict)
-caseevent_metrics.case_events.labels("http", caseevent_metrics.UNKNOWN_KIND, "invalid")
+caseevent_metrics.export_at_zero("http")
 
 
 def case_event(kind: str, verdict: str) -> None:

@@ -18,17 +18,17 @@ from dataclasses import dataclass
 import msgspec
 
 from schemas.caseevents import CASE_EVENT_TYPE, CaseEvent, field_problems
+from services.common.caseevents.metrics import (
+    APPLIED as APPLIED,
+    REPEAT as REPEAT,
+    UNIT_MISMATCH as UNIT_MISMATCH,
+    UNKNOWN_KIND as UNKNOWN_KIND,
+    VERDICTS as VERDICTS,
+)
 from services.common.caseevents.model import Refusal
 from services.common.caseevents.store import Incoming, Outcome
 from services.routing.deliveries import redacted
 
-# The routing key is not the event's unit: the broker's topic permissions let a unit's user
-# publish under its own unit id only, so the event names a unit its sender is not.
-UNIT_MISMATCH = "unit_mismatch"
-APPLIED, REPEAT = "applied", "repeat"
-# Every verdict, as the metrics label them: applied, repeat, each refusal and the mismatch.
-VERDICTS: tuple[str, ...] = (APPLIED, REPEAT, *(r.value for r in Refusal), UNIT_MISMATCH)
-UNKNOWN_KIND = "unknown"  # the kind label of a body that does not read as an event
 _UNIT_ID = re.compile(r"^[a-z0-9][a-z0-9.-]{0,99}$")  # schemas.caseevents.UnitId
 _decoder = msgspec.json.Decoder(CaseEvent)
 _UNREADABLE = (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError)

@@ -21,10 +21,9 @@ from prometheus_client import (
 )
 from prometheus_client.exposition import ThreadingWSGIServer
 
-from schemas.caseevents import CaseEventKind
 from services.common import startup
 from services.common.caseevents.metrics import case_events as case_events
-from services.routing.caseevents_handler import VERDICTS
+from services.common.caseevents.metrics import export_at_zero
 
 disable_created_metrics()  # type: ignore[no-untyped-call]  # no dashboard reads `_created`
 # `python_info` names the interpreter's exact version for anyone who can scrape; the intake
@@ -122,9 +121,7 @@ def _zeroed(counter: Counter, values: tuple[str, ...]) -> None:
 _zeroed(dead_letters, DEAD_LETTER_REASONS)
 _zeroed(triage, TRIAGE_REASONS)
 _zeroed(reloads, RELOAD_RESULTS)
-for _kind in CaseEventKind:
-    for _verdict in VERDICTS:
-        case_events.labels("amqp", _kind.value, _verdict)
+export_at_zero("amqp")
 
 
 _ALLOW = "GET, HEAD, OPTIONS"

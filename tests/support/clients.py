@@ -11,7 +11,10 @@ KEYS = {
     "ops": "ops-key-" + "o" * 32,
     "slow": "slow-key-" + "s" * 32,
     "citizen-only": "citizen-key-" + "c" * 32,
+    "unit": "unit-key-" + "n" * 32,
 }
+# The unit the `unit` client speaks for (role `unit`: case events of its own units only).
+UNIT = "oslo.vold-og-seksual"
 # The `slow` client's rate: a test can use up its burst and wait out its refill.
 SLOW_RATE, SLOW_BURST = 0.5, 3
 CLIENTS_YAML = f"""
@@ -35,6 +38,10 @@ clients:
     key_sha256: {hash_key(KEYS["citizen-only"])}
     sources: [nettanmeldelse, alpha-src]
     formats: [citizen]
+  - id: unit
+    key_sha256: {hash_key(KEYS["unit"])}
+    roles: [unit]
+    units: [{UNIT}]
 """
 
 

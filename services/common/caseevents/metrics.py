@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import Counter
 
+from schemas.caseevents import CaseEventKind
 from services.common.caseevents.model import Refusal
 
 APPLIED, REPEAT = "applied", "repeat"
@@ -26,3 +27,11 @@ case_events = Counter(
     "A body that is no event counts as kind `unknown`, verdict invalid.",
     ["via", "kind", "verdict"],
 )
+
+
+def export_at_zero(via: str) -> None:
+    """Export every series of door `via` (`http`, `amqp`) at 0 from the start: each kind (and
+    `unknown`) with each verdict, so that an alert's `increase()` sees the first event."""
+    for kind in (*(k.value for k in CaseEventKind), UNKNOWN_KIND):
+        for verdict in VERDICTS:
+            case_events.labels(via, kind, verdict)

@@ -162,8 +162,10 @@ ON CONFLICT DO NOTHING;
 
 -- Both doors apply events (the intake over HTTP, the router over AMQP) with the same code
 -- (services.common.caseevents); a return puts the report back on the work list.
+-- Only the router's confirmations make held cases (the trigger above runs as the router).
 GRANT SELECT, INSERT ON case_events TO fsi_intake, fsi_router;
-GRANT SELECT, INSERT ON unit_cases TO fsi_intake, fsi_router;
+GRANT SELECT ON unit_cases TO fsi_intake;
+GRANT SELECT, INSERT ON unit_cases TO fsi_router;
 GRANT UPDATE (received_at, returned_at, return_reason, closed_at, outcome, last_event_at,
               met_at, met_event, updated_at)
     ON unit_cases TO fsi_intake, fsi_router;

@@ -9,6 +9,7 @@ import uuid
 
 import msgspec
 
+from schemas.caseevents import CaseEventKind
 from schemas.decision import TRIAGE_UNIT, Deadline, DecidedBy, Decision, Priority
 from services.common.rules.reading import nearest
 from services.common.rules.ruleset import RuleSet
@@ -83,12 +84,21 @@ def urgency(priority: Priority, deadline: Deadline | None) -> dict[str, object]:
     }
 
 
-def person_deadline(due_at: dt.datetime) -> Deadline:
-    """A deadline a person set: no legal basis of the rules' (their reason says why)."""
+def person_deadline(due_at: dt.datetime, replaces: Deadline | None) -> Deadline:
+    """A deadline a person set, with no legal basis of the rules' (their reason says why).
+    It is met by what met the rules' deadline it `replaces` (the same duty, moved: custody
+    still ends at court or release) and runs from the same moment; with no rules' deadline,
+    by the unit's decision of the case (`prosecution_decision` or `closed`), so that every
+    deadline a case carries can be met, met late or missed."""
+    met_by = (
+        replaces.met_by if replaces else [CaseEventKind.PROSECUTION_DECISION, CaseEventKind.CLOSED]
+    )
     return Deadline(
         due_at=due_at.astimezone(dt.UTC),
         basis="set by the person who decided (see the reason)",
         rule_id=PERSON_DEADLINE,
+        met_by=list(met_by),
+        moment=replaces.moment if replaces else None,
     )
 
 

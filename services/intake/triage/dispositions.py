@@ -196,7 +196,7 @@ async def route_report(
         rules_due = rules.deadline.due_at if rules.deadline else None
         if body.deadline_at is not None and body.deadline_at != rules_due:
             overridden.append("deadline")
-            deadline = cases.person_deadline(body.deadline_at)
+            deadline = cases.person_deadline(body.deadline_at, rules.deadline)
         if overridden and reason is None:
             verb = "differs" if len(overridden) == 1 else "differ"
             raise needs_reason(f"the {' and '.join(overridden)} {verb} from the rules'")

@@ -273,6 +273,7 @@ async def test_the_openapi_document_says_what_the_server_does(
         "rules",
         "router",
         "person",
+        "unit",
     ]
     assert "subject" not in schemas["DecidedBy"]["required"]
     # HEAD answers as GET does, without a body.

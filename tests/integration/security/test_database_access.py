@@ -20,6 +20,36 @@ ALL = "all"  # every column
 # What each service's statements use (services/intake/*store*.py, services/routing/*store*.py,
 # replay.py): for each table, the columns it may read, insert and update (ALL, or a set).
 # Nothing may delete or truncate, except the intake's purge of ended operator sessions.
+# What an event changes of a held case (services/common/caseevents/store.py).
+CASE_STATE = {
+    "received_at",
+    "returned_at",
+    "return_reason",
+    "closed_at",
+    "outcome",
+    "last_event_at",
+    "met_at",
+    "met_event",
+    "updated_at",
+}
+# What a return changes of a work item done before: waiting again, its claim and outcome gone.
+RETURN_TO_LIST = {
+    "district",
+    "reason",
+    "detail",
+    "priority",
+    "priority_rank",
+    "deadline_at",
+    "waiting_since",
+    "state",
+    "claimed_by",
+    "claim_role",
+    "claim_token",
+    "lease_until",
+    "pending_act",
+    "outcome",
+    "updated_at",
+}
 INTAKE: dict[str, dict[str, Any]] = {
     "schema_migrations": {"SELECT": ALL},
     "reports": {
@@ -94,6 +124,11 @@ INTAKE: dict[str, dict[str, Any]] = {
     "person_waiting_cases": {"SELECT": ALL},
     # A report's read says its erasure after closure (the job's own role erases: 0017).
     "erasures": {"SELECT": ALL},
+    # Case follow-up (0015): both doors append the units' events and change the held cases
+    # by them (services.common.caseevents); the router's confirmations make the held cases
+    # (a trigger, run as the router), so only it inserts them.
+    "case_events": {"SELECT": ALL, "INSERT": ALL},
+    "unit_cases": {"SELECT": ALL, "UPDATE": CASE_STATE},
 }
 ROUTER: dict[str, dict[str, Any]] = {
     "schema_migrations": {"SELECT": ALL},
@@ -116,7 +151,8 @@ ROUTER: dict[str, dict[str, Any]] = {
     "person_acts": {},
     "report_versions": {"SELECT": ALL},
     "person_decisions": {"SELECT": ALL},
-    "work_items": {"SELECT": ALL, "INSERT": ALL},
+    # A case its unit returned puts its report back on the work list (0015), waiting again.
+    "work_items": {"SELECT": ALL, "INSERT": ALL, "UPDATE": RETURN_TO_LIST},
     "person_case_deliveries": {"SELECT": ALL, "INSERT": ALL},
     "person_waiting_cases": {
         "SELECT": ALL,
@@ -124,6 +160,11 @@ ROUTER: dict[str, dict[str, Any]] = {
         "UPDATE": {"returns", "last_returned_at", "next_attempt_at", "delivered_at"},
     },
     "erasures": {},
+    # Case follow-up (0015): both doors append the units' events and change the held cases
+    # by them (services.common.caseevents); the router's confirmations make the held cases
+    # (a trigger, run as the router), so only it inserts them.
+    "case_events": {"SELECT": ALL, "INSERT": ALL},
+    "unit_cases": {"SELECT": ALL, "INSERT": ALL, "UPDATE": CASE_STATE},
 }
 MATRIX = {"intake": INTAKE, "router": ROUTER}
 APPEND_ONLY = (
@@ -135,6 +176,7 @@ APPEND_ONLY = (
     "person_decisions",
     "person_case_deliveries",
     "erasures",
+    "case_events",
 )
 
 

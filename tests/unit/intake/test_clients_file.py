@@ -46,11 +46,10 @@ clients:
 
 
 def test_the_development_keys_are_those_the_development_file_names() -> None:
-    # The unit client's key was made by `new-key`, as a deployment's are.
     keys = [
         "fsi-dev-key-change-me",
         "fsi-citizen-key-change-me",
-        "6KDiFXW-y4YyLvTfvi-iLN5gFxmCG8AB993GxHNhS8w",
+        "fsi-unit-oslo-key-change-me",
     ]
     assert {hash_key(key) for key in keys} == DEVELOPMENT_KEYS
     clients = Clients.from_file(DEV_FILE)
