@@ -30,7 +30,6 @@ from prometheus_client import (
     generate_latest,
 )
 
-from schemas.caseevents import CaseEventKind
 from services.common.caseevents import metrics as caseevent_metrics
 
 # `python_info` names the interpreter's exact version for anyone who can scrape; the router

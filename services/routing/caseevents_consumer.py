@@ -22,11 +22,12 @@ from typing import Any
 import aio_pika
 import asyncpg
 
+from services.common.caseevents.metrics import APPLIED, REPEAT
 from services.common.caseevents.store import Incoming, Outcome, apply_events
 from services.common.logging import get_logger
 from services.common.topology import Topology
 from services.routing import consumer, metrics
-from services.routing.caseevents_handler import APPLIED, REPEAT, Delivered, Verdict, settle
+from services.routing.caseevents_handler import Delivered, Verdict, settle
 from services.routing.deadletters import to_dead_letters
 from services.routing.deliveries import Pending
 

@@ -18,13 +18,7 @@ from dataclasses import dataclass
 import msgspec
 
 from schemas.caseevents import CASE_EVENT_TYPE, CaseEvent, field_problems
-from services.common.caseevents.metrics import (
-    APPLIED as APPLIED,
-    REPEAT as REPEAT,
-    UNIT_MISMATCH as UNIT_MISMATCH,
-    UNKNOWN_KIND as UNKNOWN_KIND,
-    VERDICTS as VERDICTS,
-)
+from services.common.caseevents.metrics import APPLIED, REPEAT, UNIT_MISMATCH, UNKNOWN_KIND
 from services.common.caseevents.model import Refusal
 from services.common.caseevents.store import Incoming, Outcome
 from services.routing.deliveries import redacted

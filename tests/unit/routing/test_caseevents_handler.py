@@ -14,11 +14,10 @@ import msgspec
 import pytest
 
 from schemas.caseevents import CaseEvent, CaseEventKind
+from services.common.caseevents.metrics import UNIT_MISMATCH, VERDICTS
 from services.common.caseevents.model import Refusal
 from services.common.caseevents.store import Incoming, Outcome
 from services.routing.caseevents_handler import (
-    UNIT_MISMATCH,
-    VERDICTS,
     Delivered,
     Verdict,
     read,

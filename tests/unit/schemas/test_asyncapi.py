@@ -24,10 +24,10 @@ from schemas.asyncapi import channels, document, validate
 from schemas.asyncapi.messages import EVENT_REFUSALS
 from schemas.caseevents import CaseEventBody, field_problems
 from schemas.decision import Deadline, DecidedBy, Decision, Priority
+from services.common.caseevents.metrics import APPLIED, REPEAT, UNIT_MISMATCH, VERDICTS
 from services.common.caseevents.model import Refusal
 from services.common.rules.ruleset import load_ruleset
 from services.common.topology import CASE_DECIDED_KEY, REPORT_ACCEPTED_KEY, TRIAGE_KEY, Topology
-from services.routing.caseevents_handler import APPLIED, REPEAT, UNIT_MISMATCH, VERDICTS
 from services.routing.cases import case_headers
 from services.routing.deadletters import to_dead_letters
 
