@@ -210,9 +210,10 @@ def _scrape_jobs() -> frozenset[str]:
 TARGET_LABELS: dict[str, frozenset[str] | None] = {"job": _scrape_jobs(), "instance": None}
 PROMETHEUS_SERIES: dict[str, Metric] = {"up": Metric("gauge")}
 
-# Labels an alert's annotations may show: operational names only, never report content.
+# Labels an alert's annotations may show: operational names only, never report content
+# (via: a door, http or amqp; verdict: a case event's outcome code).
 ANNOTATION_LABELS = frozenset(
-    {"district", "unit", "queue", "kind", "reason", "source", "job", "instance"}
+    {"district", "unit", "queue", "kind", "reason", "source", "via", "verdict", "job", "instance"}
 )
 SEVERITIES = frozenset({"critical", "warning", "info"})
 
@@ -894,6 +895,7 @@ def test_the_alert_expressions_cover_what_operators_watch() -> None:
         "fsi_routing_dead_letters_total",
         "fsi_case_deadlines_missed",
         "fsi_cases_not_received",
+        "fsi_case_events_total",
         "fsi_routing_rule_reloads_total",
         "fsi_intake_reports_total",
         "fsi_intake_requests_total",
