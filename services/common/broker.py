@@ -22,7 +22,7 @@ from services.common.startup import (
     unreachable,
     where,
 )
-from services.common.topology import TopologyMismatch, TopologyMissing
+from services.common.topology_mismatch import TopologyMismatch, TopologyMissing
 
 SCHEMES = {"amqp": 5672, "amqps": 5671}
 

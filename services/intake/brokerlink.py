@@ -16,7 +16,8 @@ import aiormq
 from services.common import broker
 from services.common.logging import get_logger
 from services.common.startup import StartupError, where
-from services.common.topology import Topology, TopologyMismatch, declare
+from services.common.topology import Topology, declare
+from services.common.topology_mismatch import TopologyMismatch
 
 # The relay's logger: the link is the relay's connection, and its lines read with the relay's.
 log = get_logger("outbox")

@@ -10,13 +10,8 @@ from typing import Any
 import aio_pika
 import pytest
 
-from services.common.topology import (
-    MAX_PRIORITY,
-    Difference,
-    Topology,
-    TopologyMismatch,
-    declare,
-)
+from services.common.topology import MAX_PRIORITY, Topology, declare
+from services.common.topology_mismatch import Difference, TopologyMismatch
 from tests.support.broker_inputs import run_script
 
 

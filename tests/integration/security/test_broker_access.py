@@ -28,7 +28,8 @@ from litestar.testing import AsyncTestClient
 from services.common.broker import broker_error
 from services.common.settings import BrokerSettings, DatabaseSettings, LogSettings, RulesSettings
 from services.common.startup import EXIT_TOPOLOGY
-from services.common.topology import REPORT_ACCEPTED_KEY, Topology, TopologyMissing, declare
+from services.common.topology import REPORT_ACCEPTED_KEY, Topology, declare
+from services.common.topology_mismatch import TopologyMissing
 from services.intake.app import create_app
 from services.intake.settings import IntakeSettings, OpsSettings, StandardiseSettings
 from services.routing.brokeraccess import definitions

@@ -19,7 +19,7 @@ from services.common.startup import (
     StartupError,
     where,
 )
-from services.common.topology import TopologyMismatch, parse_precondition
+from services.common.topology_mismatch import TopologyMismatch, parse_precondition
 
 SECRET = "s3cr3t-Passw0rd"
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.common.topology import Difference, TopologyMismatch, parse_precondition
+from services.common.topology_mismatch import Difference, TopologyMismatch, parse_precondition
 
 # (reply, what was declared, the difference it names)
 REPLIES = [

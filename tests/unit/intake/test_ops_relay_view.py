@@ -7,7 +7,8 @@ import datetime as dt
 
 import aiormq
 
-from services.common.topology import Topology, TopologyMismatch, parse_precondition
+from services.common.topology import Topology
+from services.common.topology_mismatch import TopologyMismatch, parse_precondition
 from services.intake import ops_api
 from services.intake.brokerlink import BrokerLink
 from services.intake.ops import Monitor
