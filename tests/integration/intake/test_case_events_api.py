@@ -295,3 +295,38 @@ async def test_bodies_that_are_wrong_are_422_naming_the_path(stack: Stack) -> No
         "value": "'report-1'",
     }
     assert await case_events(stack, report_id) == 0
+
+
+async def test_a_deadline_an_assessor_moves_ends_as_the_rules_one_would(stack: Stack) -> None:
+    # Custody (straffeprosessloven § 183) routed again after a return, due two hours before
+    # the rules' time: the new held case carries the person's time, the rules' events that
+    # meet it and its moment, and the court hearing meets it.
+    report_id, unit, _ = await routed_custody(stack)
+    rules_due = (await held(stack, report_id))["due_at"]
+    returned = await send(stack, report_id, event(unit, "returned", reason="wrong_unit"))
+    assert returned.status_code == 201, returned.text
+    token = await claim(stack, "anne", report_id)
+    new_unit = next(u for u in OSLO_UNITS if u not in (unit, "oslo.operative-tjenester"))
+    earlier = rules_due - dt.timedelta(hours=2)
+    route = {
+        "claim": token,
+        "unit": new_unit,
+        "deadline_at": earlier.isoformat(),
+        "reason": "Retten kan ta saken i formiddag.",
+    }
+    routed = await as_person(stack, "anne", "POST", f"/v1/triage/{report_id}/route", route)
+    assert routed.status_code == 200, routed.text
+    act_id = routed.json()["act_id"]
+    assert await deliveries(stack, act_id) == 1
+    case = await value(
+        stack,
+        "SELECT row(due_at, met_by, deadline_moment, deadline_rule) FROM unit_cases"
+        " WHERE case_id = $1",
+        uuid.UUID(act_id),
+    )
+    assert tuple(case) == (earlier, ["brought_before_court", "released"], "arrest", "person")
+    await send(stack, report_id, event(new_unit, minutes_ago=1))
+    heard = await send(stack, report_id, event(new_unit, "brought_before_court"))
+    assert heard.status_code == 201, heard.text
+    assert heard.json()["deadline"]["state"] == "met_on_time"
+    assert dt.datetime.fromisoformat(heard.json()["deadline"]["due_at"]) == earlier
