@@ -99,7 +99,8 @@ class ReportRow:
     while the status is `dead_lettered`. `report_json` and `quality_issues_json` are of the
     current `version` (1: as accepted; a correction makes the next); `decision_json` is the
     latest decision, a person's (`person_decided`, with `decided_by`) or else the rules'.
-    `district` is where the report is worked (its work item's, else its decision's) and
+    `district` is the slug of where the report is worked (its work item's, else its
+    decision's; the rules' catalogue name made a slug, as people's districts are) and
     `placed` whether it has one to say (a work item or a decision); `history` its stored
     events (`timeline.assemble` orders and shows them); `erasure` when its personal data
     was erased after closure; `cases` the cases units hold or held of it (`cases.view`)."""

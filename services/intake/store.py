@@ -72,6 +72,8 @@ JOIN unnest($1::text[], $2::text[]) AS k(source, external_id)
 # could not route it); decided; waiting because RabbitMQ returned its case (no queue for its
 # unit); routed or triaged once its queue confirmed it. The report shown is the latest version
 # (a correction's, else as accepted), the decision the latest (a person's, else the rules').
+# Its district is a slug, as people's districts are: the work item's, a person's decision's,
+# or the rules' decision's catalogue name made one (`district_slug`, migration 0018).
 # The outbox row is the report's own (a person's decision has its own). The history and the
 # cases units hold come in the same statement (one round trip); only constants are composed.
 _REPORT = f"""
@@ -98,7 +100,7 @@ SELECT r.id, r.client_id, r.source_format, r.received_at, o.published_at,
        x.at AS dead_lettered_at,
        coalesce(v.version, 1) AS version, p.id IS NOT NULL AS person_decided,
        CASE WHEN w.report_id IS NOT NULL THEN w.district
-            WHEN p.id IS NOT NULL THEN p.district ELSE d.district END AS district,
+            WHEN p.id IS NOT NULL THEN p.district ELSE district_slug(d.district) END AS district,
        w.report_id IS NOT NULL OR p.id IS NOT NULL OR d.report_id IS NOT NULL AS placed,
        {HISTORY_JSON} AS history_json, {CASES_JSON} AS cases_json,
        e.erased_at, e.closed_at AS erasure_closed_at, e.kept_days AS erasure_kept_days,

@@ -25,6 +25,8 @@ _HELD = """(CASE WHEN u.due_at IS NULL THEN '{}'::jsonb
 # the audit, rather than what the act's details say). A unit's case event (`case_<kind>`)
 # names the unit, its code (a return's reason, an outcome), whether it met the case's
 # deadline (on time or late), when it was recorded, the door and the client that sent it.
+# A district is a slug in every event, as a person's transfer names one: the rules' decision
+# names it by the catalogue's name, made a slug here (`district_slug`, migration 0018).
 HISTORY_JSON = """(
 SELECT coalesce(json_agg(e ORDER BY e.at, e.seq, e.act_id), '[]'::json)::text FROM (
     SELECT r.received_at AS at, 0 AS seq, 'accepted'::text AS event,
@@ -40,7 +42,8 @@ SELECT coalesce(json_agg(e ORDER BY e.at, e.seq, e.act_id), '[]'::json)::text FR
     WHERE o.report_id = $1 AND o.decision_id IS NULL AND o.published_at IS NOT NULL
     UNION ALL
     SELECT d.decided_at, 2, 'decided', 'rules', d.ruleset_version, NULL, NULL,
-           jsonb_build_object('unit', d.unit, 'district', d.district, 'priority', d.priority,
+           jsonb_build_object('unit', d.unit, 'district', district_slug(d.district),
+                              'priority', d.priority,
                               'deadline_at', d.deadline_at, 'matched_rules', d.matched_rules,
                               'triage_reasons', d.triage_reasons,
                               'ruleset_version', d.ruleset_version),
@@ -49,7 +52,7 @@ SELECT coalesce(json_agg(e ORDER BY e.at, e.seq, e.act_id), '[]'::json)::text FR
     UNION ALL
     SELECT c.confirmed_at, 3, CASE WHEN c.unit = 'triage' THEN 'triaged' ELSE 'queued' END,
            'router', NULL, NULL, NULL,
-           jsonb_build_object('unit', c.unit, 'district', d.district,
+           jsonb_build_object('unit', c.unit, 'district', district_slug(d.district),
                               'triage_reasons', d.triage_reasons) || {_HELD},
            NULL, NULL
     FROM case_deliveries c LEFT JOIN decisions d ON d.report_id = c.report_id

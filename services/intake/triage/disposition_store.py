@@ -79,10 +79,11 @@ SELECT unit FROM (
 ORDER BY confirmed_at DESC LIMIT 1
 """
 # Where a report belongs, as a person's read of it (`GET /v1/reports/{id}`) places it: its
-# work item's district, else its latest person decision's, else the rules' decision's.
+# work item's district, else its latest person decision's, else the rules' decision's (whose
+# catalogue name is made a slug, as people's districts are: migration 0018).
 _PLACE = """
 SELECT CASE WHEN w.report_id IS NOT NULL THEN w.district
-            WHEN p.id IS NOT NULL THEN p.district ELSE d.district END AS district,
+            WHEN p.id IS NOT NULL THEN p.district ELSE district_slug(d.district) END AS district,
        w.report_id IS NOT NULL OR p.id IS NOT NULL OR d.report_id IS NOT NULL AS placed
 FROM reports r
 LEFT JOIN work_items w ON w.report_id = r.id

@@ -46,7 +46,7 @@ from services.intake.triage.page_common import (
 )
 from services.intake.triage.page_data import lists_of, report_data
 from services.intake.triage.review_pages import ReviewPages
-from services.intake.triage.worklist_api import worklist_of
+from services.intake.triage.worklist_api import district_slugs, worklist_of
 
 log = get_logger("triage")
 
@@ -112,6 +112,7 @@ class TriagePages(Controller):
                 reason=reason or None,
                 source=source or None,
                 cursor=cursor or None,
+                known=district_slugs(request),
             )
         except Refusal as refusal:
             return render(

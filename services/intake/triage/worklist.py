@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Protocol
 
 import msgspec
 
+from services.common.rules.reading import nearest
+from services.common.text import quoted
 from services.intake.people import Person
 from services.intake.settings import TriageSettings
 from services.intake.triage.model import (
@@ -109,6 +111,14 @@ def invalid_query(path: str, message: str) -> Refusal:
         f"{path}: {message}",
         errors=[{"path": path, "message": message}],
     )
+
+
+def unknown_district(district: str, slugs: Collection[str]) -> Refusal:
+    """422: a district filter that is no district's slug (`Oslo`, the catalogue's name, for
+    `oslo`), with the nearest slugs."""
+    close = nearest(district, slugs)
+    hint = f"; did you mean {', '.join(close)}?" if close else ""
+    return invalid_query("district", f"{quoted(district)} is not a police district's slug{hint}")
 
 
 # --- the rules ------------------------------------------------------------------------------
@@ -243,11 +253,16 @@ class Worklist:
         source: str | None = None,
         cursor: str | None = None,
         limit: int | None = None,
+        known: Collection[str] | None = None,
     ) -> Page:
         """One page of what the person sees, each item with the quality issue codes of its
-        version (`Refusal` 403 for a district filter not theirs, 422 for an unknown reason,
-        a cursor not given by this API, or a limit out of 1..page size)."""
+        version (`Refusal` 422 for a district filter not among the slugs `known`, when
+        given: the work list holds slugs, so a name would match nothing; 403 for one not
+        theirs; 422 for an unknown reason, a cursor not given by this API, or a limit out
+        of 1..page size)."""
         for district in districts:
+            if known is not None and district not in known:
+                raise unknown_district(district, known)
             if not person.may_see(district):
                 raise other_district(district)
         if reason is not None and reason not in REASONS:

@@ -76,6 +76,15 @@ def worklist_of(request: Request[Any, Any, Any]) -> Worklist:
     return worklist
 
 
+def district_slugs(request: Request[Any, Any, Any]) -> tuple[str, ...] | None:
+    """The slugs of the catalogue's districts, in its order, which a work list filter names
+    (None when the app has no rule book: a state a test builds by hand)."""
+    book = state_of(request).rulebook
+    if book is None:
+        return None
+    return tuple(d.slug for d in book.ruleset.catalogue.districts.values())
+
+
 class TriageController(Controller):
     """The work list and claims, for people who triage."""
 
@@ -113,6 +122,7 @@ class TriageController(Controller):
             source=source,
             cursor=cursor,
             limit=limit,
+            known=district_slugs(request),
         )
 
     @post(
