@@ -193,10 +193,17 @@ def _deadline_summary(o: Overview) -> str:
 
 
 def unit_names(overview: Overview | None) -> dict[str, str]:
-    """Each catalogue unit's name by its id (a unit no longer in the catalogue has none)."""
+    """Each catalogue unit's name with its district's, by its id (`Oslo · Seksjon for vold`:
+    every district has the same sections, so the section alone does not say which; a unit
+    named as its district, once). A unit not in a district's list (no longer in the
+    catalogue, or a national unit) has none: the page shows its id."""
     if overview is None:
         return {}
-    return {u.unit: u.name for d in overview.districts for u in d.units}
+    return {
+        u.unit: u.name if u.name == d.name else f"{d.name} · {u.name}"
+        for d in overview.districts
+        for u in d.units
+    }
 
 
 def percent(share: float | None) -> str:

@@ -228,7 +228,7 @@ async def test_a_missed_custody_deadline_is_shown_and_gauged_until_met(
     assert 'id="custody-missed"' in page.text
     assert f'data-deadline-unit="{UNIT}" class="bad"' in page.text
     banner = page.text.split('id="custody-missed"', 1)[1].split("</p>", 1)[0]
-    assert "Felles enhet for etterforskning (1)" in banner
+    assert "Oslo · Felles enhet for etterforskning (1)" in banner
     assert str(report_id)[:8] not in banner  # the unit and a count, never a report
 
     # The unit reports the court hearing (late) over its door: met late, no longer missed.

@@ -112,7 +112,7 @@ def test_summary_leaves_custody_out_when_none_is_missed() -> None:
 def test_percent_and_unit_names() -> None:
     assert [ops_api.percent(s) for s in (None, 0.0, 0.8986, 1.0)] == ["–", "0 %", "90 %", "100 %"]
     assert ops_api.unit_names(overview()) == {
-        "oslo.vold": "Seksjon for vold",
-        "oslo.okonomi": "Seksjon for økonomi",
+        "oslo.vold": "Oslo · Seksjon for vold",
+        "oslo.okonomi": "Oslo · Seksjon for økonomi",
     }
     assert ops_api.unit_names(None) == {}
