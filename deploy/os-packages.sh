@@ -19,8 +19,16 @@ os_install() {
     fi
     # Said on standard error: standard output may be a command's own (`uv export > file`).
     echo "installing $* (Debian's packages, for $why)" >&2
-    apt-get update -qq >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+    # A name server or mirror that fails for a moment makes apt-get update warn and go on
+    # with no package lists, and the install then fails as if the packages did not exist:
+    # a failed fetch is an error here (--error-on=any, apt 2.3), tried three times.
+    local try
+    for try in 1 2 3; do
+        apt-get update -qq -o Acquire::Retries=3 --error-on=any >&2 && break
+        [ "$try" -eq 3 ] || { echo "apt-get update failed; trying again in $((try * 5)) s" >&2; sleep $((try * 5)); }
+    done
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+        -o Acquire::Retries=3 "$@" >/dev/null
 }
 
 # os_need WHY COMMAND=PACKAGE[,PACKAGE...]...: os_install, in one go, the packages of each
