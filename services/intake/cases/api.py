@@ -184,9 +184,11 @@ class CaseEventsController(Controller):
             _log(client.id, event, counted.UNIT_MISMATCH)
             raise forbidden_unit(event.unit)
         now = dt.datetime.now(dt.UTC)
-        errors = body.rule_problems(sent, plain, now)
+        errors, only_future = body.rule_problems(sent, plain, now)
         if errors:
-            metrics.case_event(kind, Refusal.INVALID.value)
+            refusal = Refusal.IN_FUTURE if only_future else Refusal.INVALID
+            metrics.case_event(kind, refusal.value)
+            _log(client.id, event, refusal.value)
             raise body.invalid(errors)
         applied = await store_of(request).apply(Incoming(event, client.id, "http"), now)
         outcome = applied.outcome

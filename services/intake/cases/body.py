@@ -112,13 +112,15 @@ async def read_event(
 
 def rule_problems(
     event: CaseEventBody, plain: dict[str, Any], now: dt.datetime
-) -> list[dict[str, str]]:
-    """What a well-typed event breaks: the rules across fields (`field_problems`: a reason
-    only on `returned`, an outcome on `prosecution_decision` and `closed` only, a time with
-    an offset) and a time later than `now` beyond the clocks' skew; each with its value."""
+) -> tuple[list[dict[str, str]], bool]:
+    """What a well-typed event breaks, each with its value: the rules across fields
+    (`field_problems`: a reason only on `returned`, an outcome on `prosecution_decision`
+    and `closed` only, a time with an offset) and a time later than `now` beyond the
+    clocks' skew; and whether the time is all it breaks (counted as `in_future`, as the
+    router counts it)."""
     found = [_entry(path, message, plain) for path, message in field_problems(event)]
     at = event.occurred_at
     if at.tzinfo is not None and at > now + SKEW:
         message = f"is later than now ({iso(now)}): an event is sent once it happened"
-        found.append(_entry("$.occurred_at", message, plain))
-    return found
+        return [*found, _entry("$.occurred_at", message, plain)], not found
+    return found, False

@@ -223,10 +223,20 @@ def test_a_time_in_the_future_is_422_naming_it(door: Door) -> None:
     # The door judges against its own clock, not the fixed NOW the cases were held at
     # (taken when the suite was collected, maybe many minutes ago).
     later = (dt.datetime.now(dt.UTC) + dt.timedelta(minutes=10)).isoformat()
+    before = counted("received", "in_future"), counted("received", "invalid")
     body = problem(door.post(report_id, event(occurred_at=later)), 422, "invalid-case-event")
     (error,) = body["errors"]
     assert (error["path"], error["value"]) == ("$.occurred_at", f"'{later}'")
     assert "later than now" in error["message"]
+    # Counted as the router counts it: the time alone is wrong.
+    assert (counted("received", "in_future"), counted("received", "invalid")) == (
+        before[0] + 1,
+        before[1],
+    )
+    # With another rule broken too, it is an invalid event.
+    both = event("received", occurred_at=later, reason="wrong_unit")
+    assert len(problem(door.post(report_id, both), 422, "invalid-case-event")["errors"]) == 2
+    assert counted("received", "invalid") == before[1] + 1
     # Within the clocks' skew it is taken as now.
     soon = (dt.datetime.now(dt.UTC) + dt.timedelta(seconds=30)).isoformat()
     assert door.post(report_id, event(occurred_at=soon)).status_code == 201
