@@ -114,8 +114,7 @@ def invalid_query(path: str, message: str) -> Refusal:
 
 
 def unknown_district(district: str, slugs: Collection[str]) -> Refusal:
-    """422: a district filter that is no district's slug (`Oslo`, the catalogue's name, for
-    `oslo`), with the nearest slugs."""
+    """422: a district filter that is no slug (a name: `Oslo` for `oslo`), nearest slugs."""
     close = nearest(district, slugs)
     hint = f"; did you mean {', '.join(close)}?" if close else ""
     return invalid_query("district", f"{quoted(district)} is not a police district's slug{hint}")
@@ -256,10 +255,9 @@ class Worklist:
         known: Collection[str] | None = None,
     ) -> Page:
         """One page of what the person sees, each item with the quality issue codes of its
-        version (`Refusal` 422 for a district filter not among the slugs `known`, when
-        given: the work list holds slugs, so a name would match nothing; 403 for one not
-        theirs; 422 for an unknown reason, a cursor not given by this API, or a limit out
-        of 1..page size)."""
+        version (`Refusal` 422 for a district filter not among the slugs `known` when given,
+        403 for one not theirs, 422 for an unknown reason, a cursor not given by this API,
+        or a limit out of 1..page size)."""
         for district in districts:
             if known is not None and district not in known:
                 raise unknown_district(district, known)
