@@ -84,16 +84,16 @@ def main() -> None:
         asyncio.run(declare_all(settings.broker.url, topology))
     except startup.StartupError as exc:
         startup.fail("fsi-declare", exc)
-    units = len(topology.units)
+    # Every queue but the units' by name, from the topology itself: the message stays true
+    # as queues are added.
+    per_unit = {topology.unit_queue(unit).name for unit in topology.units}
+    shared = [queue.name for queue in topology.queues if queue.name not in per_unit]
     print(
         f"topology declared under prefix '{topology.prefix}': "
         f"{', '.join(e.name for e in topology.exchanges)} (exchanges); "
-        f"{topology.routing_queue.name}, {topology.decisions_queue.name}, "
-        f"{topology.triage_queue.name}, "
-        f"{topology.dead_letter_queue.name} and {units} unit queues "
+        f"{', '.join(shared)} and {len(per_unit)} unit queues "
         f"({topology.prefix}unit.<district>.<section>)"
     )
-
 
 if __name__ == "__main__":
     main()

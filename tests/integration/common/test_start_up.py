@@ -243,8 +243,11 @@ async def test_fsi_declare_declares_every_queue_of_the_catalogue(
         channel = await connection.channel()
         for queue in topo.queues:
             await channel.declare_queue(queue.name, passive=True)  # raises when missing
-    # The routing and decisions queues, triage, dead letters, case events, and one per unit.
+    # The routing and decisions queues, triage, dead letters, case events, and one per unit;
+    # the message names each queue that is no unit's.
     assert len(topo.queues) == 5 + len(units) > 90
+    for queue in ("routing.reports", "routing.decisions", "routing.case-events", "triage"):
+        assert f"{topo.prefix}{queue}" in answer.out, answer.out
 
 
 async def test_the_intake_starts_without_rabbitmq_and_names_where_it_looked(
