@@ -17,6 +17,16 @@ import msgspec
 from msgspec import Meta
 
 PREFIX = "FSI_"
+# Settings no longer read, each with what replaced it: a deployment that still sets one
+# meant something the services no longer do, so they stop at start and say what to set
+# instead rather than run without it.
+REMOVED = {
+    "FSI_OPS_OVERDUE_LOOK_BACK_DAYS": (
+        "the operations figures no longer guess 'overdue' from a look-back window: deadlines "
+        "are met or missed exactly by the units' case events; to say when a routed case not "
+        "yet received counts as late, set FSI_OPS_NOT_RECEIVED_AFTER_SECONDS"
+    ),
+}
 
 T = TypeVar("T", bound=msgspec.Struct)
 
@@ -139,8 +149,12 @@ def _explain(error: msgspec.ValidationError) -> str:
 
 
 def load(cls: type[T], env: Mapping[str, str] | None = None) -> T:
-    """Build a settings object from the environment, or raise `SettingsError`."""
+    """Build a settings object from the environment, or raise `SettingsError` (also for a
+    setting in `REMOVED`)."""
     source = os.environ if env is None else env
+    for name, instead in REMOVED.items():
+        if name in source:
+            raise SettingsError(f"setting {name} is no longer read: {instead}; remove it")
     try:
         return _resolved(msgspec.convert(_gather(cls, source, ()), cls, strict=False))
     except msgspec.ValidationError as exc:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 
 from services.common.settings import MigrateSettings, SettingsError, load
+from services.intake.settings import IntakeSettings
+from services.routing.settings import RoutingSettings
 
 
 def test_defaults_without_environment() -> None:
@@ -40,3 +42,14 @@ def test_values_are_read_and_converted() -> None:
 def test_bad_values_name_the_variable(env: dict[str, str], name: str) -> None:
     with pytest.raises(SettingsError, match=name):
         load(MigrateSettings, env)
+
+
+def test_a_removed_setting_stops_the_start_naming_what_replaced_it() -> None:
+    for settings in (MigrateSettings, IntakeSettings, RoutingSettings):
+        with pytest.raises(SettingsError) as refused:
+            load(settings, {"FSI_OPS_OVERDUE_LOOK_BACK_DAYS": "2"})
+        assert "FSI_OPS_OVERDUE_LOOK_BACK_DAYS is no longer read" in str(refused.value)
+        assert "set FSI_OPS_NOT_RECEIVED_AFTER_SECONDS" in str(refused.value)
+    # Its replacement is read.
+    read = load(IntakeSettings, {"FSI_OPS_NOT_RECEIVED_AFTER_SECONDS": "7200"})
+    assert read.ops.not_received_after_seconds == 7200
