@@ -87,7 +87,8 @@ SELECT event_id, case_id, digest FROM case_events WHERE event_id = ANY($1::uuid[
 # (a rules' case never waited), or a decided one (`done`) waiting again, its claim and
 # outcome cleared; a row still waiting or proposed is on the list already and left alone.
 # The district is the slug of the district the case was decided for (a person's decision
-# names it by slug; the rules' by the catalogue's name, made a slug as migration 0011 does).
+# names it by slug; the rules' by the catalogue's name, made a slug by migration 0018's
+# district_slug).
 # The rank is `Priority.rank`; the deadline the case's.
 _WRITE = """
 WITH appended AS (
@@ -113,7 +114,7 @@ WITH appended AS (
                                  priority_rank, deadline_at, received_at, waiting_since)
     SELECT u.report_id,
            CASE WHEN p.id IS NOT NULL THEN p.district
-                ELSE lower(translate(replace(d.district, ' ', '-'), 'øæåØÆÅ', 'oaaoaa')) END,
+                ELSE district_slug(d.district) END,
            r.source, 'returned', t.reason, u.priority,
            CASE u.priority WHEN 'critical' THEN 3 WHEN 'high' THEN 2
                            WHEN 'normal' THEN 1 ELSE 0 END,

@@ -20,6 +20,7 @@ from services.common.rules.reading import (
 # district's unit, a bare slug for a national unit. Slugs are plain lowercase words joined by
 # `-`, so an id never holds a dot of its own and a national id never looks like a district's.
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+_NORDIC = str.maketrans("øæåØÆÅ", "oaaoaa")
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +76,14 @@ class Catalogue:
         return None if district is None else self.section_names[unit.partition(".")[2]]
 
 
+def district_slug(name: str) -> str:
+    """A police district's slug from its name (`Sør-Øst` -> `sor-ost`, `Møre og Romsdal` ->
+    `more-og-romsdal`): lower case, spaces as hyphens, ø/æ/å as o/a/a; the SQL function
+    `district_slug` of migration 0018, by which the intake places a rules' decision (which
+    names the district) for the people whose tokens name slugs."""
+    return name.replace(" ", "-").translate(_NORDIC).lower()
+
+
 def _slug(read: Reader, value: str, line: int, what: str) -> str:
     if not _SLUG.match(value):
         raise read.fail(
@@ -128,6 +137,14 @@ def load_catalogue(text: str, file: str, reference: Reference) -> Catalogue:
         _slug(read, slug, line, f"the slug of district {name}")
         if slug in slugs:
             raise read.fail(WrongTypeError, f"slug `{slug}` is used by two districts", line)
+        if slug != district_slug(name):
+            raise read.fail(
+                WrongTypeError,
+                f"the slug of district {name} must be `{district_slug(name)}`, not `{slug}`: "
+                "a rules' decision names the district, and a person's access is read by "
+                "that spelling of its name",
+                line,
+            )
         slugs.add(slug)
         default = read.text(spec.get("default"), line, f"the `default` section of district {name}")
         own = tuple(read.strings(spec.get("sections", list(names)), line, "sections"))

@@ -9,7 +9,7 @@ import pytest
 
 from schemas import reference
 from services.common.rules.reading import RulesError
-from services.common.rules.units import Catalogue, load_catalogue
+from services.common.rules.units import Catalogue, district_slug, load_catalogue
 from services.common.topology import Topology
 
 UNITS = Path(__file__).resolve().parents[3] / "deploy" / "routing" / "units.yaml"
@@ -87,3 +87,18 @@ def test_a_district_slug_must_be_a_slug_and_its_own() -> None:
     error = refused(text)
     assert error.reason == "slug `vest` is used by two districts"
     assert error.line == line_of(text, "  Oslo: {slug: vest")
+
+
+def test_a_district_slug_is_the_spelling_of_its_name_that_access_is_read_by() -> None:
+    # Migration 0018's district_slug: the twelve districts as the catalogue names them.
+    catalogue = load(TEXT)
+    assert {name: d.slug for name, d in catalogue.districts.items()} == {
+        name: district_slug(name) for name in catalogue.districts
+    }
+    assert district_slug("Møre og Romsdal") == "more-og-romsdal"
+    assert district_slug("Sør-Øst") == "sor-ost"
+    assert district_slug("Trøndelag") == "trondelag"
+    text = TEXT.replace("{slug: sor-ost,", "{slug: sorost,")
+    error = refused(text)
+    assert error.reason.startswith("the slug of district Sør-Øst must be `sor-ost`, not `sorost`")
+    assert error.line == line_of(text, "{slug: sorost,")

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from schemas import reference
+from services.common.rules.units import district_slug
 from services.routing.cli import main
 
 ROOT = Path(__file__).parents[3]
@@ -81,8 +82,8 @@ def test_overlaps_are_notes_that_fail_check_only_when_strict(tmp_path: Path) -> 
         "sections: {felles-etterforskning: F, vold-og-seksual: V, vold-naere-relasjoner: N}\n"
         "districts:\n"
         + "".join(
-            f"  {d}: {{slug: d{i}, default: felles-etterforskning}}\n"
-            for i, d in enumerate(reference.POLICE_DISTRICTS)
+            f"  {d}: {{slug: {district_slug(d)}, default: felles-etterforskning}}\n"
+            for d in reference.POLICE_DISTRICTS
         ),
         "utf-8",
     )

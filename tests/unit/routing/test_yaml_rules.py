@@ -180,15 +180,16 @@ def test_unit_catalogue_values_are_read_as_written(tmp_path: Path) -> None:
     units = tmp_path / "units.yaml"
     text = UNITS.read_text("utf-8").replace("{slug: oslo,", "{slug: no,")
     units.write_text(text, "utf-8")
-    ruleset = load(
-        tmp_path, "  - id: a\n    when: {flag: weapon}\n    then: {priority: high}\n", units
-    )
-    assert ruleset.catalogue.districts["Oslo"].slug == "no"  # YAML 1.1: "False"
-    units.write_text(text.replace("{slug: no, default: felles-etterforskning}", "{slug: x}"))
+    with pytest.raises(WrongTypeError) as refused:
+        load(tmp_path, "  - id: a\n    when: {flag: weapon}\n    then: {priority: high}\n", units)
+    # The slug as written (YAML 1.1 would read `no` as False).
+    assert "the slug of district Oslo must be `oslo`, not `no`" in str(refused.value)
+    text = UNITS.read_text("utf-8")
+    units.write_text(text.replace("{slug: oslo, default: felles-etterforskning}", "{slug: oslo}"))
     with pytest.raises(WrongTypeError) as caught:
         load(tmp_path, "  - id: a\n    when: {flag: weapon}\n    then: {priority: high}\n", units)
     assert "the `default` section of district Oslo must be a text, not `null`" in str(caught.value)
     assert (
         caught.value.line
-        == text.splitlines().index("  Oslo: {slug: no, default: felles-etterforskning}") + 1
+        == text.splitlines().index("  Oslo: {slug: oslo, default: felles-etterforskning}") + 1
     )
