@@ -95,5 +95,6 @@ def main() -> None:
         f"({topology.prefix}unit.<district>.<section>)"
     )
 
+
 if __name__ == "__main__":
     main()
