@@ -246,8 +246,8 @@ async def test_fsi_declare_declares_every_queue_of_the_catalogue(
     # The routing and decisions queues, triage, dead letters, case events, and one per unit;
     # the message names each queue that is no unit's.
     assert len(topo.queues) == 5 + len(units) > 90
-    for queue in ("routing.reports", "routing.decisions", "routing.case-events", "triage"):
-        assert f"{topo.prefix}{queue}" in answer.out, answer.out
+    for name in ("routing.reports", "routing.decisions", "routing.case-events", "triage"):
+        assert f"{topo.prefix}{name}" in answer.out, answer.out
 
 
 async def test_the_intake_starts_without_rabbitmq_and_names_where_it_looked(
