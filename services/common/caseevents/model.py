@@ -148,8 +148,9 @@ def applied(case: HeldCase, event: CaseEvent) -> HeldCase:
 
 class DeadlineState(enum.StrEnum):
     """Where a case's deadline stands: `open` (not met, not due), `met_on_time` (met at or
-    before it was due), `met_late`, `missed` (due, not met), `ended` (the case was returned
-    before the deadline was met: no longer this unit's)."""
+    before it was due), `met_late`, `missed` (due, not met; also when the unit returned the
+    case only after it fell due), `ended` (the case was returned, unmet, by the time it was
+    due: no longer this unit's)."""
 
     OPEN = "open"
     MET_ON_TIME = "met_on_time"
@@ -166,11 +167,13 @@ def deadline_state(
 ) -> DeadlineState | None:
     """The state of a deadline due at `due_at` (None: the case has none, and so no state),
     met at `met_at` (None: not yet), the case returned at `returned_at`, at `now`. Met
-    exactly when due is on time; due exactly now is missed."""
+    exactly when due is on time; due exactly now is missed; returned exactly when due
+    ended it. As the 30-day share counts them (`figures.py`: a case returned after its
+    deadline fell due unmet counts as due and not met)."""
     if due_at is None:
         return None
     if met_at is not None:
         return DeadlineState.MET_ON_TIME if met_at <= due_at else DeadlineState.MET_LATE
     if returned_at is not None:
-        return DeadlineState.ENDED
+        return DeadlineState.ENDED if returned_at <= due_at else DeadlineState.MISSED
     return DeadlineState.OPEN if now < due_at else DeadlineState.MISSED

@@ -279,6 +279,9 @@ DUE = NOW
         (DUE - SECOND, DUE, DUE + dt.timedelta(days=1), DeadlineState.MET_ON_TIME),
         (None, DUE - SECOND, DUE - dt.timedelta(hours=1), DeadlineState.ENDED),
         (None, DUE - SECOND, DUE + dt.timedelta(days=1), DeadlineState.ENDED),
+        (None, DUE, DUE + dt.timedelta(days=1), DeadlineState.ENDED),
+        # Returned after it fell due, never met: missed while this unit held it.
+        (None, DUE + SECOND, DUE + dt.timedelta(days=1), DeadlineState.MISSED),
     ],
 )
 def test_deadline_states_at_their_boundaries(
