@@ -33,7 +33,6 @@ import pstats
 import random
 import statistics
 import sys
-import time
 import uuid
 from dataclasses import dataclass
 
@@ -41,33 +40,25 @@ import aio_pika
 import asyncpg
 import msgspec
 
-from bench import logins
-from bench.routing import (
-    ADMIN_URL,
+from bench.harness import (
     AMQP_URL,
-    PHASE_LIMIT,
-    REF,
-    RULES,
-    UNITS,
     Rate,
-    Stopwatch,
-    corpus,
     count_messages,
-    load_reports,
-    machine,
-    replicas,
+    publish_all,
+    raw_loop,
+    remove_broker_objects,
+    router_over_raw,
+    scratch_database,
+    serving_router,
     until,
-    versions,
 )
+from bench.routing import REF, RULES, UNITS, corpus, load_reports, machine, replicas, versions
 from schemas.caseevents import CASE_EVENT_TYPE, CaseEvent, CaseEventKind, CaseOutcome
 from services.common import logging as fsi_logging
-from services.common import migrate
 from services.common.rules.ruleset import load_ruleset
-from services.common.settings import BrokerSettings, DatabaseSettings, LogSettings, RulesSettings
-from services.common.topology import Topology, declare, delete
+from services.common.settings import LogSettings
+from services.common.topology import Topology, declare
 from services.routing import caseevents_consumer
-from services.routing.main import RulesWatch, serve
-from services.routing.settings import ConsumerSettings, MetricsSettings, RoutingSettings
 
 SECOND_KINDS = (
     CaseEventKind.INTERVIEW_HELD,
@@ -112,11 +103,12 @@ async def seed(db_url: str, cases: int, reports: int) -> list[Held]:
     return [Held(r["case_id"], r["report_id"], r["unit"]) for r in rows]
 
 
-def events(held: list[Held], seed_: int = 15) -> list[tuple[str, bytes]]:
-    """Two events per case as (routing key, body), shuffled."""
+def events(held: list[Held], seed_: int = 15) -> list[tuple[str, str, bytes]]:
+    """Two events per case as (routing key: the unit, message id: the event id, body),
+    shuffled."""
     rng = random.Random(seed_)  # noqa: S311 - test data, not secrets
     now = dt.datetime.now(dt.UTC)
-    made: list[tuple[str, bytes]] = []
+    made: list[tuple[str, str, bytes]] = []
     for case in held:
         received = now - dt.timedelta(minutes=30, seconds=rng.randint(0, 600))
         second = rng.choice(SECOND_KINDS)
@@ -133,61 +125,9 @@ def events(held: list[Held], seed_: int = 15) -> list[tuple[str, bytes]]:
                 occurred_at=at,
                 outcome=rng.choice(list(CaseOutcome)) if kind is second and needs_outcome else None,
             )
-            made.append((case.unit, _encode(event)))
+            made.append((case.unit, str(event.event_id), _encode(event)))
     rng.shuffle(made)
     return made
-
-
-async def publish_all(
-    exchange: aio_pika.abc.AbstractExchange,
-    messages: list[tuple[str, bytes]],
-    key: str | None = None,
-    in_flight: int = 200,
-) -> None:
-    """Persistent, confirmed, `in_flight` at a time; under each message's unit unless `key`."""
-    semaphore = asyncio.Semaphore(in_flight)
-    decoder = msgspec.json.Decoder(CaseEvent)
-
-    async def one(unit: str, body: bytes) -> None:
-        async with semaphore:
-            await exchange.publish(
-                aio_pika.Message(
-                    body,
-                    message_id=str(decoder.decode(body).event_id),
-                    type=CASE_EVENT_TYPE,
-                    content_type="application/json",
-                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                ),
-                routing_key=key or unit,
-                timeout=30,
-            )
-
-    await asyncio.gather(*(one(u, b) for u, b in messages))
-
-
-async def raw_loop(queue_name: str, count: int, prefetch: int) -> Rate:
-    """Consume `count` messages and acknowledge each; messages per second."""
-    connection = await aio_pika.connect_robust(AMQP_URL)
-    async with connection:
-        channel = await connection.channel()
-        await channel.set_qos(prefetch_count=prefetch)
-        queue = await channel.get_queue(queue_name)
-        done = asyncio.Event()
-        handled = 0
-
-        async def handle(message: aio_pika.abc.AbstractIncomingMessage) -> None:
-            nonlocal handled
-            await message.ack()
-            handled += 1
-            if handled == count:
-                done.set()
-
-        watch = Stopwatch()
-        tag = await queue.consume(handle)
-        await asyncio.wait_for(done.wait(), PHASE_LIMIT)
-        rate = watch.stop(count)
-        await queue.cancel(tag)
-    return rate
 
 
 async def router_run(
@@ -195,48 +135,20 @@ async def router_run(
 ) -> tuple[Rate, float]:
     """The real router (`serve`) until `count` events are recorded; events per second from
     the moment it consumes, and seconds from start-up to consuming."""
-    settings = RoutingSettings(
-        db=DatabaseSettings(
-            url=await logins.service_url(db_url, "fsi_router"), migrate_on_start=False
-        ),
-        broker=BrokerSettings(url=AMQP_URL, prefix=prefix),
-        log=LogSettings(level="WARNING"),
-        rules=RulesSettings(),
-        consumer=ConsumerSettings(),
-        metrics=MetricsSettings(enabled=False),
-    )
-    stop, consuming = asyncio.Event(), asyncio.Event()
-    launched = time.perf_counter()
-    watch = Stopwatch()
-
-    def on_start(_: RulesWatch) -> None:
-        nonlocal watch
-        watch = Stopwatch()
-        if profile is not None:
-            profile.enable()
-        consuming.set()
-
-    task = asyncio.create_task(serve(settings, stop, on_start))
     conn = await asyncpg.connect(db_url)
     try:
-        waiting = asyncio.create_task(consuming.wait())
-        await asyncio.wait({waiting, task}, return_when=asyncio.FIRST_COMPLETED)
-        if task.done():
-            task.result()
-            raise RuntimeError("the router stopped before consuming")
+        async with serving_router(db_url, prefix, profile.enable if profile else None) as router:
 
-        async def recorded() -> int:
-            return int(await conn.fetchval("SELECT count(*) FROM case_events"))
+            async def recorded() -> int:
+                return int(await conn.fetchval("SELECT count(*) FROM case_events"))
 
-        await until(recorded, count, 0.01)
-        rate = watch.stop(count)
-        if profile is not None:
-            profile.disable()
+            await until(recorded, count, 0.01)
+            rate = router.watch.stop(count)
+            if profile is not None:
+                profile.disable()
     finally:
         await conn.close()
-        stop.set()
-        await task
-    return rate, watch.wall - launched
+    return rate, router.startup
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,9 +166,7 @@ class Result:
 
     @property
     def ratio(self) -> float:
-        """The router's rate over the mean of the raw loop's two rates."""
-        raw = (self.raw_before.per_second + self.raw_after.per_second) / 2
-        return self.router.per_second / raw
+        return router_over_raw(self.router, self.raw_before, self.raw_after)
 
 
 async def measure(db_url: str, prefix: str, args: argparse.Namespace) -> tuple[Result, str]:
@@ -272,9 +182,10 @@ async def measure(db_url: str, prefix: str, args: argparse.Namespace) -> tuple[R
         await declare(channel, topology)
         for name in RAW_QUEUES:
             await channel.declare_queue(f"{prefix}{name}", durable=True)
-            await publish_all(channel.default_exchange, messages, key=f"{prefix}{name}")
+            raw = [(f"{prefix}{name}", message_id, body) for _, message_id, body in messages]
+            await publish_all(channel.default_exchange, CASE_EVENT_TYPE, raw)
         exchange = await channel.get_exchange(topology.case_events_exchange.name)
-        await publish_all(exchange, messages)
+        await publish_all(exchange, CASE_EVENT_TYPE, messages)
     profile = cProfile.Profile() if args.profile else None
     raw_before = await raw_loop(f"{prefix}{RAW_QUEUES[0]}", len(messages), prefetch)
     router, startup = await router_run(db_url, prefix, len(messages), profile)
@@ -295,7 +206,7 @@ async def measure(db_url: str, prefix: str, args: argparse.Namespace) -> tuple[R
     result = Result(
         cases=len(held),
         events=len(messages),
-        size=statistics.mean(len(b) for _, b in messages),
+        size=statistics.mean(len(b) for _, _, b in messages),
         prefetch=prefetch,
         raw_before=raw_before,
         raw_after=raw_after,
@@ -311,27 +222,12 @@ async def bench(args: argparse.Namespace) -> str:
     """Run the measurement in a database and prefix of its own; the Markdown report."""
     load_before = os.getloadavg()[0]
     postgres, rabbit = await versions()
-    run = uuid.uuid4().hex[:8]
-    db_name, prefix = f"fsi_bench_{run}", f"bench.{run}."
-    db_url = ADMIN_URL.rsplit("/", 1)[0] + f"/{db_name}"
-    admin = await asyncpg.connect(ADMIN_URL)
-    await admin.execute(f'CREATE DATABASE "{db_name}"')
-    await admin.close()
-    try:
-        await migrate.migrate(db_url)
-        result, profile = await measure(db_url, prefix, args)
-    finally:
-        admin = await asyncpg.connect(ADMIN_URL)
-        await admin.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
-        await admin.close()
-        connection = await aio_pika.connect(AMQP_URL)
-        async with connection:
-            channel = await connection.channel()
-            # The router declared the catalogue's unit queues too.
+    async with scratch_database() as (db_url, prefix):
+        try:
+            result, profile = await measure(db_url, prefix, args)
+        finally:
             units = load_ruleset(RULES, UNITS, REF).catalogue.units
-            await delete(channel, Topology(prefix=prefix, units=units))
-            for name in RAW_QUEUES:
-                await channel.queue_delete(f"{prefix}{name}")
+            await remove_broker_objects(prefix, units, RAW_QUEUES)
     load_after = os.getloadavg()[0]
     r = result
     lines = [

@@ -24,25 +24,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import os
 import sys
 import time
-import uuid
 
 import asyncpg
 
 from bench import logins
+from bench.harness import scratch_database
 from bench.intake import machine, percentile
 from bench.routing import REF, RULES, UNITS
 from services.common import logging as fsi_logging
-from services.common import migrate
 from services.common.caseevents.figures import FIGURES, deadline_figures, totals
 from services.common.rules.ruleset import load_ruleset
 from services.common.settings import LogSettings
 
-ADMIN_URL = os.environ.get(
-    "FSI_BENCH_ADMIN_DB_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
 NOT_RECEIVED_AFTER = dt.timedelta(hours=1)
 
 # $1 units (text[]), $2 now, $3 how many. Random draws per case: d (a deadline, and which),
@@ -184,21 +179,11 @@ async def bench(args: argparse.Namespace) -> str:
     """Load, time, explain; the Markdown report."""
     units = sorted(load_ruleset(RULES, UNITS, REF).catalogue.units)
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
-    db_name = f"fsi_bench_{uuid.uuid4().hex[:8]}"
-    db_url = ADMIN_URL.rsplit("/", 1)[0] + f"/{db_name}"
-    admin = await asyncpg.connect(ADMIN_URL)
-    await admin.execute(f'CREATE DATABASE "{db_name}"')
-    await admin.close()
-    try:
-        await migrate.migrate(db_url)
+    async with scratch_database() as (db_url, _):
         loaded = await load(db_url, units, now, args)
         intake_url = await logins.service_url(db_url, "fsi_intake")
         took, figures = await timings(intake_url, now, args.runs)
         shown = await plans(intake_url, now)
-    finally:
-        admin = await asyncpg.connect(ADMIN_URL)
-        await admin.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
-        await admin.close()
     ms = [t * 1000 for t in took]
     lines = [
         f"Machine: {machine()}",

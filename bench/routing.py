@@ -40,7 +40,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -50,35 +50,43 @@ import asyncpg
 import msgspec
 import yaml
 
-from bench import logins, peers
+from bench import peers
+from bench.harness import (
+    ADMIN_URL,
+    AMQP_URL,
+    FORWARD_KEY,
+    Rate,
+    Stopwatch,
+    count_messages,
+    publish_all,
+    raw_loop,
+    remove_broker_objects,
+    router_over_raw,
+    scratch_database,
+    serving_router,
+    until,
+)
 from schemas import reference
 from schemas.decision import Decision
-from schemas.envelope import CONTENT_TYPE, REPORT_ACCEPTED_TYPE, ReportAccepted
+from schemas.envelope import REPORT_ACCEPTED_TYPE, ReportAccepted
 from schemas.report import Report
 from services.common import logging as fsi_logging
-from services.common import migrate, yamltext
+from services.common import yamltext
 from services.common.rules.engine import decide, facts_of
 from services.common.rules.ruleset import RuleSet, load_ruleset
-from services.common.settings import BrokerSettings, DatabaseSettings, LogSettings, RulesSettings
+from services.common.settings import LogSettings
 from services.common.standardise import Options, standardise
-from services.common.topology import REPORT_ACCEPTED_KEY, Topology, declare, delete
+from services.common.topology import REPORT_ACCEPTED_KEY, Topology, declare
 from services.routing import store
-from services.routing.handler import Router
-from services.routing.main import RulesWatch, serve
 from services.routing.replay import replay
-from services.routing.settings import ConsumerSettings, MetricsSettings, RoutingSettings
+from services.routing.settings import ConsumerSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 RULES = ROOT / "deploy" / "routing" / "rules.yaml"
 UNITS = ROOT / "deploy" / "routing" / "units.yaml"
 REF = reference.load()
 NOW = dt.datetime(2026, 11, 27, 12, tzinfo=dt.UTC)
-ADMIN_URL = os.environ.get(
-    "FSI_BENCH_ADMIN_DB_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
-AMQP_URL = os.environ.get("FSI_BENCH_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 RAW_QUEUES = ("raw.before", "raw.after", "raw.out")  # the last one also names an exchange
-PHASE_LIMIT = 600.0  # seconds; a phase that takes longer has stalled
 T = TypeVar("T")
 _plain = msgspec.json.Encoder()
 
@@ -306,34 +314,6 @@ def timed(run: Callable[[], list[T]], count: int, repeats: int) -> tuple[Timing,
     return Timing(statistics.median(samples), min(samples)), first
 
 
-@dataclass(frozen=True, slots=True)
-class Rate:
-    """Items done in wall-clock seconds, with this process's CPU seconds meanwhile."""
-
-    items: int
-    seconds: float
-    cpu: float
-
-    @property
-    def per_second(self) -> float:
-        return self.items / self.seconds
-
-    @property
-    def cpu_share(self) -> str:
-        """This process's CPU: share of one core, and µs per item."""
-        return f"{self.cpu / self.seconds:.0%}, {self.cpu / self.items * 1e6:,.0f} µs/item"
-
-
-class Stopwatch:
-    """Wall-clock and process CPU time from creation to `stop`."""
-
-    def __init__(self) -> None:
-        self.wall, self.cpu = time.perf_counter(), time.process_time()
-
-    def stop(self, items: int) -> Rate:
-        return Rate(items, time.perf_counter() - self.wall, time.process_time() - self.cpu)
-
-
 @dataclass
 class Row:
     engine: str
@@ -513,92 +493,7 @@ async def load_reports(
     return time.perf_counter() - start
 
 
-async def publish_all(
-    exchange: aio_pika.abc.AbstractExchange,
-    routing_key: str,
-    messages: list[tuple[uuid.UUID, bytes]],
-    in_flight: int = 200,
-) -> None:
-    """Publish persistent ReportAccepted messages with confirms, `in_flight` at a time."""
-    semaphore = asyncio.Semaphore(in_flight)
-
-    async def one(report_id: uuid.UUID, body: bytes) -> None:
-        async with semaphore:
-            await exchange.publish(
-                aio_pika.Message(
-                    body,
-                    message_id=str(report_id),
-                    type=REPORT_ACCEPTED_TYPE,
-                    content_type=CONTENT_TYPE,
-                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                ),
-                routing_key=routing_key,
-                timeout=30,
-            )
-
-    await asyncio.gather(*(one(i, b) for i, b in messages))
-
-
-async def count_messages(channel: aio_pika.abc.AbstractChannel, names: Sequence[str]) -> int:
-    """Ready messages in the named queues (a passive declare each)."""
-    total = 0
-    for name in names:
-        queue = await channel.declare_queue(name, passive=True)
-        total += queue.declaration_result.message_count or 0
-    return total
-
-
-async def until(poll: Callable[[], Awaitable[int]], target: int, interval: float) -> None:
-    """Poll until the polled count reaches `target` (down to it when it starts above);
-    `TimeoutError` after `PHASE_LIMIT` seconds."""
-    limit = time.perf_counter() + PHASE_LIMIT
-    current = await poll()
-    falling = current > target
-    while (current > target) if falling else (current < target):
-        if time.perf_counter() > limit:
-            raise TimeoutError(f"stalled at {current} messages, waiting for {target}")
-        await asyncio.sleep(interval)
-        current = await poll()
-
-
 # --- the raw loop and the router ------------------------------------------------------------
-
-
-async def raw_loop(queue_in: str, exchange_out: str, count: int, prefetch: int) -> Rate:
-    """Consume `count` messages, publish each body (persistent, confirmed) to another
-    exchange, acknowledge after the confirm; messages per second."""
-    connection = await aio_pika.connect_robust(AMQP_URL)
-    async with connection:
-        channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
-        await channel.set_qos(prefetch_count=prefetch)
-        out = await channel.get_exchange(exchange_out)
-        queue = await channel.get_queue(queue_in)
-        done = asyncio.Event()
-        handled = 0
-
-        async def handle(message: aio_pika.abc.AbstractIncomingMessage) -> None:
-            nonlocal handled
-            await out.publish(
-                aio_pika.Message(
-                    message.body,
-                    message_id=message.message_id,
-                    content_type=message.content_type,
-                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                ),
-                routing_key="raw",
-                timeout=10,
-            )
-            await message.ack()
-            handled += 1
-            if handled == count:
-                done.set()
-
-        watch = Stopwatch()
-        tag = await queue.consume(handle)
-        await asyncio.wait_for(done.wait(), PHASE_LIMIT)
-        rate = watch.stop(count)
-        await queue.cancel(tag)
-    return rate
 
 
 async def router_run(
@@ -606,57 +501,25 @@ async def router_run(
 ) -> tuple[Rate, float]:
     """Run the real router (`serve`) until it has routed `count` queued reports; messages
     per second from the moment it consumes, and seconds from start-up to consuming."""
-    settings = RoutingSettings(
-        # As production runs it: a login of its own, a member of fsi_router.
-        db=DatabaseSettings(
-            url=await logins.service_url(db_url, "fsi_router"), migrate_on_start=False
-        ),
-        broker=BrokerSettings(url=AMQP_URL, prefix=prefix),
-        log=LogSettings(level="WARNING"),
-        rules=RulesSettings(),
-        consumer=ConsumerSettings(),
-        metrics=MetricsSettings(enabled=False),
-    )
-    stop = asyncio.Event()
-    consuming = asyncio.Event()
-    launched = time.perf_counter()
-    watch = Stopwatch()
-
-    routers: list[Router] = []
-
-    def on_start(rules_watch: RulesWatch) -> None:
-        nonlocal watch
-        watch = Stopwatch()
-        routers.append(rules_watch.router)
-        consuming.set()
-
-    async def routed() -> int:
-        return routers[0].routed if routers else 0
-
-    task = asyncio.create_task(serve(settings, stop, on_start))
     outputs = [topology.triage_queue.name, topology.dead_letter_queue.name]
     outputs += [topology.unit_queue(u).name for u in topology.units]
-    connection = await aio_pika.connect(AMQP_URL)
-    try:
+    async with serving_router(db_url, prefix) as router:
+
+        async def routed() -> int:
+            return router.rules.router.routed
+
+        # The router counts a report once its case is confirmed and the report
+        # acknowledged; reading that number costs nothing (a sweep of 98 queues every
+        # few milliseconds would compete with the router it measures).
+        await until(routed, count, 0.005)
+        rate = router.watch.stop(count)
+        # Then one sweep checks every case really is in a unit, triage or dead-letter
+        # queue (not timed).
+        connection = await aio_pika.connect(AMQP_URL)
         async with connection:
             channel = await connection.channel()
-            waiting = asyncio.create_task(consuming.wait())
-            await asyncio.wait({waiting, task}, return_when=asyncio.FIRST_COMPLETED)
-            if task.done():
-                task.result()
-                raise RuntimeError("the router stopped before consuming")
-            # The router counts a report once its case is confirmed and the report
-            # acknowledged; reading that number costs nothing (a sweep of 98 queues every
-            # few milliseconds would compete with the router it measures).
-            await until(routed, count, 0.005)
-            rate = watch.stop(count)
-            # Then one sweep checks every case really is in a unit, triage or dead-letter
-            # queue (not timed).
             await until(lambda: count_messages(channel, outputs), count, 0.05)
-    finally:
-        stop.set()
-        await task
-    return rate, watch.wall - launched
+    return rate, router.startup
 
 
 @dataclass(frozen=True, slots=True)
@@ -674,9 +537,7 @@ class ConsumerResult:
 
     @property
     def ratio(self) -> float:
-        """The router's rate over the mean of the raw loop's two rates."""
-        raw = (self.raw_before.per_second + self.raw_after.per_second) / 2
-        return self.router.per_second / raw
+        return router_over_raw(self.router, self.raw_before, self.raw_after)
 
 
 async def consumer_phase(
@@ -696,16 +557,20 @@ async def consumer_phase(
         for name in (raw_before_in, raw_after_in):
             await channel.declare_queue(name, durable=True)
         out = await channel.declare_exchange(raw_out, aio_pika.ExchangeType.DIRECT, durable=True)
-        await (await channel.declare_queue(raw_out, durable=True)).bind(out, "raw")
+        await (await channel.declare_queue(raw_out, durable=True)).bind(out, FORWARD_KEY)
         reports_exchange = await channel.get_exchange(topology.reports_exchange.name)
         # The raw loop runs before and after the router (the broker's disk drifts), on a
         # queue of its own each time, so each run drains exactly `count` messages.
-        for name in (raw_before_in, raw_after_in):
-            await publish_all(channel.default_exchange, name, envelopes)
-        await publish_all(reports_exchange, REPORT_ACCEPTED_KEY, envelopes)
-    raw_before = await raw_loop(raw_before_in, raw_out, count, prefetch)
+        for key, exchange in (
+            (raw_before_in, channel.default_exchange),
+            (raw_after_in, channel.default_exchange),
+            (REPORT_ACCEPTED_KEY, reports_exchange),
+        ):
+            messages = [(key, str(report_id), body) for report_id, body in envelopes]
+            await publish_all(exchange, REPORT_ACCEPTED_TYPE, messages)
+    raw_before = await raw_loop(raw_before_in, count, prefetch, forward_to=raw_out)
     router_rate, startup = await router_run(db_url, prefix, topology, count)
-    raw_after = await raw_loop(raw_after_in, raw_out, count, prefetch)
+    raw_after = await raw_loop(raw_after_in, count, prefetch, forward_to=raw_out)
     conn = await asyncpg.connect(db_url)
     try:
         ids = [report_id for report_id, _ in rows]
@@ -728,16 +593,6 @@ async def consumer_phase(
         prefetch=prefetch,
         size=statistics.mean(len(b) for _, b in envelopes),
     )
-
-
-async def remove_broker_objects(prefix: str, units: tuple[str, ...]) -> None:
-    connection = await aio_pika.connect(AMQP_URL)
-    async with connection:
-        channel = await connection.channel()
-        await delete(channel, Topology(prefix=prefix, units=units))
-        for name in RAW_QUEUES:
-            await channel.queue_delete(f"{prefix}{name}")
-        await channel.exchange_delete(f"{prefix}raw.out")
 
 
 # --- the report -----------------------------------------------------------------------------
@@ -823,28 +678,22 @@ async def bench(args: argparse.Namespace) -> str:
     larger_rows = decision_rows("10×", larger, reports, args.rule_engine_reports, args.repeats)
     default_us, larger_us = default_rows[0].time.median, larger_rows[0].time.median
 
-    run = uuid.uuid4().hex[:8]
-    db_name, prefix = f"fsi_bench_{run}", f"bench.{run}."
-    db_url = ADMIN_URL.rsplit("/", 1)[0] + f"/{db_name}"
-    admin = await asyncpg.connect(ADMIN_URL)
-    await admin.execute(f'CREATE DATABASE "{db_name}"')
-    await admin.close()
-    try:
-        await migrate.migrate(db_url)
-        loading = await load_reports(db_url, replicas(reports, args.replay, "r"), default)
-        since = NOW - dt.timedelta(days=1)
-        watch = Stopwatch()
-        same = await replay(db_url, default, since)
-        replay_default = watch.stop(same.replayed)
-        watch = Stopwatch()
-        candidate = await replay(db_url, larger, since)
-        replay_larger = watch.stop(candidate.replayed)
-        consumer = await consumer_phase(db_url, prefix, reports, default, args.messages)
-    finally:
-        admin = await asyncpg.connect(ADMIN_URL)
-        await admin.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
-        await admin.close()
-        await remove_broker_objects(prefix, default.catalogue.units)
+    async with scratch_database() as (db_url, prefix):
+        try:
+            loading = await load_reports(db_url, replicas(reports, args.replay, "r"), default)
+            since = NOW - dt.timedelta(days=1)
+            watch = Stopwatch()
+            same = await replay(db_url, default, since)
+            replay_default = watch.stop(same.replayed)
+            watch = Stopwatch()
+            candidate = await replay(db_url, larger, since)
+            replay_larger = watch.stop(candidate.replayed)
+            consumer = await consumer_phase(db_url, prefix, reports, default, args.messages)
+        finally:
+            # The last raw queue also names the raw loop's exchange.
+            await remove_broker_objects(
+                prefix, default.catalogue.units, RAW_QUEUES, exchanges=RAW_QUEUES[-1:]
+            )
 
     load_after = os.getloadavg()[0]
     triaged = sum(1 for r in reports if r.quality_issues)
