@@ -71,12 +71,13 @@ async def database_url(admin_db_url: str, template_database_url: str) -> AsyncIt
     await _admin(admin_db_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-# The logins the services use in the tests, members of the roles migration 0009 makes (as a
-# deployment's own logins are). Roles belong to the whole server, which test runs share: each
-# is made when missing, and left for the next run.
+# The logins the services and the erasure job use in the tests, members of the roles
+# migrations 0009 and 0017 make (as a deployment's own logins are). Roles belong to the whole
+# server, which test runs share: each is made when missing, and left for the next run.
 SERVICE_LOGINS = {
     "intake": ("fsi_test_intake", "fsi_intake"),
     "router": ("fsi_test_router", "fsi_router"),
+    "retention": ("fsi_test_retention", "fsi_retention"),
 }
 
 # Made when missing; a run that loses the race to another takes the other's as done.
@@ -137,6 +138,12 @@ def intake_database_url(database_url: str, service_logins: dict[str, str]) -> st
 def router_database_url(database_url: str, service_logins: dict[str, str]) -> str:
     """The test's database as the router's login (a member of fsi_router)."""
     return as_login(database_url, service_logins["router"])
+
+
+@pytest.fixture
+def retention_database_url(database_url: str, service_logins: dict[str, str]) -> str:
+    """The test's database as the erasure job's login (a member of fsi_retention only)."""
+    return as_login(database_url, service_logins["retention"])
 
 
 @pytest.fixture(scope="session")

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import aio_pika
+import asyncpg
 import pytest
 from litestar.testing import AsyncTestClient
 
@@ -23,6 +24,15 @@ from tests.support import people
 from tests.support.clients import CLIENTS_YAML
 
 ROOT = Path(__file__).parents[2]
+
+
+@pytest.fixture
+async def owner(database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    """The test database as its owner, to write what the router, the workbench and the units
+    write before the code under test reads it."""
+    conn = await asyncpg.connect(database_url)
+    yield conn
+    await conn.close()
 
 
 @pytest.fixture

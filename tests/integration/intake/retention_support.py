@@ -1,6 +1,6 @@
-"""What the erasure tests share: the job's own login, reports with personal data in every
-place the intake keeps some (made with SQL as the owner), cases closed by their unit's
-`closed` event (services.common.caseevents), and a search of every table for given values."""
+"""What the erasure tests share: reports with personal data in every place the intake keeps
+some (made with SQL as the owner), cases closed by their unit's `closed` event
+(services.common.caseevents), and a search of every table for given values."""
 
 from __future__ import annotations
 
@@ -8,15 +8,13 @@ import datetime as dt
 import json
 import uuid
 from collections.abc import Iterable
-from urllib.parse import unquote, urlsplit
 
 import asyncpg
 
 from schemas.caseevents import CaseEvent, CaseEventKind, CaseOutcome, ReturnReason
 from services.common.caseevents.store import Incoming, apply_events
-from tests.conftest import as_login
+from tests.support.held_cases import decided_by_rules
 
-LOGIN = "fsi_test_retention"
 UNIT = "oslo.felles-straffesaksinntak"
 OTHER_UNIT = "oslo.vold-og-sedelighet"
 
@@ -30,35 +28,6 @@ ADDRESS = "Testveien 77B"
 ACCOUNT = "Gjerningsmannen kjorte en rod Volvo med skilt XY12345"
 REASON = "Snakket med vitnet paa telefon 41234567"
 NEEDLES = (*NATIONAL_IDS, *NAMES, PHONE, ADDRESS, ACCOUNT, REASON, "41234567")
-
-# Made when missing (roles belong to the server, which test runs share), as tests/conftest.py
-# makes the services' logins.
-_LOGIN = """
-DO $$
-BEGIN
-    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{login}') THEN
-        BEGIN
-            CREATE ROLE {login} LOGIN {password} IN ROLE fsi_retention;
-        EXCEPTION
-            WHEN duplicate_object OR unique_violation THEN NULL;
-        END;
-    END IF;
-END
-$$
-"""
-
-
-async def retention_login(database_url: str) -> str:
-    """The test database as the job's login (a member of fsi_retention only), made once."""
-    password = unquote(urlsplit(database_url).password or "")
-    conn = await asyncpg.connect(database_url)
-    try:
-        quoted = await conn.fetchval("SELECT quote_literal($1)", password)
-        given = f"PASSWORD {quoted}" if password else ""
-        await conn.execute(_LOGIN.format(login=LOGIN, password=given))
-    finally:
-        await conn.close()
-    return as_login(database_url, LOGIN)
 
 
 def personal_report(external_id: str) -> dict[str, object]:
@@ -113,29 +82,12 @@ async def report_with_cases(
     )
     routed = dt.datetime.now(dt.UTC) - dt.timedelta(days=routed_days_ago)
     first, *others = units
-    await _rules_case(conn, report_id, first, routed)
+    await decided_by_rules(
+        conn, report_id, first, priority="normal", decided_at=routed, confirmed_at=routed
+    )
     for unit in others:
         await _person_case(conn, report_id, unit, body, routed)
     return report_id
-
-
-async def _rules_case(
-    conn: asyncpg.Connection, report_id: uuid.UUID, unit: str, routed: dt.datetime
-) -> None:
-    decision = {"report_id": str(report_id), "unit": unit, "priority": "normal"}
-    await conn.execute(
-        "INSERT INTO decisions (report_id, unit, priority, amqp_priority, ruleset_version,"
-        " decided_at, decision) VALUES ($1, $2, 'normal', 5, 'test', now(), $3)",
-        report_id,
-        unit,
-        json.dumps(decision),
-    )
-    await conn.execute(
-        "INSERT INTO case_deliveries (report_id, unit, confirmed_at) VALUES ($1, $2, $3)",
-        report_id,
-        unit,
-        routed,
-    )
 
 
 async def _person_case(

@@ -16,10 +16,10 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from tests.integration.conftest import unique
-from tests.integration.intake.triage_support import PEOPLE, app, bearer, owner
+from tests.integration.intake.triage_support import PEOPLE, app, bearer
 from tests.support.clients import auth
 
-__all__ = ["app", "owner"]  # fixtures
+__all__ = ["app"]  # fixture
 
 EXAMPLES = Path(__file__).parents[3] / "schemas" / "examples"
 NO_DISTRICT = "no police district: municipality unknown or missing"

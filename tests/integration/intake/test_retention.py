@@ -28,7 +28,6 @@ from tests.integration.intake.retention_support import (
     close,
     found_anywhere,
     report_with_cases,
-    retention_login,
     unit_event,
 )
 
@@ -38,20 +37,8 @@ PERSONAL_TABLES = {"reports", "outbox", "report_versions", "person_acts", "perso
 
 
 @pytest.fixture
-async def owner(database_url: str) -> AsyncIterator[asyncpg.Connection]:
-    conn = await asyncpg.connect(database_url)
-    yield conn
-    await conn.close()
-
-
-@pytest.fixture
-async def job_url(database_url: str) -> str:
-    return await retention_login(database_url)
-
-
-@pytest.fixture
-async def job(job_url: str) -> AsyncIterator[asyncpg.Connection]:
-    conn = await asyncpg.connect(job_url)
+async def job(retention_database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    conn = await asyncpg.connect(retention_database_url)
     yield conn
     await conn.close()
 
@@ -183,12 +170,15 @@ async def test_a_closure_within_the_period_an_open_case_or_a_wait_keeps_the_repo
 
 
 async def test_two_runs_at_once_erase_each_report_once(
-    owner: asyncpg.Connection, job_url: str
+    owner: asyncpg.Connection, retention_database_url: str
 ) -> None:
     reports = [await report_with_cases(owner) for _ in range(24)]
     for report_id in reports:
         await close(owner, report_id, UNIT, days_ago=10)
-    first, second = await asyncpg.connect(job_url), await asyncpg.connect(job_url)
+    first, second = (
+        await asyncpg.connect(retention_database_url),
+        await asyncpg.connect(retention_database_url),
+    )
     try:
         runs = await asyncio.gather(
             retention.run(first, days=7, batch=5, dry_run=False),
@@ -268,7 +258,7 @@ def _command(url: str, *args: str, **env: str) -> subprocess.CompletedProcess[st
 
 
 async def test_the_command_as_its_own_login_counts_then_erases(
-    owner: asyncpg.Connection, job_url: str, database_url: str
+    owner: asyncpg.Connection, retention_database_url: str, database_url: str
 ) -> None:
     due = [await report_with_cases(owner) for _ in range(3)]
     for report_id in due:
@@ -276,14 +266,14 @@ async def test_the_command_as_its_own_login_counts_then_erases(
     kept = await report_with_cases(owner)
     await close(owner, kept, UNIT, days_ago=4)
 
-    dry = await asyncio.to_thread(_command, job_url, "--dry-run", "--batch", "2")
+    dry = await asyncio.to_thread(_command, retention_database_url, "--dry-run", "--batch", "2")
     assert dry.returncode == 0, dry.stderr
     said = [json.loads(line) for line in dry.stdout.splitlines()]
     (counted,) = [s for s in said if s["event"].startswith("erasure due")]
     assert (counted["due"], counted["kept_days"], counted["shown"]) == (3, 5, 2)
     assert await owner.fetchval("SELECT count(*) FROM erasures") == 0
 
-    done = await asyncio.to_thread(_command, job_url, "--batch", "2")
+    done = await asyncio.to_thread(_command, retention_database_url, "--batch", "2")
     assert done.returncode == 0, done.stderr
     said = [json.loads(line) for line in done.stdout.splitlines()]
     batches = [s for s in said if s["event"] == "reports erased"]
@@ -300,6 +290,8 @@ async def test_the_command_as_its_own_login_counts_then_erases(
     refused = await asyncio.to_thread(_command, database_url)
     assert refused.returncode == 78, refused.stderr
     assert refused.stderr.startswith("fsi-retention: FSI_DB_URL connects as"), refused.stderr
-    bad = await asyncio.to_thread(_command, job_url, FSI_RETENTION_AFTER_CLOSURE_DAYS="-1")
+    bad = await asyncio.to_thread(
+        _command, retention_database_url, FSI_RETENTION_AFTER_CLOSURE_DAYS="-1"
+    )
     assert bad.returncode == 78
     assert "FSI_RETENTION_AFTER_CLOSURE_DAYS" in bad.stderr

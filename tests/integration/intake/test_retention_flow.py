@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 
 import asyncpg
 import msgspec
@@ -24,7 +24,6 @@ from tests.integration.intake.retention_support import (
     close,
     found_anywhere,
     personal_report,
-    retention_login,
 )
 from tests.integration.stack import Stack
 from tests.integration.triage.flows import as_person, claim, deliveries, read, waiting
@@ -32,13 +31,6 @@ from tests.support import signin
 from tests.support.clients import auth
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def owner(stack: Stack) -> AsyncIterator[asyncpg.Connection]:
-    conn = await asyncpg.connect(stack.database_url)
-    yield conn
-    await conn.close()
 
 
 async def routed_by_a_person(stack: Stack) -> tuple[str, str]:
@@ -63,6 +55,7 @@ async def routed_by_a_person(stack: Stack) -> tuple[str, str]:
 async def test_a_closed_report_past_the_period_is_erased_and_still_reads(
     stack: Stack,
     owner: asyncpg.Connection,
+    retention_database_url: str,
     intake_settings: Callable[..., IntakeSettings],
     oidc_issuer: str,
 ) -> None:
@@ -71,7 +64,7 @@ async def test_a_closed_report_past_the_period_is_erased_and_still_reads(
     before = {table for table, _ in await found_anywhere(owner, NEEDLES)}
     assert {"reports", "report_versions", "person_acts", "person_decisions"} <= before
 
-    job = await asyncpg.connect(await retention_login(stack.database_url))
+    job = await asyncpg.connect(retention_database_url)
     try:
         now = dt.datetime.now(dt.UTC)
         within = await retention.run(job, 30, 10, False, now=now + dt.timedelta(days=29))

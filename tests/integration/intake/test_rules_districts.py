@@ -6,7 +6,6 @@ written with SQL as the router writes them (migrations 0002, 0006)."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 import uuid
 from pathlib import Path
 from typing import Any
@@ -20,13 +19,13 @@ from tests.integration.intake.triage_support import (
     app,
     bearer,
     claim,
-    owner,
     report_body,
     waiting,
 )
 from tests.support.clients import auth
+from tests.support.held_cases import decided_by_rules
 
-__all__ = ["app", "owner"]  # fixtures
+__all__ = ["app"]  # fixture
 
 ROOT = Path(__file__).parents[3]
 PROBLEMS = "https://fsi-intake.politiet.example/problems/"
@@ -57,30 +56,16 @@ async def routed_by_rules(
     )
     assert answer.status_code == 202, answer.text
     report_id = uuid.UUID(answer.json()["report_id"])
-    decided_at = dt.datetime.now(dt.UTC)
-    decision = {
-        "report_id": str(report_id),
-        "unit": unit,
-        "priority": "normal",
-        "amqp_priority": 5,
-        "ruleset_version": "v-test",
-        "decided_at": decided_at.isoformat(),
-        "district": district,
-    }
-    await owner.execute(
-        "INSERT INTO decisions (report_id, district, unit, priority, amqp_priority,"
-        " ruleset_version, decided_at, decision)"
-        " VALUES ($1, $2, $3, 'normal', 5, 'v-test', $4, $5)",
+    now = dt.datetime.now(dt.UTC)
+    await decided_by_rules(
+        owner,
         report_id,
-        district,
         unit,
-        decided_at,
-        json.dumps(decision),
+        district=district,
+        priority="normal",
+        decided_at=now,
+        confirmed_at=now if confirmed else None,
     )
-    if confirmed:
-        await owner.execute(
-            "INSERT INTO case_deliveries (report_id, unit) VALUES ($1, $2)", report_id, unit
-        )
     return report_id
 
 

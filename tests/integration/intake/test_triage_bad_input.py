@@ -12,10 +12,10 @@ import asyncpg
 import pytest
 from litestar.testing import AsyncTestClient
 
-from tests.integration.intake.triage_support import app, bearer, owner, report_body, waiting
+from tests.integration.intake.triage_support import app, bearer, report_body, waiting
 from tests.support.clients import auth
 
-__all__ = ["app", "owner"]  # fixtures
+__all__ = ["app"]  # fixture
 
 PROBLEMS = "https://fsi-intake.politiet.example/problems/"
 JSON = {"Content-Type": "application/json"}

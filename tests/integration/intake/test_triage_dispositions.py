@@ -17,9 +17,9 @@ from litestar.testing import AsyncTestClient
 
 from schemas.decision import Decision
 from schemas.envelope import CASE_DECIDED_TYPE, CaseDecided
-from tests.integration.intake.triage_support import app, bearer, claim, owner, waiting
+from tests.integration.intake.triage_support import app, bearer, claim, waiting
 
-__all__ = ["app", "owner"]  # fixtures
+__all__ = ["app"]  # fixture
 
 PROBLEMS = "https://fsi-intake.politiet.example/problems/"
 # Oslo's units as deploy/routing/units.yaml lists them: a case placed in Oslo goes to one.

@@ -20,10 +20,8 @@ from litestar.testing import AsyncTestClient
 from services.intake.app import create_app
 from services.intake.page_signin import RETURN_COOKIE
 from services.intake.settings import IntakeSettings, OpsSettings
-from tests.integration.intake.triage_support import owner, waiting
+from tests.integration.intake.triage_support import waiting
 from tests.support import signin
-
-__all__ = ["owner"]  # fixture
 
 BASE = "http://127.0.0.1:8000"
 COOKIE = "fsi_session"

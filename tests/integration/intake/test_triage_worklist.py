@@ -17,9 +17,9 @@ from litestar.testing import AsyncTestClient
 from services.intake.triage.model import PRIORITY_RANK, Refusal
 from services.intake.triage.worklist_store import lock_claimed, record_act
 from tests.integration.intake import triage_support
-from tests.integration.intake.triage_support import PEOPLE, app, bearer, owner
+from tests.integration.intake.triage_support import PEOPLE, app, bearer
 
-__all__ = ["app", "owner"]  # fixtures
+__all__ = ["app"]  # fixture
 
 PROBLEMS = "https://fsi-intake.politiet.example/problems/"
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)

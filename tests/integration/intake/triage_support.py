@@ -60,14 +60,6 @@ def bearer(subject: str, key: str | None = None) -> dict[str, str]:
 
 
 @pytest.fixture
-async def owner(database_url: str) -> AsyncIterator[asyncpg.Connection]:
-    """The test database as its owner, to write what the router and the workbench write."""
-    conn = await asyncpg.connect(database_url)
-    yield conn
-    await conn.close()
-
-
-@pytest.fixture
 async def app(
     intake_settings: Callable[..., IntakeSettings],
 ) -> AsyncIterator[AsyncTestClient[Any]]:

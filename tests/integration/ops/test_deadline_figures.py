@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import asyncpg
@@ -21,33 +20,14 @@ from services.common.caseevents.figures import UnitDeadlineFigures, deadline_fig
 from services.common.caseevents.store import Incoming, apply_events
 from tests.integration.ops.test_ops import scrape, value
 from tests.integration.stack import Stack
+from tests.support import held_cases
 from tests.support.clients import auth
+from tests.support.held_cases import CUSTODY, a_report, deadline
 
 pytestmark = pytest.mark.integration
 
 NOW = dt.datetime(2026, 11, 30, 12, 0, tzinfo=dt.UTC)
 HOUR, DAY, SECOND = dt.timedelta(hours=1), dt.timedelta(days=1), dt.timedelta(seconds=1)
-CUSTODY = ["brought_before_court", "released"]
-
-
-@pytest.fixture
-async def conn(database_url: str) -> AsyncIterator[asyncpg.Connection]:
-    connection = await asyncpg.connect(database_url)
-    yield connection
-    await connection.close()
-
-
-async def a_report(conn: asyncpg.Connection, at: dt.datetime) -> uuid.UUID:
-    report_id = uuid.uuid4()
-    await conn.execute(
-        "INSERT INTO reports (id, client_id, source, external_id, source_format, content_hash,"
-        " raw_body, raw_content_type, report, received_at) VALUES ($1, 'c', 'politiet.no', $2,"
-        " 'canonical', '\\x00', '\\x00', 'application/json', '{}', $3)",
-        report_id,
-        report_id.hex,
-        at,
-    )
-    return report_id
 
 
 async def held(
@@ -89,33 +69,33 @@ async def held(
 
 
 async def test_figures_at_the_boundaries(
-    conn: asyncpg.Connection, intake_database_url: str
+    owner: asyncpg.Connection, intake_database_url: str
 ) -> None:
     a, b, c = "unit.a", "unit.b", "unit.c"
     # unit.a
-    await held(conn, a, due=dt.timedelta(0), moment="arrest")  # due exactly now: missed
-    await held(conn, a, due=SECOND)  # open, due within 24 h
-    await held(conn, a, due=DAY)  # open, due within 24 h (the edge)
-    await held(conn, a, due=DAY + SECOND)  # open, not within 24 h
-    await held(conn, a, due=-HOUR, met=dt.timedelta(0))  # met exactly when due: on time
-    await held(conn, a, due=-2 * HOUR, met=SECOND)  # met a second late
-    await held(conn, a, due=-3 * HOUR, returned=-4 * HOUR)  # returned before due: not a.'s
-    await held(conn, a, due=-4 * HOUR, returned=-HOUR)  # returned after it fell due unmet
-    await held(conn, a, due=5 * HOUR, returned=-HOUR)  # returned, not yet due: not open
-    await held(conn, a, due=-30 * DAY, met=-DAY)  # the window's edge: out
-    await held(conn, a, due=-30 * DAY + SECOND, met=-DAY)  # just inside
-    await held(conn, a, due=2 * DAY, met=-HOUR)  # met before due, not yet due: nothing
+    await held(owner, a, due=dt.timedelta(0), moment="arrest")  # due exactly now: missed
+    await held(owner, a, due=SECOND)  # open, due within 24 h
+    await held(owner, a, due=DAY)  # open, due within 24 h (the edge)
+    await held(owner, a, due=DAY + SECOND)  # open, not within 24 h
+    await held(owner, a, due=-HOUR, met=dt.timedelta(0))  # met exactly when due: on time
+    await held(owner, a, due=-2 * HOUR, met=SECOND)  # met a second late
+    await held(owner, a, due=-3 * HOUR, returned=-4 * HOUR)  # returned before due: not a.'s
+    await held(owner, a, due=-4 * HOUR, returned=-HOUR)  # returned after it fell due unmet
+    await held(owner, a, due=5 * HOUR, returned=-HOUR)  # returned, not yet due: not open
+    await held(owner, a, due=-30 * DAY, met=-DAY)  # the window's edge: out
+    await held(owner, a, due=-30 * DAY + SECOND, met=-DAY)  # just inside
+    await held(owner, a, due=2 * DAY, met=-HOUR)  # met before due, not yet due: nothing
     # unit.b: closed without the meeting event is still missed; a rule with no moment
-    await held(conn, b, due=-2 * DAY, moment="arrest", closed=-DAY)
-    await held(conn, b, due=-40 * DAY, moment=None)
+    await held(owner, b, due=-2 * DAY, moment="arrest", closed=-DAY)
+    await held(owner, b, due=-40 * DAY, moment=None)
     # unit.c: not received after an hour, at the edge; received, returned or closed ones not
-    await held(conn, c, routed=-HOUR - SECOND, received=False)
-    await held(conn, c, routed=-HOUR, received=False)
-    await held(conn, c, routed=-DAY, received=True)
-    await held(conn, c, routed=-DAY, received=False, returned=-HOUR)
-    await held(conn, c, routed=-DAY, received=False, closed=-HOUR)
+    await held(owner, c, routed=-HOUR - SECOND, received=False)
+    await held(owner, c, routed=-HOUR, received=False)
+    await held(owner, c, routed=-DAY, received=True)
+    await held(owner, c, routed=-DAY, received=False, returned=-HOUR)
+    await held(owner, c, routed=-DAY, received=False, closed=-HOUR)
     # unit.d: a deadline met long ago: nothing to show
-    await held(conn, "unit.d", due=-60 * DAY, met=-DAY)
+    await held(owner, "unit.d", due=-60 * DAY, met=-DAY)
 
     login = await asyncpg.connect(intake_database_url)
     try:
@@ -146,7 +126,7 @@ async def test_figures_at_the_boundaries(
         UnitDeadlineFigures(unit=c, not_received=1),
     ]
     with pytest.raises(ValueError, match="aware"):
-        await deadline_figures(conn, NOW.replace(tzinfo=None), HOUR)
+        await deadline_figures(owner, NOW.replace(tzinfo=None), HOUR)
 
 
 UNIT = "oslo.felles-etterforskning"
@@ -158,34 +138,11 @@ async def custody_case(database_url: str, due_at: dt.datetime) -> uuid.UUID:
     conn = await asyncpg.connect(database_url)
     try:
         routed_at = dt.datetime.now(dt.UTC) - 2 * HOUR
-        report_id = await a_report(conn, routed_at)
-        deadline = {
-            "due_at": due_at.isoformat(),
-            "basis": "straffeprosessloven § 183",
-            "rule_id": "custody",
-            "met_by": CUSTODY,
-            "moment": "arrest",
-        }
-        decision = {"report_id": str(report_id), "unit": UNIT, "deadline": deadline}
-        await conn.execute(
-            "INSERT INTO decisions (report_id, district, unit, priority, amqp_priority,"
-            " deadline_at, ruleset_version, decided_at, decision) VALUES ($1, 'Oslo', $2,"
-            " 'critical', 9, $3, 'v', $4, $5::jsonb)",
-            report_id,
-            UNIT,
-            due_at,
-            routed_at,
-            json.dumps(decision),
-        )
-        await conn.execute(
-            "INSERT INTO case_deliveries (report_id, unit, confirmed_at) VALUES ($1, $2, $3)",
-            report_id,
-            UNIT,
-            routed_at,
+        return await held_cases.routed(
+            conn, UNIT, routed_at, priority="critical", due=deadline(due_at)
         )
     finally:
         await conn.close()
-    return report_id
 
 
 async def overview_until(stack: Stack, check: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:

@@ -11,6 +11,7 @@ import pytest
 
 from schemas.decision import Decision, Priority
 from services.routing import outcome_store, store
+from tests.support.held_cases import a_report
 
 NOW = dt.datetime(2026, 11, 27, 12, tzinfo=dt.UTC)
 
@@ -20,18 +21,6 @@ async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
     created = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
     yield created
     await created.close()
-
-
-async def a_report(pool: asyncpg.Pool) -> uuid.UUID:
-    report_id = uuid.uuid4()
-    await pool.execute(
-        "INSERT INTO reports (id, client_id, source, external_id, source_format, content_hash,"
-        " raw_body, raw_content_type, report) VALUES ($1, 'c', 's', $2, 'canonical', '\\x00',"
-        " '\\x00', 'application/json', '{}')",
-        report_id,
-        report_id.hex,
-    )
-    return report_id
 
 
 def decision(report_id: uuid.UUID, unit: str, minutes: int = 0) -> Decision:
