@@ -1,6 +1,6 @@
 """Held cases written with SQL as the database's owner, as the router writes them: a report,
-the rules' decision for a unit, and the unit queue's confirmation, whose trigger (migration
-0015) makes the held case with the decision's priority and deadline."""
+the rules' or a person's decision for a unit, and the unit queue's confirmation, whose
+trigger (migration 0015) makes the held case with the decision's priority and deadline."""
 
 from __future__ import annotations
 
@@ -115,3 +115,40 @@ async def routed(
         confirmed_at=routed_at,
     )
     return report_id
+
+
+async def decided_by_a_person(
+    conn: asyncpg.Connection,
+    act: uuid.UUID,
+    report_id: uuid.UUID,
+    unit: str,
+    decision: dict[str, Any],
+    *,
+    decided_at: dt.datetime,
+    confirmed_at: dt.datetime,
+    version: int = 1,
+    district: str | None = None,
+) -> None:
+    """anne's decision as assessor (her act `act`, already written) on the report's `version`
+    for `unit` of `district` (a slug), stored as `decision`, and the unit queue's confirmation
+    at `confirmed_at`, which makes the held case."""
+    await conn.execute(
+        "INSERT INTO person_decisions (id, report_id, version, unit, district, priority,"
+        " amqp_priority, decided_by, decided_role, ruleset_version, decided_at, decision)"
+        " VALUES ($1, $2, $3, $4, $5, 'normal', 5, 'anne', 'assessor', 'v-test', $6, $7::jsonb)",
+        act,
+        report_id,
+        version,
+        unit,
+        district,
+        decided_at,
+        json.dumps(decision),
+    )
+    await conn.execute(
+        "INSERT INTO person_case_deliveries (decision_id, report_id, unit, confirmed_at)"
+        " VALUES ($1, $2, $3, $4)",
+        act,
+        report_id,
+        unit,
+        confirmed_at,
+    )

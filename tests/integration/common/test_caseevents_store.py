@@ -5,7 +5,6 @@ as the services' own logins."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 import uuid
 from typing import Any
 
@@ -259,23 +258,15 @@ async def a_person_case(
         act,
         report_id,
     )
-    await owner.execute(
-        "INSERT INTO person_decisions (id, report_id, version, unit, district, priority,"
-        " amqp_priority, decided_by, decided_role, ruleset_version, decided_at, decision)"
-        " VALUES ($1, $2, 1, $3, 'vest', 'normal', 5, 'anne', 'assessor', 'v', $4, $5::jsonb)",
+    await held_cases.decided_by_a_person(
+        owner,
         act,
         report_id,
         unit,
-        NOW,
-        json.dumps(decision),
-    )
-    await owner.execute(
-        "INSERT INTO person_case_deliveries (decision_id, report_id, unit, confirmed_at)"
-        " VALUES ($1, $2, $3, $4)",
-        act,
-        report_id,
-        unit,
-        NOW - dt.timedelta(hours=1),
+        decision,
+        district="vest",
+        decided_at=NOW,
+        confirmed_at=NOW - dt.timedelta(hours=1),
     )
     return report_id, act
 

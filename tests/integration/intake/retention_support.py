@@ -13,7 +13,7 @@ import asyncpg
 
 from schemas.caseevents import CaseEvent, CaseEventKind, CaseOutcome, ReturnReason
 from services.common.caseevents.store import Incoming, apply_events
-from tests.support.held_cases import decided_by_rules
+from tests.support.held_cases import decided_by_a_person, decided_by_rules
 
 UNIT = "oslo.felles-straffesaksinntak"
 OTHER_UNIT = "oslo.vold-og-sedelighet"
@@ -123,15 +123,15 @@ async def _person_case(
     )
     decided_by = {"subject": "anne", "role": "assessor", "act": "corrected", "reason": REASON}
     decision = {"report_id": str(report_id), "unit": unit, "decided_by": decided_by}
-    await conn.execute(
-        "INSERT INTO person_decisions (id, report_id, version, unit, priority, amqp_priority,"
-        " decided_by, decided_role, ruleset_version, decided_at, decision)"
-        " VALUES ($1, $2, $3, $4, 'normal', 5, 'anne', 'assessor', 'test', now(), $5)",
+    await decided_by_a_person(
+        conn,
         act,
         report_id,
-        version,
         unit,
-        json.dumps(decision),
+        decision,
+        version=version,
+        decided_at=dt.datetime.now(dt.UTC),
+        confirmed_at=routed,
     )
     await conn.execute(
         "INSERT INTO outbox (report_id, decision_id, message_type, source_format, routing_key,"
@@ -140,14 +140,6 @@ async def _person_case(
         report_id,
         act,
         json.dumps({"report": body, "decision": decision}).encode(),
-    )
-    await conn.execute(
-        "INSERT INTO person_case_deliveries (decision_id, report_id, unit, confirmed_at)"
-        " VALUES ($1, $2, $3, $4)",
-        act,
-        report_id,
-        unit,
-        routed,
     )
 
 
