@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,6 +112,29 @@ async def wait_routed(database_url: str, count: int, within: float = 15) -> None
     finally:
         await conn.close()
     raise AssertionError(f"fewer than {count} reports were routed in {within} s")
+
+
+async def first_row(
+    database_url: str, query: str, *args: Any, within: float = 15
+) -> asyncpg.Record:
+    """The first row `query` finds, once it finds one (the stack works meanwhile);
+    AssertionError after `within` seconds."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        for _ in range(int(within * 20)):
+            row = await conn.fetchrow(query, *args)
+            if row is not None:
+                return row
+            await asyncio.sleep(0.05)
+    finally:
+        await conn.close()
+    raise AssertionError(f"nothing in {within} s: {query} {args}")
+
+
+async def held_case(database_url: str, report_id: str, within: float = 15) -> asyncpg.Record:
+    """The report's case once its unit's queue confirmed it (its `unit_cases` row)."""
+    query = "SELECT * FROM unit_cases WHERE report_id = $1"
+    return await first_row(database_url, query, uuid.UUID(report_id), within=within)
 
 
 async def take(

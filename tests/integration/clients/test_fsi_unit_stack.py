@@ -4,34 +4,18 @@ does not hold is dead-lettered with the headers the AsyncAPI document names."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from typing import Any
 
-import asyncpg
 import pytest
 
 from schemas.asyncapi.document import OUT
 from tests.integration.clients.conftest import in_process, waiting
-from tests.integration.stack import Stack, example, take
+from tests.integration.stack import Stack, example, first_row, held_case, take
 from tests.support.clients import auth
 
 pytestmark = pytest.mark.integration
-
-
-async def _row(database_url: str, query: str, *args: Any) -> asyncpg.Record:
-    """The first row the query finds within 15 s (AssertionError otherwise)."""
-    conn = await asyncpg.connect(database_url)
-    try:
-        for _ in range(300):
-            row = await conn.fetchrow(query, *args)
-            if row is not None:
-                return row
-            await asyncio.sleep(0.05)
-    finally:
-        await conn.close()
-    raise AssertionError(f"nothing in 15 s: {query}")
 
 
 async def test_a_unit_takes_its_case_and_answers_through_the_router(
@@ -43,8 +27,7 @@ async def test_a_unit_takes_its_case_and_answers_through_the_router(
     )
     assert posted.status_code == 202, posted.text
     report_id = posted.json()["report_id"]
-    held = "SELECT unit FROM unit_cases WHERE report_id = $1"
-    unit = (await _row(stack.database_url, held, uuid.UUID(report_id)))["unit"]
+    unit = (await held_case(stack.database_url, report_id))["unit"]
 
     stored = tmp_path / "cases.jsonl"
     code, _, err = await in_process(
@@ -61,10 +44,10 @@ async def test_a_unit_takes_its_case_and_answers_through_the_router(
     assert code == 0, err
     event_id = uuid.UUID(json.loads(out)["event_id"])
     recorded = "SELECT * FROM case_events WHERE event_id = $1"
-    row = await _row(stack.database_url, recorded, event_id)
+    row = await first_row(stack.database_url, recorded, event_id)
     assert (row["kind"], row["via"], row["client"]) == ("received", "amqp", "amqp:guest")
     received = "SELECT received_at FROM unit_cases WHERE report_id = $1 AND received_at IS NOT NULL"
-    await _row(stack.database_url, received, uuid.UUID(report_id))
+    await first_row(stack.database_url, received, uuid.UUID(report_id))
 
     # Not this unit's report: the broker confirms it, the router dead-letters it.
     code, out, err = await in_process(

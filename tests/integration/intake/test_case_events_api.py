@@ -7,18 +7,16 @@ bodies named by their path."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
 import uuid
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import pytest
 
 from services.intake.access import hash_key
-from tests.integration.stack import Stack, example
+from tests.integration.stack import Stack, example, held_case
 from tests.integration.triage.flows import (
     as_person,
     cases_in,
@@ -85,22 +83,6 @@ def custody_report() -> tuple[dict[str, Any], list[str]]:
     return body, personal
 
 
-async def held(stack: Stack, report_id: str, within: float = 15) -> asyncpg.Record:
-    """The report's case as its unit's queue confirmed it (`unit_cases`)."""
-    conn = await asyncpg.connect(stack.database_url)
-    try:
-        for _ in range(int(within * 20)):
-            row = await conn.fetchrow(
-                "SELECT * FROM unit_cases WHERE report_id = $1", uuid.UUID(report_id)
-            )
-            if row is not None:
-                return row
-            await asyncio.sleep(0.05)
-    finally:
-        await conn.close()
-    raise AssertionError(f"no unit holds a case of {report_id} after {within} s")
-
-
 async def routed_custody(stack: Stack) -> tuple[str, str, list[str]]:
     """A custody report posted by `alpha` and routed to its Oslo unit: (report id, unit,
     the report's personal data)."""
@@ -108,7 +90,7 @@ async def routed_custody(stack: Stack) -> tuple[str, str, list[str]]:
     answer = await stack.intake.post("/v1/reports", json=body, headers=auth("alpha"))
     assert answer.status_code == 202, answer.text
     report_id = str(answer.json()["report_id"])
-    case = await held(stack, report_id)
+    case = await held_case(stack.database_url, report_id)
     assert case["unit"] in OSLO_UNITS, case["unit"]
     assert case["due_at"] is not None
     assert set(case["met_by"]) == {"brought_before_court", "released"}
@@ -195,7 +177,7 @@ async def test_a_repeat_is_applied_once_and_others_change_nothing(stack: Stack) 
     assert (first.status_code, second.status_code) == (201, 200), second.text
     assert second.json() == {**first.json(), "verdict": "repeat"}
     assert await case_events(stack, report_id) == 1
-    before = dict(await held(stack, report_id))
+    before = dict(await held_case(stack.database_url, report_id))
 
     # Another of the client's units, which holds no case of it: as if the report did not exist.
     other = next(u for u in OSLO_UNITS if u != unit)
@@ -212,7 +194,7 @@ async def test_a_repeat_is_applied_once_and_others_change_nothing(stack: Stack) 
     )
     assert (submitter.status_code, problem_type(submitter)) == (403, "forbidden-role")
     assert await case_events(stack, report_id) == 1
-    assert dict(await held(stack, report_id)) == before
+    assert dict(await held_case(stack.database_url, report_id)) == before
 
 
 async def test_a_returned_case_waits_again_and_reaches_its_new_unit_once(stack: Stack) -> None:
@@ -302,7 +284,7 @@ async def test_a_deadline_an_assessor_moves_ends_as_the_rules_one_would(stack: S
     # the rules' time: the new held case carries the person's time, the rules' events that
     # meet it and its moment, and the court hearing meets it.
     report_id, unit, _ = await routed_custody(stack)
-    rules_due = (await held(stack, report_id))["due_at"]
+    rules_due = (await held_case(stack.database_url, report_id))["due_at"]
     returned = await send(stack, report_id, event(unit, "returned", reason="wrong_unit"))
     assert returned.status_code == 201, returned.text
     token = await claim(stack, "anne", report_id)

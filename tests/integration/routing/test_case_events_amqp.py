@@ -22,7 +22,7 @@ from prometheus_client import REGISTRY
 from schemas.caseevents import CASE_EVENT_TYPE
 from services.common.topology import Topology
 from tests.integration.routing.crash import router_env, routers, until_empty
-from tests.integration.stack import Stack, example, take
+from tests.integration.stack import Stack, example, held_case, take
 from tests.support.clients import auth
 
 pytestmark = pytest.mark.integration
@@ -72,18 +72,7 @@ async def routed(stack: Stack) -> tuple[str, str]:
         "/v1/reports", json=example("bicycle-theft", persons=[]), headers=auth("alpha")
     )
     report_id = posted.json()["report_id"]
-    conn = await asyncpg.connect(stack.database_url)
-    try:
-        for _ in range(300):
-            unit = await conn.fetchval(
-                "SELECT unit FROM unit_cases WHERE report_id = $1", uuid.UUID(report_id)
-            )
-            if unit is not None:
-                return report_id, str(unit)
-            await asyncio.sleep(0.05)
-    finally:
-        await conn.close()
-    raise AssertionError("the report was not routed to a unit in 15 s")
+    return report_id, str((await held_case(stack.database_url, report_id))["unit"])
 
 
 async def recorded(database_url: str, report_id: str, count: int) -> list[asyncpg.Record]:

@@ -14,7 +14,7 @@ import msgspec
 
 from schemas.envelope import CaseRouted
 from tests.integration.conftest import drain
-from tests.integration.stack import Stack, example
+from tests.integration.stack import Stack, example, first_row
 from tests.support import people
 from tests.support.clients import auth
 
@@ -38,18 +38,8 @@ def in_municipality(number: str) -> dict[str, Any]:
 async def waiting(stack: Stack, report_id: str, within: float = 15) -> asyncpg.Record:
     """The report's work list row, once the router put it there (the triage queue confirmed
     the rules' case)."""
-    conn = await asyncpg.connect(stack.database_url)
-    try:
-        for _ in range(int(within * 20)):
-            row = await conn.fetchrow(
-                "SELECT * FROM work_items WHERE report_id = $1", uuid.UUID(report_id)
-            )
-            if row is not None:
-                return row
-            await asyncio.sleep(0.05)
-    finally:
-        await conn.close()
-    raise AssertionError(f"{report_id} is not on the work list after {within} s")
+    query = "SELECT * FROM work_items WHERE report_id = $1"
+    return await first_row(stack.database_url, query, uuid.UUID(report_id), within=within)
 
 
 async def as_person(
