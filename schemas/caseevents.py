@@ -10,6 +10,8 @@ from typing import Annotated
 import msgspec
 from msgspec import Meta
 
+from schemas.report import EARLIEST_YEAR, LATEST_YEAR
+
 CASE_EVENT_TYPE = "fsi.case.event.v1"
 
 UnitId = Annotated[
@@ -133,6 +135,10 @@ def field_problems(event: CaseEventBody) -> list[tuple[str, str]]:
     problems: list[tuple[str, str]] = []
     if event.occurred_at.tzinfo is None:
         problems.append(("$.occurred_at", "must carry an offset, e.g. 2026-12-01T10:00:00+01:00"))
+    elif not _within_years(event.occurred_at):
+        problems.append(
+            ("$.occurred_at", f"must lie between {EARLIEST_YEAR} and {LATEST_YEAR} (UTC)")
+        )
     if event.kind is CaseEventKind.RETURNED and event.reason is None:
         problems.append(("$.reason", "is required for a returned case: " + _allowed(ReturnReason)))
     if event.kind is not CaseEventKind.RETURNED and event.reason is not None:
@@ -145,6 +151,16 @@ def field_problems(event: CaseEventBody) -> list[tuple[str, str]]:
             ("$.outcome", f"is only for `prosecution_decision` and `closed`, not `{event.kind}`")
         )
     return problems
+
+
+def _within_years(at: dt.datetime) -> bool:
+    """Whether a time with an offset lies in the years a report's times may (a typing error
+    otherwise: year 1 even overflows when moved to UTC, and PostgreSQL would store it as
+    -infinity)."""
+    try:
+        return EARLIEST_YEAR <= at.astimezone(dt.UTC).year <= LATEST_YEAR
+    except OverflowError:
+        return False
 
 
 def _allowed(kind: type[enum.StrEnum]) -> str:

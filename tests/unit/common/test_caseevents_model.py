@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from schemas.caseevents import CaseEvent, CaseEventKind, CaseOutcome, ReturnReason
+from schemas.caseevents import CaseEvent, CaseEventKind, CaseOutcome, ReturnReason, field_problems
 from services.common.caseevents.model import (
     SKEW,
     DeadlineState,
@@ -103,6 +103,28 @@ def test_field_problems_are_invalid_before_anything_else() -> None:
     assert verdict[1] == "$.reason is only for `returned`, not `received`"
     naive = event(K.RECEIVED, NOW.replace(tzinfo=None))
     assert refusal(judge(naive, held(), NOW)) is Refusal.INVALID
+
+
+@pytest.mark.parametrize(
+    ("written", "within"),
+    [
+        # The years a report's times may have (schemas.report: 1900-2100), in UTC.
+        ("0001-01-01T00:00:00+14:00", False),  # overflows when moved to UTC
+        ("0001-01-01T00:00:00+00:00", False),  # PostgreSQL would store -infinity
+        ("1900-01-01T00:30:00+01:00", False),  # 1899 in UTC
+        ("1899-12-31T23:30:00-01:00", True),  # 1900 in UTC
+        ("2100-12-31T23:59:59+00:00", True),
+        ("2101-01-01T00:30:00+01:00", True),  # 2100 in UTC
+        ("9999-12-31T23:59:59-14:00", False),  # overflows
+    ],
+)
+def test_a_time_outside_the_years_of_a_report_is_invalid(written: str, within: bool) -> None:
+    at = dt.datetime.fromisoformat(written)
+    problems = field_problems(event(K.RELEASED, at))
+    assert problems == (
+        [] if within else [("$.occurred_at", "must lie between 1900 and 2100 (UTC)")]
+    )
+    assert (refusal(judge(event(K.RELEASED, at), None, NOW)) is Refusal.INVALID) is not within
 
 
 def test_in_the_future_beyond_the_skew_only() -> None:

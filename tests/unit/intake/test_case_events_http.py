@@ -312,3 +312,15 @@ def test_the_document_says_the_body_and_every_answer(app: Litestar) -> None:
         event(extra=1),
     ):
         assert not validator.is_valid(wrong), wrong
+
+
+@pytest.mark.parametrize(
+    "written", ["0001-01-01T00:00:00+14:00", "0001-01-01T00:00:00Z", "1899-06-01T12:00:00Z"]
+)
+def test_a_time_outside_a_reports_years_is_422_naming_it(door: Door, written: str) -> None:
+    report_id = door.store.hold()
+    body = problem(door.post(report_id, event(occurred_at=written)), 422, "invalid-case-event")
+    (error,) = body["errors"]
+    assert (error["path"], error["value"]) == ("$.occurred_at", f"'{written}'")
+    assert error["message"] == "must lie between 1900 and 2100 (UTC)"
+    assert door.store.calls == []
