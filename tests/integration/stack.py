@@ -23,6 +23,7 @@ from services.intake.settings import IntakeSettings, OpsSettings, StandardiseSet
 from services.routing.main import RulesWatch, load_rules, serve
 from services.routing.settings import RoutingSettings
 from tests.integration.conftest import unique
+from tests.support.clients import auth
 
 ROOT = Path(__file__).parents[2]
 EXAMPLES = ROOT / "schemas" / "examples"
@@ -135,6 +136,21 @@ async def held_case(database_url: str, report_id: str, within: float = 15) -> as
     """The report's case once its unit's queue confirmed it (its `unit_cases` row)."""
     query = "SELECT * FROM unit_cases WHERE report_id = $1"
     return await first_row(database_url, query, uuid.UUID(report_id), within=within)
+
+
+async def overview_where(
+    intake: AsyncTestClient[Any], holds: Callable[[dict[str, Any]], bool], within: float = 30
+) -> dict[str, Any]:
+    """The operations overview once `holds` is true of it (its monitor reads every second);
+    AssertionError after `within` seconds."""
+    for _ in range(int(within * 10)):
+        answer = await intake.get("/v1/ops/overview", headers=auth("ops"))
+        if answer.status_code == 200:
+            overview: dict[str, Any] = answer.json()
+            if holds(overview):
+                return overview
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"no overview within {within} s held what was wanted")
 
 
 async def take(

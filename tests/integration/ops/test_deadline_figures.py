@@ -6,10 +6,8 @@ from it once the unit reports the court hearing."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import asyncpg
@@ -19,7 +17,7 @@ from schemas.caseevents import CaseEvent, CaseEventKind
 from services.common.caseevents.figures import UnitDeadlineFigures, deadline_figures
 from services.common.caseevents.store import Incoming, apply_events
 from tests.integration.ops.test_ops import scrape, value
-from tests.integration.stack import Stack
+from tests.integration.stack import Stack, overview_where
 from tests.support import held_cases
 from tests.support.clients import auth
 from tests.support.held_cases import CUSTODY, a_report, deadline
@@ -145,18 +143,6 @@ async def custody_case(database_url: str, due_at: dt.datetime) -> uuid.UUID:
         await conn.close()
 
 
-async def overview_until(stack: Stack, check: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
-    """The first overview (read every second) that passes `check`, within 10 s."""
-    for _ in range(100):
-        answer = await stack.intake.get("/v1/ops/overview", headers=auth("ops"))
-        if answer.status_code == 200:
-            body: dict[str, Any] = answer.json()
-            if check(body):
-                return body
-        await asyncio.sleep(0.1)
-    raise AssertionError("no overview passed the check within 10 s")
-
-
 def missed_here(body: dict[str, Any]) -> int:
     found = [d for d in body["deadlines"] if d["unit"] == UNIT]
     return int(found[0]["missed_by_moment"].get("arrest", 0)) if found else 0
@@ -166,7 +152,9 @@ async def test_a_missed_custody_deadline_is_shown_and_gauged_until_met(
     stack: Stack, router_database_url: str
 ) -> None:
     report_id = await custody_case(stack.database_url, dt.datetime.now(dt.UTC) - HOUR)
-    body = await overview_until(stack, lambda b: missed_here(b) == 1 and bool(b["districts"]))
+    body = await overview_where(
+        stack.intake, lambda b: missed_here(b) == 1 and bool(b["districts"])
+    )
     (entry,) = [d for d in body["deadlines"] if d["unit"] == UNIT]
     assert (entry["missed"], entry["open"], entry["due_last_30_days"]) == (1, 0, 1)
     assert entry["share_met_on_time"] == 0.0
@@ -203,7 +191,7 @@ async def test_a_missed_custody_deadline_is_shown_and_gauged_until_met(
         assert outcome.verdict == "applied"
     finally:
         await login.close()
-    body = await overview_until(stack, lambda b: missed_here(b) == 0)
+    body = await overview_where(stack.intake, lambda b: missed_here(b) == 0)
     assert body["deadline_totals"]["missed"] == 0
     samples = await scrape(stack)
     assert (

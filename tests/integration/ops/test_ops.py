@@ -20,7 +20,7 @@ from schemas.report import OSLO
 from services.common.settings import DatabaseSettings
 from services.intake.app import create_app
 from services.intake.settings import IntakeSettings, OpsSettings
-from tests.integration.stack import Stack, example, wait_routed
+from tests.integration.stack import Stack, example, overview_where, wait_routed
 from tests.support.clients import auth
 from tests.support.proxy import TcpProxy
 
@@ -250,12 +250,12 @@ async def test_a_database_outage_is_shown_and_passes(
     )
     try:
         async with AsyncTestClient(create_app(settings, configure_logging=False)) as client:
-            up = await _overview_of(client, lambda o: o["database"]["up"])
+            up = await overview_where(client, lambda o: o["database"]["up"])
             await proxy.cut()
-            down = await _overview_of(client, lambda o: not o["database"]["up"])
+            down = await overview_where(client, lambda o: not o["database"]["up"])
             page = await client.get("/ops", headers=auth("ops"))
             await proxy.restore()
-            again = await _overview_of(client, lambda o: o["database"]["up"])
+            again = await overview_where(client, lambda o: o["database"]["up"])
     finally:
         await proxy.stop()
     assert up["outbox"] is not None
@@ -265,19 +265,6 @@ async def test_a_database_outage_is_shown_and_passes(
     assert 'id="database-down"' in page.text
     assert "PostgreSQL cannot be reached" in page.text
     assert again["outbox"] is not None
-
-
-async def _overview_of(
-    client: AsyncTestClient[Any], wanted: Callable[[dict[str, Any]], bool]
-) -> dict[str, Any]:
-    for _ in range(150):
-        answer = await client.get("/v1/ops/overview", headers=auth("ops"))
-        if answer.status_code == 200:
-            body: dict[str, Any] = answer.json()
-            if wanted(body):
-                return body
-        await asyncio.sleep(0.1)
-    raise AssertionError("the overview never reached the expected state")
 
 
 async def test_page_is_english_with_norwegian_names_marked_and_a_strict_policy(
@@ -393,7 +380,7 @@ async def test_latest_routed_shows_when_the_queue_confirmed_each_case(
             )
         finally:
             await conn.close()
-        body = await _overview_of(
+        body = await overview_where(
             client, lambda o: report_id in {c["report_id"] for c in o["latest"]}
         )
         page = await client.get("/ops", headers=auth("ops"))

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import aio_pika
@@ -16,7 +15,7 @@ from prometheus_client import REGISTRY
 
 from services.common.topology import REPORT_ACCEPTED_KEY
 from tests.conftest import LogCapture
-from tests.integration.stack import Stack, example, reason, take, wait_routed
+from tests.integration.stack import Stack, example, overview_where, reason, take, wait_routed
 from tests.support.broker_inputs import command, run_script
 from tests.support.clients import auth
 
@@ -48,20 +47,6 @@ async def rows(stack: Stack, sql: str, report_id: str) -> list[asyncpg.Record]:
         return list(await conn.fetch(sql, uuid.UUID(report_id)))
     finally:
         await conn.close()
-
-
-async def overview_where(
-    stack: Stack, holds: Callable[[dict[str, Any]], bool], within: float = 30
-) -> dict[str, Any]:
-    """The operations overview once `holds` is true of it (the monitor reads every second)."""
-    for _ in range(int(within * 10)):
-        answer = await stack.intake.get("/v1/ops/overview", headers=auth("ops"))
-        if answer.status_code == 200:
-            overview: dict[str, Any] = answer.json()
-            if holds(overview):
-                return overview
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"the overview did not change within {within} s")
 
 
 def unit_row(overview: dict[str, Any], unit: str) -> dict[str, Any]:
@@ -99,7 +84,7 @@ async def test_a_unit_queue_deleted_while_the_router_runs(
     assert waiting["unit"] == DV_UNIT
     logged = [line for _, line in log_capture.lines if "case returned" in line]
     assert any(report_id in line and DV_UNIT in line and queue_name in line for line in logged)
-    overview = await overview_where(stack, lambda o: o["waiting"] >= 1)
+    overview = await overview_where(stack.intake, lambda o: o["waiting"] >= 1)
     assert report_id not in {case["report_id"] for case in overview["latest"]}
     assert unit_row(overview, DV_UNIT)["waiting"] == overview["waiting"] == 1
     assert all(not case["waiting"] for case in overview["latest"])
@@ -127,7 +112,7 @@ async def test_a_unit_queue_deleted_while_the_router_runs(
     assert delivered["unit"] == DV_UNIT
     got = await take(await stack.queue(queue_name), 2)
     assert [m.message_id for m in got] == [report_id]  # returned copies never arrived
-    overview = await overview_where(stack, lambda o: o["waiting"] == 0)
+    overview = await overview_where(stack.intake, lambda o: o["waiting"] == 0)
     assert unit_row(overview, DV_UNIT)["routed_last_hour"] == 1
 
 
