@@ -7,16 +7,13 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Callable
+from typing import Any
 
 import asyncpg
-import msgspec
 import pytest
 from litestar.testing import AsyncTestClient
 
 from services.intake import retention
-from services.intake.app import create_app
-from services.intake.settings import IntakeSettings, OpsSettings
 from tests.integration.conftest import unique
 from tests.integration.intake.retention_support import (
     NEEDLES,
@@ -25,12 +22,15 @@ from tests.integration.intake.retention_support import (
     found_anywhere,
     personal_report,
 )
+from tests.integration.intake.triage_support import pages
 from tests.integration.stack import Stack
 from tests.integration.triage.flows import as_person, claim, deliveries, read, waiting
 from tests.support import signin
 from tests.support.clients import auth
 
 pytestmark = pytest.mark.integration
+
+__all__ = ["pages"]  # fixture
 
 
 async def routed_by_a_person(stack: Stack) -> tuple[str, str]:
@@ -56,8 +56,7 @@ async def test_a_closed_report_past_the_period_is_erased_and_still_reads(
     stack: Stack,
     owner: asyncpg.Connection,
     retention_database_url: str,
-    intake_settings: Callable[..., IntakeSettings],
-    oidc_issuer: str,
+    pages: AsyncTestClient[Any],
 ) -> None:
     report_id, unit = await routed_by_a_person(stack)
     await close(owner, uuid.UUID(report_id), unit, days_ago=0)
@@ -85,15 +84,9 @@ async def test_a_closed_report_past_the_period_is_erased_and_still_reads(
         assert corrected["reason"] is None
         assert seen["decision"]["unit"] == unit
 
-    # The pages' sign-in returns to the address the provider knows: an app of its own there.
-    settings = msgspec.structs.replace(
-        intake_settings(enabled=False), ops=OpsSettings(cookie_secure=False)
-    )
-    app = create_app(settings, configure_logging=False)
-    async with AsyncTestClient(app, base_url="http://127.0.0.1:8000") as pages:
-        answer = await signin.sign_in(pages, "triage", "anne")
-        assert answer.status_code == 303, answer.text
-        page = await pages.get(f"/triage/{report_id}")
+    answer = await signin.sign_in(pages, "triage", "anne")
+    assert answer.status_code == 303, answer.text
+    page = await pages.get(f"/triage/{report_id}")
     assert page.status_code == 410, page.text[:300]
     assert "its personal data was erased on" in page.text
     assert not any(n in page.text for n in NEEDLES)

@@ -5,29 +5,15 @@ test provider: the page says which slug is meant, with the status of the refusal
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-import msgspec
 import pytest
 from litestar.testing import AsyncTestClient
 
-from services.intake.app import create_app
-from services.intake.settings import IntakeSettings, OpsSettings
+from tests.integration.intake.triage_support import pages
 from tests.support import signin
 
-BASE = "http://127.0.0.1:8000"
-
-
-@pytest.fixture
-async def app(
-    intake_settings: Callable[..., IntakeSettings], oidc_issuer: str
-) -> AsyncIterator[AsyncTestClient[Any]]:
-    settings = msgspec.structs.replace(
-        intake_settings(enabled=False), ops=OpsSettings(cookie_secure=False)
-    )
-    async with AsyncTestClient(create_app(settings, configure_logging=False), base_url=BASE) as c:
-        yield c
+__all__ = ["pages"]  # fixture
 
 
 def alert(page: str) -> str:
@@ -38,13 +24,13 @@ def alert(page: str) -> str:
 
 @pytest.mark.parametrize("who", ["anne", "nina"])
 async def test_the_work_list_page_filtered_by_a_name_names_the_slug(
-    app: AsyncTestClient[Any], who: str
+    pages: AsyncTestClient[Any], who: str
 ) -> None:
-    signed = await signin.sign_in(app, "triage", who)
+    signed = await signin.sign_in(pages, "triage", who)
     assert signed.status_code == 303, signed.text
-    page = await app.get("/triage?district=Oslo", follow_redirects=False)
+    page = await pages.get("/triage?district=Oslo", follow_redirects=False)
     assert page.status_code == 422, page.text
     said = alert(page.text).replace("&#39;", "'")
     assert "'Oslo' is not a police district's slug; did you mean oslo" in said, said
-    listed = await app.get("/triage?district=oslo", follow_redirects=False)
+    listed = await pages.get("/triage?district=oslo", follow_redirects=False)
     assert listed.status_code == 200, listed.text

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import AsyncIterator, Callable
 from typing import Any
 from urllib.parse import unquote
 
@@ -17,26 +16,13 @@ import msgspec
 import pytest
 from litestar.testing import AsyncTestClient
 
-from services.intake.app import create_app
 from services.intake.page_signin import RETURN_COOKIE
-from services.intake.settings import IntakeSettings, OpsSettings
-from tests.integration.intake.triage_support import waiting
+from tests.integration.intake.triage_support import pages, waiting
 from tests.support import signin
 
-BASE = "http://127.0.0.1:8000"
+__all__ = ["pages"]  # fixture
 COOKIE = "fsi_session"
 OWN = {"Origin": "null", "Sec-Fetch-Site": "same-origin"}
-
-
-@pytest.fixture
-async def client(
-    intake_settings: Callable[..., IntakeSettings], oidc_issuer: str
-) -> AsyncIterator[AsyncTestClient[Any]]:
-    settings = msgspec.structs.replace(
-        intake_settings(enabled=False), ops=OpsSettings(cookie_secure=False)
-    )
-    async with AsyncTestClient(create_app(settings, configure_logging=False), base_url=BASE) as c:
-        yield c
 
 
 async def signed(client: AsyncTestClient[Any], username: str) -> AsyncTestClient[Any]:
@@ -61,16 +47,16 @@ async def claimed(client: AsyncTestClient[Any], report_id: uuid.UUID) -> dict[st
 
 
 async def test_a_persons_fields_are_corrected_from_the_page(
-    client: AsyncTestClient[Any], owner: asyncpg.Connection
+    pages: AsyncTestClient[Any], owner: asyncpg.Connection
 ) -> None:
-    report_id = await waiting(client, owner, municipality="0301")
-    await signed(client, "anne")
-    form = await claimed(client, report_id)
-    page = (await client.get(f"/triage/{report_id}")).text
+    report_id = await waiting(pages, owner, municipality="0301")
+    await signed(pages, "anne")
+    form = await claimed(pages, report_id)
+    page = (await pages.get(f"/triage/{report_id}")).text
     for name in ("person_0_role", "person_0_birth_date", "person_0_national_id"):
         assert f'name="{name}"' in page
     change = {"person_0_role": "witness", "person_0_birth_date": "1990-05-17"}
-    preview = await client.post(
+    preview = await pages.post(
         f"/triage/{report_id}/correct",
         data={**form, **change, "step": "preview"},
         headers=OWN,
@@ -81,7 +67,7 @@ async def test_a_persons_fields_are_corrected_from_the_page(
     # The confirm form carries the changes on; the correction form shows them again.
     assert '<input type="hidden" name="person_0_birth_date" value="1990-05-17">' in preview.text
     assert 'value="witness" selected' in preview.text
-    stored = await client.post(
+    stored = await pages.post(
         f"/triage/{report_id}/correct",
         data={**form, **change, "step": "confirm"},
         headers=OWN,
@@ -97,13 +83,13 @@ async def test_a_persons_fields_are_corrected_from_the_page(
 
 
 async def test_a_refused_form_comes_back_as_sent_and_marked(
-    client: AsyncTestClient[Any], owner: asyncpg.Connection
+    pages: AsyncTestClient[Any], owner: asyncpg.Connection
 ) -> None:
-    report_id = await waiting(client, owner, municipality="0301")
-    await signed(client, "pia")
-    form = await claimed(client, report_id)
+    report_id = await waiting(pages, owner, municipality="0301")
+    await signed(pages, "pia")
+    form = await claimed(pages, report_id)
     sent = {"to": "authority", "authority": "Tolletaten", "organisation_number": "974761077"}
-    refused = await client.post(
+    refused = await pages.post(
         f"/triage/{report_id}/transfer",
         data={**form, **sent, "reason": "Toll."},
         headers=OWN,
@@ -119,7 +105,7 @@ async def test_a_refused_form_comes_back_as_sent_and_marked(
     assert ">Toll.</textarea>" in page
     # The other transfer forms keep nothing of it.
     assert page.count(">Toll.</textarea>") == 1
-    routed = await client.post(
+    routed = await pages.post(
         f"/triage/{report_id}/route",
         data={
             **form,
@@ -137,26 +123,26 @@ async def test_a_refused_form_comes_back_as_sent_and_marked(
 
 
 async def test_pages_show_no_none_and_overdue_in_words(
-    client: AsyncTestClient[Any], owner: asyncpg.Connection
+    pages: AsyncTestClient[Any], owner: asyncpg.Connection
 ) -> None:
-    report_id = await waiting(client, owner)
+    report_id = await waiting(pages, owner)
     await owner.execute(
         "UPDATE work_items SET deadline_at = '2026-11-29 08:00+00' WHERE report_id = $1",
         report_id,
     )
-    await signed(client, "anne")
-    form = await claimed(client, report_id)
+    await signed(pages, "anne")
+    form = await claimed(pages, report_id)
     # A release and a claim again: acts whose details hold empty values, in the history.
-    await client.post(f"/triage/{report_id}/release", headers=OWN)
-    await claimed(client, report_id)
-    page = (await client.get(f"/triage/{report_id}")).text
+    await pages.post(f"/triage/{report_id}/release", headers=OWN)
+    await claimed(pages, report_id)
+    page = (await pages.get(f"/triage/{report_id}")).text
     assert "None" not in page
     assert "null" not in page
     history = re.search(r'<tr data-event="released">.*?</tr>', page, re.S)
     assert history is not None
     assert "lapsed: no" in history.group(0)  # not Python's False
     assert "29.11.2026 09:00 <strong>overdue</strong>" in page
-    listed = (await client.get("/triage")).text
+    listed = (await pages.get("/triage")).text
     row = re.search(rf'data-report="{report_id}".*?</tr>', listed, re.S)
     assert row is not None
     assert "29.11.2026 09:00 <strong>overdue</strong>" in row.group(0)
@@ -165,12 +151,12 @@ async def test_pages_show_no_none_and_overdue_in_words(
 
 
 async def test_rules_short_only_on_the_offence_are_collapsed(
-    client: AsyncTestClient[Any], owner: asyncpg.Connection
+    pages: AsyncTestClient[Any], owner: asyncpg.Connection
 ) -> None:
     # A bicycle theft: rules of other offences (custody, violence) are short on the offence.
-    report_id = await waiting(client, owner, municipality="0301")
-    await signed(client, "anne")
-    page = (await client.get(f"/triage/{report_id}")).text
+    report_id = await waiting(pages, owner, municipality="0301")
+    await signed(pages, "anne")
+    page = (await pages.get(f"/triage/{report_id}")).text
     shown = re.search(r'<ul id="explain">(.*?)</ul>', page, re.S)
     assert shown is not None
     assert "<code>offence</code>" not in shown.group(1)
@@ -180,14 +166,14 @@ async def test_rules_short_only_on_the_offence_are_collapsed(
 
 
 async def test_a_too_large_form_is_answered_by_a_page(
-    client: AsyncTestClient[Any], owner: asyncpg.Connection
+    pages: AsyncTestClient[Any], owner: asyncpg.Connection
 ) -> None:
-    report_id = await waiting(client, owner)
-    await signed(client, "pia")
-    form = await claimed(client, report_id)
-    page = (await client.get(f"/triage/{report_id}")).text
+    report_id = await waiting(pages, owner)
+    await signed(pages, "pia")
+    form = await claimed(pages, report_id)
+    page = (await pages.get(f"/triage/{report_id}")).text
     assert page.count('maxlength="4000"') == page.count("<textarea")
-    answer = await client.post(
+    answer = await pages.post(
         f"/triage/{report_id}/close",
         data={**form, "ground": "no-offence", "reason": "x" * 50_000},
         headers=OWN,
@@ -212,17 +198,17 @@ async def test_a_too_large_form_is_answered_by_a_page(
     ],
 )
 async def test_a_sign_in_keeps_only_a_path_of_its_page(
-    client: AsyncTestClient[Any], asked: str, kept: str | None
+    pages: AsyncTestClient[Any], asked: str, kept: str | None
 ) -> None:
-    client.cookies.clear()
-    sent = await client.get("/triage/reviews", follow_redirects=False)
+    pages.cookies.clear()
+    sent = await pages.get("/triage/reviews", follow_redirects=False)
     assert sent.status_code == 303
     assert sent.headers["location"] == "/triage/login?next=/triage/reviews"
-    start = await client.get("/triage/login", params={"next": asked}, follow_redirects=False)
+    start = await pages.get("/triage/login", params={"next": asked}, follow_redirects=False)
     assert start.status_code == 303
     cookie = start.cookies.get(RETURN_COOKIE)
     assert (unquote(cookie) if cookie else None) == kept
     callback = await signin.provider_code(start.headers["location"], "pia")
-    answer = await client.get(callback, follow_redirects=False)
+    answer = await pages.get(callback, follow_redirects=False)
     assert answer.status_code == 303
     assert answer.headers["location"] == (kept or "/triage")

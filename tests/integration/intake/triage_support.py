@@ -1,6 +1,7 @@
 """What the triage tests through the app share: the intake on the real PostgreSQL with
-people by a test verifier, their tokens, the database as its owner, and a report accepted
-over the API waiting on the work list as the router leaves it."""
+people by a test verifier, their tokens, its pages for people signed in through the OIDC
+test provider, and a report accepted over the API waiting on the work list as the router
+leaves it."""
 
 from __future__ import annotations
 
@@ -11,12 +12,13 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import asyncpg
+import msgspec
 import pytest
 from litestar.testing import AsyncTestClient
 
 from services.intake.app import Parts, create_app, open_parts
 from services.intake.people import Person, PersonRole, TokenRefused
-from services.intake.settings import IntakeSettings
+from services.intake.settings import IntakeSettings, OpsSettings
 from tests.integration.conftest import unique
 from tests.support.clients import auth
 
@@ -73,6 +75,20 @@ async def app(
     settings = intake_settings(enabled=False)
     async with AsyncTestClient(create_app(settings, configure_logging=False, parts=parts)) as c:
         yield c
+
+
+@pytest.fixture
+async def pages(
+    intake_settings: Callable[..., IntakeSettings], oidc_issuer: str
+) -> AsyncIterator[AsyncTestClient[Any]]:
+    """The intake's pages at the address the OIDC test provider sends people back to (its
+    session cookies sent over plain HTTP there), no relay."""
+    settings = msgspec.structs.replace(
+        intake_settings(enabled=False), ops=OpsSettings(cookie_secure=False)
+    )
+    app = create_app(settings, configure_logging=False)
+    async with AsyncTestClient(app, base_url="http://127.0.0.1:8000") as client:
+        yield client
 
 
 def report_body(
