@@ -32,9 +32,11 @@ EVENT_REFUSALS = {
     "case was routed",
     "in_future": "`occurred_at` more than 2 minutes ahead of the router's clock",
     "closed_before_events": "a `closed` dated before an event already recorded",
-    "invalid": "not a CaseEvent, or a cross-field rule broken (`reason` for `returned` "
-    "only, and required there; `outcome` for `prosecution_decision` and `closed` only, and "
-    "required there; `occurred_at` with an offset)",
+    "invalid": "not a CaseEvent (empty, not UTF-8, not JSON, a key given twice, a field "
+    "missing, unknown or ill-typed), a `message_id` other than its `event_id`, or a "
+    "cross-field rule broken (`reason` for `returned` only, and required there; `outcome` "
+    "for `prosecution_decision` and `closed` only, and required there; `occurred_at` with "
+    "an offset, in the years 1900-2100 UTC)",
     "unit_mismatch": "the routing key is not the body's `unit`",
 }
 # Why RabbitMQ itself dead-letters a message (its dead-lettering guide, 3.x and 4.x).

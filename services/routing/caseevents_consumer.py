@@ -45,7 +45,7 @@ StoreApply = Callable[[asyncpg.Connection, Sequence[Incoming]], Awaitable[list[O
 
 def delivered(message: Message) -> Delivered:
     """What the handler reads of a delivery."""
-    return Delivered(message.body, message.routing_key, message.user_id)
+    return Delivered(message.body, message.routing_key, message.user_id, message.message_id)
 
 
 @dataclass

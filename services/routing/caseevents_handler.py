@@ -15,17 +15,14 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
-import msgspec
-
 from schemas.caseevents import CASE_EVENT_TYPE, CaseEvent, field_problems
+from services.common import jsontext
 from services.common.caseevents.metrics import APPLIED, REPEAT, UNIT_MISMATCH, UNKNOWN_KIND
 from services.common.caseevents.model import Refusal
 from services.common.caseevents.store import Incoming, Outcome
 from services.routing.deliveries import redacted
 
 _UNIT_ID = re.compile(r"^[a-z0-9][a-z0-9.-]{0,99}$")  # schemas.caseevents.UnitId
-_decoder = msgspec.json.Decoder(CaseEvent)
-_UNREADABLE = (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError)
 
 # Applies a batch in one transaction: `store.apply_events` on a connection of the pool.
 ApplyEvents = Callable[[Sequence[Incoming]], Awaitable[list[Outcome]]]
@@ -33,12 +30,14 @@ ApplyEvents = Callable[[Sequence[Incoming]], Awaitable[list[Outcome]]]
 
 @dataclass(frozen=True, slots=True)
 class Delivered:
-    """What the handler reads of a delivery: its body, routing key and `user_id` property
-    (which RabbitMQ checks against the publisher's user when set)."""
+    """What the handler reads of a delivery: its body, routing key, `user_id` property
+    (which RabbitMQ checks against the publisher's user when set) and `message_id` (the
+    contract's: the event's id; None when the publisher set none)."""
 
     body: bytes
     routing_key: str | None
     user_id: str | None
+    message_id: str | None = None
 
     @property
     def client(self) -> str:
@@ -68,16 +67,21 @@ class Verdict:
 
 def read(delivered: Delivered) -> Incoming | Verdict:
     """The delivery as an event to apply, or why it is refused before the store sees it:
-    not JSON, not a `CaseEvent` (msgspec's message names the path; quoted values and
-    unknown keys are left out), a cross-field rule broken (`field_problems`, by path), or
-    a routing key that is not the event's unit. Pure."""
+    empty, not UTF-8, not JSON, a key given twice, not a `CaseEvent` (`jsontext.decode`:
+    the path named; quoted values and unknown keys left out), a cross-field rule broken
+    (`field_problems`, by path), a `message_id` other than its `event_id`, or a routing
+    key that is not the event's unit. Pure."""
     try:
-        event = _decoder.decode(delivered.body)
-    except _UNREADABLE as exc:
-        what = "not JSON" if not isinstance(exc, msgspec.ValidationError) else "not an event"
-        reason = f"not a {CASE_EVENT_TYPE} message ({what}): {redacted(exc)}"
+        # As the intake's HTTP door reads a body: empty, not UTF-8, not JSON, a key given
+        # twice (which of two values counts differs between parsers), then the type.
+        event = jsontext.decode(delivered.body, CaseEvent)
+    except jsontext.JsonTextError as exc:
+        reason = f"not a {CASE_EVENT_TYPE} message: {redacted(exc.problem)}"
         return Verdict(Refusal.INVALID.value, UNKNOWN_KIND, reason=reason)
     problems = field_problems(event)
+    if delivered.message_id is not None and delivered.message_id != str(event.event_id):
+        shown = f"`{delivered.message_id}`" if _is_uuid(delivered.message_id) else "(no UUID)"
+        problems.append(("message_id", f"{shown} is not the event's event_id"))
     if problems:
         reason = "; ".join(f"{path} {message}" for path, message in problems)
         return _refused(event, Refusal.INVALID.value, reason)
@@ -87,6 +91,14 @@ def read(delivered: Delivered) -> Incoming | Verdict:
         reason = f"the routing key {shown} is not the event's unit `{event.unit}`"
         return _refused(event, UNIT_MISMATCH, reason)
     return Incoming(event, delivered.client, "amqp")
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _refused(event: CaseEvent, verdict: str, reason: str) -> Verdict:

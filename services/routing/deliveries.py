@@ -45,7 +45,7 @@ report_decoder = msgspec.json.Decoder(Report)
 view_decoder = msgspec.json.Decoder(RoutingView)
 
 
-def redacted(exc: Exception) -> str:
+def redacted(exc: Exception | str) -> str:
     # Validation messages may quote a value or name an unknown key; either may be personal
     # data, so they go.
     return _UNKNOWN_FIELD.sub("unknown field `…`", _QUOTED.sub("'…'", str(exc)))[:300]

@@ -170,7 +170,7 @@ async def test_an_event_breaking_the_schema_is_dead_lettered_with_its_reason(
     reasons = [str(h["x-fsi-reason"]) for h in headers]
     assert "$.kind" in reasons[0]
     assert reasons[1].startswith("$.reason is required for a returned case")
-    assert reasons[2].startswith("not a fsi.case.event.v1 message (not JSON)")
+    assert reasons[2].startswith("not a fsi.case.event.v1 message: JSON is malformed")
     assert not any("Kari" in r or "24869023120" in r for r in reasons)
     assert dead[0].body == json.dumps(wrong_kind).encode()  # the message as it came
     conn = await asyncpg.connect(stack.database_url)

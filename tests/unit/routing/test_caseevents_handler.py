@@ -41,10 +41,13 @@ def event(**changes: Any) -> dict[str, Any]:
 
 
 def delivery(
-    body: dict[str, Any] | bytes, key: str | None = UNIT, user: str | None = None
+    body: dict[str, Any] | bytes,
+    key: str | None = UNIT,
+    user: str | None = None,
+    message_id: str | None = None,
 ) -> Delivered:
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-    return Delivered(raw, key, user)
+    return Delivered(raw, key, user, message_id)
 
 
 def refused(result: Incoming | Verdict) -> Verdict:
@@ -69,8 +72,41 @@ def test_a_body_that_is_not_json_is_invalid_of_unknown_kind() -> None:
     got = refused(read(delivery(b"\xff Kari 24869023120")))
     assert (got.verdict, got.kind, got.event_id) == ("invalid", "unknown", None)
     assert got.reason is not None
-    assert got.reason.startswith("not a fsi.case.event.v1 message (not JSON)")
+    assert got.reason == "not a fsi.case.event.v1 message: not UTF-8 text (byte 0)"
     assert "24869023120" not in got.reason
+    for body, said in (
+        (b"", "empty: no JSON in it"),
+        (b"  \n", "empty: no JSON in it"),
+        (b"Kari 24869023120", "JSON is malformed: invalid character (byte 0)"),
+        (b"\xff\xfe{}", "UTF-16 text"),
+    ):
+        got = refused(read(delivery(body)))
+        assert got.reason is not None
+        assert got.reason.startswith(f"not a fsi.case.event.v1 message: {said}"), got.reason
+
+
+def test_a_key_given_twice_is_invalid_as_over_http() -> None:
+    # The last key would win in msgspec, the first in others: neither is what the unit meant.
+    raw = json.dumps(event(kind="closed", outcome="dismissed"))
+    twice = raw.replace('"kind": "closed"', '"kind": "closed", "kind": "received"').encode()
+    got = refused(read(delivery(twice)))
+    assert (got.verdict, got.kind) == ("invalid", "unknown")
+    assert got.reason == (
+        "not a fsi.case.event.v1 message: $.kind: a key given twice in one object; "
+        "give each key once"
+    )
+
+
+def test_a_message_id_other_than_the_event_id_is_invalid() -> None:
+    body = event()
+    same = read(delivery(body, message_id=body["event_id"]))
+    assert isinstance(same, Incoming)
+    other = str(uuid.uuid4())
+    got = refused(read(delivery(body, message_id=other)))
+    assert got.verdict == "invalid"
+    assert got.reason == f"message_id `{other}` is not the event's event_id"
+    shaped = refused(read(delivery(body, message_id="Kari 24869023120")))
+    assert shaped.reason == "message_id (no UUID) is not the event's event_id"
 
 
 def test_a_wrong_field_names_its_path_and_quotes_no_value() -> None:
