@@ -78,13 +78,12 @@ FROM ({NOT_RECEIVED}) AS not_received
 """  # noqa: S608 (constants of this module only)
 
 
-class UnitDeadlineFigures(msgspec.Struct, frozen=True, kw_only=True):
-    """One unit's figures at one moment (counts of cases; see the module docstring).
+class DeadlineCounts(msgspec.Struct, frozen=True, kw_only=True):
+    """Counts of cases by their deadlines at one moment (see the module docstring).
     `missed_by_moment`: the missed deadlines by the moment their rule counted from
     (`NO_MOMENT` for none); its values sum to `missed`. `share_met_on_time`: 0..1, None when
-    no deadline fell due in the last 30 days. `next_due_at`: the earliest open deadline."""
+    no deadline fell due in the last 30 days."""
 
-    unit: str
     open: int = 0
     due_within_24h: int = 0
     missed: int = 0
@@ -93,20 +92,17 @@ class UnitDeadlineFigures(msgspec.Struct, frozen=True, kw_only=True):
     met_on_time_last_30_days: int = 0
     share_met_on_time: float | None = None
     not_received: int = 0
+
+
+class UnitDeadlineFigures(DeadlineCounts, frozen=True, kw_only=True):
+    """One unit's figures; `next_due_at`: the earliest of its open deadlines."""
+
+    unit: str
     next_due_at: dt.datetime | None = None
 
 
-class DeadlineTotals(msgspec.Struct, frozen=True, kw_only=True):
+class DeadlineTotals(DeadlineCounts, frozen=True, kw_only=True):
     """The figures of every unit together (the share over all deadlines that fell due)."""
-
-    open: int = 0
-    due_within_24h: int = 0
-    missed: int = 0
-    missed_by_moment: dict[str, int] = msgspec.field(default_factory=dict)
-    due_last_30_days: int = 0
-    met_on_time_last_30_days: int = 0
-    share_met_on_time: float | None = None
-    not_received: int = 0
 
 
 def share(met: int, due: int) -> float | None:
