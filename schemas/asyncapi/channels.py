@@ -43,21 +43,25 @@ def _parameters(address: str) -> dict[str, Any]:
     return {n: {"$ref": f"#/components/parameters/{n}"} for n in names}
 
 
+def _channel(
+    address: str, title: str, description: str, messages: tuple[str, ...], amqp: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        "address": address,
+        "title": title,
+        "description": description,
+        "messages": _messages(*messages),
+        "parameters": _parameters(address),
+        "bindings": {"amqp": {**amqp, "bindingVersion": BINDING_VERSION}},
+    }
+
+
 def _exchange(
     name_type: tuple[str, str], title: str, description: str, *messages: str
 ) -> dict[str, Any]:
     name, kind = name_type
     exchange = {"name": name, "type": kind, "durable": True, "autoDelete": False}
-    return {
-        "address": name,
-        "title": title,
-        "description": description,
-        "messages": _messages(*messages),
-        "parameters": _parameters(name),
-        "bindings": {
-            "amqp": {"is": "routingKey", "exchange": exchange, "bindingVersion": BINDING_VERSION}
-        },
-    }
+    return _channel(name, title, description, messages, {"is": "routingKey", "exchange": exchange})
 
 
 def _queue(
@@ -65,12 +69,7 @@ def _queue(
 ) -> dict[str, Any]:
     queue = {"name": name, "durable": True, "exclusive": False, "autoDelete": False}
     return {
-        "address": name,
-        "title": title,
-        "description": description,
-        "messages": _messages(*messages),
-        "parameters": _parameters(name),
-        "bindings": {"amqp": {"is": "queue", "queue": queue, "bindingVersion": BINDING_VERSION}},
+        **_channel(name, title, description, messages, {"is": "queue", "queue": queue}),
         "x-amqp-bound-to": [{"exchange": e, "routingKey": k} for e, k in bound],
     }
 
