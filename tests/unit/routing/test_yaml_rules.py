@@ -13,8 +13,9 @@ import pytest
 from schemas import reference
 from schemas.report import Report
 from services.common.rules.engine import decide
-from services.common.rules.reading import RulesError, WrongTypeError
-from services.common.rules.ruleset import RuleSet, load_ruleset
+from services.common.rules.reading import WrongTypeError
+from services.common.rules.ruleset import load_ruleset
+from tests.support.rule_files import load, refused
 
 ROOT = Path(__file__).parents[3]
 UNITS = ROOT / "deploy" / "routing" / "units.yaml"
@@ -26,19 +27,6 @@ REPORT = (
     ' "incident": {"occurred_from": "2026-11-26T22:00:00+01:00", "description": "d",'
     ' "municipality": "MUNICIPALITY"}, "offences": [{"code": "strl-321"}]}'
 )
-HEAD = "version: 1\npriorities: {critical: 9, high: 7, normal: 4, low: 1}\nrules:\n"
-
-
-def load(tmp_path: Path, rules: str, units: Path = UNITS) -> RuleSet:
-    path = tmp_path / "rules.yaml"
-    path.write_text(HEAD + rules, "utf-8")
-    return load_ruleset(path, units, REF)
-
-
-def refused(tmp_path: Path, rules: str) -> RulesError:
-    with pytest.raises(RulesError) as caught:
-        load(tmp_path, rules)
-    return caught.value
 
 
 def test_the_example_duration_in_clock_form_is_refused_with_the_fix() -> None:
