@@ -8,11 +8,11 @@ rules, the same unit rule, unit and priority as `decide()`.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import uuid
 from pathlib import Path
 from typing import Any
 
-import msgspec
 import pytest
 
 from bench import peers
@@ -24,7 +24,7 @@ from services.common.rules import condition_tree
 from services.common.rules.engine import decide
 from services.common.rules.reading import Reader, parse_yaml
 from services.common.rules.ruleset import RuleSet, load_ruleset
-from services.common.standardise import Options, standardise
+from tests.support.reports import standardised_report
 
 ROOT = Path(__file__).parents[3]
 REF = reference.load()
@@ -89,25 +89,7 @@ CASES: dict[str, dict[str, Any]] = {
 }
 
 
-def report(**changes: Any) -> Report:
-    body: dict[str, Any] = {
-        "source": "patrulje",
-        "external_id": "x",
-        "reported_at": "2026-11-27T10:00:00+01:00",
-        "incident": {
-            "occurred_from": "2026-11-26T22:00:00+01:00",
-            "description": "d",
-            "municipality": "0301",
-        },
-        "offences": [{"code": "strl-321"}],
-    }
-    incident = changes.pop("incident", {})
-    if incident is None:
-        del body["incident"]["municipality"]
-    else:
-        body["incident"].update(incident)
-    body.update(changes)
-    return standardise(msgspec.convert(body, Report), REF, NOW, Options(accept_synthetic_ids=True))
+report = functools.partial(standardised_report, NOW, "patrulje")
 
 
 def outcomes(ruleset: RuleSet, r: Report) -> tuple[peers.Outcome, list[peers.Outcome]]:

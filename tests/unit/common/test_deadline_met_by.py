@@ -14,20 +14,19 @@ import pytest
 from schemas import reference
 from schemas.caseevents import MEETING_KINDS, CaseEventKind
 from schemas.decision import Deadline, Decision
-from schemas.report import Report
 from services.common.rules import meeting
 from services.common.rules.engine import decide
-from services.common.rules.reading import RulesError, UnknownReferenceError, WrongTypeError
-from services.common.rules.ruleset import RuleSet, load_ruleset
-from services.common.standardise import Options, standardise
+from services.common.rules.reading import UnknownReferenceError, WrongTypeError
+from services.common.rules.ruleset import load_ruleset
 from services.routing.cli import main
+from tests.support.reports import standardised_report
+from tests.support.rule_files import HEAD, load, refused
 
 ROOT = Path(__file__).parents[3]
 UNITS = ROOT / "deploy" / "routing" / "units.yaml"
 RULES = ROOT / "deploy" / "routing" / "rules.yaml"
 REF = reference.load()
 DEFAULT = load_ruleset(RULES, UNITS, REF)
-HEAD = "version: 1\npriorities: {critical: 9, high: 7, normal: 4, low: 1}\nrules:\n"
 ALLOWED = "allowed: brought_before_court, closed, interview_held, prosecution_decision, released"
 NOW = dt.datetime(2026, 11, 27, 12, tzinfo=dt.UTC)
 K = CaseEventKind
@@ -40,18 +39,6 @@ def rule(deadline: str) -> str:
         "  - id: weapon-target\n    when: {flag: weapon}\n    then:\n      deadline:\n"
         "        days: 3\n        from: report\n        basis: a local target\n" + deadline
     )
-
-
-def load(tmp_path: Path, rules: str) -> RuleSet:
-    path = tmp_path / "rules.yaml"
-    path.write_text(HEAD + rules, "utf-8")
-    return load_ruleset(path, UNITS, REF)
-
-
-def refused(tmp_path: Path, rules: str) -> RulesError:
-    with pytest.raises(RulesError) as caught:
-        load(tmp_path, rules)
-    return caught.value
 
 
 # --- the default rules -----------------------------------------------------------------------
@@ -82,19 +69,7 @@ def test_every_default_deadline_names_the_events_its_source_asks_for() -> None:
 
 
 def decided(**changes: Any) -> Decision:
-    body: dict[str, Any] = {
-        "source": "politiet.no",
-        "external_id": "x-1",
-        "reported_at": "2026-11-27T10:00:00+01:00",
-        "incident": {
-            "occurred_from": "2026-11-26T22:00:00+01:00",
-            "description": "d",
-            "municipality": "0301",
-        },
-        "offences": [{"code": "strl-321"}],
-        **changes,
-    }
-    report = standardise(msgspec.convert(body, Report), REF, NOW, Options())
+    report = standardised_report(NOW, "politiet.no", **changes)
     return decide(report, uuid.uuid4(), DEFAULT, NOW)
 
 

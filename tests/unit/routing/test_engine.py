@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import uuid
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from schemas.decision import TRIAGE_UNIT, Priority
 from schemas.report import Report
 from services.common.rules.engine import decide
 from services.common.rules.ruleset import RuleSet, load_ruleset
-from services.common.standardise import Options, standardise
+from tests.support.reports import standardised_report
 from tests.unit.routing.test_age_unknown import AGE_UNKNOWN_RULES
 
 ROOT = Path(__file__).parents[3]
@@ -24,25 +25,7 @@ REF = reference.load()
 UNITS = ROOT / "deploy" / "routing" / "units.yaml"
 DEFAULT = load_ruleset(ROOT / "deploy" / "routing" / "rules.yaml", UNITS, REF)
 NOW = dt.datetime(2026, 11, 27, 12, tzinfo=dt.UTC)
-
-
-def report(**changes: Any) -> Report:
-    body: dict[str, Any] = {
-        "source": "test",
-        "external_id": "x",
-        "reported_at": "2026-11-27T10:00:00+01:00",
-        "incident": {
-            "occurred_from": "2026-11-26T22:00:00+01:00",
-            "description": "d",
-            "municipality": "0301",
-        },
-        "offences": [{"code": "strl-321"}],
-    }
-    incident = changes.pop("incident", {})
-    body["incident"].update(incident)
-    body.update(changes)
-    raw = msgspec.convert(body, Report)
-    return standardise(raw, REF, NOW, Options(accept_synthetic_ids=True))
+report = functools.partial(standardised_report, NOW)
 
 
 def decided(r: Report, ruleset: RuleSet = DEFAULT) -> Any:
