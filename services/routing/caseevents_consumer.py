@@ -5,10 +5,11 @@ with `caseevents_handler.settle` (one `apply_events` transaction per batch) on a
 channel of its own (acknowledgements are per channel). Applied and repeated events are
 acknowledged; a refused one is copied to the dead-letter exchange with its reason
 (`x-fsi-reason`), code (`x-fsi-code`) and sender (`x-fsi-client`), and acknowledged once
-the broker confirmed the copy. A database or broker failure puts the whole batch back after
-a pause (`deliveries.TRANSIENT`): an outage dead-letters nothing, and events applied before
-it come again as repeats. Logs carry ids, units, kinds and codes only: one line per batch,
-one per refusal.
+the broker confirmed the copy. An outage of the database or broker puts the whole batch back
+after a pause (`caseevents_handler.OUTAGE`): it dead-letters nothing, and events applied
+before it come again as repeats. Any other failure of a batch is tried event by event, and
+an event that fails alone is dead-lettered as `invalid` (`settle_apart`). Logs carry ids,
+units, kinds and codes only: one line per batch, one per refusal.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from services.common.caseevents.store import Incoming, Outcome, apply_events
 from services.common.logging import get_logger
 from services.common.topology import Topology
 from services.routing import consumer, metrics
-from services.routing.caseevents_handler import Delivered, Verdict, settle
+from services.routing.caseevents_handler import Delivered, Verdict, settle_apart
 from services.routing.deadletters import to_dead_letters
 from services.routing.deliveries import Pending
 
@@ -69,7 +70,7 @@ class CaseEvents:
         confirmed); every delivery is then done. Raises a database or broker error
         (`deliveries.TRANSIENT`) when the batch must be tried again."""
         messages = [m for m, _ in batch]
-        verdicts = await settle(self._apply, [delivered(m) for m in messages])
+        verdicts = await settle_apart(self._apply, [delivered(m) for m in messages])
         refused = [(m, v) for m, v in zip(messages, verdicts, strict=True) if v.refused]
         if refused:
             sent = await asyncio.gather(

@@ -11,17 +11,37 @@ acknowledge). A database failure is raised, never made a verdict: the batch is t
 from __future__ import annotations
 
 import re
+import traceback
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
 
 from schemas.caseevents import CASE_EVENT_TYPE, CaseEvent, field_problems
-from services.common import jsontext
+from services.common import broker, db, jsontext
 from services.common.caseevents.metrics import APPLIED, REPEAT, UNIT_MISMATCH, UNKNOWN_KIND
 from services.common.caseevents.model import Refusal
 from services.common.caseevents.store import Incoming, Outcome
+from services.common.logging import get_logger
 from services.routing.deliveries import redacted
 
+log = get_logger("router")
+# Failures that say nothing about the events: the database or broker unreachable or going
+# away, a transaction another one made roll back, a lock or statement timeout, an event id
+# another transaction recorded at the same moment. The batch is tried again, whole. Any other
+# failure of a batch is a fault some event brings with it.
+OUTAGE: tuple[type[Exception], ...] = (
+    *db.CONNECTION_ERRORS,
+    *broker.BROKER_ERRORS,
+    asyncpg.TransactionRollbackError,
+    asyncpg.LockNotAvailableError,
+    asyncpg.QueryCanceledError,
+    asyncpg.OperatorInterventionError,
+    asyncpg.InsufficientResourcesError,
+    asyncpg.UniqueViolationError,
+)
 _UNIT_ID = re.compile(r"^[a-z0-9][a-z0-9.-]{0,99}$")  # schemas.caseevents.UnitId
 
 # Applies a batch in one transaction: `store.apply_events` on a connection of the pool.
@@ -127,3 +147,44 @@ async def settle(apply: ApplyEvents, batch: Sequence[Delivered]) -> list[Verdict
         raise RuntimeError(f"{len(outcomes)} outcomes for {len(incoming)} events")
     by_event = iter(outcomes)
     return [r if isinstance(r, Verdict) else judged(r, next(by_event)) for r in read_]
+
+
+async def settle_apart(apply: ApplyEvents, batch: Sequence[Delivered]) -> list[Verdict]:
+    """`settle`, and when the batch fails by anything but an `OUTAGE` (raised: the batch is
+    tried again), each delivery on its own: the ones that apply are applied, one that fails
+    alone is refused as `invalid` naming the failure's class (its message may quote the
+    event), so that one event the checks let through cannot hold every unit's events in
+    retries. Logged with the ids and where it failed, never the body or the error's text."""
+    try:
+        return await settle(apply, batch)
+    except OUTAGE:
+        raise
+    except Exception as exc:
+        log.error(
+            "a batch of case events failed; applying them one by one", error=type(exc).__name__
+        )
+    verdicts: list[Verdict] = []
+    for delivered in batch:
+        try:
+            verdicts += await settle(apply, [delivered])
+        except OUTAGE:
+            raise
+        except Exception as exc:
+            read_ = read(delivered)
+            why = f"could not be applied ({type(exc).__name__}): the router's log has the error"
+            verdict = (
+                _refused(read_.event, Refusal.INVALID.value, why)
+                if isinstance(read_, Incoming)
+                else read_
+            )
+            # The class and the line that raised it, not the message: it may quote the event.
+            last = traceback.extract_tb(exc.__traceback__)[-1]
+            log.error(
+                "a case event could not be applied",
+                error=type(exc).__name__,
+                at=f"{Path(last.filename).name}:{last.lineno}",
+                event_id=str(verdict.event_id),
+                report_id=str(verdict.report_id),
+            )
+            verdicts.append(verdict)
+    return verdicts

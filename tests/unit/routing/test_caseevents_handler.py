@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+import asyncpg
 import msgspec
 import pytest
 
@@ -22,6 +23,7 @@ from services.routing.caseevents_handler import (
     Verdict,
     read,
     settle,
+    settle_apart,
 )
 
 UNIT = "oslo.felles-etterforskning"
@@ -237,3 +239,51 @@ async def test_a_store_answering_short_is_an_error() -> None:
 
 def test_every_refusal_is_a_verdict_label() -> None:
     assert set(VERDICTS) == {"applied", "repeat", UNIT_MISMATCH} | {r.value for r in Refusal}
+
+
+class Faulty(Store):
+    """A store that fails, as a fault some event brings would, on any batch holding a
+    `released` event (ValueError), or on every batch with an outage (`down`)."""
+
+    def __init__(self, down: Exception | None = None) -> None:
+        super().__init__(
+            {CaseEventKind.RECEIVED: ("applied", None), CaseEventKind.CLOSED: ("applied", None)}
+        )
+        self.down = down
+
+    async def __call__(self, batch: Sequence[Incoming]) -> list[Outcome]:
+        if self.down is not None:
+            raise self.down
+        if any(i.event.kind is CaseEventKind.RELEASED for i in batch):
+            self.calls.append([i.event for i in batch])
+            raise ValueError("year 1 is out of range: Kari 24869023120")
+        return await super().__call__(batch)
+
+
+async def test_one_event_that_fails_the_store_is_refused_alone_and_the_rest_applied() -> None:
+    store = Faulty()
+    bad = event(kind="released")
+    bodies: list[dict[str, Any] | bytes] = [
+        event(),
+        bad,
+        b"not json",
+        event(kind="closed", outcome="dismissed"),
+    ]
+    verdicts = await settle_apart(store, [delivery(b) for b in bodies])
+    assert [v.verdict for v in verdicts] == ["applied", "invalid", "invalid", "applied"]
+    assert verdicts[1].event_id == uuid.UUID(bad["event_id"])
+    assert verdicts[1].kind == "released"
+    assert verdicts[1].reason == (
+        "could not be applied (ValueError): the router's log has the error"
+    )
+    # The batch once, then each readable event on its own.
+    assert [len(call) for call in store.calls] == [3, 1, 1, 1]
+
+
+@pytest.mark.parametrize(
+    "outage",
+    [ConnectionRefusedError(), asyncpg.DeadlockDetectedError(), asyncpg.UniqueViolationError()],
+)
+async def test_an_outage_is_raised_for_the_whole_batch_to_come_again(outage: Exception) -> None:
+    with pytest.raises(type(outage)):
+        await settle_apart(Faulty(down=outage), [delivery(event()), delivery(event())])
