@@ -142,7 +142,7 @@ async def overview_where(
     intake: AsyncTestClient[Any], holds: Callable[[dict[str, Any]], bool], within: float = 30
 ) -> dict[str, Any]:
     """The operations overview once `holds` is true of it (its monitor reads every second);
-    AssertionError after `within` seconds."""
+    AssertionError with the last answer after `within` seconds."""
     for _ in range(int(within * 10)):
         answer = await intake.get("/v1/ops/overview", headers=auth("ops"))
         if answer.status_code == 200:
@@ -150,7 +150,7 @@ async def overview_where(
             if holds(overview):
                 return overview
         await asyncio.sleep(0.1)
-    raise AssertionError(f"no overview within {within} s held what was wanted")
+    raise AssertionError(f"no overview held what was wanted in {within} s: {answer.text[:2000]}")
 
 
 async def take(

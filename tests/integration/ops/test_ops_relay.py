@@ -4,7 +4,6 @@ reading of the queues; a queue that is missing reads "missing", never "–"."""
 
 from __future__ import annotations
 
-import asyncio
 import html
 from collections.abc import Callable
 from typing import Any
@@ -14,7 +13,7 @@ from litestar.testing import AsyncTestClient
 
 from services.intake.app import create_app
 from services.intake.settings import IntakeSettings, OpsSettings
-from tests.integration.stack import example
+from tests.integration.stack import example, overview_where
 from tests.support.broker_inputs import closed_port, run_script
 from tests.support.clients import auth
 
@@ -24,19 +23,6 @@ OPS = OpsSettings(interval_seconds=1, read_timeout_seconds=2, cookie_secure=Fals
 def watched(settings: IntakeSettings) -> IntakeSettings:
     """The settings with the monitor reading every second."""
     return msgspec.structs.replace(settings, ops=OPS)
-
-
-async def overview_where(
-    client: AsyncTestClient[Any], holds: Callable[[dict[str, Any]], bool], within: float = 20
-) -> dict[str, Any]:
-    for _ in range(int(within * 10)):
-        answer = await client.get("/v1/ops/overview", headers=auth("ops"))
-        if answer.status_code == 200:
-            body: dict[str, Any] = answer.json()
-            if holds(body):
-                return body
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"the overview never reached the state: {answer.text[:2000]}")
 
 
 async def page(client: AsyncTestClient[Any]) -> str:
