@@ -38,7 +38,8 @@ class Deadline(msgspec.Struct, frozen=True):
     keeps those of the rules' deadline it replaces. Empty only in a decision made before
     rules named their events: no event meets it, and it is not followed.
     `moment`: what it runs from, the rule's `from` (`report`, `incident`, `arrest`); None
-    where no rule set it.
+    where no rule set it. `counted_from`: when that moment was (UTC), the time the rule
+    counted from; no event that meets the deadline can be dated before it.
     """
 
     due_at: dt.datetime
@@ -46,6 +47,7 @@ class Deadline(msgspec.Struct, frozen=True):
     rule_id: str
     met_by: list[CaseEventKind] = []
     moment: str | None = None
+    counted_from: dt.datetime | None = None
 
 
 class DecidedBy(msgspec.Struct, frozen=True):

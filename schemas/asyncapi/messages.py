@@ -30,6 +30,8 @@ EVENT_REFUSALS = {
     "before_routing": "an act of the unit (all but `interview_held`, `brought_before_court`, "
     "`released`, which happen before a case reaches it) dated more than 2 minutes before the "
     "case was routed",
+    "before_moment": "an event that meets the case's deadline dated more than 2 minutes "
+    "before the moment the deadline counts from (`released` before the arrest)",
     "in_future": "`occurred_at` more than 2 minutes ahead of the router's clock",
     "closed_before_events": "a `closed` dated before an event already recorded",
     "invalid": "not a CaseEvent (empty, not UTF-8, not JSON, a key given twice, a field "

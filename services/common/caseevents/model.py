@@ -28,7 +28,8 @@ class HeldCase:
     case, the deciding act's id for a person's; times are UTC; `last_event_at` the latest
     `occurred_at` of its events; `due_at` its deadline (None: none), `met_by` the event
     kinds that meet it and `met_at` the earliest time of one; `priority` the decision's
-    (`critical`, `high`, `normal`, `low`)."""
+    (`critical`, `high`, `normal`, `low`); `deadline_moment` what the deadline runs from
+    (`arrest`, `report`, `incident`) and `deadline_from` when that was (None: not known)."""
 
     case_id: uuid.UUID
     report_id: uuid.UUID
@@ -42,6 +43,8 @@ class HeldCase:
     met_by: frozenset[str]
     met_at: dt.datetime | None
     priority: str
+    deadline_moment: str | None = None
+    deadline_from: dt.datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +74,7 @@ class Refusal(enum.StrEnum):
     AFTER_CLOSURE = "after_closure"  # dated after the case's `closed`, or the case closed
     ALREADY_RECEIVED = "already_received"  # a second `received` (another event id)
     BEFORE_ROUTING = "before_routing"  # the unit's act dated before the case was routed
+    BEFORE_MOMENT = "before_moment"  # meets the deadline, dated before what it counts from
     IN_FUTURE = "in_future"  # later than now (beyond the skew)
     CLOSED_BEFORE_EVENTS = "closed_before_events"  # `closed` dated before a recorded event
     INVALID = "invalid"  # the cross-field rules (schemas.caseevents.field_problems)
@@ -97,7 +101,9 @@ def judge(event: CaseEvent, case: HeldCase | None, now: dt.datetime) -> tuple[Re
     arriving first and an earlier-dated event after it is fine), a `closed` is not dated
     before an event recorded already, one `received` per case, and the unit's own acts
     (all but brought_before_court, interview_held, released) are not dated before the
-    routing, each beyond a skew of two minutes for clocks."""
+    routing, and an event that meets the case's deadline is not dated before the moment it
+    counts from (a release before the arrest), each beyond a skew of two minutes for
+    clocks."""
     problems = field_problems(event)
     if problems:
         return Refusal.INVALID, "; ".join(f"{path} {message}" for path, message in problems)
@@ -124,6 +130,12 @@ def judge(event: CaseEvent, case: HeldCase | None, now: dt.datetime) -> tuple[Re
     if kind not in _IN_THE_WORLD and at < case.routed_at - SKEW:
         return Refusal.BEFORE_ROUTING, (
             f"`{kind}` at {iso(at)} is dated before the case was routed at {iso(case.routed_at)}"
+        )
+    start = case.deadline_from
+    if kind in case.met_by and case.due_at is not None and start is not None and at < start - SKEW:
+        return Refusal.BEFORE_MOMENT, (
+            f"`{kind}` at {iso(at)} is dated before the {case.deadline_moment or 'moment'} its "
+            f"deadline counts from ({iso(start)})"
         )
     return None
 

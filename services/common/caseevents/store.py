@@ -55,8 +55,8 @@ class Outcome:
 
 _CASE_COLUMNS = """
        u.case_id, u.report_id, u.unit, u.routed_at, u.received_at, u.returned_at, u.closed_at,
-       u.last_event_at, u.due_at, u.met_by, u.met_at, u.priority, u.return_reason, u.outcome,
-       u.met_event
+       u.last_event_at, u.due_at, u.met_by, u.met_at, u.priority, u.deadline_moment,
+       u.deadline_from, u.return_reason, u.outcome, u.met_event
 """
 
 # The cases the batch's units hold of its reports, locked in one order (case id) so that two

@@ -25,10 +25,12 @@ CREATE TABLE unit_cases (
     outcome          text,
     last_event_at    timestamptz,
     -- The deadline the case carries (NULL: none): when it is due, from which moment the rule
-    -- counted (`arrest`, `report`, ...), its legal basis and rule, and the event kinds that
-    -- meet it. `met_at` is the time of the earliest such event, `met_event` its id.
+    -- counted (`arrest`, `report`, ...) and when that was, its legal basis and rule, and the
+    -- event kinds that meet it. `met_at` is the time of the earliest such event, `met_event`
+    -- its id.
     due_at           timestamptz,
     deadline_moment  text,
+    deadline_from    timestamptz,
     deadline_basis   text,
     deadline_rule    text,
     met_by           text[]      NOT NULL DEFAULT '{}',
@@ -130,10 +132,12 @@ BEGIN
         deadline := NULL;
     END IF;
     INSERT INTO unit_cases (case_id, report_id, unit, priority, routed_at, due_at,
-                            deadline_moment, deadline_basis, deadline_rule, met_by)
+                            deadline_moment, deadline_from, deadline_basis, deadline_rule,
+                            met_by)
     VALUES (the_case, NEW.report_id, NEW.unit, prio, NEW.confirmed_at,
             (deadline ->> 'due_at')::timestamptz,
             deadline ->> 'moment',
+            (deadline ->> 'counted_from')::timestamptz,
             deadline ->> 'basis',
             deadline ->> 'rule_id',
             coalesce(ARRAY(SELECT jsonb_array_elements_text(deadline -> 'met_by')), '{}'))

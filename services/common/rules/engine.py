@@ -127,6 +127,7 @@ def _deadline(report: Routable, rules: list[Rule]) -> Deadline | None:
                 rule_id=rule.id,
                 met_by=list(rule.deadline.met_by),
                 moment=rule.deadline.moment,
+                counted_from=start,
             )
     return best
 

@@ -53,6 +53,7 @@ _REFUSED: dict[Refusal, tuple[str, str]] = {
     Refusal.AFTER_CLOSURE: ("after-closure", "The case was closed before this"),
     Refusal.ALREADY_RECEIVED: ("already-received", "The case was received already"),
     Refusal.BEFORE_ROUTING: ("before-routing", "Dated before the case was routed"),
+    Refusal.BEFORE_MOMENT: ("before-moment", "Dated before its deadline's moment"),
     Refusal.CLOSED_BEFORE_EVENTS: ("closed-before-events", "Closed before a recorded event"),
 }
 

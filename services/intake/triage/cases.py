@@ -99,6 +99,7 @@ def person_deadline(due_at: dt.datetime, replaces: Deadline | None) -> Deadline:
         rule_id=PERSON_DEADLINE,
         met_by=list(met_by),
         moment=replaces.moment if replaces else None,
+        counted_from=replaces.counted_from if replaces else None,
     )
 
 

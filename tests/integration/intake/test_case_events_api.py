@@ -31,6 +31,7 @@ from tests.support import people
 from tests.support.clients import CLIENTS_YAML, auth
 
 pytestmark = pytest.mark.integration
+MINUTE = dt.timedelta(minutes=1)
 
 OSLO = "0301"  # Oslo municipality, in Oslo police district
 KEY = "unit-oslo-key-" + "q" * 32
@@ -95,6 +96,8 @@ async def routed_custody(stack: Stack) -> tuple[str, str, list[str]]:
     assert case["due_at"] is not None
     assert set(case["met_by"]) == {"brought_before_court", "released"}
     assert case["deadline_moment"] == "arrest"
+    arrests = [p["arrested_at"] for p in body["persons"] if "arrested_at" in p]
+    assert case["deadline_from"] == min(map(dt.datetime.fromisoformat, arrests))
     return report_id, str(case["unit"]), personal
 
 
@@ -284,7 +287,8 @@ async def test_a_deadline_an_assessor_moves_ends_as_the_rules_one_would(stack: S
     # the rules' time: the new held case carries the person's time, the rules' events that
     # meet it and its moment, and the court hearing meets it.
     report_id, unit, _ = await routed_custody(stack)
-    rules_due = (await held_case(stack.database_url, report_id))["due_at"]
+    rules_case = await held_case(stack.database_url, report_id)
+    rules_due = rules_case["due_at"]
     returned = await send(stack, report_id, event(unit, "returned", reason="wrong_unit"))
     assert returned.status_code == 201, returned.text
     token = await claim(stack, "anne", report_id)
@@ -302,13 +306,40 @@ async def test_a_deadline_an_assessor_moves_ends_as_the_rules_one_would(stack: S
     assert await deliveries(stack, act_id) == 1
     case = await value(
         stack,
-        "SELECT row(due_at, met_by, deadline_moment, deadline_rule) FROM unit_cases"
-        " WHERE case_id = $1",
+        "SELECT row(due_at, met_by, deadline_moment, deadline_from, deadline_rule)"
+        " FROM unit_cases WHERE case_id = $1",
         uuid.UUID(act_id),
     )
-    assert tuple(case) == (earlier, ["brought_before_court", "released"], "arrest", "person")
+    assert tuple(case) == (
+        earlier,
+        ["brought_before_court", "released"],
+        "arrest",
+        rules_case["deadline_from"],
+        "person",
+    )
     await send(stack, report_id, event(new_unit, minutes_ago=1))
     heard = await send(stack, report_id, event(new_unit, "brought_before_court"))
     assert heard.status_code == 201, heard.text
     assert heard.json()["deadline"]["state"] == "met_on_time"
     assert dt.datetime.fromisoformat(heard.json()["deadline"]["due_at"]) == earlier
+
+
+async def test_a_release_dated_before_the_arrest_is_refused_and_changes_nothing(
+    stack: Stack,
+) -> None:
+    report_id, unit, _ = await routed_custody(stack)
+    before = dict(await held_case(stack.database_url, report_id))
+    arrest = before["deadline_from"]
+    early = arrest - dt.timedelta(days=1)
+    answer = await send(stack, report_id, event(unit, "released", occurred_at=early.isoformat()))
+    assert answer.status_code == 409, answer.text
+    assert problem_type(answer) == "before-moment"
+    assert answer.json()["refusal"] == "before_moment"
+    assert "before the arrest its deadline counts from" in answer.json()["detail"]
+    assert dict(await held_case(stack.database_url, report_id)) == before
+    # After the arrest, though before the case was routed, it ends the custody on time.
+    released = await send(
+        stack, report_id, event(unit, "released", occurred_at=(arrest + MINUTE).isoformat())
+    )
+    assert released.status_code == 201, released.text
+    assert released.json()["deadline"]["state"] == "met_on_time"

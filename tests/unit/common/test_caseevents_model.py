@@ -158,6 +158,42 @@ def test_what_happens_in_the_world_may_be_dated_before_routing(kind: CaseEventKi
     assert judge(event(kind, ROUTED - dt.timedelta(days=1)), held(), NOW) is None
 
 
+# Custody (straffeprosessloven § 183): counted from the arrest, ended by the court hearing or
+# a release, neither of which can come before the arrest.
+ARREST = ROUTED - dt.timedelta(hours=5)
+CUSTODY = {
+    "due_at": ARREST + dt.timedelta(days=3),
+    "met_by": frozenset({"brought_before_court", "released"}),
+    "deadline_moment": "arrest",
+    "deadline_from": ARREST,
+}
+
+
+@pytest.mark.parametrize("kind", [K.BROUGHT_BEFORE_COURT, K.RELEASED])
+def test_what_meets_a_deadline_is_not_dated_before_its_moment(kind: CaseEventKind) -> None:
+    case = held(**CUSTODY)
+    early = ARREST - SKEW - SECOND
+    verdict = judge(event(kind, early), case, NOW)
+    assert verdict == (
+        Refusal.BEFORE_MOMENT,
+        f"`{kind}` at {iso(early)} is dated before the arrest its deadline counts from "
+        f"({iso(ARREST)})",
+    )
+    # Within the clocks' skew, and after the arrest (before the routing), it meets it.
+    assert judge(event(kind, ARREST - SKEW), case, NOW) is None
+    assert judge(event(kind, ARREST + SECOND), case, NOW) is None
+    assert applied(case, event(kind, ARREST + SECOND)).met_at == ARREST + SECOND
+
+
+def test_the_moment_bounds_only_what_meets_the_deadline() -> None:
+    # An interview is no end of custody: dated before the arrest, it is taken as it is.
+    case = held(**CUSTODY)
+    assert judge(event(K.INTERVIEW_HELD, ARREST - dt.timedelta(days=2)), case, NOW) is None
+    # No moment known (a decision from before it was recorded): not bounded.
+    unknown = held(**{**CUSTODY, "deadline_from": None})
+    assert judge(event(K.RELEASED, ARREST - dt.timedelta(days=2)), unknown, NOW) is None
+
+
 def test_a_second_received_is_refused() -> None:
     case, verdicts = replay(
         held(), event(K.RECEIVED, NOW - dt.timedelta(hours=1)), event(K.RECEIVED, NOW)

@@ -89,16 +89,23 @@ def test_the_decision_carries_the_winning_deadlines_events_and_moment() -> None:
     # as the 0015 trigger reads it: decision->'deadline'->'met_by' and ->>'moment'
     sent = msgspec.json.decode(msgspec.json.encode(decision))["deadline"]
     assert (sent["met_by"], sent["moment"]) == (["brought_before_court", "released"], "arrest")
-    rape = decided(offences=[{"code": "strl-291"}])
+    # ... and when the arrest was, ->>'counted_from': by the end of the third day after it.
+    arrest = dt.datetime(2026, 11, 27, 9, tzinfo=dt.UTC)
+    assert decision.deadline.counted_from == arrest
+    assert dt.datetime.fromisoformat(sent["counted_from"]) == arrest
+    reported = standardised_report(NOW, "politiet.no", offences=[{"code": "strl-291"}])
+    rape = decide(reported, uuid.uuid4(), DEFAULT, NOW)
     assert rape.deadline is not None
     assert (rape.deadline.rule_id, rape.deadline.moment) == ("rape", "report")
     assert rape.deadline.met_by == [K.PROSECUTION_DECISION, K.CLOSED]
+    # Counted from when it was reported (the report's own `reported_at`), not when decided.
+    assert rape.deadline.counted_from == reported.reported_at != NOW
 
 
 def test_a_decision_stored_before_met_by_still_reads() -> None:
     old = b'{"due_at": "2026-12-01T10:00:00Z", "basis": "b", "rule_id": "r"}'
     deadline = msgspec.json.decode(old, type=Deadline)
-    assert (deadline.met_by, deadline.moment) == ([], None)
+    assert (deadline.met_by, deadline.moment, deadline.counted_from) == ([], None, None)
     with pytest.raises(msgspec.ValidationError, match=r"\$\.met_by\[0\]"):
         msgspec.json.decode(old[:-1] + b', "met_by": ["returned_x"]}', type=Deadline)
 

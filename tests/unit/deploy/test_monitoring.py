@@ -150,6 +150,7 @@ CONTRACT: dict[str, Metric] = {
                 "after_closure",
                 "already_received",
                 "before_routing",
+                "before_moment",
                 "in_future",
                 "closed_before_events",
                 "invalid",
