@@ -125,7 +125,8 @@ async def _consume(args: argparse.Namespace, out: IO[bytes] | None) -> int:
             tally = await consume(channel, queue, out, args.count, args.until_empty)
         finally:
             await connection.close()
-    print(f"fsi-unit: {tally.taken} cases taken from {queue}", file=sys.stderr)
+    cases = "case" if tally.taken == 1 else "cases"
+    print(f"fsi-unit: {tally.taken} {cases} taken from {queue}", file=sys.stderr)
     return REFUSED if tally.rejected else OK
 
 

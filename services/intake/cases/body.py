@@ -12,7 +12,13 @@ from typing import Any
 import msgspec
 from litestar.plugins.problem_details import ProblemDetailsException
 
-from schemas.caseevents import CaseEventBody, field_problems
+from schemas.caseevents import (
+    CaseEventBody,
+    CaseEventKind,
+    CaseOutcome,
+    ReturnReason,
+    field_problems,
+)
 from services.common.caseevents.model import SKEW, iso
 from services.common.jsontext import BOM
 from services.common.text import quoted
@@ -55,6 +61,14 @@ def _entry(path: str, message: str, plain: Any) -> dict[str, str]:
     return entry
 
 
+# The fields a unit writes from a vocabulary: a word not in it is answered with the words.
+_VOCABULARIES = {
+    "$.kind": [k.value for k in CaseEventKind],
+    "$.reason": [r.value for r in ReturnReason],
+    "$.outcome": [o.value for o in CaseOutcome],
+}
+
+
 def _named(found: Problem, plain: Any) -> list[dict[str, str]]:
     """A decoding problem as `errors` lists it: its value quoted, and unknown fields each by
     its name when every one is a plain word (else as `$.…`, once)."""
@@ -64,6 +78,9 @@ def _named(found: Problem, plain: Any) -> list[dict[str, str]]:
             why = "unknown field: not one of a case event's (" + ", ".join(FIELDS) + ")"
             return [{"path": f"$.{key}", "message": why} for key in keys]
     message = found.message.replace("of the report as sent", "of the body as sent")
+    allowed = _VOCABULARIES.get(found.path)
+    if allowed is not None and message.startswith("Invalid enum value"):
+        message = f"{message}: one of {', '.join(f'`{v}`' for v in allowed)}"
     return [_entry(found.path, message, plain)]
 
 

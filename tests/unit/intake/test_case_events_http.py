@@ -324,3 +324,25 @@ def test_a_time_outside_a_reports_years_is_422_naming_it(door: Door, written: st
     assert (error["path"], error["value"]) == ("$.occurred_at", f"'{written}'")
     assert error["message"] == "must lie between 1900 and 2100 (UTC)"
     assert door.store.calls == []
+
+
+@pytest.mark.parametrize(
+    ("changes", "path", "words"),
+    [
+        ({"kind": "recieved"}, "$.kind", "`received`, `returned`, `interview_held`"),
+        (
+            {"kind": "returned", "reason": "wrong unit"},
+            "$.reason",
+            "`wrong_unit`, `wrong_district`, `not_for_the_police`, `incomplete`",
+        ),
+        ({"kind": "closed", "outcome": "henlagt"}, "$.outcome", "`indictment`, `summary_fine`"),
+    ],
+)
+def test_a_word_not_in_its_vocabulary_is_answered_with_the_words(
+    door: Door, changes: dict[str, Any], path: str, words: str
+) -> None:
+    report_id = door.store.hold()
+    body = problem(door.post(report_id, event(**changes)), 422, "invalid-case-event")
+    (error,) = [e for e in body["errors"] if e["path"] == path]
+    assert error["message"].startswith("Invalid enum value"), error
+    assert f": one of {words}" in error["message"]
