@@ -25,6 +25,14 @@ PROBLEMS = "https://fsi-intake.politiet.example/problems/"
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 
 
+@pytest.fixture(autouse=True)
+def _now() -> None:
+    """NOW as each test starts: ages and leases are read against the intake's own clock, and
+    the suite may reach this module many minutes after collecting it."""
+    global NOW  # read by the helpers at each call
+    NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
+
+
 async def waiting(
     conn: asyncpg.Connection,
     *,
