@@ -6,12 +6,10 @@ violation), the pages at 200% zoom; screenshots at 1280×800 into docs/images.""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from typing import Any
 
 import aio_pika
-import asyncpg
 import httpx
 from playwright.async_api import Browser, Page, ViewportSize
 
@@ -25,7 +23,7 @@ from tests.integration.ops.browser import (
     provider_login,
     running,
 )
-from tests.integration.stack import ROOT
+from tests.integration.stack import ROOT, first_row
 from tests.support.clients import auth
 
 __all__ = ["browser", "running"]  # fixtures
@@ -61,16 +59,7 @@ async def unknown_municipality(running: Running, offence: str = "strl-321") -> s
 
 async def until(running: Running, sql: str, *args: Any, within: float = 30) -> Any:
     """The first value of `sql` once it has one (the router and relay work meanwhile)."""
-    conn = await asyncpg.connect(running.database_url)
-    try:
-        for _ in range(int(within * 10)):
-            value = await conn.fetchval(sql, *args)
-            if value is not None:
-                return value
-            await asyncio.sleep(0.1)
-    finally:
-        await conn.close()
-    raise AssertionError(f"nothing for {sql} {args} within {within} s")
+    return (await first_row(running.database_url, sql, *args, within=within))[0]
 
 
 async def tab_to(page: Page, selector: str, presses: int = 150) -> None:
